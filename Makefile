@@ -1,0 +1,32 @@
+# Two commands a fresh clone needs: `make test` and `make demo`. Each bootstraps what it needs.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo lint bench emulator clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+test: $(STAMP) lint
+	$(PY) -m pytest -q
+
+demo: $(STAMP)
+	$(PY) -m amlops.cli demo
+
+bench: $(STAMP)
+	$(PY) -m bench.run_all
+
+emulator: $(STAMP)
+	$(PY) -m amlops.cli emulator --port 8443
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

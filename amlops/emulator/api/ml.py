@@ -1,0 +1,226 @@
+"""Handlers for Microsoft.MachineLearningServices: workspaces and everything in them."""
+
+from __future__ import annotations
+
+from amlops.emulator.api.common import accepted, created, fault_error, group_id, page, workspace_id
+from amlops.emulator.errors import bad_request
+from amlops.emulator.http import Request, Response, ok
+from amlops.emulator.models import computes, datastores, endpoints, jobs, metrics, network, workspaces
+from amlops.emulator.models.common import public
+from amlops.emulator.state import State
+
+# -- workspaces
+
+
+def put_workspace(state: State, req: Request) -> Response:
+    body, op = workspaces.put_workspace(state, workspace_id(req), req.body or {})
+    return accepted(state, req, op, status=201, body=workspaces.get_workspace(state, body["id"]))
+
+
+def get_workspace(state: State, req: Request) -> Response:
+    return ok(workspaces.get_workspace(state, workspace_id(req)))
+
+
+def patch_workspace(state: State, req: Request) -> Response:
+    return ok(workspaces.patch_workspace(state, workspace_id(req), req.body or {}))
+
+
+def delete_workspace(state: State, req: Request) -> Response:
+    op = workspaces.delete_workspace(state, workspace_id(req))
+    return accepted(state, req, op, async_header=False, location_header=True)
+
+
+def list_workspaces_in_group(state: State, req: Request) -> Response:
+    return page(state, req, workspaces.list_workspaces(state, group_id(req)))
+
+
+def list_workspaces_in_subscription(state: State, req: Request) -> Response:
+    state.subscription(req.params["sub"])
+    return page(state, req, workspaces.list_workspaces(state, f"/subscriptions/{req.params['sub']}"))
+
+
+def list_keys(state: State, req: Request) -> Response:
+    return ok(workspaces.list_keys(state, workspace_id(req)))
+
+
+def put_asset(state: State, req: Request) -> Response:
+    return ok(workspaces.put_asset(state, req.path, req.body or {}))
+
+
+def get_asset(state: State, req: Request) -> Response:
+    workspaces.require_workspace(state, workspace_id(req))
+    return ok(state.store.require(req.path))
+
+
+def list_assets(state: State, req: Request) -> Response:
+    workspaces.require_workspace(state, workspace_id(req))
+    parent, segment = req.path.rstrip("/").rsplit("/", 1)
+    return page(state, req, state.store.children(parent, segment))
+
+
+# -- computes
+
+
+def put_compute(state: State, req: Request) -> Response:
+    body, op, is_new = computes.create_compute(state, workspace_id(req), req.params["name"], req.body or {}, fault_error(req))
+    return accepted(state, req, op, status=201 if is_new else 200, body=body)
+
+
+def get_compute(state: State, req: Request) -> Response:
+    return ok(computes.get_compute(state, workspace_id(req), req.params["name"]))
+
+
+def list_computes(state: State, req: Request) -> Response:
+    return page(state, req, computes.list_computes(state, workspace_id(req)))
+
+
+def delete_compute(state: State, req: Request) -> Response:
+    action = req.query.get("underlyingResourceAction", "")
+    op = computes.delete_compute(state, workspace_id(req), req.params["name"], action, fault_error(req))
+    return accepted(state, req, op, location_header=True)
+
+
+def start_compute(state: State, req: Request) -> Response:
+    op = computes.power(state, workspace_id(req), req.params["name"], "start", fault_error(req))
+    return accepted(state, req, op, async_header=False, location_header=True)
+
+
+def stop_compute(state: State, req: Request) -> Response:
+    op = computes.power(state, workspace_id(req), req.params["name"], "stop", fault_error(req))
+    return accepted(state, req, op)
+
+
+def restart_compute(state: State, req: Request) -> Response:
+    op = computes.power(state, workspace_id(req), req.params["name"], "restart", fault_error(req))
+    return accepted(state, req, op, async_header=False, location_header=True)
+
+
+def update_idle_shutdown(state: State, req: Request) -> Response:
+    computes.update_idle_shutdown(state, workspace_id(req), req.params["name"], req.body or {})
+    return Response(200)
+
+
+def list_nodes(state: State, req: Request) -> Response:
+    return ok(computes.list_nodes(state, workspace_id(req), req.params["name"]))
+
+
+# -- online and batch endpoints
+
+
+def put_endpoint(state: State, req: Request) -> Response:
+    body, op, is_new = endpoints.put_endpoint(state, workspace_id(req), req.params["kind"], req.params["name"], req.body or {}, fault_error(req))
+    return accepted(state, req, op, status=201 if is_new else 200, body=body)
+
+
+def get_endpoint(state: State, req: Request) -> Response:
+    return ok(endpoints.get_endpoint(state, workspace_id(req), req.params["kind"], req.params["name"]))
+
+
+def list_endpoints(state: State, req: Request) -> Response:
+    return page(state, req, endpoints.list_endpoints(state, workspace_id(req), req.params["kind"]))
+
+
+def delete_endpoint(state: State, req: Request) -> Response:
+    op = endpoints.delete_endpoint(state, workspace_id(req), req.params["kind"], req.params["name"], fault_error(req))
+    return accepted(state, req, op, async_header=False, location_header=True)
+
+
+def put_deployment(state: State, req: Request) -> Response:
+    body, op, is_new = endpoints.put_deployment(state, workspace_id(req), req.params["endpoint"], req.params["name"], req.body or {}, fault_error(req))
+    return accepted(state, req, op, status=201 if is_new else 200, body=body)
+
+
+def get_deployment(state: State, req: Request) -> Response:
+    return ok(endpoints.get_deployment(state, workspace_id(req), req.params["endpoint"], req.params["name"]))
+
+
+def list_deployments(state: State, req: Request) -> Response:
+    return page(state, req, endpoints.list_deployments(state, workspace_id(req), req.params["endpoint"]))
+
+
+def delete_deployment(state: State, req: Request) -> Response:
+    op = endpoints.delete_deployment(state, workspace_id(req), req.params["endpoint"], req.params["name"])
+    return accepted(state, req, op, async_header=False, location_header=True)
+
+
+def endpoint_metrics(state: State, req: Request) -> Response:
+    names = req.query.get("metricnames", "")
+    timespan = req.query.get("timespan", "")
+    if not names or not timespan:
+        raise bad_request("metricnames and timespan are required.", "BadRequest")
+    return ok(metrics.request_metrics(state, req.params["resource"], names, timespan))
+
+
+# -- jobs
+
+
+def put_job(state: State, req: Request) -> Response:
+    return created(*jobs.put_job(state, workspace_id(req), req.params["name"], req.body or {}))
+
+
+def get_job(state: State, req: Request) -> Response:
+    return ok(public(jobs.get_job(state, workspace_id(req), req.params["name"])))
+
+
+def list_jobs(state: State, req: Request) -> Response:
+    return page(state, req, jobs.list_jobs(state, workspace_id(req), req.query.get("listViewType", "ActiveOnly")))
+
+
+def cancel_job(state: State, req: Request) -> Response:
+    op = jobs.cancel_job(state, workspace_id(req), req.params["name"])
+    return accepted(state, req, op, async_header=False, location_header=True)
+
+
+# -- datastores
+
+
+def put_datastore(state: State, req: Request) -> Response:
+    return created(*datastores.put_datastore(state, workspace_id(req), req.params["name"], req.body or {}))
+
+
+def get_datastore(state: State, req: Request) -> Response:
+    return ok(datastores.get_datastore(state, workspace_id(req), req.params["name"]))
+
+
+def list_datastores(state: State, req: Request) -> Response:
+    flag = req.query.get("isDefault")
+    is_default = None if flag is None else flag.lower() == "true"
+    return page(state, req, datastores.list_datastores(state, workspace_id(req), is_default))
+
+
+def delete_datastore(state: State, req: Request) -> Response:
+    return Response(200 if datastores.delete_datastore(state, workspace_id(req), req.params["name"]) else 204)
+
+
+def list_secrets(state: State, req: Request) -> Response:
+    return ok(datastores.list_secrets(state, workspace_id(req), req.params["name"]))
+
+
+# -- private endpoint connections
+
+
+def put_connection(state: State, req: Request) -> Response:
+    return ok(network.put_connection(state, workspace_id(req), req.params["name"], req.body or {}))
+
+
+def get_connection(state: State, req: Request) -> Response:
+    return ok(network.get_connection(state, workspace_id(req), req.params["name"]))
+
+
+def list_connections(state: State, req: Request) -> Response:
+    return page(state, req, network.list_connections(state, workspace_id(req)))
+
+
+def delete_connection(state: State, req: Request) -> Response:
+    return Response(200 if network.delete_connection(state, workspace_id(req), req.params["name"]) else 204)
+
+
+def list_private_link_resources(state: State, req: Request) -> Response:
+    workspace = workspaces.require_workspace(state, workspace_id(req))
+    resource = {
+        "id": f"{workspace['id']}/privateLinkResources/amlworkspace",
+        "name": "amlworkspace",
+        "type": "Microsoft.MachineLearningServices/workspaces/privateLinkResources",
+        "properties": {"groupId": "amlworkspace", "requiredMembers": ["default"], "requiredZoneNames": ["privatelink.api.azureml.ms"]},
+    }
+    return ok({"value": [resource]})

@@ -1,0 +1,82 @@
+"""Handlers for Microsoft.Resources: groups, providers, generic resources, moves."""
+
+from __future__ import annotations
+
+from amlops.emulator.api.common import accepted, created, group_id, page
+from amlops.emulator.errors import ArmError
+from amlops.emulator.http import Request, Response, ok
+from amlops.emulator.models import moves, resources
+from amlops.emulator.state import State
+
+
+def put_group(state: State, req: Request) -> Response:
+    return created(*resources.put_group(state, req.params["sub"], req.params["rg"], req.body or {}))
+
+
+def get_group(state: State, req: Request) -> Response:
+    return ok(resources.get_group(state, req.params["sub"], req.params["rg"]))
+
+
+def head_group(state: State, req: Request) -> Response:
+    try:
+        resources.get_group(state, req.params["sub"], req.params["rg"])
+    except ArmError as err:
+        if err.status == 404:
+            return Response(404)
+        raise
+    return Response(204)
+
+
+def delete_group(state: State, req: Request) -> Response:
+    op = resources.delete_group(state, req.params["sub"], req.params["rg"])
+    return accepted(state, req, op, async_header=False, location_header=True)
+
+
+def list_groups(state: State, req: Request) -> Response:
+    state.subscription(req.params["sub"])
+    prefix = f"/subscriptions/{req.params['sub']}/resourcegroups/"
+    groups = [b for b in state.store if b["type"] == resources.RG_TYPE and b["id"].lower().startswith(prefix)]
+    return page(state, req, groups)
+
+
+def get_provider(state: State, req: Request) -> Response:
+    return ok(resources.provider_body(state, req.params["sub"], req.params["ns"]))
+
+
+def register_provider(state: State, req: Request) -> Response:
+    return ok(resources.register_provider(state, req.params["sub"], req.params["ns"]))
+
+
+def list_providers(state: State, req: Request) -> Response:
+    return page(state, req, resources.list_providers(state, req.params["sub"]))
+
+
+def list_resources(state: State, req: Request) -> Response:
+    state.subscription(req.params["sub"])
+    scope = group_id(req) if "rg" in req.params else f"/subscriptions/{req.params['sub']}"
+    rtype = resources.parse_type_filter(req.query.get("$filter"))
+    return page(state, req, resources.list_resources(state, scope, rtype))
+
+
+def get_resource(state: State, req: Request) -> Response:
+    return ok(resources.get_resource(state, req.path))
+
+
+def put_resource(state: State, req: Request) -> Response:
+    return created(*resources.put_resource(state, req.path, req.body or {}))
+
+
+def delete_resource(state: State, req: Request) -> Response:
+    return Response(200 if resources.delete_resource(state, req.path) else 204)
+
+
+def validate_move(state: State, req: Request) -> Response:
+    resources.get_group(state, req.params["sub"], req.params["rg"])
+    op = moves.validate(state, group_id(req), req.body or {})
+    return accepted(state, req, op, async_header=False, location_header=True)
+
+
+def move(state: State, req: Request) -> Response:
+    resources.get_group(state, req.params["sub"], req.params["rg"])
+    op = moves.move(state, group_id(req), req.body or {})
+    return accepted(state, req, op, async_header=False, location_header=True)

@@ -1,0 +1,33 @@
+"""ARM's error envelope: ``{"error": {"code", "message"}}`` with ARM's codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ArmError(Exception):
+    def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or []
+
+    def envelope(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
+
+
+def not_found(resource_id: str, kind: str = "Resource") -> ArmError:
+    code = "ResourceGroupNotFound" if kind == "ResourceGroup" else "ResourceNotFound"
+    return ArmError(404, code, f"The {kind} '{resource_id}' was not found.")
+
+
+def bad_request(message: str, code: str = "BadRequest") -> ArmError:
+    return ArmError(400, code, message)
+
+
+def conflict(message: str, code: str = "Conflict") -> ArmError:
+    return ArmError(409, code, message)

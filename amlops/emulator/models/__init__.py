@@ -1,0 +1,1 @@
+"""Provider state models: the rules of Azure, with no HTTP in sight."""

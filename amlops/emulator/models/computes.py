@@ -1,0 +1,202 @@
+"""Computes: instances, clusters and attached Kubernetes, with their lifecycle."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from amlops.emulator import ids, lro
+from amlops.emulator.errors import ArmError, bad_request
+from amlops.emulator.models.common import WORKSPACE_TYPE, arm_body, ensure_writable, require_child, require_workspace
+from amlops.emulator.state import Operation, State
+
+COMPUTE_TYPE = f"{WORKSPACE_TYPE}/computes"
+ATTACHED_TYPES = {"Kubernetes", "AKS", "Databricks", "VirtualMachine", "HDInsight", "SynapseSpark"}
+KNOWN_TYPES = {"ComputeInstance", "AmlCompute"} | ATTACHED_TYPES
+_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+# Azure accepts idle shutdown between 15 minutes and 3 days.
+IDLE_MIN_MINUTES, IDLE_MAX_MINUTES = 15, 3 * 24 * 60
+
+
+def idle_minutes(duration: str) -> float:
+    m = _DURATION.match(duration or "")
+    if not m or duration in ("P", "PT"):
+        raise bad_request(f"'{duration}' is not an ISO 8601 duration such as PT30M.", "InvalidIdleTimeBeforeShutdown")
+    d, h, mi, s = (int(x or 0) for x in m.groups())
+    return d * 1440 + h * 60 + mi + s / 60
+
+
+def _check_idle(duration: str | None) -> None:
+    if duration is None:
+        return
+    minutes = idle_minutes(duration)
+    if not IDLE_MIN_MINUTES <= minutes <= IDLE_MAX_MINUTES:
+        raise bad_request(
+            f"idleTimeBeforeShutdown '{duration}' is outside the allowed range of 15 minutes to 3 days.",
+            "InvalidIdleTimeBeforeShutdown",
+        )
+
+
+def compute_id(workspace_id: str, name: str) -> str:
+    return f"{workspace_id}/computes/{name}"
+
+
+def create_compute(
+    state: State, workspace_id: str, name: str, body: dict[str, Any], fail_with: ArmError | None = None
+) -> tuple[dict[str, Any], Operation, bool]:
+    workspace = require_workspace(state, workspace_id)
+    cid = compute_id(workspace["id"], name)
+    ensure_writable(state, cid)
+    props = dict((body or {}).get("properties") or {})
+    ctype = props.get("computeType")
+    if ctype not in KNOWN_TYPES:
+        raise bad_request(f"computeType must be one of {sorted(KNOWN_TYPES)}, not {ctype!r}.", "InvalidComputeType")
+    inner = dict(props.get("properties") or {})
+    previous = state.store.get(cid)
+    if previous is not None and previous["properties"]["computeType"] != ctype:
+        raise ArmError(409, "Conflict", f"Compute '{name}' already exists with type {previous['properties']['computeType']}.")
+    remaining = state.etag_conflicts.get(ids.key(cid), 0)
+    if remaining > 0:
+        state.etag_conflicts[ids.key(cid)] = remaining - 1
+        raise ArmError(
+            409,
+            "Conflict",
+            f"Etag conflict: compute '{name}' was recently deleted from this workspace's previous location and its "
+            "record is still being cleaned up. Retry later.",
+        )
+    if ctype == "ComputeInstance":
+        if not inner.get("vmSize"):
+            raise bad_request("A ComputeInstance needs properties.properties.vmSize.", "InvalidComputeSpec")
+        _check_idle(inner.get("idleTimeBeforeShutdown"))
+        schedules = (inner.get("schedules") or {}).get("computeStartStop") or []
+        if len(schedules) > 4:
+            raise bad_request("A compute instance takes at most 4 start/stop schedules.", "TooManySchedules")
+        inner["state"] = "Creating"
+    elif ctype == "AmlCompute":
+        inner.setdefault("vmSize", "STANDARD_DS3_V2")
+        inner.setdefault("scaleSettings", {"minNodeCount": 0, "maxNodeCount": 1})
+        inner["allocationState"] = "Steady"
+        inner["currentNodeCount"] = 0
+    elif ctype in ("Kubernetes", "AKS"):
+        target = props.get("resourceId")
+        if not target or state.store.get(target) is None:
+            raise bad_request(f"Attached compute '{name}' needs properties.resourceId naming an existing cluster.", "InvalidComputeSpec")
+        props["isAttachedCompute"] = True
+    props["properties"] = inner
+    props["provisioningState"] = "Creating"
+    props.setdefault("createdOn", state.clock.iso())
+    props["modifiedOn"] = state.clock.iso()
+    compute = arm_body(
+        state,
+        cid,
+        COMPUTE_TYPE,
+        props,
+        location=(body or {}).get("location") or workspace["location"],
+        tags=(body or {}).get("tags") or {},
+        previous=previous,
+        identity=(body or {}).get("identity") or {"type": "None"},
+        sku=(body or {}).get("sku"),
+    )
+    if compute.get("sku") is None:
+        compute.pop("sku")
+    state.store.put(compute)
+
+    def complete() -> dict[str, Any]:
+        compute["properties"]["provisioningState"] = "Succeeded"
+        if ctype == "ComputeInstance":
+            compute["properties"]["properties"]["state"] = "Running"
+        return compute
+
+    def failed() -> None:
+        compute["properties"]["provisioningState"] = "Failed"
+
+    sub = ids.subscription_of(cid) or ""
+    return compute, lro.start(state, "compute.create", sub, complete, location=compute["location"], fail_with=fail_with, on_fail=failed), previous is None
+
+
+def get_compute(state: State, workspace_id: str, name: str) -> dict[str, Any]:
+    require_workspace(state, workspace_id)
+    return require_child(state, compute_id(workspace_id, name), "Compute")
+
+
+def list_computes(state: State, workspace_id: str) -> list[dict[str, Any]]:
+    workspace = require_workspace(state, workspace_id)
+    return state.store.children(workspace["id"], "computes")
+
+
+def delete_compute(state: State, workspace_id: str, name: str, action: str, fail_with: ArmError | None = None) -> Operation:
+    compute = get_compute(state, workspace_id, name)
+    ensure_writable(state, compute["id"])
+    if action not in ("Delete", "Detach"):
+        raise bad_request("underlyingResourceAction must be 'Delete' or 'Detach'.", "InvalidUnderlyingResourceAction")
+    ctype = compute["properties"]["computeType"]
+    if action == "Detach" and ctype not in ATTACHED_TYPES:
+        raise bad_request(f"Compute '{name}' of type {ctype} was created by Azure ML and cannot be detached; delete it.", "DetachNotSupported")
+    compute["properties"]["provisioningState"] = "Deleting"
+
+    def complete() -> None:
+        state.store.delete(compute["id"])
+        # Remember the name: Azure trips over it when the workspace re-creates it right after a move.
+        state.deleted_compute_names.setdefault(ids.key(workspace_id), set()).add(name.lower())
+        target = compute["properties"].get("resourceId")
+        if action == "Delete" and target:
+            state.store.delete(target)
+
+    def failed() -> None:
+        compute["properties"]["provisioningState"] = "Succeeded"
+
+    return lro.start(state, "compute.delete", ids.subscription_of(compute["id"]) or "", complete, location=compute["location"], fail_with=fail_with, on_fail=failed)
+
+
+# action -> (states it is allowed from, transitional state, final state)
+POWER_ACTIONS = {
+    "start": ({"Stopped"}, "Starting", "Running"),
+    "stop": ({"Running"}, "Stopping", "Stopped"),
+    "restart": ({"Running"}, "Restarting", "Running"),
+}
+
+
+def power(state: State, workspace_id: str, name: str, action: str, fail_with: ArmError | None = None) -> Operation:
+    compute = get_compute(state, workspace_id, name)
+    ensure_writable(state, compute["id"])
+    if compute["properties"]["computeType"] != "ComputeInstance":
+        raise bad_request(f"'{action}' applies to compute instances only; '{name}' is {compute['properties']['computeType']}.", "UnsupportedComputeAction")
+    allowed, transitional, final = POWER_ACTIONS[action]
+    inner = compute["properties"]["properties"]
+    current = inner.get("state")
+    if current not in allowed:
+        needed = " or ".join(sorted(allowed))
+        raise ArmError(
+            409,
+            "Conflict",
+            f"Unable to {action} compute instance '{name}': it is in state {current}. "
+            f"The operation is only allowed in {needed} state.",
+        )
+    inner["state"] = transitional
+
+    def complete() -> None:
+        inner["state"] = final
+
+    def failed() -> None:
+        inner["state"] = current
+
+    return lro.start(state, f"compute.{action}", ids.subscription_of(compute["id"]) or "", complete, location=compute["location"], fail_with=fail_with, on_fail=failed)
+
+
+def update_idle_shutdown(state: State, workspace_id: str, name: str, body: dict[str, Any]) -> None:
+    compute = get_compute(state, workspace_id, name)
+    ensure_writable(state, compute["id"])
+    if compute["properties"]["computeType"] != "ComputeInstance":
+        raise bad_request("Idle shutdown applies to compute instances only.", "UnsupportedComputeAction")
+    duration = (body or {}).get("idleTimeBeforeShutdown")
+    if not duration:
+        raise bad_request("The body needs idleTimeBeforeShutdown, such as PT60M.", "InvalidIdleTimeBeforeShutdown")
+    _check_idle(duration)
+    compute["properties"]["properties"]["idleTimeBeforeShutdown"] = duration
+
+
+def list_nodes(state: State, workspace_id: str, name: str) -> dict[str, Any]:
+    compute = get_compute(state, workspace_id, name)
+    count = compute["properties"]["properties"].get("currentNodeCount", 0)
+    nodes = [{"nodeId": f"tvm-{i}", "nodeState": "idle", "privateIpAddress": f"10.0.0.{4 + i}"} for i in range(count)]
+    return {"nodes": nodes}

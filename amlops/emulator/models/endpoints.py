@@ -1,0 +1,131 @@
+"""Online endpoints with their deployments, and batch endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amlops.emulator import ids, lro
+from amlops.emulator.errors import ArmError, bad_request
+from amlops.emulator.models.common import WORKSPACE_TYPE, arm_body, ensure_writable, require_child, require_workspace
+from amlops.emulator.state import Operation, State
+
+ONLINE = "onlineEndpoints"
+BATCH = "batchEndpoints"
+
+
+def endpoint_id(workspace_id: str, kind: str, name: str) -> str:
+    return f"{workspace_id}/{kind}/{name}"
+
+
+def put_endpoint(
+    state: State, workspace_id: str, kind: str, name: str, body: dict[str, Any], fail_with: ArmError | None = None
+) -> tuple[dict[str, Any], Operation, bool]:
+    workspace = require_workspace(state, workspace_id)
+    eid = endpoint_id(workspace["id"], kind, name)
+    ensure_writable(state, eid)
+    props = dict((body or {}).get("properties") or {})
+    if not props.get("authMode"):
+        raise bad_request("An endpoint needs properties.authMode (Key, AMLToken or AADToken).", "InvalidEndpointSpec")
+    previous = state.store.get(eid)
+    props["provisioningState"] = "Creating" if previous is None else "Updating"
+    host = f"{name}.{workspace['location']}.inference.ml.azure.com"
+    props["scoringUri"] = f"https://{host}/score"
+    props.setdefault("traffic", {})
+    _check_traffic(state, eid, props["traffic"])
+    endpoint = arm_body(
+        state, eid, f"{WORKSPACE_TYPE}/{kind}", props,
+        location=(body or {}).get("location") or workspace["location"], tags=(body or {}).get("tags") or {},
+        previous=previous, identity=(body or {}).get("identity") or {"type": "SystemAssigned"}, kind=(body or {}).get("kind"),
+    )
+    state.store.put(endpoint)
+
+    def complete() -> dict[str, Any]:
+        endpoint["properties"]["provisioningState"] = "Succeeded"
+        return endpoint
+
+    def failed() -> None:
+        endpoint["properties"]["provisioningState"] = "Failed"
+
+    op = lro.start(state, "endpoint.create", ids.subscription_of(eid) or "", complete, location=endpoint["location"], fail_with=fail_with, on_fail=failed)
+    return endpoint, op, previous is None
+
+
+def _check_traffic(state: State, endpoint_id_: str, traffic: dict[str, int]) -> None:
+    if not traffic:
+        return
+    if sum(traffic.values()) != 100:
+        raise bad_request(f"Traffic percentages must add up to 100, not {sum(traffic.values())}.", "InvalidTraffic")
+    missing = [d for d in traffic if state.store.get(f"{endpoint_id_}/deployments/{d}") is None]
+    if missing:
+        raise bad_request(f"Traffic names deployments that do not exist: {missing}.", "InvalidTraffic")
+
+
+def get_endpoint(state: State, workspace_id: str, kind: str, name: str) -> dict[str, Any]:
+    require_workspace(state, workspace_id)
+    return require_child(state, endpoint_id(workspace_id, kind, name), "Endpoint")
+
+
+def list_endpoints(state: State, workspace_id: str, kind: str) -> list[dict[str, Any]]:
+    workspace = require_workspace(state, workspace_id)
+    return state.store.children(workspace["id"], kind)
+
+
+def delete_endpoint(state: State, workspace_id: str, kind: str, name: str, fail_with: ArmError | None = None) -> Operation:
+    endpoint = get_endpoint(state, workspace_id, kind, name)
+    ensure_writable(state, endpoint["id"])
+    endpoint["properties"]["provisioningState"] = "Deleting"
+
+    def complete() -> None:
+        for child in state.store.under(endpoint["id"]):
+            state.store.delete(child["id"])
+        state.store.delete(endpoint["id"])
+
+    def failed() -> None:
+        endpoint["properties"]["provisioningState"] = "Succeeded"
+
+    return lro.start(state, "endpoint.delete", ids.subscription_of(endpoint["id"]) or "", complete, location=endpoint["location"], fail_with=fail_with, on_fail=failed)
+
+
+def put_deployment(
+    state: State, workspace_id: str, endpoint: str, name: str, body: dict[str, Any], fail_with: ArmError | None = None
+) -> tuple[dict[str, Any], Operation, bool]:
+    parent = get_endpoint(state, workspace_id, ONLINE, endpoint)
+    did = f"{parent['id']}/deployments/{name}"
+    ensure_writable(state, did)
+    props = dict((body or {}).get("properties") or {})
+    if not props.get("endpointComputeType"):
+        raise bad_request("A deployment needs properties.endpointComputeType (Managed or Kubernetes).", "InvalidDeploymentSpec")
+    previous = state.store.get(did)
+    props["provisioningState"] = "Creating" if previous is None else "Updating"
+    deployment = arm_body(
+        state, did, f"{WORKSPACE_TYPE}/{ONLINE}/deployments", props,
+        location=(body or {}).get("location") or parent["location"], tags=(body or {}).get("tags") or {},
+        previous=previous, sku=(body or {}).get("sku") or {"name": "Default", "capacity": 1}, kind=(body or {}).get("kind"),
+    )
+    state.store.put(deployment)
+
+    def complete() -> dict[str, Any]:
+        deployment["properties"]["provisioningState"] = "Succeeded"
+        return deployment
+
+    op = lro.start(state, "deployment.create", ids.subscription_of(did) or "", complete, location=deployment["location"], fail_with=fail_with)
+    return deployment, op, previous is None
+
+
+def get_deployment(state: State, workspace_id: str, endpoint: str, name: str) -> dict[str, Any]:
+    parent = get_endpoint(state, workspace_id, ONLINE, endpoint)
+    return require_child(state, f"{parent['id']}/deployments/{name}", "Deployment")
+
+
+def list_deployments(state: State, workspace_id: str, endpoint: str) -> list[dict[str, Any]]:
+    parent = get_endpoint(state, workspace_id, ONLINE, endpoint)
+    return state.store.children(parent["id"], "deployments")
+
+
+def delete_deployment(state: State, workspace_id: str, endpoint: str, name: str) -> Operation:
+    deployment = get_deployment(state, workspace_id, endpoint, name)
+    parent = get_endpoint(state, workspace_id, ONLINE, endpoint)
+    ensure_writable(state, deployment["id"])
+    if parent["properties"].get("traffic", {}).get(name, 0) > 0:
+        raise bad_request(f"Deployment '{name}' still takes traffic; set its traffic to 0 first.", "DeploymentHasTraffic")
+    return lro.start(state, "deployment.delete", ids.subscription_of(deployment["id"]) or "", lambda: state.store.delete(deployment["id"]) and None)

@@ -1,0 +1,142 @@
+"""Jobs and their progress through Azure ML's states on the emulator's clock.
+
+A job queues, runs, then completes, unless an end is forced through the control API
+(complete, fail, preempt, node failure) or requested by a person (cancel).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amlops.emulator import ids, lro
+from amlops.emulator.errors import ArmError, bad_request, conflict
+from amlops.emulator.models.common import WORKSPACE_TYPE, arm_body, ensure_writable, require_child, require_workspace
+from amlops.emulator.state import Operation, State
+
+TERMINAL = {"Completed", "Failed", "Canceled", "NotResponding"}
+ACTIVE = {"NotStarted", "Queued", "Preparing", "Starting", "Provisioning", "Running", "Finalizing", "CancelRequested"}
+# How a forced end shows: (status, error code Azure ML reports in the job's properties)
+ENDS = {
+    "complete": ("Completed", None),
+    "fail": ("Failed", "UserError"),
+    "preempt": ("Failed", "LowPriorityNodePreempted"),
+    "node_failure": ("Failed", "NodeFailure"),
+    "infrastructure": ("Failed", "ServiceError"),
+}
+
+
+def job_id(workspace_id: str, name: str) -> str:
+    return f"{workspace_id}/jobs/{name}"
+
+
+def put_job(state: State, workspace_id: str, name: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    workspace = require_workspace(state, workspace_id)
+    jid = job_id(workspace["id"], name)
+    ensure_writable(state, jid)
+    props = dict((body or {}).get("properties") or {})
+    if not props.get("jobType"):
+        raise bad_request("A job needs properties.jobType.", "InvalidJobSpec")
+    previous = state.store.get(jid)
+    if previous is not None:
+        # Azure lets a submitted job change only its description, tags and display name.
+        changed = {k for k in ("command", "computeId", "environmentId") if props.get(k) != previous["properties"].get(k)}
+        if changed:
+            raise conflict(f"Job '{name}' already exists; {sorted(changed)} cannot change after submission.", "UserError")
+        previous["properties"].update({k: props[k] for k in ("description", "tags", "displayName") if k in props})
+        return refresh(state, previous), False
+    compute = props.get("computeId")
+    if compute and compute.startswith("/") and state.store.get(compute) is None:
+        raise bad_request(f"Compute '{compute}' of job '{name}' does not exist in the workspace.", "ComputeNotFound")
+    props["status"] = "NotStarted"
+    props.setdefault("properties", {})
+    props.setdefault("tags", {})
+    props.setdefault("experimentName", "Default")
+    props.setdefault("displayName", name)
+    props.setdefault("isArchived", False)
+    job = arm_body(state, jid, f"{WORKSPACE_TYPE}/jobs", props, previous=None)
+    state.store.put(job)
+    state.job_runs[ids.key(jid)] = {"submitted": state.clock.now(), "forced": None}
+    return refresh(state, job), True
+
+
+def refresh(state: State, job: dict[str, Any]) -> dict[str, Any]:
+    """Bring a job's status up to the emulator's clock."""
+    run = state.job_runs.get(ids.key(job["id"]))
+    props = job["properties"]
+    if run is None or props["status"] in TERMINAL:
+        return job
+    if run["forced"]:
+        status, code = run["forced"]
+        props["status"] = status
+        if code:
+            props["properties"]["azureml.failureReason"] = code
+        return job
+    elapsed = state.clock.now() - run["submitted"]
+    queue, runtime = state.settings.job_queue_seconds, state.settings.job_run_seconds
+    if elapsed < queue:
+        props["status"] = "Queued"
+    elif elapsed < queue + runtime:
+        props["status"] = "Running"
+    else:
+        props["status"] = "Completed"
+    return job
+
+
+def get_job(state: State, workspace_id: str, name: str) -> dict[str, Any]:
+    require_workspace(state, workspace_id)
+    return refresh(state, require_child(state, job_id(workspace_id, name), "Job"))
+
+
+def list_jobs(state: State, workspace_id: str, view: str = "ActiveOnly") -> list[dict[str, Any]]:
+    workspace = require_workspace(state, workspace_id)
+    jobs = [refresh(state, j) for j in state.store.children(workspace["id"], "jobs")]
+    if view == "ActiveOnly":
+        return [j for j in jobs if not j["properties"].get("isArchived")]
+    if view == "ArchivedOnly":
+        return [j for j in jobs if j["properties"].get("isArchived")]
+    return jobs
+
+
+def cancel_job(state: State, workspace_id: str, name: str) -> Operation:
+    job = get_job(state, workspace_id, name)
+    ensure_writable(state, job["id"])
+    run = state.job_runs[ids.key(job["id"])]
+
+    def complete() -> None:
+        if job["properties"]["status"] not in TERMINAL:
+            run["forced"] = ("Canceled", None)
+            refresh(state, job)
+
+    if job["properties"]["status"] not in TERMINAL:
+        run["forced"] = ("CancelRequested", None)
+    return lro.start(state, "job.cancel", ids.subscription_of(job["id"]) or "", complete)
+
+
+def force_end(state: State, job_resource_id: str, end: str) -> dict[str, Any]:
+    """The control API's job actions: end a job as Azure would after that event."""
+    job = state.store.get(job_resource_id)
+    if job is None or ids.key(job_resource_id) not in state.job_runs:
+        raise ArmError(404, "ResourceNotFound", f"Job '{job_resource_id}' was not found.")
+    refresh(state, job)
+    if job["properties"]["status"] in TERMINAL:
+        raise conflict(f"Job '{job['name']}' already ended {job['properties']['status']}.")
+    if end == "advance":
+        run = state.job_runs[ids.key(job["id"])]
+        run["submitted"] = min(run["submitted"], state.clock.now() - state.settings.job_queue_seconds)
+    elif end in ENDS:
+        state.job_runs[ids.key(job["id"])]["forced"] = ENDS[end]
+    else:
+        raise bad_request(f"Unknown job action '{end}'; use advance or one of {sorted(ENDS)}.")
+    return refresh(state, job)
+
+
+def active_on(state: State, compute_resource_id: str) -> list[dict[str, Any]]:
+    """Jobs not yet ended whose compute is the given one."""
+    workspace_id = compute_resource_id.rsplit("/computes/", 1)[0]
+    name = ids.name_of(compute_resource_id).lower()
+    found = []
+    for job in state.store.children(workspace_id, "jobs"):
+        target = (job["properties"].get("computeId") or "").rstrip("/")
+        if ids.name_of(target).lower() == name and refresh(state, job)["properties"]["status"] in ACTIVE:
+            found.append(job)
+    return found

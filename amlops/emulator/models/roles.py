@@ -1,0 +1,82 @@
+"""Microsoft.Authorization role assignments at any scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amlops.emulator import ids
+from amlops.emulator.errors import ArmError, bad_request
+from amlops.emulator.state import State
+
+TYPE = "Microsoft.Authorization/roleAssignments"
+SEGMENT = "/providers/Microsoft.Authorization/roleAssignments"
+
+
+def assignment_id(scope: str, name: str) -> str:
+    return f"{scope.rstrip('/')}{SEGMENT}/{name}"
+
+
+def _scope_exists(state: State, scope: str) -> bool:
+    if ids.key(scope).count("/") <= 2:  # a subscription
+        return True
+    return state.store.get(scope) is not None
+
+
+def put_assignment(state: State, scope: str, name: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    if not ids.GUID_RE.match(name):
+        raise bad_request(f"The role assignment name '{name}' must be a GUID.", "InvalidRoleAssignmentId")
+    props = (body or {}).get("properties") or {}
+    for needed in ("roleDefinitionId", "principalId"):
+        if not props.get(needed):
+            raise bad_request(f"A role assignment needs properties.{needed}.", "InvalidRoleAssignmentRequest")
+    sub = ids.subscription_of(scope)
+    if sub:
+        state.subscription(sub)
+    if not _scope_exists(state, scope):
+        raise ArmError(404, "ScopeNotFound", f"The scope '{scope}' does not exist.")
+    rid = assignment_id(scope, name)
+    for other in list_at(state, scope, at_scope_only=True):
+        same = (other["properties"]["principalId"], other["properties"]["roleDefinitionId"].lower(), ids.key(other["properties"]["scope"]))
+        if same == (props["principalId"], props["roleDefinitionId"].lower(), ids.key(scope)) and ids.key(other["id"]) != ids.key(rid):
+            raise ArmError(409, "RoleAssignmentExists", "The role assignment already exists.")
+    previous = state.store.get(rid)
+    assignment = {
+        "id": rid,
+        "type": TYPE,
+        "name": name,
+        "properties": {
+            "roleDefinitionId": props["roleDefinitionId"],
+            "principalId": props["principalId"],
+            "principalType": props.get("principalType", "User"),
+            "scope": scope,
+            "description": props.get("description", ""),
+            "createdOn": state.clock.iso(),
+        },
+    }
+    return state.store.put(assignment), previous is None
+
+
+def get_assignment(state: State, scope: str, name: str) -> dict[str, Any]:
+    found = state.store.get(assignment_id(scope, name))
+    if found is None:
+        raise ArmError(404, "RoleAssignmentNotFound", f"The role assignment '{name}' is not found.")
+    return found
+
+
+def delete_assignment(state: State, scope: str, name: str) -> dict[str, Any] | None:
+    return state.store.delete(assignment_id(scope, name))
+
+
+def list_at(state: State, scope: str, at_scope_only: bool = False) -> list[dict[str, Any]]:
+    """Assignments at the scope and above it; and below it, unless ``atScope()`` was asked."""
+    target = ids.key(scope)
+    found = []
+    for body in state.store:
+        if body["type"] != TYPE:
+            continue
+        own = ids.key(body["properties"]["scope"])
+        above = target == own or target.startswith(own + "/")
+        below = own.startswith(target + "/")
+        if above or (below and not at_scope_only):
+            found.append(body)
+    return found

@@ -1,0 +1,141 @@
+"""The routing table: (method, path template, handler). Matched case-insensitively, first hit wins.
+
+``{name}`` matches one path segment, ``{name*}`` one or more.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from amlops.emulator.api import authorization as auth
+from amlops.emulator.api import common, ml, resources
+from amlops.emulator.errors import ArmError
+from amlops.emulator.http import Request, Response
+from amlops.emulator.state import State
+
+Handler = Callable[[State, Request], Response]
+
+S = "/subscriptions/{sub}"
+G = S + "/resourceGroups/{rg}"
+W = G + "/providers/Microsoft.MachineLearningServices/workspaces/{ws}"
+ASSETS = "{asset}"  # environments, models, data, codes, components
+ROLES = "/providers/Microsoft.Authorization/roleAssignments"
+
+TABLE: list[tuple[str, str, Handler]] = [
+    # long-running operation monitors
+    ("GET", S + "/providers/{ns}/locations/{loc}/operationStatuses/{op}", common.operation_status),
+    ("GET", S + "/providers/{ns}/locations/{loc}/operationResults/{op}", common.operation_result),
+    # role assignments: any scope
+    ("GET", "/{scope*}" + ROLES, auth.list_assignments),
+    ("GET", "/{scope*}" + ROLES + "/{name}", auth.get_assignment),
+    ("PUT", "/{scope*}" + ROLES + "/{name}", auth.put_assignment),
+    ("DELETE", "/{scope*}" + ROLES + "/{name}", auth.delete_assignment),
+    # metrics of an online endpoint (Azure Monitor)
+    ("GET", "{resource*}/providers/Microsoft.Insights/metrics", ml.endpoint_metrics),
+    # Microsoft.Resources
+    ("GET", S + "/resourcegroups", resources.list_groups),
+    ("PUT", G, resources.put_group),
+    ("GET", G, resources.get_group),
+    ("HEAD", G, resources.head_group),
+    ("DELETE", G, resources.delete_group),
+    ("GET", S + "/providers", resources.list_providers),
+    ("GET", S + "/providers/{ns}", resources.get_provider),
+    ("POST", S + "/providers/{ns}/register", resources.register_provider),
+    ("GET", S + "/resources", resources.list_resources),
+    ("GET", G + "/resources", resources.list_resources),
+    ("POST", G + "/validateMoveResources", resources.validate_move),
+    ("POST", G + "/moveResources", resources.move),
+    # workspaces
+    ("GET", S + "/providers/Microsoft.MachineLearningServices/workspaces", ml.list_workspaces_in_subscription),
+    ("GET", G + "/providers/Microsoft.MachineLearningServices/workspaces", ml.list_workspaces_in_group),
+    ("PUT", W, ml.put_workspace),
+    ("GET", W, ml.get_workspace),
+    ("PATCH", W, ml.patch_workspace),
+    ("DELETE", W, ml.delete_workspace),
+    ("POST", W + "/listKeys", ml.list_keys),
+    # computes
+    ("GET", W + "/computes", ml.list_computes),
+    ("PUT", W + "/computes/{name}", ml.put_compute),
+    ("GET", W + "/computes/{name}", ml.get_compute),
+    ("DELETE", W + "/computes/{name}", ml.delete_compute),
+    ("POST", W + "/computes/{name}/start", ml.start_compute),
+    ("POST", W + "/computes/{name}/stop", ml.stop_compute),
+    ("POST", W + "/computes/{name}/restart", ml.restart_compute),
+    ("POST", W + "/computes/{name}/updateIdleShutdownSetting", ml.update_idle_shutdown),
+    ("POST", W + "/computes/{name}/listNodes", ml.list_nodes),
+    # online endpoints and their deployments; batch endpoints
+    ("GET", W + "/onlineEndpoints/{endpoint}/deployments", ml.list_deployments),
+    ("PUT", W + "/onlineEndpoints/{endpoint}/deployments/{name}", ml.put_deployment),
+    ("GET", W + "/onlineEndpoints/{endpoint}/deployments/{name}", ml.get_deployment),
+    ("DELETE", W + "/onlineEndpoints/{endpoint}/deployments/{name}", ml.delete_deployment),
+    ("GET", W + "/{kind:onlineEndpoints|batchEndpoints}", ml.list_endpoints),
+    ("PUT", W + "/{kind:onlineEndpoints|batchEndpoints}/{name}", ml.put_endpoint),
+    ("GET", W + "/{kind:onlineEndpoints|batchEndpoints}/{name}", ml.get_endpoint),
+    ("DELETE", W + "/{kind:onlineEndpoints|batchEndpoints}/{name}", ml.delete_endpoint),
+    # jobs
+    ("GET", W + "/jobs", ml.list_jobs),
+    ("PUT", W + "/jobs/{name}", ml.put_job),
+    ("GET", W + "/jobs/{name}", ml.get_job),
+    ("POST", W + "/jobs/{name}/cancel", ml.cancel_job),
+    # datastores
+    ("GET", W + "/datastores", ml.list_datastores),
+    ("PUT", W + "/datastores/{name}", ml.put_datastore),
+    ("GET", W + "/datastores/{name}", ml.get_datastore),
+    ("DELETE", W + "/datastores/{name}", ml.delete_datastore),
+    ("POST", W + "/datastores/{name}/listSecrets", ml.list_secrets),
+    # private endpoint connections
+    ("GET", W + "/privateEndpointConnections", ml.list_connections),
+    ("PUT", W + "/privateEndpointConnections/{name}", ml.put_connection),
+    ("GET", W + "/privateEndpointConnections/{name}", ml.get_connection),
+    ("DELETE", W + "/privateEndpointConnections/{name}", ml.delete_connection),
+    ("GET", W + "/privateLinkResources", ml.list_private_link_resources),
+    # assets that move with the workspace: containers and versions
+    ("GET", W + "/{asset:environments|models|data|codes|components}", ml.list_assets),
+    ("GET", W + "/{asset:environments|models|data|codes|components}/{name}/versions", ml.list_assets),
+    ("PUT", W + "/{asset:environments|models|data|codes|components}/{name}", ml.put_asset),
+    ("GET", W + "/{asset:environments|models|data|codes|components}/{name}", ml.get_asset),
+    ("PUT", W + "/{asset:environments|models|data|codes|components}/{name}/versions/{version}", ml.put_asset),
+    ("GET", W + "/{asset:environments|models|data|codes|components}/{name}/versions/{version}", ml.get_asset),
+    # anything else with a provider path: a generic ARM resource
+    ("GET", G + "/providers/{ns}/{rest*}", resources.get_resource),
+    ("PUT", G + "/providers/{ns}/{rest*}", resources.put_resource),
+    ("DELETE", G + "/providers/{ns}/{rest*}", resources.delete_resource),
+]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    pattern: re.Pattern[str]
+    handler: Handler
+
+
+def _compile(template: str) -> re.Pattern[str]:
+    def group(m: re.Match[str]) -> str:
+        name, _, choices = m.group(1).partition(":")
+        if name.endswith("*"):
+            return f"(?P<{name[:-1]}>.+?)"
+        return f"(?P<{name}>{choices})" if choices else f"(?P<{name}>[^/]+)"
+
+    return re.compile("^" + re.sub(r"\{([^}]+)\}", group, template) + "/?$", re.IGNORECASE)
+
+
+ROUTES = [Route(m, t, _compile(t), h) for m, t, h in TABLE]
+
+
+def resolve(method: str, path: str) -> tuple[Route, dict[str, str]]:
+    """The route for a request and its path parameters, or ARM's error for an unknown one."""
+    path_known = False
+    for route in ROUTES:
+        m = route.pattern.match(path)
+        if m is None:
+            continue
+        if route.method == method:
+            return route, {k: v for k, v in m.groupdict().items() if v is not None}
+        path_known = True
+    if path_known:
+        raise ArmError(405, "MethodNotAllowed", f"{method} is not supported on '{path}'.")
+    raise ArmError(404, "InvalidResourceType", f"No operation of this emulator serves {method} '{path}'.")

@@ -1,0 +1,80 @@
+"""Scenarios: subscriptions, resource groups, workspaces and their contents, declared as data.
+
+A scenario is a dict (from JSON or YAML). It goes through the same state models as requests
+do, so whatever a scenario builds obeys Azure's rules.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from amlops.emulator import ids
+from amlops.emulator.models import computes, datastores, endpoints, network, resources, roles, workspaces
+from amlops.emulator.models.common import WORKSPACE_TYPE
+from amlops.emulator.state import State, Subscription
+
+
+def read(path: str | Path) -> dict[str, Any]:
+    text = Path(path).read_text()
+    if str(path).endswith((".yaml", ".yml")):
+        import yaml
+
+        return yaml.safe_load(text)
+    return json.loads(text)
+
+
+def load(state: State, spec: dict[str, Any]) -> None:
+    state.reset()
+    state.strict_subscriptions = bool(spec.get("subscriptions"))
+    for sub in spec.get("subscriptions", []):
+        providers = sub.get("providers")
+        subscription = Subscription(id=sub["id"].lower(), tenant_id=sub.get("tenant", Subscription.tenant_id), region=sub.get("region", Subscription.region))
+        if providers is not None:
+            subscription.providers = {p: "Registered" for p in providers} if isinstance(providers, list) else dict(providers)
+        state.subscriptions[subscription.id] = subscription
+    saved_lro = state.settings.lro
+    state.settings.lro = {"default": {"mode": "immediate"}}
+    try:
+        for group in spec.get("resource_groups", []):
+            sub = ids.subscription_of(group["id"]) or ""
+            resources.put_group(state, sub, ids.name_of(group["id"]), {"location": group.get("location") or state.subscription(sub).region, "tags": group.get("tags")})
+        for resource in spec.get("resources", []):
+            resources.put_resource(state, resource["id"], resource)
+        for workspace in spec.get("workspaces", []):
+            _load_workspace(state, workspace)
+    finally:
+        state.settings.lro = saved_lro
+    for key, value in (spec.get("settings") or {}).items():
+        setattr(state.settings, key, value)
+
+
+def _load_workspace(state: State, spec: dict[str, Any]) -> None:
+    wid = spec["id"]
+    body = {k: spec[k] for k in ("location", "tags", "identity", "sku", "kind") if k in spec}
+    body["properties"] = spec.get("properties", {})
+    workspaces.put_workspace(state, wid, body)
+    for c in spec.get("computes", []):
+        computes.create_compute(state, wid, c["name"], c)
+        if c.get("state"):  # e.g. a compute instance that starts out Stopped
+            state.store.require(computes.compute_id(wid, c["name"]))["properties"]["properties"]["state"] = c["state"]
+    for e in spec.get("online_endpoints", []):
+        traffic = (e.get("properties") or {}).get("traffic") or {}
+        first = {**e, "properties": {**e.get("properties", {}), "traffic": {}}}
+        endpoints.put_endpoint(state, wid, endpoints.ONLINE, e["name"], first)
+        for d in e.get("deployments", []):
+            endpoints.put_deployment(state, wid, e["name"], d["name"], d)
+        if traffic:
+            endpoints.put_endpoint(state, wid, endpoints.ONLINE, e["name"], e)
+    for e in spec.get("batch_endpoints", []):
+        endpoints.put_endpoint(state, wid, endpoints.BATCH, e["name"], e)
+    for d in spec.get("datastores", []):
+        datastores.put_datastore(state, wid, d["name"], d)
+    for c in spec.get("private_endpoint_connections", []):
+        network.new_connection(state, wid, c["name"], c["private_endpoint"], c.get("status", "Approved"), c.get("description", ""))
+    for r in spec.get("role_assignments", []):
+        roles.put_assignment(state, wid, r["name"], {"properties": r})
+    for a in spec.get("assets", []):
+        workspaces.put_asset(state, f"{wid}/{a['path']}", a)
+    assert state.store.get(wid)["type"] == WORKSPACE_TYPE  # type: ignore[index]

@@ -1,0 +1,174 @@
+"""The HTTPS server: parse, log, throttle, inject faults, dispatch through the routing table."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from amlops.emulator import ids, lro, routes, scenario
+from amlops.emulator.certs import make_certificate
+from amlops.emulator.control import Controls, RequestLog
+from amlops.emulator.errors import ArmError
+from amlops.emulator.faults import FaultInjector
+from amlops.emulator.http import Request, Response
+from amlops.emulator.state import State
+from amlops.emulator.throttle import Throttler, kind_of
+
+FAULT_STATUS = {"429": (429, "TooManyRequests"), "500": (500, "InternalServerError"), "503": (503, "ServiceUnavailable"), "409": (409, "Conflict")}
+
+
+class Emulator:
+    """The emulator as an object: start it, point clients at ``base_url`` trusting ``ca_file``."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, scenario_spec: dict[str, Any] | None = None) -> None:
+        self.state = State()
+        self.throttler = Throttler()
+        self.faults = FaultInjector()
+        self.log = RequestLog()
+        self.controls = Controls(self.state, self.throttler, self.faults, self.log)
+        self._dir = tempfile.TemporaryDirectory(prefix="amlops-emulator-")
+        self.ca_file, key_file = make_certificate(Path(self._dir.name))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.ca_file, key_file)
+        self._server = _Server((host, port), _Handler)
+        self._server.emulator = self
+        # Handshake in the handler thread, so one slow client cannot stall accept().
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True, do_handshake_on_connect=False)
+        self.host, self.port = self._server.server_address[0], self._server.server_address[1]
+        self.base_url = f"https://{self.host}:{self.port}"
+        self._thread: threading.Thread | None = None
+        if scenario_spec:
+            scenario.load(self.state, scenario_spec)
+
+    def start(self) -> Emulator:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="amlops-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._dir.cleanup()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def env(self) -> dict[str, str]:
+        """The environment that points amlops (and its tests) at this emulator."""
+        return {"AMLOPS_TARGET": "emulator", "AMLOPS_EMULATOR_URL": self.base_url, "AMLOPS_EMULATOR_CA": str(self.ca_file)}
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes) -> Response | None:
+        """One request, start to finish. None means: drop the connection."""
+        started = time.perf_counter()
+        parts = urlsplit(raw_path)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        try:
+            body = json.loads(raw_body) if raw_body.strip() else None
+        except ValueError:
+            body = ArmError(400, "InvalidRequestContent", "The request content is not valid JSON.")
+        req = Request(method, parts.path, query, headers, body, self.base_url)
+        if parts.path.startswith("/_emulator"):
+            return self._dispatch_control(req)
+        kind = kind_of(method, parts.path)
+        entry: dict[str, Any] = {"time": time.time(), "method": method, "path": parts.path, "api_version": req.api_version, "kind": kind, "fault": None}
+        with self.state.lock:
+            response = self._respond(req, kind, entry)
+        entry["status"] = response.status if response else 0
+        entry["ms"] = round((time.perf_counter() - started) * 1000, 3)
+        self.log.add(entry)
+        return response
+
+    def _respond(self, req: Request, kind: str, entry: dict[str, Any]) -> Response | None:
+        sub = ids.subscription_of(req.path)
+        headers: dict[str, str] = {}
+        if sub:
+            allowed, remaining, retry_after = self.throttler.check(sub, kind, self.state.clock.now())
+            headers[f"x-ms-ratelimit-remaining-subscription-{kind}"] = str(remaining)
+            if not allowed:
+                entry["fault"] = "throttled"
+                return self._error(ArmError(429, "TooManyRequests", f"Too many {kind} for subscription '{sub}'; retry after {retry_after} s."), {**headers, "Retry-After": str(retry_after)})
+        rule = self.faults.pick(req.method, req.path)
+        if rule is not None:
+            entry["fault"] = rule.kind
+            if rule.kind == "drop":
+                return None
+            if rule.kind == "lro_failed":
+                req.lro_fails = True
+            else:
+                status, code = FAULT_STATUS[rule.kind]
+                extra = {"Retry-After": str(rule.retry_after)} if rule.kind in ("429", "503") else {}
+                return self._error(ArmError(status, code, f"Injected {rule.kind} by the emulator."), {**headers, **extra})
+        try:
+            if isinstance(req.body, ArmError):
+                raise req.body
+            lro.settle_due(self.state)
+            route, req.params = routes.resolve(req.method, req.path)
+            response = route.handler(self.state, req)
+        except ArmError as err:
+            return self._error(err, headers)
+        response.headers = {**headers, **response.headers}
+        return response
+
+    def _dispatch_control(self, req: Request) -> Response:
+        try:
+            with self.state.lock:
+                return self.controls.handle(req)
+        except ArmError as err:
+            return self._error(err, {})
+        except (KeyError, TypeError, ValueError) as err:
+            return self._error(ArmError(400, "BadRequest", f"Bad control request: {err}"), {})
+
+    @staticmethod
+    def _error(err: ArmError, headers: dict[str, str]) -> Response:
+        return Response(err.status, err.envelope(), {**headers, "x-ms-error-code": err.code})
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+    emulator: Emulator
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as Azure's clients expect
+    server: _Server
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        response = self.server.emulator.handle(self.command, self.path, headers, raw)
+        if response is None:  # an injected dropped connection
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        payload = b"" if response.body is None else json.dumps(response.body).encode()
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if payload:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("x-ms-request-id", response.headers.get("x-ms-request-id", "emulator"))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = do_HEAD = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        pass  # the request log at /_emulator/requests is the record

@@ -1,0 +1,70 @@
+"""ARM's per-subscription throttling: token buckets for reads, writes and deletes.
+
+Pure: the caller passes the time, so tests drive it with the virtual clock.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Bucket:
+    capacity: float
+    rate: float  # tokens per second
+    tokens: float = -1.0
+    stamp: float = 0.0
+
+    def take(self, now: float) -> tuple[bool, float]:
+        """Take one token. Returns (allowed, seconds until one is available)."""
+        if self.tokens < 0:
+            self.tokens, self.stamp = self.capacity, now
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True, 0.0
+        return False, (1 - self.tokens) / self.rate
+
+
+# ARM's documented defaults per subscription and region: burst, then refill per second.
+DEFAULT_LIMITS = {"reads": (250.0, 25.0), "writes": (200.0, 10.0), "deletes": (200.0, 10.0)}
+
+
+@dataclass
+class Throttler:
+    limits: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    enabled: bool = True
+    _buckets: dict[tuple[str, str], Bucket] = field(default_factory=dict)
+
+    def configure(self, scale: float = 1.0, **limits: tuple[float, float]) -> None:
+        """Scale the defaults (tests use small buckets) or set a kind's (burst, rate) outright."""
+        self.limits = {k: (b * scale, r * scale) for k, (b, r) in DEFAULT_LIMITS.items()}
+        self.limits.update(limits)
+        self._buckets.clear()
+
+    def check(self, subscription: str, kind: str, now: float) -> tuple[bool, int, int]:
+        """Returns (allowed, remaining tokens, Retry-After seconds)."""
+        if not self.enabled:
+            return True, int(self.limits[kind][0]), 0
+        bucket = self._buckets.get((subscription, kind))
+        if bucket is None:
+            bucket = self._buckets[(subscription, kind)] = Bucket(*self.limits[kind])
+        allowed, wait = bucket.take(now)
+        return allowed, int(bucket.tokens), 0 if allowed else max(1, math.ceil(wait))
+
+    def reset(self) -> None:
+        self._buckets.clear()
+
+
+def kind_of(method: str, path: str) -> str:
+    """ARM counts reads, writes and deletes apart; list*/validate actions are reads of state."""
+    if method in ("GET", "HEAD"):
+        return "reads"
+    if method == "DELETE":
+        return "deletes"
+    last = path.rstrip("/").rsplit("/", 1)[-1].lower()
+    if method == "POST" and (last.startswith("list") or last == "validatemoveresources"):
+        return "reads"
+    return "writes"
