@@ -1,0 +1,100 @@
+"""Computes: read exactly, re-create exactly, delete or detach, start, stop, idle shutdown."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from amlops.azure import rest
+from amlops.azure.clients import Clients
+from amlops.azure.errors import azure_errors
+from amlops.models import ATTACHED_COMPUTE, READ_ONLY_COMPUTE, READ_ONLY_INNER, ComputeSpec, ResourceId
+
+
+def to_spec(body: dict[str, Any]) -> ComputeSpec:
+    props = body.get("properties") or {}
+    inner = props.get("properties") or {}
+    ssh = inner.get("sshSettings") or {}
+    scale = inner.get("scaleSettings") or {}
+    create = {k: copy.deepcopy(v) for k, v in props.items() if k not in READ_ONLY_COMPUTE and v is not None}
+    if isinstance(inner, dict) and inner:
+        create["properties"] = {k: copy.deepcopy(v) for k, v in inner.items() if k not in READ_ONLY_INNER and v is not None}
+    identity = body.get("identity")
+    if identity and identity.get("type", "None") != "None":
+        identity = {k: v for k, v in identity.items() if k in ("type", "userAssignedIdentities")}
+    return ComputeSpec(
+        name=body["name"],
+        compute_type=props.get("computeType", ""),
+        location=body.get("location", ""),
+        state=inner.get("state"),
+        provisioning_state=props.get("provisioningState", ""),
+        vm_size=inner.get("vmSize"),
+        idle_time_before_shutdown=inner.get("idleTimeBeforeShutdown"),
+        schedules=((inner.get("schedules") or {}).get("computeStartStop") or []),
+        ssh_public_access=ssh.get("sshPublicAccess"),
+        ssh_admin_user=ssh.get("adminUserName"),
+        assigned_user=(inner.get("personalComputeInstanceSettings") or {}).get("assignedUser"),
+        setup_scripts=inner.get("setupScripts"),
+        identity=identity if identity and identity.get("type", "None") != "None" else None,
+        tier=inner.get("vmPriority"),
+        min_nodes=scale.get("minNodeCount"),
+        max_nodes=scale.get("maxNodeCount"),
+        attached_resource_id=props.get("resourceId"),
+        tags=body.get("tags") or {},
+        description=props.get("description"),
+        create_properties=create,
+    )
+
+
+def _path(workspace: ResourceId, name: str = "") -> str:
+    return f"{workspace.require_workspace()}/computes" + (f"/{name}" if name else "")
+
+
+def list_computes(clients: Clients, workspace: ResourceId) -> list[ComputeSpec]:
+    return [to_spec(b) for b in rest.pages(clients, workspace.subscription, _path(workspace), rest.ML_API)]
+
+
+def get_compute(clients: Clients, workspace: ResourceId, name: str) -> ComputeSpec:
+    return to_spec(rest.send(clients, workspace.subscription, "GET", _path(workspace, name), rest.ML_API))
+
+
+def create_compute(clients: Clients, workspace: ResourceId, spec: ComputeSpec, location: str) -> ComputeSpec:
+    """PUT the compute back with the same properties and wait until Azure has built it."""
+    body: dict[str, Any] = {"location": location, "properties": spec.create_properties, "tags": spec.tags}
+    if spec.identity:
+        body["identity"] = spec.identity
+    rest.put_by_id(clients, _path(workspace, spec.name), rest.ML_API, body)
+    return get_compute(clients, workspace, spec.name)
+
+
+def delete_compute(clients: Clients, workspace: ResourceId, spec: ComputeSpec) -> str:
+    """Delete Azure-made compute; detach attached compute so the cluster behind it survives."""
+    action = "Detach" if spec.compute_type in ATTACHED_COMPUTE else "Delete"
+    ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
+    with azure_errors():
+        ml.compute.begin_delete(spec.name, action=action).result()
+    return action
+
+
+def start_compute(clients: Clients, workspace: ResourceId, name: str) -> None:
+    ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
+    with azure_errors():
+        ml.compute.begin_start(name).result()
+
+
+def stop_compute(clients: Clients, workspace: ResourceId, name: str) -> None:
+    ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
+    with azure_errors():
+        ml.compute.begin_stop(name).result()
+
+
+def restart_compute(clients: Clients, workspace: ResourceId, name: str) -> None:
+    ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
+    with azure_errors():
+        ml.compute.begin_restart(name).result()
+
+
+def update_idle_shutdown(clients: Clients, workspace: ResourceId, name: str, duration: str) -> None:
+    """Set idle shutdown (ISO 8601, between PT15M and P3D) as Azure ML's updateIdleShutdownSetting does."""
+    path = _path(workspace, name) + "/updateIdleShutdownSetting"
+    rest.send(clients, workspace.subscription, "POST", path, rest.ML_API, {"idleTimeBeforeShutdown": duration})

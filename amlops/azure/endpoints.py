@@ -1,0 +1,93 @@
+"""Online endpoints with their deployments, batch endpoints, and the request metrics Azure Monitor keeps."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from amlops.azure import rest
+from amlops.azure.clients import Clients
+from amlops.azure.errors import azure_errors
+from amlops.models import BatchEndpoint, Deployment, OnlineEndpoint, ResourceId
+
+READ_ONLY = {"provisioningState", "scoringUri", "swaggerUri", "openapiUri", "mirrorTraffic_"}
+READ_ONLY_DEPLOYMENT = {"provisioningState"}
+
+
+def _path(workspace: ResourceId, name: str = "", kind: str = "onlineEndpoints") -> str:
+    return f"{workspace.require_workspace()}/{kind}" + (f"/{name}" if name else "")
+
+
+def _deployment(body: dict[str, Any]) -> Deployment:
+    props = {k: copy.deepcopy(v) for k, v in (body.get("properties") or {}).items() if k not in READ_ONLY_DEPLOYMENT}
+    return Deployment(name=body["name"], properties=props, sku=body.get("sku"), tags=body.get("tags") or {}, kind=body.get("kind"))
+
+
+def _endpoint(body: dict[str, Any], deployments: list[Deployment]) -> OnlineEndpoint:
+    props = body.get("properties") or {}
+    identity = body.get("identity")
+    return OnlineEndpoint(
+        name=body["name"],
+        auth_mode=props.get("authMode", ""),
+        location=body.get("location", ""),
+        traffic=props.get("traffic") or {},
+        description=props.get("description"),
+        tags=body.get("tags") or {},
+        identity={k: v for k, v in identity.items() if k in ("type", "userAssignedIdentities")} if identity else None,
+        kind=body.get("kind"),
+        create_properties={k: copy.deepcopy(v) for k, v in props.items() if k not in READ_ONLY and v is not None},
+        deployments=deployments,
+    )
+
+
+def list_online_endpoints(clients: Clients, workspace: ResourceId) -> list[OnlineEndpoint]:
+    """Every online endpoint with its deployments and traffic split: enough to redeploy it."""
+    sub = workspace.subscription
+    found = []
+    for body in rest.pages(clients, sub, _path(workspace), rest.ML_API):
+        deployments = [_deployment(d) for d in rest.pages(clients, sub, _path(workspace, body["name"]) + "/deployments", rest.ML_API)]
+        found.append(_endpoint(body, deployments))
+    return found
+
+
+def delete_online_endpoint(clients: Clients, workspace: ResourceId, name: str) -> None:
+    ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
+    with azure_errors():
+        ml.online_endpoints.begin_delete(name=name).result()
+
+
+def create_online_endpoint(clients: Clients, workspace: ResourceId, endpoint: OnlineEndpoint, location: str) -> None:
+    """Create the endpoint, its deployments, then its traffic split: Azure refuses traffic to absent deployments."""
+    path = _path(workspace, endpoint.name)
+    body: dict[str, Any] = {"location": location, "tags": endpoint.tags, "properties": {**endpoint.create_properties, "traffic": {}}, "kind": endpoint.kind}
+    if endpoint.identity:
+        body["identity"] = endpoint.identity
+    rest.put_by_id(clients, path, rest.ML_API, body)
+    for d in endpoint.deployments:
+        rest.put_by_id(clients, f"{path}/deployments/{d.name}", rest.ML_API, {"location": location, "properties": d.properties, "sku": d.sku, "tags": d.tags, "kind": d.kind})
+    if endpoint.traffic:
+        body["properties"]["traffic"] = endpoint.traffic
+        rest.put_by_id(clients, path, rest.ML_API, body)
+
+
+def list_batch_endpoints(clients: Clients, workspace: ResourceId) -> list[BatchEndpoint]:
+    ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
+    with azure_errors():
+        return [BatchEndpoint(name=e.name, auth_mode=e.auth_mode or "", location=e.location or "") for e in ml.batch_endpoints.list()]
+
+
+def request_count(clients: Clients, workspace: ResourceId, endpoint: str, window: timedelta, now: datetime | None = None) -> int:
+    """Requests an online endpoint served in the last ``window``, as Azure Monitor counts them."""
+    end = now or datetime.now(UTC)
+    timespan = f"{(end - window).isoformat()}/{end.isoformat()}".replace("+00:00", "Z")
+    path = _path(workspace, endpoint) + "/providers/Microsoft.Insights/metrics"
+    body = rest.send(
+        clients, workspace.subscription, "GET", path, rest.METRICS_API,
+        query={"metricnames": "RequestsPerMinute", "timespan": timespan, "aggregation": "Total", "interval": "PT1M"},
+    )
+    total = 0.0
+    for metric in body.get("value", []):
+        for series in metric.get("timeseries", []):
+            total += sum(point.get("total") or 0 for point in series.get("data", []))
+    return int(total)

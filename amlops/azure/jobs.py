@@ -1,0 +1,81 @@
+"""Jobs: submit, read, list the active ones, cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amlops.azure import rest
+from amlops.azure.clients import Clients
+from amlops.azure.errors import azure_errors
+from amlops.models import ACTIVE_JOB_STATES, Job, ResourceId
+
+
+def to_job(body: dict[str, Any]) -> Job:
+    props = body.get("properties") or {}
+    extra = props.get("properties") or {}
+    compute = props.get("computeId")
+    return Job(
+        name=body["name"],
+        status=props.get("status", ""),
+        job_type=props.get("jobType", ""),
+        compute=compute.rstrip("/").rsplit("/", 1)[-1] if compute else None,
+        experiment=props.get("experimentName") or "",
+        display_name=props.get("displayName") or "",
+        tags=props.get("tags") or {},
+        properties={k: str(v) for k, v in extra.items()},
+        failure_reason=extra.get("azureml.failureReason"),
+    )
+
+
+def _path(workspace: ResourceId, name: str = "") -> str:
+    return f"{workspace.require_workspace()}/jobs" + (f"/{name}" if name else "")
+
+
+def get_job(clients: Clients, workspace: ResourceId, name: str) -> Job:
+    return to_job(rest.send(clients, workspace.subscription, "GET", _path(workspace, name), rest.ML_API))
+
+
+def list_jobs(clients: Clients, workspace: ResourceId) -> list[Job]:
+    return [to_job(b) for b in rest.pages(clients, workspace.subscription, _path(workspace), rest.ML_API, {"listViewType": "ActiveOnly"})]
+
+
+def active_jobs(clients: Clients, workspace: ResourceId) -> list[Job]:
+    return [j for j in list_jobs(clients, workspace) if j.status in ACTIVE_JOB_STATES]
+
+
+def submit_command_job(
+    clients: Clients,
+    workspace: ResourceId,
+    name: str,
+    command: str,
+    environment: str,
+    compute: str,
+    *,
+    experiment: str = "amlops",
+    tags: dict[str, str] | None = None,
+    instance_count: int = 1,
+    environment_variables: dict[str, str] | None = None,
+) -> Job:
+    """Submit a command job under a name the caller chose (through MLClient), so resubmitting the same name is safe."""
+    from azure.ai.ml import command as command_job
+
+    ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
+    job = command_job(
+        name=name,
+        command=command,
+        environment=environment,
+        compute=compute,
+        experiment_name=experiment,
+        tags=tags or {},
+        instance_count=instance_count,
+        environment_variables=environment_variables or {},
+    )
+    with azure_errors():
+        created = ml.jobs.create_or_update(job)
+    return get_job(clients, workspace, created.name)
+
+
+def cancel_job(clients: Clients, workspace: ResourceId, name: str) -> None:
+    ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
+    with azure_errors():
+        ml.jobs.begin_cancel(name).result()

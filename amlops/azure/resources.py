@@ -1,0 +1,71 @@
+"""Resource groups, provider registrations and generic resources (azure-mgmt-resource)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amlops.azure import rest
+from amlops.azure.clients import Clients
+from amlops.azure.errors import NotFound, azure_errors
+from amlops.models import ProviderState, ResourceGroup, check_resource_group, check_subscription
+
+
+def get_resource_group(clients: Clients, subscription: str, name: str) -> ResourceGroup | None:
+    """The resource group, or None when it does not exist."""
+    check_subscription(subscription)
+    check_resource_group(name)
+    try:
+        with azure_errors():
+            group = clients.arm(subscription).resource_groups.get(name)
+    except NotFound as err:
+        if err.code == "ResourceGroupNotFound":
+            return None
+        raise  # SubscriptionNotFound and the like are not "absent"
+    return ResourceGroup(id=group.id, name=group.name, location=group.location)
+
+
+def ensure_resource_group(clients: Clients, subscription: str, name: str, location: str, tags: dict[str, str] | None = None) -> ResourceGroup:
+    """Create the resource group if absent (idempotent: PUT with the same location is a no-op)."""
+    existing = get_resource_group(clients, subscription, name)
+    if existing is not None:
+        return existing
+    with azure_errors():
+        group = clients.arm(subscription).resource_groups.create_or_update(name, {"location": location, "tags": tags or {}})
+    return ResourceGroup(id=group.id, name=group.name, location=group.location)
+
+
+def delete_resource_group(clients: Clients, subscription: str, name: str) -> None:
+    with azure_errors():
+        clients.arm(subscription).resource_groups.begin_delete(name).result()
+
+
+def provider_states(clients: Clients, subscription: str, namespaces: list[str]) -> list[ProviderState]:
+    check_subscription(subscription)
+    with azure_errors():
+        providers = clients.arm(subscription).providers
+        return [ProviderState(namespace=ns, registration_state=providers.get(ns).registration_state or "NotRegistered") for ns in namespaces]
+
+
+def register_provider(clients: Clients, subscription: str, namespace: str) -> ProviderState:
+    with azure_errors():
+        provider = clients.arm(subscription).providers.register(namespace)
+    return ProviderState(namespace=provider.namespace, registration_state=provider.registration_state)
+
+
+def list_resources_of_type(clients: Clients, subscription: str, resource_type: str) -> list[str]:
+    """Ids of the subscription's resources of one type."""
+    with azure_errors():
+        return [r.id for r in clients.arm(subscription).resources.list(filter=f"resourceType eq '{resource_type}'")]
+
+
+def get_raw(clients: Clients, resource_id: str, api_version: str) -> dict[str, Any]:
+    """A resource's body exactly as ARM returns it."""
+    return rest.get_by_id(clients, resource_id, api_version)
+
+
+def exists(clients: Clients, resource_id: str, api_version: str) -> bool:
+    try:
+        rest.get_by_id(clients, resource_id, api_version)
+    except NotFound:
+        return False
+    return True

@@ -1,0 +1,72 @@
+"""Raw ARM requests through the real SDK pipeline (auth, our retry policy, logging).
+
+For operations azure-mgmt-resource has no typed method for (role assignments, metrics,
+compute actions) and for reading bodies exactly as Azure sends them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+from azure.core.exceptions import HttpResponseError
+from azure.core.rest import HttpRequest
+from azure.mgmt.resource.resources.models import GenericResource
+
+from amlops.azure.clients import Clients
+from amlops.azure.errors import azure_errors, translate
+
+# API versions amlops speaks, one place to change them.
+ML_API = "2024-10-01"
+AUTH_API = "2022-04-01"
+METRICS_API = "2023-10-01"
+
+
+def _url(clients: Clients, path: str, api_version: str, query: dict[str, str] | None = None) -> str:
+    return f"{clients.target.url}{path}?{urlencode({'api-version': api_version, **(query or {})})}"
+
+
+def send(clients: Clients, subscription: str, method: str, path: str, api_version: str, body: Any = None, query: dict[str, str] | None = None) -> Any:
+    """One request; returns the parsed JSON body (or None). ARM errors become amlops errors."""
+    request = HttpRequest(method, _url(clients, path, api_version, query), json=body)
+    with azure_errors():
+        response = clients.arm(subscription).send_request(request)
+        if response.status_code >= 400:
+            raise translate(HttpResponseError(response=response))
+        return response.json() if response.content else None
+
+
+def pages(clients: Clients, subscription: str, path: str, api_version: str, query: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+    """Every item of an ARM collection, following nextLink."""
+    url: str | None = _url(clients, path, api_version, query)
+    with azure_errors():
+        while url:
+            response = clients.arm(subscription).send_request(HttpRequest("GET", url))
+            if response.status_code >= 400:
+                raise translate(HttpResponseError(response=response))
+            body = response.json()
+            yield from body.get("value", [])
+            url = body.get("nextLink")
+
+
+def put_by_id(clients: Clients, resource_id: str, api_version: str, body: dict[str, Any]) -> dict[str, Any]:
+    """PUT a resource and wait for its long-running operation: the SDK's generic poller."""
+    subscription = resource_id.split("/")[2]
+    fields = {k: body[k] for k in ("location", "tags", "properties", "sku", "identity", "kind") if body.get(k) is not None}
+    with azure_errors():
+        poller = clients.arm(subscription).resources.begin_create_or_update_by_id(
+            resource_id, api_version=api_version, parameters=GenericResource(**fields)
+        )
+        return poller.result().as_dict()
+
+
+def get_by_id(clients: Clients, resource_id: str, api_version: str) -> dict[str, Any]:
+    subscription = resource_id.split("/")[2]
+    return send(clients, subscription, "GET", resource_id, api_version)
+
+
+def delete_by_id(clients: Clients, resource_id: str, api_version: str) -> None:
+    subscription = resource_id.split("/")[2]
+    with azure_errors():
+        clients.arm(subscription).resources.begin_delete_by_id(resource_id, api_version=api_version).result()
