@@ -14,11 +14,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
+from azure.core.pipeline.transport import RequestsTransport
 
 from amlops.azure.errors import InvalidInput
 from amlops.azure.retry import GatewayRetryPolicy, Sleep
 
 ARM_URL = "https://management.azure.com"
+
+
+class GatewayTransport(RequestsTransport):
+    """azure-core's requests transport with an injectable sleep: retries and LRO polls wait through it."""
+
+    def __init__(self, sleep: Sleep = time.sleep, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._sleep = sleep
+
+    def sleep(self, duration: float) -> None:
+        self._sleep(duration)
 
 
 class EmulatorCredential(TokenCredential):
@@ -78,10 +90,13 @@ class Clients:
         return self._credential
 
     def _common(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"retry_policy": GatewayRetryPolicy(sleep=self.sleep)}
+        """Pipeline pieces every client gets: our retry decisions and a transport whose sleep we own."""
+        transport: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"retry_policy": GatewayRetryPolicy()}
         if self.target.is_emulator:
-            kwargs["connection_verify"] = self.target.ca_file
+            transport["connection_verify"] = self.target.ca_file
             kwargs["polling_interval"] = 0  # the emulator sends retry-after-ms when waiting matters
+        kwargs["transport"] = GatewayTransport(sleep=self.sleep, **transport)
         return kwargs
 
     def arm(self, subscription: str) -> Any:

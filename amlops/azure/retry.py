@@ -49,15 +49,14 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, (Throttled, TransientError))
 
 
-# -- the HTTP layer: azure-core's pipeline, with our decisions and an injectable sleep
+# -- the HTTP layer: azure-core's pipeline, with our decisions; waits go through the transport's sleep
 
 
 class GatewayRetryPolicy(RetryPolicy):
     """Installed in every SDK client amlops builds, so LRO status polls are covered too."""
 
-    def __init__(self, sleep: Sleep = time.sleep, total: int = 6, **kwargs: Any) -> None:
+    def __init__(self, total: int = 6, **kwargs: Any) -> None:
         super().__init__(retry_total=total, retry_backoff_factor=0.5, retry_backoff_max=30, **kwargs)
-        self._sleep_fn = sleep
 
     def is_retry(self, settings: dict[str, Any], response: PipelineResponse[Any, Any]) -> bool:
         if not settings["total"]:
@@ -72,7 +71,7 @@ class GatewayRetryPolicy(RetryPolicy):
 
     def sleep(self, settings: dict[str, Any], transport: Any, response: PipelineResponse[Any, Any] | None = None) -> None:
         retry_after = self.get_retry_after(response) if response is not None else None
-        self._sleep_fn(delay(len(settings["history"]), retry_after))
+        transport.sleep(delay(len(settings["history"]), retry_after))  # the transport's sleep: injectable
 
 
 # -- the operation layer: tenacity, for whole gateway operations

@@ -1,0 +1,89 @@
+"""Pure parts of the emulator: token buckets, routing, long-running operation progression."""
+
+from __future__ import annotations
+
+import pytest
+
+from amlops.emulator import lro, routes
+from amlops.emulator.errors import ArmError
+from amlops.emulator.state import State
+from amlops.emulator.throttle import Bucket, Throttler, kind_of
+
+
+def test_bucket_allows_the_burst_then_refills_at_its_rate() -> None:
+    bucket = Bucket(capacity=3, rate=2)
+    assert [bucket.take(0.0)[0] for _ in range(4)] == [True, True, True, False]
+    allowed, wait = bucket.take(0.0)
+    assert not allowed and wait == pytest.approx(0.5)
+    assert bucket.take(0.5)[0] is True
+
+
+def test_throttler_keeps_subscriptions_and_kinds_apart() -> None:
+    t = Throttler()
+    t.configure(reads=(1, 1), writes=(1, 1))
+    assert t.check("a", "reads", 0)[0] and not t.check("a", "reads", 0)[0]
+    assert t.check("b", "reads", 0)[0], "another subscription has its own bucket"
+    assert t.check("a", "writes", 0)[0], "writes have their own bucket"
+    allowed, _, retry_after = t.check("a", "reads", 0)
+    assert not allowed and retry_after == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kind"),
+    [("GET", "/x", "reads"), ("DELETE", "/x", "deletes"), ("PUT", "/x", "writes"), ("POST", "/w/listKeys", "reads"), ("POST", "/w/stop", "writes")],
+)
+def test_request_kinds(method: str, path: str, kind: str) -> None:
+    assert kind_of(method, path) == kind
+
+
+def test_routes_match_case_insensitively_and_extract_names() -> None:
+    path = "/subscriptions/s/resourcegroups/RG/providers/microsoft.machinelearningservices/workspaces/w/computes/c1/STOP"
+    route, params = routes.resolve("POST", path)
+    assert route.handler.__name__ == "stop_compute" and params["name"] == "c1" and params["rg"] == "RG"
+
+
+def test_unknown_paths_and_methods_get_arm_errors() -> None:
+    with pytest.raises(ArmError) as err:
+        routes.resolve("PATCH", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w/computes")
+    assert err.value.status == 405
+    with pytest.raises(ArmError) as err:
+        routes.resolve("GET", "/nowhere")
+    assert err.value.status == 404
+
+
+def test_role_assignment_routes_take_any_scope() -> None:
+    _, params = routes.resolve("GET", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Authorization/roleAssignments/abc")
+    assert params["scope"] == "subscriptions/s/resourceGroups/rg" and params["name"] == "abc"
+
+
+def _op(state: State, kind: str) -> tuple[lro.Operation, list[int]]:
+    done: list[int] = []
+    return lro.start(state, kind, "s", lambda: done.append(1)), done
+
+
+def test_lro_immediate_polls_and_seconds_modes() -> None:
+    state = State()
+    op, done = _op(state, "x")
+    assert op.status == "Succeeded" and done == [1]
+
+    state.settings.lro = {"default": {"mode": "polls", "count": 2}}
+    op, done = _op(state, "x")
+    assert lro.poll(state, op).status == "InProgress"
+    assert lro.poll(state, op).status == "Succeeded" and done == [1]
+
+    state.settings.lro = {"compute": {"mode": "seconds", "seconds": 5}}
+    op, done = _op(state, "compute.stop")
+    assert lro.retry_after_ms(state, op) > 4000
+    lro.settle_due(state)
+    assert op.status == "InProgress"
+    state.clock.advance(5)
+    lro.settle_due(state)
+    assert op.status == "Succeeded" and done == [1]
+
+
+def test_an_injected_lro_failure_runs_the_rollback_not_the_effect() -> None:
+    state = State()
+    rolled_back: list[int] = []
+    done: list[int] = []
+    op = lro.start(state, "x", "s", lambda: done.append(1), fail_with=ArmError(500, "InternalServerError", "boom"), on_fail=lambda: rolled_back.append(1))
+    assert op.status == "Failed" and done == [] and rolled_back == [1]

@@ -1,0 +1,123 @@
+"""Throttling and transient faults: the gateway waits out Retry-After and never resends a non-idempotent call blindly."""
+
+from __future__ import annotations
+
+import pytest
+from azure.core.rest import HttpRequest
+
+from amlops.azure import computes, resources, retry, workspaces
+from amlops.azure.errors import Conflict, NotFound, Throttled, TransientError
+from amlops.models import ResourceId
+from tests.conftest import SUB, Env
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "expected"),
+    [("GET", 429, True), ("POST", 429, True), ("GET", 503, True), ("PUT", 500, True), ("POST", 500, False), ("PATCH", 503, False), ("GET", 404, False), ("DELETE", 409, False)],
+)
+def test_retry_decision_by_method_and_status(method: str, status: int, expected: bool) -> None:
+    assert retry.retry_response(method, status) is expected
+
+
+def test_connection_errors_resend_only_what_is_safe() -> None:
+    assert retry.retry_connection_error("POST", sent=False)
+    assert not retry.retry_connection_error("POST", sent=True)
+    assert retry.retry_connection_error("GET", sent=True)
+
+
+def test_retry_after_wins_over_backoff() -> None:
+    assert retry.delay(3, retry_after=7) == 7
+    assert [retry.delay(n, None) for n in (1, 2, 3, 10)] == [0.5, 1.0, 2.0, 30.0]
+
+
+def test_tenacity_policy_retries_transient_idempotent_calls_honouring_retry_after() -> None:
+    slept: list[float] = []
+    calls = iter([Throttled("slow down", retry_after=4), TransientError("blip"), "ok"])
+
+    def flaky() -> str:
+        outcome = next(calls)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    assert retry.retrying(sleep=slept.append)(flaky) == "ok"
+    assert slept == [4, 1.0]
+
+
+def test_tenacity_policy_does_not_repeat_a_non_idempotent_call_after_a_5xx() -> None:
+    attempts: list[int] = []
+
+    def move() -> None:
+        attempts.append(1)
+        raise TransientError("500 from moveResources")
+
+    with pytest.raises(TransientError):
+        retry.retrying(idempotent=False, sleep=lambda s: None)(move)
+    assert attempts == [1]
+
+
+def test_a_burst_past_the_write_bucket_is_paced_by_retry_after(env: Env) -> None:
+    env.control.settings(throttle={"writes": [3, 1]})
+    for n in range(5):
+        resources.ensure_resource_group(env.clients, SUB.replace("1", "5"), f"rg-{n}", "eastus")
+    throttled = [r for r in env.control.requests() if r["status"] == 429]
+    assert len(throttled) == 2 and all(r["method"] == "PUT" for r in throttled)
+    assert env.sleeps == [1.0, 1.0], "waited exactly what Retry-After said, on the injected clock"
+    assert [g.name for g in [resources.get_resource_group(env.clients, SUB.replace("1", "5"), f"rg-{n}") for n in range(5)] if g] == [f"rg-{n}" for n in range(5)]
+
+
+def test_throttle_headers_report_what_is_left_and_when_to_come_back(env: Env) -> None:
+    env.control.settings(throttle={"reads": [2, 1]})
+    sub = SUB.replace("1", "6")
+    url = f"{env.emulator.base_url}/subscriptions/{sub}/resourcegroups?api-version=2025-04-01"
+    raw = env.fresh_clients()
+    raw.arm(sub)  # build it, then send with azure-core's own retries out of the way
+    first = raw.arm(sub).send_request(HttpRequest("GET", url), retry_total=0)
+    second = raw.arm(sub).send_request(HttpRequest("GET", url), retry_total=0)
+    third = raw.arm(sub).send_request(HttpRequest("GET", url), retry_total=0)
+    assert [r.headers["x-ms-ratelimit-remaining-subscription-reads"] for r in (first, second)] == ["1", "0"]
+    assert third.status_code == 429 and third.headers["Retry-After"] == "1"
+    assert third.json()["error"]["code"] == "TooManyRequests"
+
+
+@pytest.mark.parametrize("kind", ["429", "503", "500", "drop"])
+def test_injected_faults_on_reads_are_retried(demo: Env, ws: ResourceId, kind: str) -> None:
+    demo.control.fault(r"/workspaces/ml-prod-ws$", kind, method="GET", count=2)
+    assert workspaces.get_workspace(demo.clients, ws).name == "ml-prod-ws"
+    attempts = [r for r in demo.control.requests() if r["path"].endswith("/workspaces/ml-prod-ws")]
+    assert [bool(r["fault"]) for r in attempts] == [True, True, False]
+
+
+def test_a_500_on_a_post_is_not_resent(demo: Env, ws: ResourceId) -> None:
+    demo.control.fault(r"/computes/alice-ci/stop$", "500", method="POST", count=1)
+    with pytest.raises(TransientError):
+        computes.stop_compute(demo.clients, ws, "alice-ci")
+    assert sum(1 for r in demo.control.requests() if r["path"].endswith("/stop")) == 1
+
+
+def test_a_429_on_a_post_is_resent(demo: Env, ws: ResourceId) -> None:
+    demo.control.fault(r"/computes/alice-ci/stop$", "429", method="POST", count=1)
+    computes.stop_compute(demo.clients, ws, "alice-ci")
+    assert computes.get_compute(demo.clients, ws, "alice-ci").state == "Stopped"
+    assert demo.sleeps == [1.0]
+
+
+def test_a_dropped_post_is_not_resent(demo: Env, ws: ResourceId) -> None:
+    demo.control.fault(r"/computes/alice-ci/stop$", "drop", method="POST", count=1)
+    with pytest.raises(TransientError):
+        computes.stop_compute(demo.clients, ws, "alice-ci")
+    assert sum(1 for r in demo.control.requests() if r["path"].endswith("/stop")) == 1
+
+
+def test_persistent_throttling_surfaces_as_throttled_with_retry_after(demo: Env, ws: ResourceId) -> None:
+    demo.control.fault(r"/workspaces/ml-prod-ws$", "429", method="GET", retry_after=3)
+    with pytest.raises(Throttled) as err:
+        workspaces.get_workspace(demo.clients, ws)
+    assert err.value.retry_after == 3 and retry.is_transient(err.value)
+
+
+def test_injected_conflict_is_not_retried(demo: Env, ws: ResourceId) -> None:
+    demo.control.fault(r"/computes/alice-ci$", "409", method="GET", count=1)
+    with pytest.raises(Conflict):
+        computes.get_compute(demo.clients, ws, "alice-ci")
+    assert not retry.is_transient(Conflict("x")) and not retry.is_transient(NotFound("x"))
