@@ -59,6 +59,7 @@ TABLE: list[tuple[str, str, Handler]] = [
     ("GET", W + "/computes", ml.list_computes),
     ("PUT", W + "/computes/{name}", ml.put_compute),
     ("GET", W + "/computes/{name}", ml.get_compute),
+    ("PATCH", W + "/computes/{name}", ml.patch_compute),
     ("DELETE", W + "/computes/{name}", ml.delete_compute),
     ("POST", W + "/computes/{name}/start", ml.start_compute),
     ("POST", W + "/computes/{name}/stop", ml.stop_compute),
@@ -78,6 +79,7 @@ TABLE: list[tuple[str, str, Handler]] = [
     ("GET", W + "/jobs", ml.list_jobs),
     ("PUT", W + "/jobs/{name}", ml.put_job),
     ("GET", W + "/jobs/{name}", ml.get_job),
+    ("DELETE", W + "/jobs/{name}", ml.delete_job),
     ("POST", W + "/jobs/{name}/cancel", ml.cancel_job),
     # datastores
     ("GET", W + "/datastores", ml.list_datastores),

@@ -10,7 +10,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from amlops.emulator import ids, lro, routes, scenario
 from amlops.emulator.certs import make_certificate
@@ -79,11 +79,12 @@ class Emulator:
             body = json.loads(raw_body) if raw_body.strip() else None
         except ValueError:
             body = ArmError(400, "InvalidRequestContent", "The request content is not valid JSON.")
-        req = Request(method, parts.path, query, headers, body, self.base_url)
-        if parts.path.startswith("/_emulator"):
+        path = unquote(parts.path)
+        req = Request(method, path, query, headers, body, self.base_url)
+        if path.startswith("/_emulator"):
             return self._dispatch_control(req)
-        kind = kind_of(method, parts.path)
-        entry: dict[str, Any] = {"time": time.time(), "method": method, "path": parts.path, "api_version": req.api_version, "kind": kind, "fault": None}
+        kind = kind_of(method, path)
+        entry: dict[str, Any] = {"time": time.time(), "method": method, "path": path, "api_version": req.api_version, "kind": kind, "fault": None}
         with self.state.lock:
             response = self._respond(req, kind, entry)
         entry["status"] = response.status if response else 0

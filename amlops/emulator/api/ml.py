@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from amlops.emulator import lro
 from amlops.emulator.api.common import accepted, created, fault_error, group_id, page, workspace_id
 from amlops.emulator.errors import bad_request
 from amlops.emulator.http import Request, Response, ok
@@ -72,6 +73,12 @@ def get_compute(state: State, req: Request) -> Response:
 
 def list_computes(state: State, req: Request) -> Response:
     return page(state, req, computes.list_computes(state, workspace_id(req)))
+
+
+def patch_compute(state: State, req: Request) -> Response:
+    body = computes.update_compute(state, workspace_id(req), req.params["name"], req.body or {})
+    op = lro.start(state, "compute.update", req.params["sub"], lambda: body)
+    return accepted(state, req, op, status=200, body=body)
 
 
 def delete_compute(state: State, req: Request) -> Response:
@@ -164,6 +171,11 @@ def get_job(state: State, req: Request) -> Response:
 
 def list_jobs(state: State, req: Request) -> Response:
     return page(state, req, jobs.list_jobs(state, workspace_id(req), req.query.get("listViewType", "ActiveOnly")))
+
+
+def delete_job(state: State, req: Request) -> Response:
+    op = jobs.delete_job(state, workspace_id(req), req.params["name"])
+    return accepted(state, req, op, async_header=False, location_header=True)
 
 
 def cancel_job(state: State, req: Request) -> Response:

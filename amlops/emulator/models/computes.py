@@ -114,6 +114,26 @@ def create_compute(
     return compute, lro.start(state, "compute.create", sub, complete, location=compute["location"], fail_with=fail_with, on_fail=failed), previous is None
 
 
+def update_compute(state: State, workspace_id: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Compute_Update: a cluster's scale settings, and description or tags of any compute."""
+    compute = get_compute(state, workspace_id, name)
+    ensure_writable(state, compute["id"])
+    props = (body or {}).get("properties") or {}
+    scale = (props.get("properties") or {}).get("scaleSettings")
+    if scale is not None:
+        if compute["properties"]["computeType"] != "AmlCompute":
+            raise bad_request("Only AmlCompute clusters have scale settings.", "UnsupportedComputeAction")
+        if scale.get("minNodeCount", 0) > scale.get("maxNodeCount", 0):
+            raise bad_request("minNodeCount cannot exceed maxNodeCount.", "InvalidScaleSettings")
+        compute["properties"]["properties"]["scaleSettings"] = scale
+    if "description" in props:
+        compute["properties"]["description"] = props["description"]
+    if "tags" in (body or {}):
+        compute["tags"] = body["tags"]
+    compute["properties"]["modifiedOn"] = state.clock.iso()
+    return compute
+
+
 def get_compute(state: State, workspace_id: str, name: str) -> dict[str, Any]:
     require_workspace(state, workspace_id)
     return require_child(state, compute_id(workspace_id, name), "Compute")

@@ -31,7 +31,8 @@ def put_endpoint(
     host = f"{name}.{workspace['location']}.inference.ml.azure.com"
     props["scoringUri"] = f"https://{host}/score"
     props.setdefault("traffic", {})
-    _check_traffic(state, eid, props["traffic"])
+    if previous is not None:  # a new endpoint has no deployments yet; Azure checks traffic on updates
+        _check_traffic(state, eid, props["traffic"])
     endpoint = arm_body(
         state, eid, f"{WORKSPACE_TYPE}/{kind}", props,
         location=(body or {}).get("location") or workspace["location"], tags=(body or {}).get("tags") or {},

@@ -112,6 +112,19 @@ def cancel_job(state: State, workspace_id: str, name: str) -> Operation:
     return lro.start(state, "job.cancel", ids.subscription_of(job["id"]) or "", complete)
 
 
+def delete_job(state: State, workspace_id: str, name: str) -> Operation:
+    job = get_job(state, workspace_id, name)
+    ensure_writable(state, job["id"])
+    if job["properties"]["status"] not in TERMINAL:
+        raise conflict(f"Job '{name}' is {job['properties']['status']}; cancel it before deleting it.", "UserError")
+
+    def complete() -> None:
+        state.store.delete(job["id"])
+        state.job_runs.pop(ids.key(job["id"]), None)
+
+    return lro.start(state, "job.delete", ids.subscription_of(job["id"]) or "", complete)
+
+
 def force_end(state: State, job_resource_id: str, end: str) -> dict[str, Any]:
     """The control API's job actions: end a job as Azure would after that event."""
     job = state.store.get(job_resource_id)
