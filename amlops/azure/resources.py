@@ -9,6 +9,25 @@ from amlops.azure.clients import Clients
 from amlops.azure.errors import NotFound, azure_errors
 from amlops.models import ProviderState, ResourceGroup, check_resource_group, check_subscription
 
+SUBSCRIPTIONS_API = "2022-12-01"
+DATABRICKS_API = "2024-05-01"
+
+
+def subscription_tenant(clients: Clients, subscription: str) -> str:
+    """The Microsoft Entra tenant a subscription belongs to."""
+    check_subscription(subscription)
+    return rest.send(clients, subscription, "GET", f"/subscriptions/{subscription}", SUBSCRIPTIONS_API)["tenantId"]
+
+
+def databricks_links(clients: Clients, subscription: str, workspace_id: str) -> list[str]:
+    """Azure Databricks workspaces linked to an Azure ML workspace (their amlWorkspaceId parameter names it)."""
+    linked = []
+    for db_id in list_resources_of_type(clients, subscription, "Microsoft.Databricks/workspaces"):
+        params = (get_raw(clients, db_id, DATABRICKS_API).get("properties") or {}).get("parameters") or {}
+        if ((params.get("amlWorkspaceId") or {}).get("value") or "").lower() == workspace_id.lower():
+            linked.append(db_id)
+    return linked
+
 
 def get_resource_group(clients: Clients, subscription: str, name: str) -> ResourceGroup | None:
     """The resource group, or None when it does not exist."""

@@ -35,6 +35,7 @@ TABLE: list[tuple[str, str, Handler]] = [
     # metrics of an online endpoint (Azure Monitor)
     ("GET", "{resource*}/providers/Microsoft.Insights/metrics", ml.endpoint_metrics),
     # Microsoft.Resources
+    ("GET", S, resources.get_subscription),
     ("GET", S + "/resourcegroups", resources.list_groups),
     ("PUT", G, resources.put_group),
     ("GET", G, resources.get_group),

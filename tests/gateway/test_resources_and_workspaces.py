@@ -74,3 +74,19 @@ def test_not_a_workspace_id_is_refused_before_any_request(demo: Env) -> None:
     with pytest.raises(InvalidInput, match="not an Azure ML workspace"):
         workspaces.get_workspace(demo.clients, ResourceId.parse(f"/subscriptions/{SUB}/resourceGroups/ml-prod/providers/Microsoft.Storage/storageAccounts/x"))
     assert demo.control.requests(mark) == []
+
+
+def test_subscription_tenant(demo: Env) -> None:
+    assert resources.subscription_tenant(demo.clients, SUB) == "72f988bf-86f1-41af-91ab-2d7cd011db47"
+
+
+def test_databricks_link_is_found_by_its_aml_workspace_parameter(demo: Env, ws: ResourceId) -> None:
+    spec = demo.load_demo()
+    for name, target in (("linked", str(ws)), ("other", str(ws) + "-not")):
+        spec["resources"].append({
+            "id": f"/subscriptions/{SUB}/resourceGroups/ml-prod/providers/Microsoft.Databricks/workspaces/{name}",
+            "location": "westeurope",
+            "properties": {"parameters": {"amlWorkspaceId": {"value": target.upper() if name == "linked" else target}}},
+        })
+    demo.control.load(spec)
+    assert [i.rsplit("/", 1)[-1] for i in resources.databricks_links(demo.clients, SUB, str(ws))] == ["linked"]

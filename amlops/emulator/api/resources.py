@@ -39,6 +39,17 @@ def list_groups(state: State, req: Request) -> Response:
     return page(state, req, groups)
 
 
+def get_subscription(state: State, req: Request) -> Response:
+    sub = state.subscription(req.params["sub"])
+    return ok({
+        "id": f"/subscriptions/{sub.id}",
+        "subscriptionId": sub.id,
+        "tenantId": sub.tenant_id,
+        "displayName": f"Emulated subscription {sub.id[:8]}",
+        "state": "Enabled",
+    })
+
+
 def get_provider(state: State, req: Request) -> Response:
     return ok(resources.provider_body(state, req.params["sub"], req.params["ns"]))
 

@@ -1,0 +1,222 @@
+"""Human approval pauses: typed forms an on-call engineer fills in the Prefect UI (or `amlops approve`).
+
+Input that does not make sense (a mistyped workspace name, an unknown connection) is refused and the
+person is asked again; the run does not fail for a typo. A timeout decides nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, Literal
+
+from prefect import get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.context import FlowRunContext
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run, suspend_flow_run
+from prefect.input import RunInput
+from pydantic import Field, create_model
+
+from amlops.approvals import AllowList, Decision, Verdict, check_decisions
+from amlops.azure import network
+from amlops.azure.errors import AmlopsError
+from amlops.models import PrivateEndpointConnection, ResourceId
+from tasks.common import clients
+
+
+class ApprovalTimedOut(AmlopsError):
+    """Nobody answered in time. Nothing was decided; nothing changed."""
+
+
+class PlanApproval(RunInput):
+    """Approve a move plan. Type the workspace name exactly to confirm."""
+
+    approve: bool = Field(default=False, description="Tick to approve the plan shown above")
+    approver: str = Field(default="", description="Your name or alias, for the audit record")
+    reason: str = Field(default="", description="Why (change ticket, context)")
+    workspace_name: str = Field(default="", description="Type the workspace name exactly to confirm")
+
+
+def _paused(form: type[RunInput], description: str, timeout: int, poll_interval: int, suspend: bool) -> Any:
+    """Pause (or, from a deployment, suspend) for a typed answer."""
+    prepared = form.with_initial_data(description=description)
+    if suspend:
+        return suspend_flow_run(wait_for_input=prepared, timeout=timeout)
+    return pause_flow_run(wait_for_input=prepared, timeout=timeout, poll_interval=poll_interval)
+
+
+def _can_suspend() -> bool:
+    """Suspending frees the process but re-runs the flow from the top: only from a deployment."""
+    context = FlowRunContext.get()
+    return bool(context and context.flow_run and context.flow_run.deployment_id)
+
+
+def ask_until_valid(
+    form: type[RunInput],
+    describe: Callable[[list[str]], str],
+    problems_of: Callable[[Any], list[str]],
+    timeout: int,
+    poll_interval: int,
+    suspend: bool | None = None,
+) -> Any:
+    """Pause until a person gives an answer without problems; a bad answer is explained and asked again."""
+    logger = get_run_logger()
+    problems: list[str] = []
+    suspend = _can_suspend() if suspend is None else suspend
+    while True:
+        try:
+            answer = _paused(form, describe(problems), timeout, poll_interval, suspend)
+        except FlowPauseTimeout as err:
+            raise ApprovalTimedOut(f"Nobody answered within {timeout} s.") from err
+        problems = problems_of(answer)
+        if not problems:
+            return answer
+        logger.warning("The answer was refused, asking again: %s", "; ".join(problems))
+
+
+def approve_plan(plan_markdown: str, workspace_name: str, timeout: int, poll_interval: int = 10, approve_as: str | None = None, confirm_workspace: str | None = None) -> PlanApproval:
+    """The operator's approval of a move plan: from a policy flag for unattended runs, else a person."""
+    logger = get_run_logger()
+    if approve_as is not None:
+        if confirm_workspace != workspace_name:
+            raise AmlopsError(f"Unattended approval needs the workspace name confirmed exactly: got {confirm_workspace!r}, the workspace is {workspace_name!r}.", code="PlanNotApproved")
+        logger.info("Plan approved by policy flag, as %s", approve_as)
+        return PlanApproval(approve=True, approver=approve_as, reason="approved by policy flag", workspace_name=workspace_name)
+
+    def describe(problems: list[str]) -> str:
+        retry = "".join(f"\n> **Your last answer was refused:** {p}\n" for p in problems)
+        return f"{retry}\n{plan_markdown}\n\n**To approve**, tick *approve*, give your name and a reason, and type `{workspace_name}` to confirm."
+
+    def problems_of(answer: PlanApproval) -> list[str]:
+        if not answer.approve:
+            return []  # a refusal is a valid answer
+        found = []
+        if answer.workspace_name != workspace_name:
+            found.append(f"the workspace name typed was {answer.workspace_name!r}, not {workspace_name!r}")
+        if not answer.approver.strip():
+            found.append("the approver's name is empty")
+        return found
+
+    try:
+        answer = ask_until_valid(PlanApproval, describe, problems_of, timeout, poll_interval)
+    except ApprovalTimedOut as err:
+        raise AmlopsError(f"The plan was not approved: nobody answered within {timeout} s. Nothing was changed.", code="PlanNotApproved") from err
+    if not answer.approve:
+        raise AmlopsError(f"The plan was rejected by {answer.approver or 'someone'}: {answer.reason or 'no reason given'}. Nothing was changed.", code="PlanNotApproved")
+    logger.info("Plan approved by %s: %s", answer.approver, answer.reason)
+    return answer
+
+
+# -- private endpoint connections
+
+
+def _field_name(connection: str) -> str:
+    return "c_" + re.sub(r"\W", "_", connection)
+
+
+def connection_form(pending: list[PrivateEndpointConnection]) -> type[RunInput]:
+    """A form with one approve/reject choice per pending connection: renders as selects in the Prefect UI."""
+    fields: dict[str, Any] = {
+        _field_name(c.name): (
+            Literal["approve", "reject", "undecided"],
+            Field(default="undecided", title=c.name, description=f"private endpoint {c.private_endpoint_id}"),
+        )
+        for c in pending
+    }
+    fields["approver"] = (str, Field(default="", description="Your name or alias, for the audit record"))
+    fields["reason"] = (str, Field(default="", description="Why"))
+    return create_model("PrivateEndpointDecisions", __base__=RunInput, **fields)
+
+
+def connections_markdown(pending: list[PrivateEndpointConnection], workspace: ResourceId, allow: AllowList, previously_approved: set[str]) -> str:
+    rows = ["| connection | private endpoint | subscription | network (resource group) | request message | allow-list | approved before |", "|---|---|---|---|---|---|---|"]
+    for c in pending:
+        was = "yes" if c.private_endpoint_id.lower() in previously_approved else "no"
+        rows.append(f"| {c.name} | `{c.private_endpoint_id}` | {c.endpoint_subscription} | {c.endpoint_resource_group} | {c.description or '-'} | {allow.match(c) or 'no match'} | {was} |")
+    return f"## Pending private endpoint connections on `{workspace.name}`\n\n" + "\n".join(rows) + "\n\nChoose approve or reject for each; leave *undecided* to decide later."
+
+
+def decide_private_endpoints(
+    workspace: ResourceId,
+    allow: AllowList,
+    timeout: int,
+    poll_interval: int = 10,
+    decide_rest_as: tuple[str, Verdict] | None = None,
+    previously_approved: set[str] | None = None,
+) -> list[Decision]:
+    """Approve the allow-listed Pending connections, ask a person (or a policy) about the rest, act, audit."""
+    logger = get_run_logger()
+    c = clients()
+    pending = [p for p in network.list_connections(c, workspace) if p.status == "Pending"]
+    decisions: list[Decision] = []
+    needs_person = []
+    for conn in pending:
+        why = allow.match(conn)
+        if why:
+            decisions.append(Decision(connection=conn.name, private_endpoint_id=conn.private_endpoint_id, verdict="approve", decided_by="allow-list", reason=why, via="allow-list"))
+        else:
+            needs_person.append(conn)
+    timed_out: list[str] = []
+    if needs_person and decide_rest_as is not None:
+        who, verdict = decide_rest_as
+        decisions += [Decision(connection=p.name, private_endpoint_id=p.private_endpoint_id, verdict=verdict, decided_by=who, reason="decided by policy flag", via="policy") for p in needs_person]
+    elif needs_person:
+        form = connection_form(needs_person)
+        by_field = {_field_name(p.name): p for p in needs_person}
+        table = connections_markdown(needs_person, workspace, allow, previously_approved or set())
+
+        def describe(problems: list[str]) -> str:
+            return "".join(f"> **Your last answer was refused:** {p}\n\n" for p in problems) + table
+
+        def problems_of(answer: Any) -> list[str]:
+            chosen = {by_field[f].name: v for f, v in answer.model_dump().items() if f in by_field and v != "undecided"}
+            found = check_decisions([p.name for p in needs_person], chosen)
+            if chosen and not str(answer.approver).strip():
+                found.append("the approver's name is empty")
+            return found
+
+        try:
+            answer = ask_until_valid(form, describe, problems_of, timeout, poll_interval)
+            values = answer.model_dump()
+            for name, conn in by_field.items():
+                if values.get(name, "undecided") != "undecided":
+                    decisions.append(Decision(connection=conn.name, private_endpoint_id=conn.private_endpoint_id, verdict=values[name], decided_by=answer.approver, reason=answer.reason, via="person"))
+        except ApprovalTimedOut:
+            timed_out = [p.name for p in needs_person]
+    acted = [_act(workspace, d) for d in decisions]
+    audit(workspace, acted)
+    undecided = timed_out or [p.name for p in needs_person if p.name not in {d.connection for d in acted}]
+    if timed_out:
+        logger.error("Nobody decided within %s s; left Pending, unchanged: %s", timeout, ", ".join(timed_out))
+        raise ApprovalTimedOut(f"Private endpoint approval timed out after {timeout} s. Undecided, left Pending: {', '.join(timed_out)}.", details=[{"undecided": n} for n in timed_out])
+    if undecided:
+        logger.warning("Left undecided (still Pending): %s", ", ".join(undecided))
+    return acted
+
+
+def _act(workspace: ResourceId, decision: Decision) -> Decision:
+    """Read the connection again and change it only if it is still Pending; report anything that moved."""
+    c = clients()
+    current = network.get_connection(c, workspace, decision.connection)
+    if current.status != "Pending":
+        return decision.model_copy(update={"outcome": f"skipped: it became {current.status} meanwhile"})
+    status = "Approved" if decision.verdict == "approve" else "Rejected"
+    note = f"{status} by {decision.decided_by} via {decision.via}: {decision.reason}"[:140]
+    network.set_connection_status(c, workspace, decision.connection, status, note)
+    return decision.model_copy(update={"outcome": status})
+
+
+def audit(workspace: ResourceId, decisions: list[Decision]) -> None:
+    """Who decided what, when and why: a table artifact and a log line each."""
+    logger = get_run_logger()
+    for d in decisions:
+        logger.info("Connection %s: %s by %s via %s (%s) -> %s", d.connection, d.verdict, d.decided_by, d.via, d.reason, d.outcome)
+    if decisions:
+        create_table_artifact(
+            key="private-endpoint-decisions",
+            table=[d.model_dump() for d in decisions],
+            description=f"Private endpoint decisions on {workspace.name}",
+        )
+    else:
+        create_markdown_artifact(key="private-endpoint-decisions", markdown=f"No pending private endpoint connections on `{workspace.name}`.")

@@ -1,0 +1,1 @@
+"""Prefect tasks: thin wrappers over amlops.azure that add retries, logging and concurrency."""

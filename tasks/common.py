@@ -1,0 +1,30 @@
+"""What every task shares: the process's SDK clients and the retry rule (transient errors only)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from prefect import Task
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
+
+from amlops.azure.clients import Clients
+from amlops.azure.retry import is_transient
+
+
+@functools.cache
+def clients() -> Clients:
+    """One set of SDK clients per process, for the target the environment names."""
+    return Clients()
+
+
+def transient_only(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """Prefect's retry_condition_fn: retry a task only when its error is classified transient."""
+    error = state.result(raise_on_failure=False)
+    return isinstance(error, BaseException) and is_transient(error)
+
+
+# Task defaults: no result caching (every task reads live Azure state and is idempotent by checking
+# it), retries only for transient errors, the HTTP layer below already having retried throttling.
+TASK_DEFAULTS: dict[str, Any] = {"retries": 2, "retry_delay_seconds": 5, "retry_condition_fn": transient_only}
