@@ -1,0 +1,195 @@
+"""The `amlops` command: run the emulator, move a workspace, list and answer approval pauses.
+
+Exit codes: 0 done; 2 bad input; 3 refused (preflight, quiesce, approval); 4 finished with work
+left for a person; 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+EXIT_CODES = {"InvalidInput": 2, "PreflightFailed": 3, "PlanNotApproved": 3, "MoveInProgress": 3, "PlanChanged": 3, "MoveIncomplete": 4}
+DEMO_SCENARIO = Path(__file__).parent / "emulator" / "scenarios" / "demo.yaml"
+DEMO_TARGET = ("22222222-2222-2222-2222-222222222222", "ml-prod-moved")
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    from amlops.emulator import Emulator, scenario
+
+    spec = scenario.read(args.scenario) if args.scenario else None
+    emulator = Emulator(args.host, args.port, scenario_spec=spec)
+    for name, value in emulator.env().items():
+        print(f"export {name}={value}")
+    sys.stdout.flush()
+    try:
+        emulator.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+    return 0
+
+
+def _move_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    from amlops.approvals import AllowList
+
+    return {
+        "source": args.source,
+        "target_subscription": args.target_subscription,
+        "target_resource_group": args.target_resource_group,
+        "include_associated": not args.exclude_associated,
+        "dry_run": args.dry_run,
+        "require_approval": not args.no_approval,
+        "private_endpoint_allow_list": AllowList(subscriptions=args.allow_subscription, resource_groups=args.allow_resource_group, endpoint_patterns=args.allow_endpoint),
+        "quiesce_window_minutes": args.quiesce_window,
+        "recreate_compute": not args.no_recreate_compute,
+        "redeploy_endpoints": not args.no_redeploy_endpoints,
+        "etag_conflict_policy": args.etag_conflict_policy,
+        "approve_plan_as": args.approve_plan_as,
+        "confirm_workspace": args.confirm_workspace,
+        "approve_private_endpoints_as": args.approve_private_endpoints_as,
+        "approval_timeout_seconds": args.approval_timeout,
+        "approval_poll_seconds": args.approval_poll,
+    }
+
+
+def run_move(kwargs: dict[str, Any]) -> int:
+    """Run the flow here and now; print the outcome; return the exit code."""
+    from amlops.azure.errors import AmlopsError
+    from flows.move_workspace import move_workspace
+
+    state = move_workspace(**kwargs, return_state=True)
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, BaseException):
+        print(f"\nMove did not complete: {outcome}", file=sys.stderr)
+        code = getattr(outcome, "code", "") if isinstance(outcome, AmlopsError) else ""
+        return EXIT_CODES.get(type(outcome).__name__, EXIT_CODES.get(code, 1))
+    print(f"\nMove {outcome.move_id}: {outcome.status}. {outcome.source} -> {outcome.target}")
+    return 0
+
+
+def _move(args: argparse.Namespace) -> int:
+    return run_move(_move_kwargs(args))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """A full move of the demo workspace against the emulator, approvals answered by policy flags."""
+    home = Path(tempfile.mkdtemp(prefix="amlops-demo-"))
+    os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
+    os.environ["AMLOPS_STATE_DIR"] = str(home / "state")
+    from amlops.emulator import Emulator, scenario
+
+    spec = scenario.read(DEMO_SCENARIO)
+    with Emulator(scenario_spec=spec) as emulator:
+        os.environ.update(emulator.env())
+        source = spec["workspaces"][0]["id"]
+        started = time.perf_counter()
+        print(f"Emulator at {emulator.base_url}; moving {source}\n  to subscription {DEMO_TARGET[0]}, resource group {DEMO_TARGET[1]}\n")
+        code = run_move(
+            {
+                "source": source,
+                "target_subscription": DEMO_TARGET[0],
+                "target_resource_group": DEMO_TARGET[1],
+                "approve_plan_as": "demo-operator",
+                "confirm_workspace": source.rsplit("/", 1)[-1],
+                "private_endpoint_allow_list": {"subscriptions": ["11111111-1111-1111-1111-111111111111"]},
+                "approve_private_endpoints_as": "demo-operator",
+            }
+        )
+        writes = sum(1 for r in emulator.log.entries if r["kind"] != "reads")
+        print(f"\nDemo finished in {time.perf_counter() - started:.1f} s: {len(emulator.log.entries)} ARM requests ({writes} writes).")
+    return code
+
+
+def _pending(args: argparse.Namespace) -> int:
+    from flows.pauses import list_paused
+
+    runs = list_paused()
+    if not runs:
+        print("No flow run is waiting for a person.")
+    for run in runs:
+        print(f"{run.id}  {run.flow_name}/{run.name}  paused {run.paused_at}  timeout {run.timeout_at}")
+        print(f"    waits for: {run.form_title} ({', '.join(run.fields)})")
+        if run.description:
+            print("    " + run.description.strip().replace("\n", "\n    ")[:2000])
+    return 0
+
+
+def _approve(args: argparse.Namespace) -> int:
+    from flows.pauses import answer
+
+    decisions = dict(d.split("=", 1) for d in args.decide)
+    answer(args.run_id, approve=not args.reject, approver=args.approver, reason=args.reason, workspace_name=args.workspace_name, decisions=decisions)
+    print(f"Resumed flow run {args.run_id}.")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="amlops", description="Azure ML operations as Prefect flows.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    e = sub.add_parser("emulator", help="run the local Azure emulator (prints the export lines first)")
+    e.add_argument("--host", default="127.0.0.1")
+    e.add_argument("--port", type=int, default=8443)
+    e.add_argument("--scenario", help="a scenario file (YAML or JSON)")
+    e.set_defaults(run=_emulator)
+
+    m = sub.add_parser("move", help="move an Azure ML workspace to another subscription or resource group")
+    m.add_argument("--source", required=True, help="the workspace's resource id")
+    m.add_argument("--target-subscription", required=True)
+    m.add_argument("--target-resource-group", required=True, help="created in the workspace's region if absent")
+    m.add_argument("--dry-run", action="store_true", help="plan only: no change at all")
+    m.add_argument("--exclude-associated", action="store_true", help="leave storage, key vault, registry and insights where they are")
+    m.add_argument("--no-approval", action="store_true", help="do not pause for a plan approval")
+    m.add_argument("--approve-plan-as", help="unattended: approve the plan as this person (needs --confirm-workspace)")
+    m.add_argument("--confirm-workspace", help="the workspace name, typed exactly, to confirm --approve-plan-as")
+    m.add_argument("--approve-private-endpoints-as", help="unattended: approve every new Pending connection as this person")
+    m.add_argument("--allow-subscription", action="append", default=[], help="auto-approve private endpoints from this subscription")
+    m.add_argument("--allow-resource-group", action="append", default=[], help="auto-approve private endpoints from this resource group")
+    m.add_argument("--allow-endpoint", action="append", default=[], help="auto-approve private endpoints whose id matches this pattern")
+    m.add_argument("--quiesce-window", type=int, default=60, help="minutes of endpoint traffic that block the move")
+    m.add_argument("--no-recreate-compute", action="store_true")
+    m.add_argument("--no-redeploy-endpoints", action="store_true")
+    m.add_argument("--etag-conflict-policy", choices=["report", "rename"], default="report")
+    m.add_argument("--approval-timeout", type=int, default=3600, help="seconds to wait for a person")
+    m.add_argument("--approval-poll", type=int, default=10, help="seconds between checks for an answer")
+    m.set_defaults(run=_move)
+
+    d = sub.add_parser("demo", help="a full move of the demo workspace against the emulator")
+    d.set_defaults(run=_demo)
+
+    pe = sub.add_parser("pending", help="flow runs waiting for a person, and what each waits for")
+    pe.set_defaults(run=_pending)
+
+    a = sub.add_parser("approve", help="answer a paused flow run from the terminal")
+    a.add_argument("run_id")
+    a.add_argument("--approver", required=True)
+    a.add_argument("--reason", default="")
+    a.add_argument("--reject", action="store_true", help="reject the plan instead of approving it")
+    a.add_argument("--workspace-name", default="", help="for a plan: the workspace name typed exactly")
+    a.add_argument("--decide", action="append", default=[], metavar="CONNECTION=approve|reject", help="for private endpoints, repeatable")
+    a.set_defaults(run=_approve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except Exception as err:
+        from amlops.azure.errors import AmlopsError
+
+        if not isinstance(err, AmlopsError):
+            raise
+        print(f"amlops: {err}", file=sys.stderr)
+        return EXIT_CODES.get(type(err).__name__, EXIT_CODES.get(err.code, 1))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Paused flow runs from the outside: what each waits for, and answering one from a terminal."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+from prefect.client.schemas.objects import StateType
+from prefect.flow_runs import resume_flow_run
+
+from amlops.azure.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class PausedRun:
+    id: str
+    name: str
+    flow_name: str
+    paused_at: str
+    timeout_at: str
+    form_title: str
+    fields: dict[str, dict[str, Any]]  # field name -> its JSON schema (title, enum, description)
+    description: str
+
+
+def _read_input(client: Any, run_id: UUID, key: str | None) -> Any:
+    if not key:
+        return None
+    try:
+        return json.loads(client.read_flow_run_input(run_id, key))
+    except Exception:  # noqa: BLE001 - an input that was never saved reads as absent
+        return None
+
+
+def list_paused() -> list[PausedRun]:
+    paused = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
+    found = []
+    with get_client(sync_client=True) as client:
+        for run in client.read_flow_runs(flow_run_filter=paused):
+            keyset = (run.state.state_details.run_input_keyset or {}) if run.state else {}
+            schema = _read_input(client, run.id, keyset.get("schema")) or {}
+            flow = client.read_flow(run.flow_id)
+            found.append(
+                PausedRun(
+                    id=str(run.id),
+                    name=run.name,
+                    flow_name=flow.name,
+                    paused_at=str(run.state.timestamp if run.state else ""),
+                    timeout_at=str(run.state.state_details.pause_timeout if run.state else ""),
+                    form_title=schema.get("title", "no input"),
+                    fields=schema.get("properties", {}),
+                    description=_read_input(client, run.id, keyset.get("description")) or "",
+                )
+            )
+    return found
+
+
+def answer_for(run: PausedRun, approve: bool, approver: str, reason: str, workspace_name: str, decisions: dict[str, str]) -> dict[str, Any]:
+    """The run_input for a paused run's form, checked here so a typo is caught before it is sent."""
+    fields = run.fields
+    if "workspace_name" in fields:
+        return {"approve": approve, "approver": approver, "reason": reason, "workspace_name": workspace_name}
+    by_title = {spec.get("title", name): name for name, spec in fields.items() if name.startswith("c_")}
+    unknown = sorted(set(decisions) - set(by_title))
+    if unknown:
+        raise InvalidInput(f"Not pending on run {run.id}: {unknown}. Pending connections: {sorted(by_title)}.")
+    bad = sorted(v for v in decisions.values() if v not in ("approve", "reject"))
+    if bad:
+        raise InvalidInput(f"Decide each connection with approve or reject, not {bad}.")
+    answer = {name: decisions.get(title, "undecided") for title, name in by_title.items()}
+    return {**answer, "approver": approver, "reason": reason}
+
+
+def answer(run_id: str, approve: bool, approver: str, reason: str, workspace_name: str = "", decisions: dict[str, str] | None = None) -> None:
+    runs = {r.id: r for r in list_paused()}
+    run = runs.get(run_id)
+    if run is None:
+        raise InvalidInput(f"Flow run {run_id} is not paused waiting for a person. Waiting: {sorted(runs) or 'none'} (see `amlops pending`).")
+    resume_flow_run(UUID(run_id), run_input=answer_for(run, approve, approver, reason, workspace_name, decisions or {}))
