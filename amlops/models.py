@@ -218,6 +218,11 @@ class OnlineEndpoint(Model):
     deployments: list[Deployment] = Field(default_factory=list)
 
 
+def deployment_names(endpoint: OnlineEndpoint) -> list[str]:
+    """An endpoint's deployments, in an order that does not depend on how they were created."""
+    return sorted(d.name for d in endpoint.deployments)
+
+
 class BatchEndpoint(Model):
     name: str
     auth_mode: str = ""

@@ -25,6 +25,7 @@ from amlops.models import (
     Workspace,
     check_resource_group,
     check_subscription,
+    deployment_names,
     same_id,
 )
 
@@ -288,13 +289,13 @@ def _endpoint_checks(manifest: MoveManifest, observed: Inventory) -> list[Check]
     checks = []
     for want in manifest.inventory.online_endpoints:
         have = found.get(want.name)
-        same = have is not None and have.traffic == want.traffic and [d.name for d in have.deployments] == [d.name for d in want.deployments]
-        actual = "missing" if have is None else f"deployments {[d.name for d in have.deployments]}, traffic {have.traffic}"
+        same = have is not None and have.traffic == want.traffic and deployment_names(have) == deployment_names(want)
+        actual = "missing" if have is None else f"deployments {deployment_names(have)}, traffic {have.traffic}"
         checks.append(
             Check(
                 kind="online endpoint",
                 name=want.name,
-                expected=f"deployments {[d.name for d in want.deployments]}, traffic {want.traffic}",
+                expected=f"deployments {deployment_names(want)}, traffic {want.traffic}",
                 actual=actual,
                 ok=same,
                 action="" if same else f"redeploy online endpoint '{want.name}' from manifest {manifest.move_id}",

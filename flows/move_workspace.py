@@ -21,6 +21,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel
 
 from amlops.approvals import AllowList
+from amlops.azure.clients import POOL_SIZE
 from amlops.azure.errors import AmlopsError, InvalidInput, MoveValidationFailed, PreflightFailed
 from amlops.manifests import ManifestStore
 from amlops.move import (
@@ -65,7 +66,7 @@ def _run_id() -> str:
     return str(context.flow_run.id) if context and context.flow_run else "local"
 
 
-@flow(name="move-workspace", task_runner=ThreadPoolTaskRunner(max_workers=8), log_prints=True)
+@flow(name="move-workspace", task_runner=ThreadPoolTaskRunner(max_workers=POOL_SIZE), log_prints=True)
 def move_workspace(
     source: str,
     target_subscription: str,
@@ -137,17 +138,19 @@ def _prepare(
     if dry_run:
         logger.info("Dry run: stopping after the plan; nothing was changed.")
         return plan, None
-    approver = "not required"
+    approver, quiesced = "not required", True
     if require_approval:
         answer = approvals.approve_plan(markdown, inventory.workspace.name, timeout, poll, approve_as, confirm)
         approver = f"{answer.approver}: {answer.reason}"
         if approve_as is None:  # time passed while a person read the plan: read the workspace again
+            quiesced = False  # and check the quiesce gate again after the manifest is saved
             fresh = t.snapshot_workspace(request.source_id)
             if build_plan(request, fresh) != plan:
                 raise AmlopsError("The workspace changed while the plan waited for approval; run the move again to see the new plan.", code="PlanChanged")
             inventory = fresh
     manifest = MoveManifest(move_id=request.move_id, request=request, inventory=inventory, resources=resources_to_move(request, inventory.workspace), approved_by=approver)
-    return plan, manifest.with_step("snapshot")
+    manifest = manifest.with_step("snapshot")
+    return plan, manifest.with_step("quiesce") if quiesced else manifest
 
 
 def _execute(store: ManifestStore, manifest: MoveManifest, run_id: str, approve_pe_as: str | None, timeout: int, poll: int) -> MoveReport:
@@ -170,12 +173,15 @@ def _execute(store: ManifestStore, manifest: MoveManifest, run_id: str, approve_
         if not manifest.done("quiesce"):
             _refuse(t.quiesce_check(source, [e.name for e in inv.online_endpoints], request.quiesce_window_minutes), "the workspace is in use")
             record("quiesce")
+        # Independent of each other: compute and endpoints go at the same time.
+        deleting = {}
         if not manifest.done("delete_compute"):
-            _results(t.delete_compute.map(unmapped(source), inv.computes))
-            record("delete_compute")
+            deleting["delete_compute"] = t.delete_compute.map(unmapped(source), inv.computes)
         if not manifest.done("delete_endpoints"):
-            _results(t.delete_online_endpoint.map(unmapped(source), [e.name for e in inv.online_endpoints]))
-            record("delete_endpoints")
+            deleting["delete_endpoints"] = t.delete_online_endpoint.map(unmapped(source), [e.name for e in inv.online_endpoints])
+        for step, futures in deleting.items():
+            _results(futures)
+            record(step)
         if not manifest.done("validate"):
             t.ensure_target_group(request, location)
             _refuse(t.quiesce_check(source, [], 0), "jobs started before the move")  # checked again right before the move
@@ -192,21 +198,26 @@ def _execute(store: ManifestStore, manifest: MoveManifest, run_id: str, approve_
             create_markdown_artifact(key="move-restored", markdown=f"Move `{manifest.move_id}` stopped before the move and restored the source's compute and endpoints.\n\nReason: {err}")
         raise
 
-    problems: list[str] = []
+    # After the move the rebuild steps are independent: run them together, record each as it ends.
+    have = t.observe_rebuild(target)  # one read per kind, so a resumed run re-creates only what is missing
+    rebuilding: dict[str, tuple[Any, str]] = {}
     if request.recreate_compute and not manifest.done("recreate_compute"):
+        missing = [c for c in inv.computes if not have.has_compute(c.name)]
         rename = request.etag_conflict_policy == "rename"
-        problems += _results(t.recreate_compute.map(unmapped(target), inv.computes, unmapped(location), rename_on_conflict=unmapped(rename)), "compute")
-        record("recreate_compute")
+        rebuilding["recreate_compute"] = (t.recreate_compute.map(unmapped(target), missing, unmapped(location), rename_on_conflict=unmapped(rename)), "compute")
     if request.redeploy_endpoints and not manifest.done("redeploy_endpoints"):
-        problems += _results(t.redeploy_online_endpoint.map(unmapped(target), inv.online_endpoints, unmapped(location)), "online endpoint")
-        record("redeploy_endpoints")
+        missing_endpoints = [e for e in inv.online_endpoints if not have.has_endpoint(e)]
+        rebuilding["redeploy_endpoints"] = (t.redeploy_online_endpoint.map(unmapped(target), missing_endpoints, unmapped(location)), "online endpoint")
     if not manifest.done("repoint_datastores"):
-        names = [d.name for d in datastores_to_repoint(request, inv, manifest.resources)]
-        problems += _results(t.repoint_datastore.map(unmapped(target), names, unmapped(target.subscription), unmapped(target.resource_group)), "datastore")
-        record("repoint_datastores")
+        wanted = {d.name for d in datastores_to_repoint(request, inv, manifest.resources)}
+        stale = [d for d in have.datastores if d.name in wanted and not d.points_at(target.subscription, target.resource_group)]
+        rebuilding["repoint_datastores"] = (t.repoint_datastore.map(unmapped(target), stale, unmapped(target.subscription), unmapped(target.resource_group)), "datastore")
     if not manifest.done("recreate_role_assignments"):
-        problems += _results(t.recreate_role_assignment.map(unmapped(str(target)), inv.role_assignments), "role assignment")
-        record("recreate_role_assignments")
+        rebuilding["recreate_role_assignments"] = (t.recreate_role_assignment.map(unmapped(str(target)), inv.role_assignments), "role assignment")
+    problems: list[str] = []
+    for step, (futures, kind) in rebuilding.items():
+        problems += _results(futures, kind)
+        record(step)
     if not manifest.done("approve_private_endpoints"):
         before = {c.private_endpoint_id.lower() for c in inv.private_endpoint_connections if c.status == "Approved"}
         rest = (approve_pe_as, "approve") if approve_pe_as else None
@@ -248,7 +259,10 @@ def _restore(manifest: MoveManifest) -> None:
     """After a failure before the move: put back in the source what this move deleted there."""
     inv, source = manifest.inventory, manifest.request.source_id
     location = inv.workspace.location
-    problems = _results(t.restore_compute.map(unmapped(source), inv.computes, unmapped(location)), "restore compute")
-    problems += _results(t.restore_online_endpoint.map(unmapped(source), inv.online_endpoints, unmapped(location)), "restore endpoint")
+    have = t.observe_rebuild(source)
+    computes = [c for c in inv.computes if not have.has_compute(c.name)]
+    online = [e for e in inv.online_endpoints if not have.has_endpoint(e)]
+    problems = _results(t.recreate_compute.map(unmapped(source), computes, unmapped(location)), "restore compute")
+    problems += _results(t.redeploy_online_endpoint.map(unmapped(source), online, unmapped(location)), "restore endpoint")
     if problems:
         get_run_logger().error("Restore left work for a person: %s", problems)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
 
 from amlops.azure import computes, datastores, endpoints, jobs, moves, network, resources, roles, workspaces
 from amlops.azure.errors import Conflict, NotFound
 from amlops.azure.retry import retrying
-from amlops.models import ComputeSpec, OnlineEndpoint, ResourceId, RoleAssignment
+from amlops.models import ComputeSpec, Datastore, OnlineEndpoint, ResourceId, RoleAssignment, deployment_names
 from amlops.move import Inventory, MoveRequest, Problem, required_providers
 from tasks.common import TASK_DEFAULTS, clients
 
@@ -138,19 +138,37 @@ def _is_etag_conflict(error: BaseException) -> bool:
     return isinstance(error, Conflict) and "etag" in error.message.lower()
 
 
+class Rebuilt(BaseModel):
+    """What a workspace already has of what a rebuild would create: read once, not per item."""
+
+    computes: dict[str, str]  # name -> provisioning state
+    online_endpoints: list[OnlineEndpoint]
+    datastores: list[Datastore]
+
+    def has_compute(self, name: str) -> bool:
+        return self.computes.get(name) == "Succeeded"
+
+    def has_endpoint(self, want: OnlineEndpoint) -> bool:
+        return any(e.name == want.name and e.traffic == want.traffic and deployment_names(e) == deployment_names(want) for e in self.online_endpoints)
+
+
+@task(name="observe_rebuild", **T)
+def observe_rebuild(workspace: ResourceId) -> Rebuilt:
+    c = clients()
+    return Rebuilt(
+        computes={x.name: x.provisioning_state for x in computes.list_computes(c, workspace)},
+        online_endpoints=endpoints.list_online_endpoints(c, workspace),
+        datastores=datastores.list_datastores(c, workspace),
+    )
+
+
 @task(name="recreate_compute", **T)
-def recreate_compute(workspace: ResourceId, spec: ComputeSpec, location: str, etag_attempts: int = 5, rename_on_conflict: bool = False) -> str:
+def recreate_compute(workspace: ResourceId, spec: ComputeSpec, location: str, rename_on_conflict: bool = False, etag_attempts: int = 5) -> str:
     """Re-create a compute with its old settings. Azure's same-name Etag conflict after a move is retried
     with backoff; if it persists, the compute is re-created under a new name (policy 'rename') or reported."""
     c = clients()
     try:
-        existing = computes.get_compute(c, workspace, spec.name)
-        if existing.provisioning_state == "Succeeded":
-            return "already there"
-    except NotFound:
-        pass
-    try:
-        retrying(attempts=etag_attempts, sleep=time.sleep, when=_is_etag_conflict)(computes.create_compute, c, workspace, spec, location)
+        retrying(attempts=etag_attempts, sleep=c.sleep, when=_is_etag_conflict)(computes.create_compute, c, workspace, spec, location)
         return "re-created"
     except Conflict as err:
         if not (_is_etag_conflict(err) and rename_on_conflict):
@@ -162,22 +180,14 @@ def recreate_compute(workspace: ResourceId, spec: ComputeSpec, location: str, et
 
 @task(name="redeploy_online_endpoint", **T)
 def redeploy_online_endpoint(workspace: ResourceId, endpoint: OnlineEndpoint, location: str) -> str:
-    c = clients()
-    live = {e.name: e for e in endpoints.list_online_endpoints(c, workspace)}
-    have = live.get(endpoint.name)
-    if have and have.traffic == endpoint.traffic and [d.name for d in have.deployments] == [d.name for d in endpoint.deployments]:
-        return "already there"
-    endpoints.create_online_endpoint(c, workspace, endpoint, location)
+    endpoints.create_online_endpoint(clients(), workspace, endpoint, location)
     return "redeployed"
 
 
 @task(name="repoint_datastore", **T)
-def repoint_datastore(workspace: ResourceId, name: str, subscription: str, resource_group: str) -> str:
+def repoint_datastore(workspace: ResourceId, current: Datastore, subscription: str, resource_group: str) -> str:
     """One PUT in place, credentials read and passed straight through: never logged, never stored."""
-    c = clients()
-    if datastores.get_datastore(c, workspace, name).points_at(subscription, resource_group):
-        return "already re-pointed"
-    datastores.repoint_datastore(c, workspace, name, subscription, resource_group)
+    datastores.repoint_datastore(clients(), workspace, current, subscription, resource_group)
     return "re-pointed"
 
 
@@ -187,12 +197,3 @@ def recreate_role_assignment(scope: str, grant: RoleAssignment) -> str:
     return f"granted as {created.name}"
 
 
-@task(name="restore_compute", **T)
-def restore_compute(workspace: ResourceId, spec: ComputeSpec, location: str) -> str:
-    """Put a deleted compute back in the source after a move that did not happen."""
-    return recreate_compute.fn(workspace, spec, location)
-
-
-@task(name="restore_online_endpoint", **T)
-def restore_online_endpoint(workspace: ResourceId, endpoint: OnlineEndpoint, location: str) -> str:
-    return redeploy_online_endpoint.fn(workspace, endpoint, location)

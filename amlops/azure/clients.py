@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
+import requests.adapters
 from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
 from azure.core.pipeline.transport import RequestsTransport
 
@@ -21,6 +23,18 @@ from amlops.azure.errors import InvalidInput
 from amlops.azure.retry import GatewayRetryPolicy, Sleep
 
 ARM_URL = "https://management.azure.com"
+
+
+POOL_SIZE = 32  # connections per client: flows run up to this many Azure calls at once
+
+
+def _pooled_session() -> requests.Session:
+    """A requests session whose pool holds as many connections as amlops runs calls in parallel."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 class GatewayTransport(RequestsTransport):
@@ -97,7 +111,7 @@ class Clients:
         if self.target.is_emulator:
             transport["connection_verify"] = self.target.ca_file
             kwargs["polling_interval"] = 0  # the emulator sends retry-after-ms when waiting matters
-        kwargs["transport"] = GatewayTransport(sleep=self.sleep, **transport)
+        kwargs["transport"] = GatewayTransport(sleep=self.sleep, session=_pooled_session(), **transport)
         return kwargs
 
     def arm(self, subscription: str) -> Any:

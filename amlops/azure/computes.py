@@ -63,8 +63,7 @@ def create_compute(clients: Clients, workspace: ResourceId, spec: ComputeSpec, l
     body: dict[str, Any] = {"location": location, "properties": spec.create_properties, "tags": spec.tags}
     if spec.identity:
         body["identity"] = spec.identity
-    rest.put_by_id(clients, _path(workspace, spec.name), rest.ML_API, body)
-    return get_compute(clients, workspace, spec.name)
+    return to_spec(rest.put_by_id(clients, _path(workspace, spec.name), rest.ML_API, body))
 
 
 def delete_compute(clients: Clients, workspace: ResourceId, spec: ComputeSpec) -> str:

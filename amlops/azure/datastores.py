@@ -57,13 +57,13 @@ def register_datastore(clients: Clients, workspace: ResourceId, datastore: Datas
     return to_datastore(rest.send(clients, workspace.subscription, "PUT", _path(workspace, datastore.name), rest.ML_API, body))
 
 
-def repoint_datastore(clients: Clients, workspace: ResourceId, name: str, subscription: str, resource_group: str) -> Datastore:
-    """Point a registration at a storage account's new subscription and resource group, credentials intact.
+def repoint_datastore(clients: Clients, workspace: ResourceId, current: Datastore, subscription: str, resource_group: str) -> Datastore:
+    """Point a registration at its storage account's new subscription and resource group, credentials intact.
 
-    One PUT over the existing registration: at no moment does the datastore or its secret exist nowhere.
+    One PUT over the existing registration (``current``, as just listed): at no moment does the datastore
+    or its secret exist nowhere. The secret is read and handed straight to the PUT.
     """
-    current = get_datastore(clients, workspace, name)
-    secrets = read_secrets(clients, workspace, name) if current.credentials_type not in ("None", "") else None
+    secrets = read_secrets(clients, workspace, current.name) if current.credentials_type not in ("None", "") else None
     props = {**current.properties, "subscriptionId": subscription, "resourceGroup": resource_group}
     return register_datastore(clients, workspace, current.model_copy(update={"properties": props}), secrets)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -58,14 +59,18 @@ def delete_online_endpoint(clients: Clients, workspace: ResourceId, name: str) -
 
 
 def create_online_endpoint(clients: Clients, workspace: ResourceId, endpoint: OnlineEndpoint, location: str) -> None:
-    """Create the endpoint, its deployments, then its traffic split: Azure refuses traffic to absent deployments."""
+    """Create the endpoint, its deployments (concurrently), then its traffic split: Azure refuses traffic to absent deployments."""
     path = _path(workspace, endpoint.name)
     body: dict[str, Any] = {"location": location, "tags": endpoint.tags, "properties": {**endpoint.create_properties, "traffic": {}}, "kind": endpoint.kind}
     if endpoint.identity:
         body["identity"] = endpoint.identity
     rest.put_by_id(clients, path, rest.ML_API, body)
-    for d in endpoint.deployments:
+
+    def deploy(d: Deployment) -> None:
         rest.put_by_id(clients, f"{path}/deployments/{d.name}", rest.ML_API, {"location": location, "properties": d.properties, "sku": d.sku, "tags": d.tags, "kind": d.kind})
+
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(endpoint.deployments)))) as pool:
+        list(pool.map(deploy, endpoint.deployments))  # list() re-raises the first failure
     if endpoint.traffic:
         body["properties"]["traffic"] = endpoint.traffic
         rest.put_by_id(clients, path, rest.ML_API, body)

@@ -7,6 +7,7 @@ time has come. No sleeps: time is the emulator's virtual clock.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -90,4 +91,5 @@ def settle_due(state: State) -> None:
 def retry_after_ms(state: State, op: Operation) -> int:
     if op.status != "InProgress" or not op.ready_at:
         return 0
-    return max(0, int((op.ready_at - state.clock.now()) * 1000))
+    # Round up: a client that waits exactly this long must find the operation done, not poll twice.
+    return max(0, math.ceil((op.ready_at - state.clock.now()) * 1000))

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL
 
 from amlops.approvals import AllowList
@@ -29,6 +30,7 @@ def _run(**changes: Any) -> Any:
 
 def _artifacts_and_logs(flow_run_id: Any) -> str:
     """Everything the run left on the Prefect server: artifact data and log lines."""
+    APILogWorker.drain_all(timeout=10)  # logs travel in batches; send what is queued before reading
     api = str(PREFECT_API_URL.value())
     texts = []
     for kind, sort in (("artifacts", "CREATED_DESC"), ("logs", "TIMESTAMP_ASC")):

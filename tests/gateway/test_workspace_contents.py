@@ -68,7 +68,7 @@ def test_datastore_models_never_hold_secrets(demo: Env, ws: ResourceId) -> None:
 
 def test_repoint_keeps_credentials_and_changes_only_the_location(demo: Env, ws: ResourceId) -> None:
     mark = demo.control.mark()
-    moved = datastores.repoint_datastore(demo.clients, ws, "raw-landing", "22222222-2222-2222-2222-222222222222", "ml-moved")
+    moved = datastores.repoint_datastore(demo.clients, ws, datastores.get_datastore(demo.clients, ws, "raw-landing"), "22222222-2222-2222-2222-222222222222", "ml-moved")
     assert moved.points_at("22222222-2222-2222-2222-222222222222", "ml-moved")
     assert moved.container_name == "landing" and moved.credentials_type == "Sas"
     assert datastores.read_secrets(demo.clients, ws, "raw-landing")["sasToken"] == "sv=2024-01-01&sig=ZGVtbw%3D%3D"

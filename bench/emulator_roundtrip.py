@@ -1,0 +1,109 @@
+"""The emulator through the real SDK: median round trip of a GET and of a long-running operation,
+and GETs per second sustained. Baseline, same run: bare HTTPS GETs on a kept-alive connection.
+
+Goals: long-running round trip at most 10 ms median; at least 300 GETs per second.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import requests
+
+from amlops.azure import computes, workspaces
+from amlops.azure.clients import Clients, Target
+from amlops.cli import DEMO_SCENARIO
+from amlops.emulator import scenario
+from amlops.emulator.control_client import EmulatorControl
+from amlops.models import ResourceId
+
+DEMO_PATH = DEMO_SCENARIO
+DEMO = scenario.read(DEMO_PATH)
+WS = ResourceId.parse(DEMO["workspaces"][0]["id"])
+
+
+def median_ms(fn: Callable[[], object], n: int) -> float:
+    for _ in range(5):
+        fn()  # warm connections and caches
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def throughput(fn: Callable[[], object], threads: int, seconds: float) -> float:
+    count = 0
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def worker() -> None:
+        nonlocal count
+        done = 0
+        while time.perf_counter() < stop:
+            fn()
+            done += 1
+        with lock:
+            count += done
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return count / seconds
+
+
+@contextlib.contextmanager
+def emulator_process() -> Iterator[tuple[str, str]]:
+    """The emulator in its own process, as operators run it: the server gets its own core and GIL."""
+    proc = subprocess.Popen([sys.executable, "-m", "amlops.cli", "emulator", "--port", "0", "--scenario", str(DEMO_PATH)], stdout=subprocess.PIPE, text=True)
+    try:
+        env = dict(line.removeprefix("export ").strip().split("=", 1) for line in (proc.stdout.readline() for _ in range(3)))  # type: ignore[union-attr]
+        control = EmulatorControl(env["AMLOPS_EMULATOR_URL"], env["AMLOPS_EMULATOR_CA"])
+        control.settings(throttle={"enabled": False})  # measure the server, not ARM's budget
+        yield env["AMLOPS_EMULATOR_URL"], env["AMLOPS_EMULATOR_CA"]
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def main() -> dict[str, float]:
+    with emulator_process() as (base_url, ca_file):
+        clients = Clients(Target("emulator", base_url, ca_file))
+        session = requests.Session()
+        session.trust_env = False
+        url = f"{base_url}{WS}?api-version=2024-10-01"
+        bare = lambda: session.get(url, verify=ca_file)  # noqa: E731
+        sdk_get = lambda: workspaces.get_workspace(clients, WS)  # noqa: E731
+
+        def sdk_lro() -> None:
+            computes.restart_compute(clients, WS, "alice-ci")
+
+        figures = {
+            "bare GET median ms": median_ms(bare, 300),
+            "SDK GET median ms": median_ms(sdk_get, 300),
+            "SDK long-running op median ms": median_ms(sdk_lro, 200),
+            "emulator GETs/s (bare clients, 4 threads)": throughput(bare, 4, 3.0),
+            "SDK GETs/s (4 threads, client-bound)": throughput(sdk_get, 4, 3.0),
+        }
+    print("emulator round trips (real SDK over HTTPS; emulator in its own process)")
+    for name, value in figures.items():
+        print(f"  {name:44s} {value:9.2f}")
+    print(f"  {'ratio SDK/bare GET latency':44s} {figures['SDK GET median ms'] / figures['bare GET median ms']:9.2f}x")
+    print(f"  {'ratio SDK/bare GETs per second':44s} {figures['SDK GETs/s (4 threads, client-bound)'] / figures['emulator GETs/s (bare clients, 4 threads)']:9.2f}x")
+    lro_ok = figures["SDK long-running op median ms"] <= 10
+    tput_ok = figures["emulator GETs/s (bare clients, 4 threads)"] >= 300
+    print(f"  goal: long-running op <= 10 ms median: {'met' if lro_ok else 'MISSED'}; emulator >= 300 GETs/s: {'met' if tput_ok else 'MISSED'}")
+    return figures
+
+
+if __name__ == "__main__":
+    main()

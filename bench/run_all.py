@@ -1,0 +1,10 @@
+"""Run every benchmark in turn; each prints its own figures and ratios."""
+
+from __future__ import annotations
+
+from bench import emulator_roundtrip, move_workspace
+
+if __name__ == "__main__":
+    emulator_roundtrip.main()
+    print()
+    move_workspace.main()
