@@ -12,10 +12,12 @@ from typing import Any, Literal
 
 from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
+from prefect.states import Failed
 from pydantic import Field, create_model
 
 from amlops.approvals import AllowList, Decision, Verdict, check_decisions
@@ -27,6 +29,14 @@ from tasks.common import clients
 
 class ApprovalTimedOut(AmlopsError):
     """Nobody answered in time. Nothing was decided; nothing changed."""
+
+
+def fail_run_with(message: str) -> None:
+    """On a pause timeout the server fails the run with its own words; put ours, which say what is left, in their place."""
+    context = FlowRunContext.get()
+    if context and context.flow_run:
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(context.flow_run.id, Failed(message=message), force=True)
 
 
 class PlanApproval(RunInput):
@@ -101,7 +111,9 @@ def approve_plan(plan_markdown: str, workspace_name: str, timeout: int, poll_int
     try:
         answer = ask_until_valid(PlanApproval, describe, problems_of, timeout, poll_interval)
     except ApprovalTimedOut as err:
-        raise AmlopsError(f"The plan was not approved: nobody answered within {timeout} s. Nothing was changed.", code="PlanNotApproved") from err
+        message = f"The plan was not approved: nobody answered within {timeout} s. Nothing was changed."
+        fail_run_with(message)
+        raise AmlopsError(message, code="PlanNotApproved") from err
     if not answer.approve:
         raise AmlopsError(f"The plan was rejected by {answer.approver or 'someone'}: {answer.reason or 'no reason given'}. Nothing was changed.", code="PlanNotApproved")
     logger.info("Plan approved by %s: %s", answer.approver, answer.reason)
@@ -188,8 +200,10 @@ def decide_private_endpoints(
     audit(workspace, acted)
     undecided = timed_out or [p.name for p in needs_person if p.name not in {d.connection for d in acted}]
     if timed_out:
-        logger.error("Nobody decided within %s s; left Pending, unchanged: %s", timeout, ", ".join(timed_out))
-        raise ApprovalTimedOut(f"Private endpoint approval timed out after {timeout} s. Undecided, left Pending: {', '.join(timed_out)}.", details=[{"undecided": n} for n in timed_out])
+        message = f"Private endpoint approval timed out after {timeout} s: nothing was changed. Undecided, left Pending: {', '.join(timed_out)}."
+        logger.error(message)
+        fail_run_with(message)
+        raise ApprovalTimedOut(message, details=[{"undecided": n} for n in timed_out])
     if undecided:
         logger.warning("Left undecided (still Pending): %s", ", ".join(undecided))
     return acted

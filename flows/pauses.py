@@ -10,6 +10,7 @@ from uuid import UUID
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
 from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.sorting import FlowRunSort
 from prefect.flow_runs import resume_flow_run
 
 from amlops.azure.errors import InvalidInput
@@ -40,7 +41,7 @@ def list_paused() -> list[PausedRun]:
     paused = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
     found = []
     with get_client(sync_client=True) as client:
-        for run in client.read_flow_runs(flow_run_filter=paused):
+        for run in client.read_flow_runs(flow_run_filter=paused, sort=FlowRunSort.START_TIME_DESC, limit=200, offset=0):
             keyset = (run.state.state_details.run_input_keyset or {}) if run.state else {}
             schema = _read_input(client, run.id, keyset.get("schema")) or {}
             flow = client.read_flow(run.flow_id)
