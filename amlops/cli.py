@@ -107,6 +107,22 @@ def _demo(args: argparse.Namespace) -> int:
     return code
 
 
+def _approve_endpoints(args: argparse.Namespace) -> int:
+    """Run approve-private-endpoints here: allow-listed connections at once, a person for the rest."""
+    from amlops.approvals import AllowList
+    from flows.approve_private_endpoints import approve_private_endpoints
+
+    allow = AllowList(subscriptions=args.allow_subscription, resource_groups=args.allow_resource_group, endpoint_patterns=args.allow_endpoint)
+    state = approve_private_endpoints(workspace=args.workspace, allow_list=allow, timeout_seconds=args.timeout, poll_seconds=args.poll, return_state=True)
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, BaseException):
+        print(f"Private endpoint approval did not complete: {outcome}", file=sys.stderr)
+        return 3
+    for d in outcome:
+        print(f"{d.connection}: {d.verdict} by {d.decided_by} via {d.via} -> {d.outcome}")
+    return 0
+
+
 def _pending(args: argparse.Namespace) -> int:
     from flows.pauses import list_paused
 
@@ -163,6 +179,15 @@ def parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="a full move of the demo workspace against the emulator")
     d.set_defaults(run=_demo)
+
+    ae = sub.add_parser("approve-endpoints", help="decide a workspace's Pending private endpoint connections")
+    ae.add_argument("--workspace", required=True, help="the workspace's resource id")
+    ae.add_argument("--allow-subscription", action="append", default=[])
+    ae.add_argument("--allow-resource-group", action="append", default=[])
+    ae.add_argument("--allow-endpoint", action="append", default=[])
+    ae.add_argument("--timeout", type=int, default=3600, help="seconds to wait for a person")
+    ae.add_argument("--poll", type=int, default=10, help="seconds between checks for an answer")
+    ae.set_defaults(run=_approve_endpoints)
 
     pe = sub.add_parser("pending", help="flow runs waiting for a person, and what each waits for")
     pe.set_defaults(run=_pending)

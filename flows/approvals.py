@@ -43,7 +43,7 @@ class PlanApproval(RunInput):
     """Approve a move plan. Type the workspace name exactly to confirm."""
 
     approve: bool = Field(default=False, description="Tick to approve the plan shown above")
-    approver: str = Field(default="", description="Your name or alias, for the audit record")
+    approver: str = Field(min_length=1, description="Your name or alias, for the audit record")
     reason: str = Field(default="", description="Why (change ticket, context)")
     workspace_name: str = Field(default="", description="Type the workspace name exactly to confirm")
 
@@ -136,17 +136,22 @@ def connection_form(pending: list[PrivateEndpointConnection]) -> type[RunInput]:
         )
         for c in pending
     }
-    fields["approver"] = (str, Field(default="", description="Your name or alias, for the audit record"))
+    fields["approver"] = (str, Field(min_length=1, description="Your name or alias, for the audit record"))
     fields["reason"] = (str, Field(default="", description="Why"))
     return create_model("PrivateEndpointDecisions", __base__=RunInput, **fields)
 
 
 def connections_markdown(pending: list[PrivateEndpointConnection], workspace: ResourceId, allow: AllowList, previously_approved: set[str]) -> str:
-    rows = ["| connection | private endpoint | subscription | network (resource group) | request message | allow-list | approved before |", "|---|---|---|---|---|---|---|"]
+    """What the person decides about, one connection per item (a wide table does not fit the resume dialog)."""
+    items = []
     for c in pending:
         was = "yes" if c.private_endpoint_id.lower() in previously_approved else "no"
-        rows.append(f"| {c.name} | `{c.private_endpoint_id}` | {c.endpoint_subscription} | {c.endpoint_resource_group} | {c.description or '-'} | {allow.match(c) or 'no match'} | {was} |")
-    return f"## Pending private endpoint connections on `{workspace.name}`\n\n" + "\n".join(rows) + "\n\nChoose approve or reject for each; leave *undecided* to decide later."
+        items.append(
+            f"- **{c.name}**: private endpoint `{c.private_endpoint_id.rsplit('/', 1)[-1]}` in subscription `{c.endpoint_subscription}`, "
+            f"network resource group `{c.endpoint_resource_group}`; request message: {c.description or '(none)'}; "
+            f"allow-list: {allow.match(c) or 'no match'}; approved before the move: {was}"
+        )
+    return f"## Pending private endpoint connections on `{workspace.name}`\n\n" + "\n".join(items) + "\n\nChoose approve or reject for each; leave *undecided* to decide later."
 
 
 def decide_private_endpoints(
