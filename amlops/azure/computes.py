@@ -7,7 +7,7 @@ from typing import Any
 
 from amlops.azure import rest
 from amlops.azure.clients import Clients
-from amlops.azure.errors import azure_errors
+from amlops.azure.errors import TimedOut, azure_errors
 from amlops.models import ATTACHED_COMPUTE, READ_ONLY_COMPUTE, READ_ONLY_INNER, ComputeSpec, ResourceId
 
 
@@ -75,22 +75,25 @@ def delete_compute(clients: Clients, workspace: ResourceId, spec: ComputeSpec) -
     return action
 
 
-def start_compute(clients: Clients, workspace: ResourceId, name: str) -> None:
+def _power(clients: Clients, workspace: ResourceId, name: str, action: str, wait_seconds: float | None) -> None:
     ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
     with azure_errors():
-        ml.compute.begin_start(name).result()
+        poller = getattr(ml.compute, f"begin_{action}")(name)
+        poller.result(timeout=wait_seconds)
+        if not poller.done():
+            raise TimedOut(f"{action} of compute '{name}' still running after {wait_seconds:.0f} s; Azure carries on with it.")
 
 
-def stop_compute(clients: Clients, workspace: ResourceId, name: str) -> None:
-    ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
-    with azure_errors():
-        ml.compute.begin_stop(name).result()
+def start_compute(clients: Clients, workspace: ResourceId, name: str, wait_seconds: float | None = None) -> None:
+    _power(clients, workspace, name, "start", wait_seconds)
 
 
-def restart_compute(clients: Clients, workspace: ResourceId, name: str) -> None:
-    ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
-    with azure_errors():
-        ml.compute.begin_restart(name).result()
+def stop_compute(clients: Clients, workspace: ResourceId, name: str, wait_seconds: float | None = None) -> None:
+    _power(clients, workspace, name, "stop", wait_seconds)
+
+
+def restart_compute(clients: Clients, workspace: ResourceId, name: str, wait_seconds: float | None = None) -> None:
+    _power(clients, workspace, name, "restart", wait_seconds)
 
 
 def update_idle_shutdown(clients: Clients, workspace: ResourceId, name: str, duration: str) -> None:

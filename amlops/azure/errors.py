@@ -56,6 +56,18 @@ class TransientError(AmlopsError):
     """Worth trying again: 5xx, dropped connections, failed long-running operations Azure blames on itself."""
 
 
+class OperationFailed(AmlopsError):
+    """A long-running operation Azure accepted ended Failed; ``code`` is Azure's reason (QuotaExceeded, ...)."""
+
+
+class TimedOut(AmlopsError):
+    """We stopped waiting; Azure may still finish the operation."""
+
+
+# Failed long-running operations that are Azure's own trouble, worth another try.
+TRANSIENT_OPERATION_CODES = {"InternalServerError", "ServiceUnavailable", "InternalOperationError", "GatewayTimeout"}
+
+
 class MoveValidationFailed(AmlopsError):
     """validateMoveResources said no; ``details`` holds ARM's reasons, each with code and message."""
 
@@ -108,6 +120,8 @@ def translate(err: BaseException) -> AmlopsError:
         code, message, details = _arm_error(err)
         status = err.status_code
         kw: dict[str, Any] = {"code": code, "status": status, "details": details}
+        if status is not None and status < 400:  # the poller read a Failed status from a 200
+            return TransientError(message, **kw) if code in TRANSIENT_OPERATION_CODES else OperationFailed(message, **kw)
         if status == 429:
             return Throttled(message, retry_after=_retry_after(err), **kw)
         if isinstance(err, ResourceNotFoundError) or status == 404:

@@ -18,6 +18,8 @@ class FaultRule:
     count: int | None = None  # how many requests to hit; None = every matching one
     probability: float = 1.0
     retry_after: int = 1
+    code: str | None = None  # the ARM error code to answer with (for example QuotaExceeded); a default per kind
+    message: str | None = None
     hits: int = 0
     _pattern: re.Pattern[str] = field(init=False, repr=False)
 
@@ -40,6 +42,7 @@ class FaultRule:
             "method": self.method,
             "count": self.count,
             "probability": self.probability,
+            "code": self.code,
             "hits": self.hits,
         }
 

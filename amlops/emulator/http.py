@@ -15,7 +15,7 @@ class Request:
     body: Any
     base_url: str
     params: dict[str, str] = field(default_factory=dict)
-    lro_fails: bool = False  # a fault rule says this request's long-running operation must fail
+    lro_error: tuple[str, str] | None = None  # a fault rule says this request's long-running operation fails so
 
     @property
     def api_version(self) -> str:

@@ -107,11 +107,12 @@ class Emulator:
             if rule.kind == "drop":
                 return None
             if rule.kind == "lro_failed":
-                req.lro_fails = True
+                req.lro_error = (rule.code or "InternalServerError", rule.message or "The operation failed (injected by the emulator).")
             else:
                 status, code = FAULT_STATUS[rule.kind]
                 extra = {"Retry-After": str(rule.retry_after)} if rule.kind in ("429", "503") else {}
-                return self._error(ArmError(status, code, f"Injected {rule.kind} by the emulator."), {**headers, **extra})
+                error = ArmError(status, rule.code or code, rule.message or f"Injected {rule.kind} by the emulator.")
+                return self._error(error, {**headers, **extra})
         try:
             if isinstance(req.body, ArmError):
                 raise req.body

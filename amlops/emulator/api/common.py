@@ -22,9 +22,10 @@ def workspace_id(req: Request) -> str:
 
 def fault_error(req: Request) -> ArmError | None:
     """The error for a request whose long-running operation a fault rule says must fail."""
-    if not req.lro_fails:
+    if req.lro_error is None:
         return None
-    return ArmError(500, "InternalServerError", "The operation failed (injected by the emulator).")
+    code, message = req.lro_error
+    return ArmError(500, code, message)
 
 
 def _op_path(op: Operation, kind: str) -> str:

@@ -1,0 +1,130 @@
+"""Fleet-wide start and stop of compute: which instances, and what to do with each. Pure decisions."""
+
+from __future__ import annotations
+
+import fnmatch
+from datetime import UTC, datetime
+from typing import Literal
+
+import isodate
+from pydantic import Field
+
+from amlops.azure.errors import InvalidInput
+from amlops.models import ComputeSpec, Model, ResourceId, check_subscription
+
+KEEP_ALIVE_TAG = "amlops-keep-alive"  # value: an ISO 8601 time until which the instance must not be stopped
+Action = Literal["start", "stop"]
+Result = Literal["started", "stopped", "already", "skipped", "failed", "would start", "would stop"]
+
+# Azure's reasons a start cannot get a VM: stopping an instance does not release its quota.
+CAPACITY_CODES = frozenset({"QuotaExceeded", "AllocationFailed", "ZonalAllocationFailed", "OverconstrainedAllocationRequest", "SkuNotAvailable"})
+TARGET_STATES = {"start": {"Running", "Starting", "Restarting"}, "stop": {"Stopped", "Stopping"}}
+ACTIONABLE_STATES = {"start": {"Stopped"}, "stop": {"Running", "JobRunning", "UserSettingUp", "SettingUp", "Unknown"}}
+
+
+class Selector(Model):
+    """Which computes: by subscription and/or workspace, then name globs, tags and types."""
+
+    subscriptions: list[str] = Field(default_factory=list)
+    workspaces: list[str] = Field(default_factory=list, description="workspace resource ids")
+    names: list[str] = Field(default_factory=lambda: ["*"], description="fnmatch globs over compute names")
+    exclude: list[str] = Field(default_factory=list, description="fnmatch globs of compute names never touched")
+    tags: dict[str, str] = Field(default_factory=dict, description="tag values that must match ('*' for any value)")
+    compute_types: list[str] = Field(default_factory=lambda: ["ComputeInstance"])
+
+    def validated(self) -> Selector:
+        if not self.subscriptions and not self.workspaces:
+            raise InvalidInput("The selector names no subscription and no workspace: it would match nothing. Name at least one.")
+        if not self.names or not self.compute_types:
+            raise InvalidInput("The selector's names and compute_types cannot be empty: they would match nothing.")
+        unknown = sorted(set(self.compute_types) - {"ComputeInstance"})
+        if unknown:
+            raise InvalidInput(f"Only compute instances can be started and stopped, not {unknown}.")
+        return self.model_copy(
+            update={
+                "subscriptions": [check_subscription(s) for s in self.subscriptions],
+                "workspaces": [str(ResourceId.parse(w).require_workspace()) for w in self.workspaces],
+            }
+        )
+
+    def matches(self, compute: ComputeSpec) -> bool:
+        if compute.compute_type not in self.compute_types:
+            return False
+        if not any(fnmatch.fnmatchcase(compute.name, glob) for glob in self.names):
+            return False
+        if any(fnmatch.fnmatchcase(compute.name, glob) for glob in self.exclude):
+            return False
+        return all(key in compute.tags and (want == "*" or compute.tags[key] == want) for key, want in self.tags.items())
+
+    def excluded(self, compute: ComputeSpec) -> bool:
+        return any(fnmatch.fnmatchcase(compute.name, glob) for glob in self.exclude)
+
+
+class Outcome(Model):
+    workspace: str
+    compute: str
+    action: Action
+    result: Result
+    reason: str = ""
+
+
+def keep_alive_until(compute: ComputeSpec) -> datetime | None:
+    """The snooze a person set on the instance; a tag that cannot be read counts as 'keep it alive'."""
+    value = compute.tags.get(KEEP_ALIVE_TAG)
+    if value is None:
+        return None
+    try:
+        until = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.max.replace(tzinfo=UTC)
+    return until if until.tzinfo else until.replace(tzinfo=UTC)
+
+
+def decide(compute: ComputeSpec, action: Action, running_jobs: list[str], now: datetime) -> tuple[Result, str] | None:
+    """What to report without acting (already there, or skipped and why), or None: go ahead."""
+    state = compute.state or "Unknown"
+    if state in TARGET_STATES[action]:
+        return "already", f"already {state}"
+    if action == "stop":
+        if running_jobs:
+            return "skipped", f"busy: running job(s) {', '.join(sorted(running_jobs))}"
+        until = keep_alive_until(compute)
+        if until is not None and until > now:
+            shown = "indefinitely (unreadable tag value)" if until.year == 9999 else f"until {until.isoformat()}"
+            return "skipped", f"kept alive {shown} by tag {KEEP_ALIVE_TAG}"
+    if state not in ACTIONABLE_STATES[action]:
+        return "skipped", f"cannot {action} while {state}"
+    return None
+
+
+class IdlePolicy(Model):
+    """The fleet's idle-shutdown rule, as an Azure Policy default would set it (Azure allows 15 minutes to 3 days)."""
+
+    minimum: str = "PT15M"
+    maximum: str = "PT4H"
+    set_to: str | None = Field(default=None, description="if given, instances outside the range are set to this")
+
+    @staticmethod
+    def minutes(duration: str) -> float:
+        try:
+            return isodate.parse_duration(duration).total_seconds() / 60
+        except (isodate.ISO8601Error, ValueError) as err:
+            raise InvalidInput(f"'{duration}' is not an ISO 8601 duration such as PT30M or PT4H.") from err
+
+    def validated(self) -> IdlePolicy:
+        low, high = self.minutes(self.minimum), self.minutes(self.maximum)
+        if not 15 <= low <= high <= 3 * 24 * 60:
+            raise InvalidInput(f"Idle shutdown range {self.minimum}..{self.maximum} must lie within PT15M..P3D, minimum first.")
+        if self.set_to is not None and not low <= self.minutes(self.set_to) <= high:
+            raise InvalidInput(f"set_to {self.set_to} must lie within {self.minimum}..{self.maximum}.")
+        return self
+
+    def violation(self, compute: ComputeSpec) -> str | None:
+        setting = compute.idle_time_before_shutdown
+        if not setting:
+            return "no idle shutdown"
+        if self.minutes(setting) < self.minutes(self.minimum):
+            return f"{setting} is below {self.minimum}"
+        if self.minutes(setting) > self.minutes(self.maximum):
+            return f"{setting} is above {self.maximum}"
+        return None

@@ -1,0 +1,191 @@
+"""start-computes and stop-computes: one policy across every workspace.
+
+Idempotent (already there is success), never stops a busy instance (running job, keep-alive tag,
+exclusion), paced under ARM's write budget, one Prefect task per workspace rather than per instance.
+Scheduled runs skip holidays, and a run that fires after a newer run of its schedule group does
+nothing: a stale backlog never replays out of order.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact
+from prefect.context import FlowRunContext
+from prefect.server.schemas.schedules import CronSchedule
+from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import BaseModel, Field
+
+from amlops.azure import workspaces
+from amlops.azure.clients import POOL_SIZE
+from amlops.azure.errors import InvalidInput, NotFound
+from amlops.fleet import Action, IdlePolicy, Outcome, Selector, decide
+from amlops.models import ResourceId
+from tasks import compute_power as t
+from tasks.common import clients
+
+
+class CronRule(BaseModel):
+    """A schedule of the same group (the morning start and the evening stop of one selector)."""
+
+    action: str
+    cron: str
+    timezone: str = "UTC"
+
+    def schedule(self) -> CronSchedule:
+        try:
+            return CronSchedule(cron=self.cron, timezone=self.timezone)
+        except ValueError as err:
+            raise InvalidInput(f"Schedule {self.action} '{self.cron}' in {self.timezone!r} is invalid: {err}") from err
+
+
+class FleetReport(BaseModel):
+    action: str
+    counts: dict[str, int] = Field(default_factory=dict)
+    outcomes: list[Outcome] = Field(default_factory=list)
+    idle_violations: list[dict[str, str]] = Field(default_factory=list)
+    skipped_run: str = ""
+
+
+def overtaken_by(scheduled_at: datetime, now: datetime, group: list[CronRule]) -> CronRule | None:
+    """The schedule of the group that fired after this run was due and before now, if any: this run is stale."""
+    for rule in group:
+        later = rule.schedule().get_dates(n=1, start=scheduled_at.replace(microsecond=0) + timedelta(seconds=1), end=now)
+        if later:
+            return rule
+    return None
+
+
+def _scheduled_at() -> datetime:
+    context = FlowRunContext.get()
+    run = context.flow_run if context else None
+    when = run.expected_start_time if run and run.expected_start_time else datetime.now(UTC)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _skip_reason(holidays: list[date], timezone: str, group: list[CronRule], now: datetime) -> str:
+    """Why this run should do nothing at all: a holiday, or a newer run of its group has fired."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        local = _scheduled_at().astimezone(ZoneInfo(timezone))
+    except (KeyError, ValueError) as err:
+        raise InvalidInput(f"Unknown time zone {timezone!r}; use an IANA name such as Europe/Berlin.") from err
+    if local.date() in holidays:
+        return f"{local.date()} is a holiday in the calendar"
+    newer = overtaken_by(_scheduled_at(), now, group)
+    if newer is not None:
+        return f"stale: this run was due at {_scheduled_at().isoformat()}, and the {newer.action} schedule '{newer.cron}' ({newer.timezone}) has fired since"
+    return ""
+
+
+def _workspaces(selector: Selector) -> list[ResourceId]:
+    """The selector's workspaces, each checked to exist before anything is written."""
+    c = clients()
+    found = {str(ResourceId.parse(w)).lower(): ResourceId.parse(w) for w in selector.workspaces}
+    for sub in selector.subscriptions:
+        for ws in workspaces.list_workspaces(c, sub):
+            found.setdefault(ws.id.lower(), ResourceId.parse(ws.id))
+    for ws in (ResourceId.parse(w) for w in selector.workspaces):
+        try:
+            workspaces.get_workspace(c, ws)
+        except NotFound as err:
+            raise InvalidInput(f"Workspace {ws} does not exist (or you cannot see it): fix the selector.") from err
+    return list(found.values())
+
+
+def run_fleet(
+    action: Action,
+    selector: Selector,
+    dry_run: bool,
+    idle_policy: IdlePolicy | None,
+    holidays: list[date],
+    timezone: str,
+    schedule_group: list[CronRule],
+    wait_seconds: float,
+    capacity_retries: int,
+    capacity_retry_delay: float,
+) -> FleetReport:
+    logger = get_run_logger()
+    selector = selector.validated()
+    policy = idle_policy.validated() if idle_policy else None
+    for rule in schedule_group:
+        rule.schedule()
+    skip = _skip_reason(holidays, timezone, schedule_group, datetime.now(UTC))
+    if skip:
+        logger.warning("Doing nothing: %s", skip)
+        create_markdown_artifact(key=f"{action}-computes-summary", markdown=f"**{action}-computes did nothing**: {skip}")
+        return FleetReport(action=action, skipped_run=skip)
+
+    surveys = [f.result() for f in t.survey_workspace.map(_workspaces(selector))]
+    now = datetime.now(UTC)
+    outcomes: list[Outcome] = []
+    to_act: dict[str, list[str]] = {}
+    violations: list[dict[str, str]] = []
+    for survey in surveys:
+        for compute in survey.computes:
+            if not selector.matches(compute):
+                if selector.excluded(compute) and compute.compute_type in selector.compute_types:
+                    outcomes.append(Outcome(workspace=survey.workspace, compute=compute.name, action=action, result="skipped", reason="excluded by the selector"))
+                continue
+            if policy and (why := policy.violation(compute)):
+                violations.append({"workspace": survey.workspace, "compute": compute.name, "idle shutdown": compute.idle_time_before_shutdown or "-", "problem": why})
+            verdict = decide(compute, action, survey.busy.get(compute.name, []), now)
+            if verdict is not None:
+                outcomes.append(Outcome(workspace=survey.workspace, compute=compute.name, action=action, result=verdict[0], reason=verdict[1]))
+            elif dry_run:
+                outcomes.append(Outcome(workspace=survey.workspace, compute=compute.name, action=action, result=f"would {action}", reason=f"is {compute.state}"))  # type: ignore[arg-type]
+            else:
+                to_act.setdefault(survey.workspace, []).append(compute.name)
+
+    total = sum(len(n) for n in to_act.values())
+    progress_id = str(create_progress_artifact(progress=0.0, key=f"{action}-computes-progress", description=f"{action} {total} instances")) if total else None
+    batches = [t.power_computes.submit(ResourceId.parse(ws), names, action, wait_seconds, capacity_retries, capacity_retry_delay, progress_id, total) for ws, names in to_act.items()]
+    idle_sets = []
+    if policy and policy.set_to and not dry_run:
+        idle_sets = [t.set_idle_shutdown.submit(ResourceId.parse(v["workspace"]), v["compute"], policy.set_to) for v in violations]
+    for batch in batches:
+        outcomes += batch.result()
+    for future, violation in zip(idle_sets, violations if idle_sets else [], strict=True):
+        violation["action"] = f"set to {future.result()}"
+    return _report(action, outcomes, violations)
+
+
+def _report(action: str, outcomes: list[Outcome], violations: list[dict[str, str]]) -> FleetReport:
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.result] = counts.get(o.result, 0) + 1
+    report = FleetReport(action=action, counts=counts, outcomes=sorted(outcomes, key=lambda o: (o.result, o.workspace, o.compute)), idle_violations=violations)
+    create_table_artifact(key=f"{action}-computes-summary", table=[{**o.model_dump(), "workspace": o.workspace.rsplit("/", 1)[-1]} for o in report.outcomes], description=f"{action}-computes: {counts}")
+    if violations:
+        create_table_artifact(key=f"{action}-computes-idle-policy", table=violations, description="Instances outside the idle-shutdown policy")
+    get_run_logger().info("%s-computes: %s", action, ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing selected")
+    for o in report.outcomes:
+        if o.result == "failed":
+            get_run_logger().error("%s %s: %s", o.compute, o.result, o.reason)
+    return report
+
+
+def _fleet_flow(action: Action) -> Any:
+    @flow(name=f"{action}-computes", task_runner=ThreadPoolTaskRunner(max_workers=POOL_SIZE))
+    def fleet(
+        selector: Selector,
+        dry_run: bool = False,
+        idle_policy: IdlePolicy | None = None,
+        holidays: list[date] | None = None,
+        timezone: str = "UTC",
+        schedule_group: list[CronRule] | None = None,
+        wait_seconds: float = 900,
+        capacity_retries: int = 2,
+        capacity_retry_delay: float = 60,
+    ) -> FleetReport:
+        return run_fleet(action, selector, dry_run, idle_policy, holidays or [], timezone, schedule_group or [], wait_seconds, capacity_retries, capacity_retry_delay)
+
+    fleet.__doc__ = f"{action.capitalize()} the compute instances the selector names, across every workspace it covers."
+    return fleet
+
+
+start_computes = _fleet_flow("start")
+stop_computes = _fleet_flow("stop")

@@ -1,0 +1,123 @@
+"""Tasks of the fleet start/stop: one per workspace, not one per instance (a Prefect server records
+only a few dozen task runs a second). Inside a task, instances run concurrently, paced under ARM's
+write budget, each with its own outcome: one slow or failing instance holds up no other."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from prefect import task
+from prefect.artifacts import update_progress_artifact
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
+
+from amlops.azure import computes, jobs
+from amlops.azure.errors import AmlopsError, Conflict, NotFound
+from amlops.fleet import CAPACITY_CODES, TARGET_STATES, Action, Outcome
+from amlops.models import ComputeSpec, ResourceId
+from amlops.pacing import ARM_WRITE_BURST, ARM_WRITE_RATE, Pacer
+from tasks.common import TASK_DEFAULTS, clients
+
+T = {**TASK_DEFAULTS, "cache_policy": NO_CACHE}
+INSTANCE_THREADS = 16
+
+_pacers: dict[str, Pacer] = {}
+_pacers_lock = threading.Lock()
+
+
+def pacer(subscription: str) -> Pacer:
+    """One write pacer per subscription per process: ARM's budget is per subscription."""
+    with _pacers_lock:
+        if subscription not in _pacers:
+            _pacers[subscription] = Pacer(ARM_WRITE_RATE, ARM_WRITE_BURST, sleep=clients().sleep)
+        return _pacers[subscription]
+
+
+class Progress:
+    """Counts finished instances across tasks and keeps the progress artifact up to date."""
+
+    _lock = threading.Lock()
+    _done: dict[str, int] = {}
+
+    @classmethod
+    def tick(cls, artifact_id: str | None, total: int) -> None:
+        if not artifact_id or not total:
+            return
+        with cls._lock:
+            cls._done[artifact_id] = done = cls._done.get(artifact_id, 0) + 1
+        if done == total or done % max(1, total // 50) == 0:
+            update_progress_artifact(artifact_id=artifact_id, progress=100.0 * done / total)
+
+
+class Survey(BaseModel):
+    workspace: str
+    computes: list[ComputeSpec]
+    busy: dict[str, list[str]]  # compute name -> its running jobs
+
+
+@task(name="survey_workspace", **T)
+def survey_workspace(workspace: ResourceId) -> Survey:
+    c = clients()
+    busy: dict[str, list[str]] = {}
+    for job in jobs.active_jobs(c, workspace):
+        if job.compute:
+            busy.setdefault(job.compute, []).append(job.name)
+    return Survey(workspace=str(workspace), computes=computes.list_computes(c, workspace), busy=busy)
+
+
+def _power_one(workspace: ResourceId, name: str, action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float) -> Outcome:
+    c = clients()
+    done = "started" if action == "start" else "stopped"
+    attempt = 0
+    while True:
+        pacer(workspace.subscription).acquire()
+        try:
+            (computes.start_compute if action == "start" else computes.stop_compute)(c, workspace, name, wait_seconds)
+            return Outcome(workspace=str(workspace), compute=name, action=action, result=done)
+        except Conflict as err:
+            # "only allowed in Stopped state": someone or something got there first. Where is it now?
+            try:
+                state = computes.get_compute(c, workspace, name).state
+            except NotFound:
+                return Outcome(workspace=str(workspace), compute=name, action=action, result="skipped", reason="deleted meanwhile")
+            if state in TARGET_STATES[action]:
+                return Outcome(workspace=str(workspace), compute=name, action=action, result="already", reason=f"already {state}")
+            return Outcome(workspace=str(workspace), compute=name, action=action, result="failed", reason=f"{err.code}: {err.message}")
+        except AmlopsError as err:
+            # Quota and capacity: Azure's reason, whatever status carried it. Retried per policy.
+            if err.code in CAPACITY_CODES and attempt < capacity_retries:
+                attempt += 1
+                c.sleep(capacity_delay)
+                continue
+            tries = f" (after {attempt + 1} attempts)" if attempt else ""
+            return Outcome(workspace=str(workspace), compute=name, action=action, result="failed", reason=f"{err.code or type(err).__name__}: {err.message}{tries}")
+
+
+@task(name="power_computes", **{**T, "retries": 0})
+def power_computes(
+    workspace: ResourceId,
+    names: list[str],
+    action: Action,
+    wait_seconds: float = 900,
+    capacity_retries: int = 2,
+    capacity_delay: float = 60,
+    progress_id: str | None = None,
+    total: int = 0,
+) -> list[Outcome]:
+    """Start or stop these instances of one workspace; every instance ends with an outcome, none raises."""
+
+    def one(name: str) -> Outcome:
+        outcome = _power_one(workspace, name, action, wait_seconds, capacity_retries, capacity_delay)
+        Progress.tick(progress_id, total)
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=max(1, min(INSTANCE_THREADS, len(names)))) as pool:
+        return list(pool.map(one, names))
+
+
+@task(name="set_idle_shutdown", **T)
+def set_idle_shutdown(workspace: ResourceId, name: str, duration: str) -> str:
+    pacer(workspace.subscription).acquire()
+    computes.update_idle_shutdown(clients(), workspace, name, duration)
+    return duration
