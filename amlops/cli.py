@@ -123,6 +123,22 @@ def _approve_endpoints(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    """Serve every deployment (fleet schedules, on-demand move and approvals) against PREFECT_API_URL."""
+    from deployments.fleet import serve
+
+    serve()
+    return 0
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from deployments.fleet import deploy
+
+    ids = deploy(args.work_pool, str(Path(args.checkout).resolve()))
+    print(f"Registered {len(ids)} deployments on work pool {args.work_pool}; start a worker: prefect worker start --pool {args.work_pool}")
+    return 0
+
+
 def _pending(args: argparse.Namespace) -> int:
     from flows.pauses import list_paused
 
@@ -188,6 +204,14 @@ def parser() -> argparse.ArgumentParser:
     ae.add_argument("--timeout", type=int, default=3600, help="seconds to wait for a person")
     ae.add_argument("--poll", type=int, default=10, help="seconds between checks for an answer")
     ae.set_defaults(run=_approve_endpoints)
+
+    sv = sub.add_parser("serve", help="serve all deployments with their schedules (set AMLOPS_FLEET_SUBSCRIPTIONS)")
+    sv.set_defaults(run=_serve)
+
+    dp = sub.add_parser("deploy", help="register all deployments on a work pool (set AMLOPS_FLEET_SUBSCRIPTIONS)")
+    dp.add_argument("--work-pool", required=True)
+    dp.add_argument("--checkout", default=".", help="where workers find this repository")
+    dp.set_defaults(run=_deploy)
 
     pe = sub.add_parser("pending", help="flow runs waiting for a person, and what each waits for")
     pe.set_defaults(run=_pending)

@@ -16,6 +16,7 @@ from prefect.artifacts import create_markdown_artifact, create_progress_artifact
 from prefect.context import FlowRunContext
 from prefect.server.schemas.schedules import CronSchedule
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import BaseModel, Field
 
 from amlops.azure import workspaces
@@ -33,6 +34,10 @@ class CronRule(BaseModel):
     action: str
     cron: str
     timezone: str = "UTC"
+
+    def fires(self, start: datetime, end: datetime | None = None, n: int | None = None) -> list[datetime]:
+        """When Prefect's scheduler fires this rule from ``start`` on (its own code, so DST is handled alike)."""
+        return run_coro_as_sync(self.schedule().get_dates(n=n, start=start, end=end)) or []
 
     def schedule(self) -> CronSchedule:
         try:
@@ -52,8 +57,7 @@ class FleetReport(BaseModel):
 def overtaken_by(scheduled_at: datetime, now: datetime, group: list[CronRule]) -> CronRule | None:
     """The schedule of the group that fired after this run was due and before now, if any: this run is stale."""
     for rule in group:
-        later = rule.schedule().get_dates(n=1, start=scheduled_at.replace(microsecond=0) + timedelta(seconds=1), end=now)
-        if later:
+        if rule.fires(scheduled_at.replace(microsecond=0) + timedelta(seconds=1), end=now, n=1):
             return rule
     return None
 

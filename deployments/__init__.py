@@ -1,0 +1,1 @@
+"""Deployments and their schedules (Python), mirrored by prefect.yaml for `prefect deploy`."""

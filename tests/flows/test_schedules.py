@@ -1,0 +1,135 @@
+"""Schedules: time zones across daylight saving, holidays, stale runs, and serving/deploying them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import yaml
+from prefect.client.orchestration import get_client
+from prefect.flow_engine import run_flow
+from prefect.states import Scheduled
+
+from amlops.fleet import Selector
+from deployments.fleet import fleet_deployments
+from flows.compute_power import CronRule, overtaken_by, stop_computes
+from tests.conftest import Env
+from tests.flows.test_compute_power import SUB, WS_B, _fleet
+
+ROOT = Path(__file__).parents[2]
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def _fires(deployment: Any, start: datetime, n: int) -> list[datetime]:
+    schedule = deployment.schedules[0].schedule
+    return CronRule(action="any", cron=schedule.cron, timezone=schedule.timezone).fires(start, n=n)
+
+
+@pytest.mark.parametrize(
+    ("start", "utc_hours"),
+    [(datetime(2026, 3, 26, tzinfo=UTC), [7, 7, 6, 6]), (datetime(2026, 10, 22, tzinfo=UTC), [6, 6, 7, 7])],
+    ids=["spring-forward", "fall-back"],
+)
+def test_a_0800_start_stays_0800_local_across_daylight_saving(start: datetime, utc_hours: list[int]) -> None:
+    starting, stopping = fleet_deployments("berlin", Selector(subscriptions=[SUB]))
+    fires = _fires(starting, start, 4)  # Thu, Fri, then Mon, Tue after the change on Sunday
+    assert [f.astimezone(BERLIN).hour for f in fires] == [8, 8, 8, 8]
+    assert [f.astimezone(UTC).hour for f in fires] == utc_hours
+    assert [f.astimezone(BERLIN).weekday() for f in fires] == [3, 4, 0, 1], "weekdays only"
+    assert {f.astimezone(BERLIN).hour for f in _fires(stopping, start, 4)} == {19}
+
+
+def test_bad_schedules_are_refused_before_deploying() -> None:
+    with pytest.raises(Exception, match="invalid"):
+        fleet_deployments("x", Selector(subscriptions=[SUB]), start_cron="61 8 * * *")
+    with pytest.raises(Exception, match="invalid"):
+        fleet_deployments("x", Selector(subscriptions=[SUB]), timezone="Europe/Atlantis")
+
+
+def test_overtaken_by_a_newer_firing_of_the_group() -> None:
+    group = [CronRule(action="start", cron="0 8 * * *", timezone="Europe/Berlin"), CronRule(action="stop", cron="0 19 * * *", timezone="Europe/Berlin")]
+    stop_due = datetime(2026, 11, 20, 19, 0, tzinfo=BERLIN)
+    assert overtaken_by(stop_due, datetime(2026, 11, 20, 23, 0, tzinfo=BERLIN), group) is None, "late, but nothing newer fired"
+    newer = overtaken_by(stop_due, datetime(2026, 11, 21, 8, 30, tzinfo=BERLIN), group)
+    assert newer is not None and newer.action == "start", "the next morning's start fired: the stop is stale"
+
+
+def _run_scheduled(scheduled_at: datetime, **parameters: Any) -> Any:
+    """Run stop-computes as a run that was scheduled at ``scheduled_at`` (as a late worker would pick it up)."""
+    with get_client(sync_client=True) as client:
+        flow_run = client.create_flow_run(stop_computes, parameters=parameters, state=Scheduled(scheduled_time=scheduled_at))
+    return run_flow(stop_computes, flow_run=flow_run, parameters=parameters, return_type="state").result()
+
+
+def test_a_stale_run_does_nothing_and_says_why(flows_env: Env) -> None:
+    _fleet(flows_env)
+    mark = flows_env.control.mark()
+    group = [CronRule(action="start", cron="*/5 * * * *", timezone="UTC")]
+    report = _run_scheduled(datetime.now(UTC) - timedelta(hours=2), selector=Selector(workspaces=[str(WS_B)]), schedule_group=group)
+    assert report.skipped_run.startswith("stale:") and "start schedule '*/5 * * * *'" in report.skipped_run
+    assert report.outcomes == [] and flows_env.control.writes(mark) == []
+
+
+def test_an_on_time_run_of_the_same_group_acts(flows_env: Env) -> None:
+    _fleet(flows_env)
+    group = [CronRule(action="start", cron="0 0 1 1 *", timezone="UTC")]
+    report = _run_scheduled(datetime.now(UTC) - timedelta(seconds=30), selector=Selector(workspaces=[str(WS_B)]), schedule_group=group)
+    assert report.skipped_run == "" and report.counts == {"stopped": 1, "already": 1}
+
+
+def test_holidays_are_skipped(flows_env: Env) -> None:
+    _fleet(flows_env)
+    mark = flows_env.control.mark()
+    today = datetime.now(ZoneInfo("Pacific/Auckland")).date()
+    report = stop_computes(selector=Selector(subscriptions=[SUB]), holidays=[today, date(2026, 12, 25)], timezone="Pacific/Auckland")
+    assert "holiday" in report.skipped_run and flows_env.control.writes(mark) == []
+
+
+def _deployments(api: str) -> dict[str, dict[str, Any]]:
+    found = httpx.post(f"{api}/deployments/filter", json={"limit": 50, "offset": 0, "sort": "NAME_ASC"}, timeout=10).json()
+    return {d["name"] + "@" + d["flow_id"]: d for d in found}
+
+
+def test_amlops_serve_registers_every_deployment_with_its_schedule(prefect_server: str, tmp_path: Path) -> None:
+    env = {**os.environ, "PREFECT_API_URL": prefect_server, "AMLOPS_FLEET_SUBSCRIPTIONS": SUB}
+    proc = subprocess.Popen([sys.executable, "-m", "amlops.cli", "serve"], cwd=ROOT, env=env, stdout=open(tmp_path / "serve.log", "w"), stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(d["name"] == "weekdays-berlin-stop" for d in _deployments(prefect_server).values()):
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-2000:]
+            time.sleep(0.5)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    stop = next(d for d in _deployments(prefect_server).values() if d["name"] == "weekdays-berlin-stop")
+    assert stop["schedules"][0]["schedule"]["cron"] == "0 19 * * 1-5" and stop["schedules"][0]["schedule"]["timezone"] == "Europe/Berlin"
+    assert stop["schedules"][0]["active"], "schedules stay on after serve stops"
+    assert stop["parameters"]["selector"]["subscriptions"] == [SUB]
+
+
+def test_amlops_deploy_registers_on_a_work_pool(prefect_server: str) -> None:
+    env = {**os.environ, "PREFECT_API_URL": prefect_server, "AMLOPS_FLEET_SUBSCRIPTIONS": SUB}
+    subprocess.run([sys.executable, "-m", "prefect", "work-pool", "create", "amlops-pool", "--type", "process", "--overwrite"], cwd=ROOT, env=env, check=True, capture_output=True)
+    done = subprocess.run([sys.executable, "-m", "amlops.cli", "deploy", "--work-pool", "amlops-pool"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    pooled = {d["name"]: d for d in _deployments(prefect_server).values() if d.get("work_pool_name") == "amlops-pool"}
+    assert {"weekdays-berlin-start", "weekdays-berlin-stop", "on-demand"} <= set(pooled)
+    assert pooled["weekdays-berlin-start"]["job_variables"]["working_dir"] == str(ROOT)
+
+
+def test_prefect_yaml_mirrors_the_python_deployments() -> None:
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    in_yaml = {(d["name"], d["entrypoint"].rsplit(":", 1)[1]): d for d in spec["deployments"]}
+    for deployment in fleet_deployments("weekdays-berlin", Selector(subscriptions=[SUB])):
+        entry = in_yaml[(deployment.name, deployment.flow_name.replace("-", "_"))]
+        schedule = deployment.schedules[0].schedule
+        assert entry["schedules"] == [{"cron": schedule.cron, "timezone": schedule.timezone}]
+        assert entry["parameters"]["schedule_group"] == deployment.parameters["schedule_group"]
