@@ -52,6 +52,40 @@ class Pacer:
         return wait
 
 
-# ARM allows 200 writes in a burst and 10 per second after, per subscription. Stay a little under it:
-# other tools share the budget, and a throttled write costs a Retry-After wait.
-ARM_WRITE_RATE, ARM_WRITE_BURST = 9.5, 190
+# ARM's budget per subscription (reads 250 burst then 25/s; writes and deletes 200 then 10/s), with a
+# margin: other tools share it, and a throttled request costs a Retry-After wait.
+ARM_BUDGET: dict[str, tuple[float, int]] = {"reads": (24.0, 240), "writes": (9.5, 190), "deletes": (9.5, 190)}
+
+
+def request_kind(method: str, path: str) -> str:
+    """How ARM counts a request: list* actions and validateMoveResources are reads, other POSTs writes."""
+    if method in ("GET", "HEAD"):
+        return "reads"
+    if method == "DELETE":
+        return "deletes"
+    action = path.rstrip("/").rsplit("/", 1)[-1].lower()
+    return "reads" if method == "POST" and (action.startswith("list") or action == "validatemoveresources") else "writes"
+
+
+class Budget:
+    """One pacer per subscription and kind of request, shared by every client of a process."""
+
+    def __init__(
+        self,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        limits: dict[str, tuple[float, int]] | None = None,
+    ) -> None:
+        self._pacers: dict[tuple[str, str], Pacer] = {}
+        self._lock = threading.Lock()
+        self._sleep, self._clock = sleep, clock
+        self.limits = limits or ARM_BUDGET
+
+    def acquire(self, subscription: str, kind: str) -> float:
+        with self._lock:
+            key = (subscription.lower(), kind)
+            if key not in self._pacers:
+                rate, burst = self.limits[kind]
+                self._pacers[key] = Pacer(rate, burst, clock=self._clock, sleep=self._sleep)
+            pacer = self._pacers[key]
+        return pacer.acquire()

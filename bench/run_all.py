@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from bench import emulator_roundtrip, move_workspace
+from bench import emulator_roundtrip, fleet_stop, move_workspace
 
 if __name__ == "__main__":
     emulator_roundtrip.main()
     print()
     move_workspace.main()
+    print()
+    fleet_stop.main()

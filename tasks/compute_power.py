@@ -1,6 +1,7 @@
 """Tasks of the fleet start/stop: one per workspace, not one per instance (a Prefect server records
-only a few dozen task runs a second). Inside a task, instances run concurrently, paced under ARM's
-write budget, each with its own outcome: one slow or failing instance holds up no other."""
+only a few dozen task runs a second). Inside a task, instances run concurrently (the clients pace
+every request under ARM's budget), each with its own outcome: one slow or failing instance holds
+up no other."""
 
 from __future__ import annotations
 
@@ -16,23 +17,10 @@ from amlops.azure import computes, jobs
 from amlops.azure.errors import AmlopsError, Conflict, NotFound
 from amlops.fleet import CAPACITY_CODES, TARGET_STATES, Action, Outcome
 from amlops.models import ComputeSpec, ResourceId
-from amlops.pacing import ARM_WRITE_BURST, ARM_WRITE_RATE, Pacer
 from tasks.common import TASK_DEFAULTS, clients
 
 T = {**TASK_DEFAULTS, "cache_policy": NO_CACHE}
 INSTANCE_THREADS = 16
-
-_pacers: dict[str, Pacer] = {}
-_pacers_lock = threading.Lock()
-
-
-def pacer(subscription: str) -> Pacer:
-    """One write pacer per subscription per process: ARM's budget is per subscription."""
-    with _pacers_lock:
-        if subscription not in _pacers:
-            _pacers[subscription] = Pacer(ARM_WRITE_RATE, ARM_WRITE_BURST, sleep=clients().sleep)
-        return _pacers[subscription]
-
 
 class Progress:
     """Counts finished instances across tasks and keeps the progress artifact up to date."""
@@ -71,7 +59,6 @@ def _power_one(workspace: ResourceId, name: str, action: Action, wait_seconds: f
     done = "started" if action == "start" else "stopped"
     attempt = 0
     while True:
-        pacer(workspace.subscription).acquire()
         try:
             (computes.start_compute if action == "start" else computes.stop_compute)(c, workspace, name, wait_seconds)
             return Outcome(workspace=str(workspace), compute=name, action=action, result=done)
@@ -118,6 +105,5 @@ def power_computes(
 
 @task(name="set_idle_shutdown", **T)
 def set_idle_shutdown(workspace: ResourceId, name: str, duration: str) -> str:
-    pacer(workspace.subscription).acquire()
     computes.update_idle_shutdown(clients(), workspace, name, duration)
     return duration

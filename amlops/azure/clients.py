@@ -13,14 +13,18 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
 from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
+from azure.core.pipeline import PipelineRequest
+from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.core.pipeline.transport import RequestsTransport
 
 from amlops.azure.errors import InvalidInput
 from amlops.azure.retry import GatewayRetryPolicy, Sleep
+from amlops.pacing import Budget, request_kind
 
 ARM_URL = "https://management.azure.com"
 
@@ -46,6 +50,20 @@ class GatewayTransport(RequestsTransport):
 
     def sleep(self, duration: float) -> None:
         self._sleep(duration)
+
+
+class PacingPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
+    """Waits for the request's slot in ARM's per-subscription budget before it is sent, so fleets of
+    operations (and the status polls they bring) stay under the limits instead of collecting 429s."""
+
+    def __init__(self, budget: Budget) -> None:
+        self._budget = budget
+
+    def on_request(self, request: PipelineRequest) -> None:  # type: ignore[type-arg]
+        path = urlsplit(request.http_request.url).path
+        parts = path.split("/")
+        if len(parts) > 2 and parts[1].lower() == "subscriptions":
+            self._budget.acquire(parts[2], request_kind(request.http_request.method, path))
 
 
 class EmulatorCredential(TokenCredential):
@@ -90,9 +108,14 @@ class Clients:
 
     target: Target = field(default_factory=Target.from_env)
     sleep: Sleep = time.sleep
+    budget: Budget = field(default=None, repr=False)  # type: ignore[assignment]
     _cache: dict[tuple[str, ...], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _credential: TokenCredential | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.budget is None:
+            self.budget = Budget(sleep=self.sleep)
 
     def credential(self) -> TokenCredential:
         if self._credential is None:
@@ -107,7 +130,7 @@ class Clients:
     def _common(self) -> dict[str, Any]:
         """Pipeline pieces every client gets: our retry decisions and a transport whose sleep we own."""
         transport: dict[str, Any] = {}
-        kwargs: dict[str, Any] = {"retry_policy": GatewayRetryPolicy()}
+        kwargs: dict[str, Any] = {"retry_policy": GatewayRetryPolicy(), "per_retry_policies": [PacingPolicy(self.budget)]}
         if self.target.is_emulator:
             transport["connection_verify"] = self.target.ca_file
             kwargs["polling_interval"] = 0  # the emulator sends retry-after-ms when waiting matters

@@ -121,3 +121,19 @@ def test_injected_conflict_is_not_retried(demo: Env, ws: ResourceId) -> None:
     with pytest.raises(Conflict):
         computes.get_compute(demo.clients, ws, "alice-ci")
     assert not retry.is_transient(Conflict("x")) and not retry.is_transient(NotFound("x"))
+
+
+def test_the_pacer_keeps_a_burst_under_the_budget_without_429s(env: Env) -> None:
+    """Clients pace every request per subscription and kind: a burst past ARM's budget waits its turn."""
+    from amlops.pacing import ARM_BUDGET, Budget, Schedule
+
+    rate, burst = ARM_BUDGET["writes"]
+    schedule = Schedule(rate, burst)
+    waits = [schedule.reserve(0.0) for _ in range(burst + 3)]
+    assert waits[:burst] == [0.0] * burst and waits[burst:] == pytest.approx([1 / rate, 2 / rate, 3 / rate])
+    env.control.settings(throttle={"writes": [5, 1]})
+    paced = env.fresh_clients()
+    paced.budget = Budget(sleep=paced.sleep, limits={**ARM_BUDGET, "writes": (0.9, 4)})  # a little under the tightened bucket
+    for n in range(8):
+        resources.ensure_resource_group(paced, SUB.replace("1", "8"), f"rg-{n}", "eastus")
+    assert [r["status"] for r in env.control.requests() if r["method"] == "PUT"] == [201] * 8, "paced, never throttled"
