@@ -36,9 +36,19 @@ def _emulator(args: argparse.Namespace) -> int:
     return 0
 
 
-def _move_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+def _allow_list_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--allow-subscription", action="append", default=[], help="auto-approve private endpoints from this subscription")
+    parser.add_argument("--allow-resource-group", action="append", default=[], help="auto-approve private endpoints from this resource group")
+    parser.add_argument("--allow-endpoint", action="append", default=[], help="auto-approve private endpoints whose id matches this pattern")
+
+
+def _allow_list(args: argparse.Namespace) -> Any:
     from amlops.approvals import AllowList
 
+    return AllowList(subscriptions=args.allow_subscription, resource_groups=args.allow_resource_group, endpoint_patterns=args.allow_endpoint)
+
+
+def _move_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "source": args.source,
         "target_subscription": args.target_subscription,
@@ -46,7 +56,7 @@ def _move_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "include_associated": not args.exclude_associated,
         "dry_run": args.dry_run,
         "require_approval": not args.no_approval,
-        "private_endpoint_allow_list": AllowList(subscriptions=args.allow_subscription, resource_groups=args.allow_resource_group, endpoint_patterns=args.allow_endpoint),
+        "private_endpoint_allow_list": _allow_list(args),
         "quiesce_window_minutes": args.quiesce_window,
         "recreate_compute": not args.no_recreate_compute,
         "redeploy_endpoints": not args.no_redeploy_endpoints,
@@ -109,11 +119,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _approve_endpoints(args: argparse.Namespace) -> int:
     """Run approve-private-endpoints here: allow-listed connections at once, a person for the rest."""
-    from amlops.approvals import AllowList
     from flows.approve_private_endpoints import approve_private_endpoints
 
-    allow = AllowList(subscriptions=args.allow_subscription, resource_groups=args.allow_resource_group, endpoint_patterns=args.allow_endpoint)
-    state = approve_private_endpoints(workspace=args.workspace, allow_list=allow, timeout_seconds=args.timeout, poll_seconds=args.poll, return_state=True)
+    state = approve_private_endpoints(workspace=args.workspace, allow_list=_allow_list(args), timeout_seconds=args.timeout, poll_seconds=args.poll, return_state=True)
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, BaseException):
         print(f"Private endpoint approval did not complete: {outcome}", file=sys.stderr)
@@ -182,9 +190,7 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--approve-plan-as", help="unattended: approve the plan as this person (needs --confirm-workspace)")
     m.add_argument("--confirm-workspace", help="the workspace name, typed exactly, to confirm --approve-plan-as")
     m.add_argument("--approve-private-endpoints-as", help="unattended: approve every new Pending connection as this person")
-    m.add_argument("--allow-subscription", action="append", default=[], help="auto-approve private endpoints from this subscription")
-    m.add_argument("--allow-resource-group", action="append", default=[], help="auto-approve private endpoints from this resource group")
-    m.add_argument("--allow-endpoint", action="append", default=[], help="auto-approve private endpoints whose id matches this pattern")
+    _allow_list_options(m)
     m.add_argument("--quiesce-window", type=int, default=60, help="minutes of endpoint traffic that block the move")
     m.add_argument("--no-recreate-compute", action="store_true")
     m.add_argument("--no-redeploy-endpoints", action="store_true")
@@ -198,9 +204,7 @@ def parser() -> argparse.ArgumentParser:
 
     ae = sub.add_parser("approve-endpoints", help="decide a workspace's Pending private endpoint connections")
     ae.add_argument("--workspace", required=True, help="the workspace's resource id")
-    ae.add_argument("--allow-subscription", action="append", default=[])
-    ae.add_argument("--allow-resource-group", action="append", default=[])
-    ae.add_argument("--allow-endpoint", action="append", default=[])
+    _allow_list_options(ae)
     ae.add_argument("--timeout", type=int, default=3600, help="seconds to wait for a person")
     ae.add_argument("--poll", type=int, default=10, help="seconds between checks for an answer")
     ae.set_defaults(run=_approve_endpoints)

@@ -47,7 +47,7 @@ def to_spec(body: dict[str, Any]) -> ComputeSpec:
 
 
 def _path(workspace: ResourceId, name: str = "") -> str:
-    return f"{workspace.require_workspace()}/computes" + (f"/{name}" if name else "")
+    return rest.child_path(workspace, "computes", name)
 
 
 def list_computes(clients: Clients, workspace: ResourceId) -> list[ComputeSpec]:

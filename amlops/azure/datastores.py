@@ -13,7 +13,7 @@ SECRET_FIELDS = {"key", "sasToken", "clientSecret", "certificate", "password"}
 
 
 def _path(workspace: ResourceId, name: str = "") -> str:
-    return f"{workspace.require_workspace()}/datastores" + (f"/{name}" if name else "")
+    return rest.child_path(workspace, "datastores", name)
 
 
 def to_datastore(body: dict[str, Any]) -> Datastore:

@@ -17,7 +17,7 @@ READ_ONLY_DEPLOYMENT = {"provisioningState"}
 
 
 def _path(workspace: ResourceId, name: str = "", kind: str = "onlineEndpoints") -> str:
-    return f"{workspace.require_workspace()}/{kind}" + (f"/{name}" if name else "")
+    return rest.child_path(workspace, kind, name)
 
 
 def _deployment(body: dict[str, Any]) -> Deployment:

@@ -28,7 +28,7 @@ def to_job(body: dict[str, Any]) -> Job:
 
 
 def _path(workspace: ResourceId, name: str = "") -> str:
-    return f"{workspace.require_workspace()}/jobs" + (f"/{name}" if name else "")
+    return rest.child_path(workspace, "jobs", name)
 
 
 def get_job(clients: Clients, workspace: ResourceId, name: str) -> Job:

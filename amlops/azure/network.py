@@ -22,7 +22,7 @@ def to_connection(body: dict[str, Any]) -> PrivateEndpointConnection:
 
 
 def _path(workspace: ResourceId, name: str = "") -> str:
-    return f"{workspace.require_workspace()}/privateEndpointConnections" + (f"/{name}" if name else "")
+    return rest.child_path(workspace, "privateEndpointConnections", name)
 
 
 def list_connections(clients: Clients, workspace: ResourceId) -> list[PrivateEndpointConnection]:

@@ -16,11 +16,17 @@ from azure.mgmt.resource.resources.models import GenericResource
 
 from amlops.azure.clients import Clients
 from amlops.azure.errors import azure_errors, translate
+from amlops.models import ResourceId
 
 # API versions amlops speaks, one place to change them.
 ML_API = "2024-10-01"
 AUTH_API = "2022-04-01"
 METRICS_API = "2023-10-01"
+
+
+def child_path(workspace: ResourceId, segment: str, name: str = "") -> str:
+    """``{workspace}/{segment}[/{name}]``: where a workspace's computes, jobs, datastores... live."""
+    return f"{workspace.require_workspace()}/{segment}" + (f"/{name}" if name else "")
 
 
 def _url(clients: Clients, path: str, api_version: str, query: dict[str, str] | None = None) -> str:
