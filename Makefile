@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+AZURITE := node_modules/.bin/azurite-blob
 
 .PHONY: test demo lint bench emulator clean browser-deps
 
@@ -18,11 +19,16 @@ $(STAMP): pyproject.toml requirements.lock
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
+# Azurite, Microsoft's storage emulator, from the npm registry (locked in package-lock.json).
+$(AZURITE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(AZURITE)
+
 # The browser test drives the real Prefect UI in Debian's chromium (no browser download).
 browser-deps:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
-test: $(STAMP) browser-deps lint
+test: $(STAMP) $(AZURITE) browser-deps lint
 	$(PY) -m pytest -q
 
 demo: $(STAMP)

@@ -1,0 +1,38 @@
+"""Blob storage behind a datastore (azure-storage-blob): list checkpoints, read and write blobs.
+
+Real Azure: https://<account>.blob.core.windows.net with the caller's Azure identity. The emulator
+target: Azurite at AMLOPS_BLOB_URL with its well-known development account key (AMLOPS_BLOB_KEY).
+"""
+
+from __future__ import annotations
+
+import os
+
+from azure.storage.blob import ContainerClient
+
+from amlops.azure.clients import Clients
+from amlops.azure.errors import InvalidInput, azure_errors
+from amlops.training import Checkpoint, group_checkpoints
+
+
+def container(clients: Clients, account: str, name: str) -> ContainerClient:
+    if clients.target.is_emulator:
+        url, key = os.environ.get("AMLOPS_BLOB_URL"), os.environ.get("AMLOPS_BLOB_KEY")
+        if not url or not key:
+            raise InvalidInput("The emulator target needs AMLOPS_BLOB_URL and AMLOPS_BLOB_KEY for Azurite (the test and demo set-up export them).")
+        account_name = url.rstrip("/").rsplit("/", 1)[-1]
+        return ContainerClient(url.rstrip("/"), name, credential={"account_name": account_name, "account_key": key})
+    return ContainerClient(f"https://{account}.blob.core.windows.net", name, credential=clients.credential())
+
+
+def list_checkpoints(client: ContainerClient, prefix: str) -> list[Checkpoint]:
+    """Every checkpoint folder under ``prefix``, complete or partial, oldest first."""
+    base = prefix.strip("/") + "/" if prefix.strip("/") else ""
+    with azure_errors():
+        blobs = [(b.name, b.last_modified.isoformat()) for b in client.list_blobs(name_starts_with=base)]
+    return group_checkpoints(base, blobs)
+
+
+def write_blob(client: ContainerClient, name: str, data: bytes) -> None:
+    with azure_errors():
+        client.upload_blob(name, data, overwrite=True)
