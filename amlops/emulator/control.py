@@ -107,6 +107,16 @@ class Controls:
         body = req.body or {}
         return ok(jobs.force_end(self.state, body.get("id", ""), body.get("action", "")))
 
+    def post_jobs_schedule(self, req: Request) -> Response:
+        """Schedule an end for the next jobs whose name matches: preempt, node_failure, infrastructure or fail."""
+        body = dict(req.body or {})
+        if body.get("end") not in jobs.ENDS or not body.get("match"):
+            raise bad_request(f"A job schedule needs 'match' (a name glob) and 'end' (one of {sorted(jobs.ENDS)}).")
+        body.setdefault("after", 0.0)
+        body.setdefault("times", 1)
+        self.state.job_schedules.append(body)
+        return ok(body)
+
     def post_traffic(self, req: Request) -> Response:
         body = req.body or {}
         metrics.record_traffic(self.state, body["endpoint"], int(body.get("requests", 1)), float(body.get("seconds_ago", 0)))

@@ -43,6 +43,9 @@ class EmulatorControl:
     def job(self, job_id: str, action: str) -> dict[str, Any]:
         return self.call("POST", "jobs/action", {"id": job_id, "action": action})
 
+    def schedule_job_end(self, match: str, end: str, after: float, partial: bool = False, times: int = 1) -> dict[str, Any]:
+        return self.call("POST", "jobs/schedule", {"match": match, "end": end, "after": after, "partial": partial, "times": times})
+
     def traffic(self, endpoint_id: str, requests: int, seconds_ago: float = 0) -> None:
         self.call("POST", "traffic", {"endpoint": endpoint_id, "requests": requests, "seconds_ago": seconds_ago})
 

@@ -61,6 +61,9 @@ class Settings:
     # Job timeline in seconds of emulator time: queued -> running -> completed.
     job_queue_seconds: float = 1.0
     job_run_seconds: float = 60.0
+    # Azurite, where simulated training scripts write their checkpoints: URL (…/devstoreaccount1) and key.
+    storage_url: str = ""
+    storage_key: str = ""
 
 
 class Store:
@@ -151,6 +154,8 @@ class State:
         self.deleted_compute_names: dict[str, set[str]] = {}
         # job key -> timeline: when it was submitted and any end forced or scheduled for it
         self.job_runs: dict[str, dict[str, Any]] = {}
+        # scheduled ends for jobs whose name matches: {"match": glob, "end": "preempt", "after": running seconds, "partial": bool}
+        self.job_schedules: list[dict[str, Any]] = []
 
     def subscription(self, subscription_id: str) -> Subscription:
         sub = self.subscriptions.get(subscription_id.lower())

@@ -6,10 +6,12 @@ A job queues, runs, then completes, unless an end is forced through the control 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from amlops.emulator import ids, lro
 from amlops.emulator.errors import ArmError, bad_request, conflict
+from amlops.emulator.models import training
 from amlops.emulator.models.common import WORKSPACE_TYPE, arm_body, ensure_writable, require_child, require_workspace
 from amlops.emulator.state import Operation, State
 
@@ -53,32 +55,54 @@ def put_job(state: State, workspace_id: str, name: str, body: dict[str, Any]) ->
     props.setdefault("experimentName", "Default")
     props.setdefault("displayName", name)
     props.setdefault("isArchived", False)
+    script = training.plan(state, workspace["id"], name, props.get("environmentVariables") or {})
     job = arm_body(state, jid, f"{WORKSPACE_TYPE}/jobs", props, previous=None)
     state.store.put(job)
-    state.job_runs[ids.key(jid)] = {"submitted": state.clock.now(), "forced": None}
+    state.job_runs[ids.key(jid)] = {"submitted": state.clock.now(), "forced": None, "script": script}
     return refresh(state, job), True
 
 
+def _wall(state: State, t: float) -> str:
+    """An emulator-clock instant as the UTC time Azure's run history would report."""
+    return (state.clock.utcnow() - timedelta(seconds=state.clock.now() - t)).isoformat().replace("+00:00", "Z")
+
+
+def _end(state: State, job: dict[str, Any], run: dict[str, Any], ended_at: float, outcome: tuple[str, str | None]) -> None:
+    run["forced"] = outcome
+    run["ended"] = ended_at
+    job["properties"]["properties"]["endTimeUtc"] = _wall(state, ended_at)
+
+
 def refresh(state: State, job: dict[str, Any]) -> dict[str, Any]:
-    """Bring a job's status up to the emulator's clock."""
+    """Bring a job's status up to the emulator's clock; its script writes the checkpoints that are due."""
     run = state.job_runs.get(ids.key(job["id"]))
     props = job["properties"]
     if run is None or props["status"] in TERMINAL:
         return job
-    if run["forced"]:
-        status, code = run["forced"]
-        props["status"] = status
-        if code:
-            props["properties"]["azureml.failureReason"] = code
-        return job
-    elapsed = state.clock.now() - run["submitted"]
-    queue, runtime = state.settings.job_queue_seconds, state.settings.job_run_seconds
-    if elapsed < queue:
-        props["status"] = "Queued"
-    elif elapsed < queue + runtime:
-        props["status"] = "Running"
-    else:
-        props["status"] = "Completed"
+    if not run["forced"]:
+        queue = state.settings.job_queue_seconds
+        started = run["submitted"] + queue
+        running_for = state.clock.now() - started
+        runtime = training.run_seconds(run["script"])
+        scheduled = run["script"].get("scheduled_end")
+        if running_for < 0:
+            props["status"] = "Queued"
+            return job
+        props["properties"]["startTimeUtc"] = _wall(state, started)
+        if scheduled and running_for >= scheduled["after"] and scheduled["after"] < runtime:
+            training.progress(state, run["script"], scheduled["after"], partial=bool(scheduled.get("partial")))
+            _end(state, job, run, started + scheduled["after"], ENDS[scheduled["end"]])
+        elif running_for < runtime:
+            training.progress(state, run["script"], running_for)
+            props["status"] = "Running"
+            return job
+        else:
+            training.progress(state, run["script"], runtime)
+            _end(state, job, run, started + runtime, ENDS["complete"])
+    status, code = run["forced"]
+    props["status"] = status
+    if code:
+        props["properties"]["azureml.failureReason"] = code
     return job
 
 
@@ -104,7 +128,7 @@ def cancel_job(state: State, workspace_id: str, name: str) -> Operation:
 
     def complete() -> None:
         if job["properties"]["status"] not in TERMINAL:
-            run["forced"] = ("Canceled", None)
+            _end(state, job, run, state.clock.now(), ("Canceled", None))
             refresh(state, job)
 
     if job["properties"]["status"] not in TERMINAL:
@@ -137,7 +161,10 @@ def force_end(state: State, job_resource_id: str, end: str) -> dict[str, Any]:
         run = state.job_runs[ids.key(job["id"])]
         run["submitted"] = min(run["submitted"], state.clock.now() - state.settings.job_queue_seconds)
     elif end in ENDS:
-        state.job_runs[ids.key(job["id"])]["forced"] = ENDS[end]
+        run = state.job_runs[ids.key(job["id"])]
+        running_for = state.clock.now() - run["submitted"] - state.settings.job_queue_seconds
+        training.progress(state, run["script"], max(0.0, running_for))
+        _end(state, job, run, state.clock.now(), ENDS[end])
     else:
         raise bad_request(f"Unknown job action '{end}'; use advance or one of {sorted(ENDS)}.")
     return refresh(state, job)
