@@ -147,6 +147,28 @@ def _deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    """Run train-with-retries here: resubmitted from its latest checkpoint after preemption or node failure."""
+    from amlops.training import Budgets, CheckpointLocation
+    from flows.train_with_retries import train_with_retries
+
+    datastore, _, path = args.checkpoints.partition(":")
+    budgets = Budgets(infra_retries=args.infra_retries, user_retries=args.user_retries, total_minutes=args.total_minutes, backoff_seconds=args.backoff, escalate_after_preemptions=args.escalate_after)
+    state = train_with_retries(
+        workspace=args.workspace, command=args.command, environment=args.environment, compute=args.compute, checkpoint=CheckpointLocation(datastore=datastore, path=path),
+        resume_arg=args.resume_arg, instance_count=args.instance_count, lineage=args.lineage, budgets=budgets, dedicated_compute=args.dedicated_compute,
+        watch_seconds=args.watch, environment_variables=dict(v.split("=", 1) for v in args.env), return_state=True,
+    )  # fmt: skip
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, BaseException):
+        print(f"Training did not complete: {outcome}", file=sys.stderr)
+        return 2 if type(outcome).__name__ == "InvalidInput" else 3
+    for a in outcome.attempts:
+        print(f"attempt {a.number} {a.job} on {a.compute}: {a.end}, resumed from {a.resumed_from or 'the start'}, {a.seconds:.0f} s, lost {a.lost_seconds:.0f} s")
+    print(outcome.outcome)
+    return 0
+
+
 def _pending(args: argparse.Namespace) -> int:
     from flows.pauses import list_paused
 
@@ -216,6 +238,25 @@ def parser() -> argparse.ArgumentParser:
     dp.add_argument("--work-pool", required=True)
     dp.add_argument("--checkout", default=".", help="where workers find this repository")
     dp.set_defaults(run=_deploy)
+
+    tr = sub.add_parser("train", help="run a command job that survives preemption, resuming from its latest checkpoint")
+    tr.add_argument("--workspace", required=True)
+    tr.add_argument("--command", required=True)
+    tr.add_argument("--environment", required=True, help="azureml:<name>:<version>")
+    tr.add_argument("--compute", required=True)
+    tr.add_argument("--checkpoints", required=True, metavar="DATASTORE:PATH")
+    tr.add_argument("--resume-arg", default="--resume-from")
+    tr.add_argument("--instance-count", type=int, default=1)
+    tr.add_argument("--lineage", help="defaults to a hash of workspace, command, compute and checkpoint path")
+    tr.add_argument("--infra-retries", type=int, default=5)
+    tr.add_argument("--user-retries", type=int, default=0)
+    tr.add_argument("--total-minutes", type=float, default=24 * 60)
+    tr.add_argument("--backoff", type=float, default=30)
+    tr.add_argument("--escalate-after", type=int, help="preemptions before moving to --dedicated-compute")
+    tr.add_argument("--dedicated-compute")
+    tr.add_argument("--watch", type=float, default=30, help="seconds between status reads")
+    tr.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
+    tr.set_defaults(run=_train)
 
     pe = sub.add_parser("pending", help="flow runs waiting for a person, and what each waits for")
     pe.set_defaults(run=_pending)

@@ -7,7 +7,9 @@ written last. A folder without the marker is partial (the node died while writin
 
 from __future__ import annotations
 
+import hashlib
 import re
+from typing import Literal
 
 from pydantic import Field
 
@@ -59,3 +61,79 @@ class CheckpointLocation(Model):
 
     def uri(self) -> str:
         return f"azureml://datastores/{self.datastore}/paths/{self.path.strip('/')}/"
+
+
+# -- attempts, ends and budgets
+
+INFRA_REASONS = {"LowPriorityNodePreempted": "preempted", "NodeFailure": "node failure", "ServiceError": "infrastructure"}
+End = Literal["completed", "preempted", "node failure", "infrastructure", "user error", "cancelled"]
+RETRIABLE: set[str] = {"preempted", "node failure", "infrastructure"}
+
+
+def classify(status: str, failure_reason: str | None) -> End | None:
+    """How a job ended, or None while it has not."""
+    if status == "Completed":
+        return "completed"
+    if status == "Canceled":
+        return "cancelled"
+    if status in ("Failed", "NotResponding"):
+        return INFRA_REASONS.get(failure_reason or "", "user error")  # type: ignore[return-value]
+    return None
+
+
+class Budgets(Model):
+    infra_retries: int = Field(default=5, ge=0, description="resubmissions after preemption, node failure or infrastructure errors")
+    user_retries: int = Field(default=0, ge=0, description="resubmissions after the script itself failed")
+    total_minutes: float = Field(default=24 * 60, gt=0)
+    backoff_seconds: float = Field(default=30, ge=0)
+    escalate_after_preemptions: int | None = Field(default=None, ge=1, description="then run on the dedicated compute")
+
+
+class Attempt(Model):
+    number: int
+    job: str
+    compute: str
+    resumed_from: str | None = None
+    status: str = ""
+    end: End | None = None
+    started: str = ""
+    ended: str = ""
+    seconds: float = 0.0
+    lost_seconds: float = 0.0
+
+
+def attempt_name(lineage: str, number: int) -> str:
+    """Deterministic: a flow that crashed after submitting finds its attempt instead of submitting another."""
+    return f"{lineage}-{number:03d}"
+
+
+def lineage_of(*parts: str) -> str:
+    return "train-" + hashlib.sha256("|".join(parts).lower().encode()).hexdigest()[:10]
+
+
+def next_step(attempts: list[Attempt], budgets: Budgets, elapsed_minutes: float) -> tuple[str, str]:
+    """('done'|'stop'|'retry', why) after the last attempt ended."""
+    if not attempts:
+        return "retry", "first attempt"
+    last = attempts[-1]
+    if last.end == "completed":
+        return "done", f"completed in attempt {last.number}"
+    if last.end == "cancelled":
+        return "stop", f"attempt {last.number} was cancelled by a person; not retried"
+    infra = sum(1 for a in attempts if a.end in RETRIABLE)
+    user = sum(1 for a in attempts if a.end == "user error")
+    if last.end == "user error" and user > budgets.user_retries:
+        return "stop", f"the script failed {user} time(s); the user-error budget is {budgets.user_retries} retries"
+    if last.end in RETRIABLE and infra > budgets.infra_retries:
+        return "stop", f"{infra} infrastructure ends ({last.end} last); the budget is {budgets.infra_retries} retries"
+    if elapsed_minutes >= budgets.total_minutes:
+        return "stop", f"the total time budget of {budgets.total_minutes:g} minutes is spent"
+    return "retry", f"attempt {last.number} ended: {last.end}"
+
+
+def compute_for(attempts: list[Attempt], budgets: Budgets, compute: str, dedicated: str | None) -> str:
+    """Low-priority until it has been preempted often enough, then the dedicated compute when there is one."""
+    preemptions = sum(1 for a in attempts if a.end == "preempted")
+    if dedicated and budgets.escalate_after_preemptions and preemptions >= budgets.escalate_after_preemptions:
+        return dedicated
+    return compute

@@ -116,6 +116,10 @@ class Clients:
     def __post_init__(self) -> None:
         if self.budget is None:
             self.budget = Budget(sleep=self.sleep)
+        if self.target.is_emulator and "azure.ai.ml" not in sys.modules:
+            # MLClient exports AZUREML_CURRENT_CLOUD, and importing azure.ai.ml resolves it at once: a child
+            # process inheriting the emulator's cloud name fails before it could register it. Forget it.
+            os.environ.pop("AZUREML_CURRENT_CLOUD", None)
 
     def credential(self) -> TokenCredential:
         if self._credential is None:
@@ -148,10 +152,6 @@ class Clients:
 
     def ml(self, subscription: str, resource_group: str, workspace: str | None = None) -> Any:
         """azure-ai-ml's MLClient, scoped to a workspace when one is named."""
-        if self.target.is_emulator and "azure.ai.ml" not in sys.modules:
-            # MLClient exports AZUREML_CURRENT_CLOUD, and importing azure.ai.ml resolves it at once: a child
-            # process inheriting the emulator's cloud name fails before it could register it. Forget it.
-            os.environ.pop("AZUREML_CURRENT_CLOUD", None)
         from azure.ai.ml import MLClient
 
         def build() -> Any:

@@ -35,8 +35,9 @@ def get_job(clients: Clients, workspace: ResourceId, name: str) -> Job:
     return to_job(rest.send(clients, workspace.subscription, "GET", _path(workspace, name), rest.ML_API))
 
 
-def list_jobs(clients: Clients, workspace: ResourceId) -> list[Job]:
-    return [to_job(b) for b in rest.pages(clients, workspace.subscription, _path(workspace), rest.ML_API, {"listViewType": "ActiveOnly"})]
+def list_jobs(clients: Clients, workspace: ResourceId, view: str = "ActiveOnly") -> list[Job]:
+    """Jobs not archived (ActiveOnly, Azure's default), or All."""
+    return [to_job(b) for b in rest.pages(clients, workspace.subscription, _path(workspace), rest.ML_API, {"listViewType": view})]
 
 
 def active_jobs(clients: Clients, workspace: ResourceId) -> list[Job]:

@@ -11,7 +11,7 @@ import os
 from azure.storage.blob import ContainerClient
 
 from amlops.azure.clients import Clients
-from amlops.azure.errors import InvalidInput, azure_errors
+from amlops.azure.errors import InvalidInput, NotFound, azure_errors
 from amlops.training import Checkpoint, group_checkpoints
 
 
@@ -28,8 +28,11 @@ def container(clients: Clients, account: str, name: str) -> ContainerClient:
 def list_checkpoints(client: ContainerClient, prefix: str) -> list[Checkpoint]:
     """Every checkpoint folder under ``prefix``, complete or partial, oldest first."""
     base = prefix.strip("/") + "/" if prefix.strip("/") else ""
-    with azure_errors():
-        blobs = [(b.name, b.last_modified.isoformat()) for b in client.list_blobs(name_starts_with=base)]
+    try:
+        with azure_errors():
+            blobs = [(b.name, b.last_modified.isoformat()) for b in client.list_blobs(name_starts_with=base)]
+    except NotFound:
+        return []  # the script has not created its container yet: no checkpoint, start from the beginning
     return group_checkpoints(base, blobs)
 
 

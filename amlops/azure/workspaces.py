@@ -6,7 +6,7 @@ from typing import Any
 
 from amlops.azure import rest
 from amlops.azure.clients import Clients
-from amlops.azure.errors import azure_errors
+from amlops.azure.errors import InvalidInput, NotFound, azure_errors
 from amlops.models import ResourceId, Workspace
 
 ASSET_KINDS = ("environments", "models", "data")
@@ -62,6 +62,19 @@ def update_workspace(clients: Clients, workspace: ResourceId, description: str |
 
 def delete_workspace(clients: Clients, workspace: ResourceId) -> None:
     rest.delete_by_id(clients, str(workspace.require_workspace()), rest.ML_API)
+
+
+def environment_exists(clients: Clients, workspace: ResourceId, reference: str) -> bool:
+    """Whether ``azureml:<name>:<version>`` (or ``<name>:<version>``) is registered in the workspace."""
+    name, _, version = reference.removeprefix("azureml:").partition(":")
+    if not name or not version:
+        raise InvalidInput(f"Environment {reference!r} must be azureml:<name>:<version>.")
+    path = rest.child_path(workspace, "environments", name) + f"/versions/{version}"
+    try:
+        rest.send(clients, workspace.subscription, "GET", path, rest.ML_API)
+    except NotFound:
+        return False
+    return True
 
 
 def list_asset_names(clients: Clients, workspace: ResourceId) -> dict[str, list[str]]:

@@ -1,0 +1,71 @@
+"""Tasks of train-with-retries: check, find the lineage's attempts, find the checkpoint, submit, read."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from amlops.azure import computes, datastores, jobs, storage, workspaces
+from amlops.azure.errors import Conflict, InvalidInput, NotFound
+from amlops.models import Job, ResourceId
+from amlops.training import Checkpoint, CheckpointLocation, latest_complete
+from tasks.common import TASK_DEFAULTS, clients
+
+T = {**TASK_DEFAULTS, "cache_policy": NO_CACHE}
+LINEAGE_TAG, ATTEMPT_TAG, RESUMED_TAG = "amlops.lineage", "amlops.attempt", "amlops.resumed_from"
+
+
+@task(name="check_training_inputs", **T)
+def check_training_inputs(workspace: ResourceId, computes_needed: list[str], environment: str, checkpoint: CheckpointLocation) -> tuple[str, str]:
+    """Refuse before submitting anything: unknown compute, missing environment, a path outside any datastore.
+    Returns the checkpoint datastore's storage account and container."""
+    c = clients()
+    workspaces.get_workspace(c, workspace)
+    for name in computes_needed:
+        try:
+            computes.get_compute(c, workspace, name)
+        except NotFound as err:
+            raise InvalidInput(f"Compute '{name}' does not exist in {workspace.name}; create it or name another.") from err
+    if not workspaces.environment_exists(c, workspace, environment):
+        raise InvalidInput(f"Environment '{environment}' is not registered in {workspace.name}.")
+    try:
+        store = datastores.get_datastore(c, workspace, checkpoint.datastore)
+    except NotFound as err:
+        raise InvalidInput(f"Checkpoint path {checkpoint.uri()} is outside any datastore: '{checkpoint.datastore}' is not registered.") from err
+    if not store.container_name:
+        raise InvalidInput(f"Datastore '{checkpoint.datastore}' is not a blob container; checkpoints need one.")
+    return store.account_name or "", store.container_name
+
+
+@task(name="lineage_jobs", **T)
+def lineage_jobs(workspace: ResourceId, lineage: str) -> list[Job]:
+    """Every attempt of a lineage, oldest first, found by its tag: what a restarted flow continues from."""
+    found = [j for j in jobs.list_jobs(clients(), workspace, view="All") if j.tags.get(LINEAGE_TAG) == lineage]
+    return sorted(found, key=lambda j: int(j.tags.get(ATTEMPT_TAG, "0")))
+
+
+@task(name="find_checkpoint", **T)
+def find_checkpoint(account: str, container: str, checkpoint: CheckpointLocation) -> Checkpoint | None:
+    client = storage.container(clients(), account, container)
+    return latest_complete(storage.list_checkpoints(client, checkpoint.path))
+
+
+@task(name="submit_attempt", **T)
+def submit_attempt(
+    workspace: ResourceId, name: str, command: str, environment: str, compute: str, tags: dict[str, str], variables: dict[str, str], instance_count: int, experiment: str
+) -> Job:
+    """Submit under the attempt's deterministic name; one already there (a crash after submitting) is followed, not duplicated."""
+    c = clients()
+    try:
+        return jobs.get_job(c, workspace, name)
+    except NotFound:
+        pass
+    try:
+        return jobs.submit_command_job(c, workspace, name, command, environment, compute, experiment=experiment, tags=tags, instance_count=instance_count, environment_variables=variables)
+    except Conflict:
+        return jobs.get_job(c, workspace, name)
+
+
+@task(name="read_job", **T)
+def read_job(workspace: ResourceId, name: str) -> Job:
+    return jobs.get_job(clients(), workspace, name)

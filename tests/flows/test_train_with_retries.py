@@ -1,0 +1,160 @@
+"""train-with-retries against the emulator (jobs writing checkpoints to Azurite) and a real Prefect server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from amlops.azure import jobs
+from amlops.models import ResourceId
+from amlops.training import Budgets, CheckpointLocation
+from flows.train_with_retries import train_with_retries
+from tests.conftest import AZURITE_KEY, WS_ID, Env, demo_scenario
+
+ROOT = Path(__file__).parents[2]
+WS = ResourceId.parse(WS_ID)
+# 20 steps a second, a checkpoint every second (20 steps), 100 steps in all: 5 s of training.
+SCRIPT = {"AMLOPS_STEPS_PER_SECOND": "20", "AMLOPS_CHECKPOINT_EVERY": "1", "AMLOPS_TOTAL_STEPS": "100"}
+
+
+@pytest.fixture
+def training(flows_env: Env, azurite: str) -> Env:
+    spec = demo_scenario()
+    spec["workspaces"][0]["datastores"].append({"name": "checkpoints", "properties": {"datastoreType": "AzureBlob", "accountName": "devstoreaccount1", "containerName": f"c-{uuid.uuid4().hex[:10]}"}})
+    spec["workspaces"][0]["computes"].append({"name": "gpu-dedicated", "properties": {"computeType": "AmlCompute", "properties": {"vmSize": "STANDARD_NC6S_V3", "vmPriority": "Dedicated"}}})
+    flows_env.control.load(spec)
+    flows_env.control.settings(storage_url=azurite, storage_key=AZURITE_KEY, job_queue_seconds=0.2)
+    return flows_env
+
+
+def _args(**changes: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "workspace": WS_ID,
+        "command": "python train.py --epochs 10",
+        "environment": "azureml:forecast-env:1",
+        "compute": "gpu-cluster",
+        "checkpoint": CheckpointLocation(datastore="checkpoints", path="runs/forecast"),
+        "lineage": f"fc-{uuid.uuid4().hex[:6]}",
+        "budgets": Budgets(backoff_seconds=0),
+        "watch_seconds": 0.1,
+        "environment_variables": SCRIPT,
+    }
+    args.update(changes)
+    return args
+
+
+def _run(**changes: Any) -> tuple[Any, Any]:
+    state = train_with_retries(**_args(**changes), return_state=True)
+    return state, state.result(raise_on_failure=False)
+
+
+def _lineage_jobs(env: Env, lineage: str) -> list[Any]:
+    return sorted((j for j in jobs.list_jobs(env.clients, WS, view="All") if j.tags.get("amlops.lineage") == lineage), key=lambda j: j.name)
+
+
+def test_preempted_twice_then_completes_resuming_from_the_right_checkpoints(training: Env) -> None:
+    lineage = f"fc-{uuid.uuid4().hex[:6]}"
+    training.control.schedule_job_end(f"{lineage}-00[12]", "preempt", after=1.6, partial=True, times=2)
+    state, report = _run(lineage=lineage)
+    assert state.is_completed(), report
+    assert [a.end for a in report.attempts] == ["preempted", "preempted", "completed"]
+    assert [a.resumed_from for a in report.attempts] == [None, "runs/forecast/step-00000020/", "runs/forecast/step-00000040/"], "partial checkpoints are skipped"
+    submitted = _lineage_jobs(training, lineage)
+    assert [j.name for j in submitted] == [f"{lineage}-001", f"{lineage}-002", f"{lineage}-003"]
+    assert all(0 < a.lost_seconds <= 1.5 for a in report.attempts[:2]), [a.lost_seconds for a in report.attempts]
+
+
+def test_user_error_is_not_retried_by_default(training: Env) -> None:
+    lineage = f"fc-{uuid.uuid4().hex[:6]}"
+    training.control.schedule_job_end(f"{lineage}-*", "fail", after=0.5)
+    state, error = _run(lineage=lineage)
+    assert state.is_failed() and "the script failed 1 time(s)" in str(error)
+    assert len(_lineage_jobs(training, lineage)) == 1
+
+
+def test_user_error_retried_within_its_own_budget(training: Env) -> None:
+    lineage = f"fc-{uuid.uuid4().hex[:6]}"
+    training.control.schedule_job_end(f"{lineage}-001", "fail", after=0.5)
+    state, report = _run(lineage=lineage, budgets=Budgets(backoff_seconds=0, user_retries=1))
+    assert state.is_completed() and [a.end for a in report.attempts] == ["user error", "completed"]
+
+
+def test_cancelled_by_a_person_is_never_retried(training: Env) -> None:
+    lineage = f"fc-{uuid.uuid4().hex[:6]}"
+    import threading
+
+    def cancel_when_running() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if jobs.get_job(training.clients, WS, f"{lineage}-001").status == "Running":
+                    jobs.cancel_job(training.clients, WS, f"{lineage}-001")
+                    return
+            except Exception:  # noqa: BLE001 - not submitted yet
+                pass
+            time.sleep(0.05)
+
+    canceller = threading.Thread(target=cancel_when_running)
+    canceller.start()
+    state, error = _run(lineage=lineage)
+    canceller.join()
+    assert state.is_failed() and "cancelled by a person; not retried" in str(error)
+    assert len(_lineage_jobs(training, lineage)) == 1
+
+
+def test_infrastructure_budget_exhausted_ends_with_the_reason(training: Env) -> None:
+    lineage = f"fc-{uuid.uuid4().hex[:6]}"
+    training.control.schedule_job_end(f"{lineage}-*", "node_failure", after=0.5, times=10)
+    state, error = _run(lineage=lineage, budgets=Budgets(backoff_seconds=0, infra_retries=1))
+    assert state.is_failed() and "2 infrastructure ends (node failure last); the budget is 1 retries" in str(error)
+    assert len(_lineage_jobs(training, lineage)) == 2
+
+
+def test_escalates_to_dedicated_after_preemptions(training: Env) -> None:
+    lineage = f"fc-{uuid.uuid4().hex[:6]}"
+    training.control.schedule_job_end(f"{lineage}-001", "preempt", after=1.2)
+    state, report = _run(lineage=lineage, budgets=Budgets(backoff_seconds=0, escalate_after_preemptions=1), dedicated_compute="gpu-dedicated")
+    assert state.is_completed() and [a.compute for a in report.attempts] == ["gpu-cluster", "gpu-dedicated"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        ({"compute": "no-such-compute"}, "Compute 'no-such-compute' does not exist"),
+        ({"environment": "azureml:ghost-env:7"}, "Environment 'azureml:ghost-env:7' is not registered"),
+        ({"checkpoint": CheckpointLocation(datastore="nowhere", path="x")}, "outside any datastore"),
+    ],
+    ids=["unknown-compute", "missing-environment", "path-outside-datastores"],
+)
+def test_bad_input_is_refused_before_submitting(training: Env, changes: dict[str, Any], says: str) -> None:
+    mark = training.control.mark()
+    state, error = _run(**changes)
+    assert state.is_failed() and says in str(error)
+    assert training.control.writes(mark) == []
+
+
+def test_a_flow_killed_after_submitting_follows_its_attempt_on_restart(training: Env, prefect_server: str, tmp_path: Path) -> None:
+    lineage = f"fc-{uuid.uuid4().hex[:6]}"
+    args = [sys.executable, "-m", "amlops.cli", "train", "--workspace", WS_ID, "--command", "python train.py", "--environment", "azureml:forecast-env:1",
+            "--compute", "gpu-cluster", "--checkpoints", "checkpoints:runs/forecast", "--lineage", lineage, "--watch", "0.1", "--backoff", "0"]
+    args += [f"--env={k}={v}" for k, v in SCRIPT.items()]  # fmt: skip
+    env = {**os.environ, "PREFECT_API_URL": prefect_server}
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=open(tmp_path / "train.log", "w"), stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not _lineage_jobs(training, lineage):
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "train.log").read_text()[-2000:]
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait()
+    state, report = _run(lineage=lineage)
+    assert state.is_completed(), report
+    assert [j.name for j in _lineage_jobs(training, lineage)] == [f"{lineage}-001"], "followed, not submitted twice"
