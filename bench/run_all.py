@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import emulator_roundtrip, fleet_stop, move_workspace
+from bench import emulator_roundtrip, fleet_stop, move_workspace, training_recovery
 
 if __name__ == "__main__":
     emulator_roundtrip.main()
@@ -10,3 +10,5 @@ if __name__ == "__main__":
     move_workspace.main()
     print()
     fleet_stop.main()
+    print()
+    training_recovery.main()
