@@ -31,7 +31,7 @@ browser-deps:
 test: $(STAMP) $(AZURITE) browser-deps lint
 	$(PY) -m pytest -q
 
-demo: $(STAMP)
+demo: $(STAMP) $(AZURITE)
 	$(PY) -m amlops.cli demo
 
 bench: $(STAMP)

@@ -89,18 +89,23 @@ def _move(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """A full move of the demo workspace against the emulator, approvals answered by policy flags."""
+    """A full move of the demo workspace against the emulator, approvals answered by policy flags,
+    then a short training run in the moved workspace that survives a preemption."""
     home = Path(tempfile.mkdtemp(prefix="amlops-demo-"))
     os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # its start-up write races the server's own
     os.environ["AMLOPS_STATE_DIR"] = str(home / "state")
     from amlops.emulator import Emulator, scenario
+    from amlops.emulator.azurite import KEY, Azurite
 
     spec = scenario.read(DEMO_SCENARIO)
-    with Emulator(scenario_spec=spec) as emulator:
-        os.environ.update(emulator.env())
+    azurite = Azurite()
+    with Emulator(scenario_spec=spec) as emulator, azurite as blob_url:
+        os.environ.update({**emulator.env(), **azurite.env()})
+        emulator.state.settings.storage_url, emulator.state.settings.storage_key = blob_url, KEY
         source = spec["workspaces"][0]["id"]
         started = time.perf_counter()
-        print(f"Emulator at {emulator.base_url}; moving {source}\n  to subscription {DEMO_TARGET[0]}, resource group {DEMO_TARGET[1]}\n")
+        print(f"Emulator at {emulator.base_url}, Azurite at {blob_url}; moving {source}\n  to subscription {DEMO_TARGET[0]}, resource group {DEMO_TARGET[1]}\n")
         code = run_move(
             {
                 "source": source,
@@ -113,8 +118,34 @@ def _demo(args: argparse.Namespace) -> int:
             }
         )
         writes = sum(1 for r in emulator.log.entries if r["kind"] != "reads")
-        print(f"\nDemo finished in {time.perf_counter() - started:.1f} s: {len(emulator.log.entries)} ARM requests ({writes} writes).")
+        print(f"\nMove finished in {time.perf_counter() - started:.1f} s: {len(emulator.log.entries)} ARM requests ({writes} writes).")
+        if code == 0:
+            code = _demo_training(emulator, source.replace("11111111-1111-1111-1111-111111111111", DEMO_TARGET[0]).replace("/ml-prod/", f"/{DEMO_TARGET[1]}/"))
     return code
+
+
+def _demo_training(emulator: Any, workspace: str) -> int:
+    """Training in the moved workspace: preempted once, resumed from its latest checkpoint, completed."""
+    from amlops.training import Budgets, CheckpointLocation
+    from flows.train_with_retries import train_with_retries
+
+    print("\nTraining in the moved workspace; the first attempt will be preempted.\n")
+    emulator.state.settings.job_queue_seconds = 0.5
+    emulator.state.job_schedules.append({"match": "demo-forecast-001", "end": "preempt", "after": 3.0, "partial": True, "times": 1})
+    state = train_with_retries(
+        workspace=workspace, command="python train.py", environment="azureml:forecast-env:1", compute="gpu-cluster",
+        checkpoint=CheckpointLocation(datastore="checkpoints", path="runs/forecast"), lineage="demo-forecast",
+        budgets=Budgets(backoff_seconds=0), watch_seconds=0.5,
+        environment_variables={"AMLOPS_STEPS_PER_SECOND": "10", "AMLOPS_CHECKPOINT_EVERY": "1", "AMLOPS_TOTAL_STEPS": "60"},
+        return_state=True,
+    )  # fmt: skip
+    report = state.result(raise_on_failure=False)
+    if isinstance(report, BaseException):
+        print(f"Training did not complete: {report}", file=sys.stderr)
+        return 3
+    for a in report.attempts:
+        print(f"  attempt {a.number} ({a.job}): {a.end}, resumed from {a.resumed_from or 'the start'}, lost {a.lost_seconds:.1f} s")
+    return 0
 
 
 def _approve_endpoints(args: argparse.Namespace) -> int:

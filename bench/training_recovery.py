@@ -7,21 +7,12 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import tempfile
 import time
 import uuid
 from datetime import datetime
-from pathlib import Path
 
 K, CHECKPOINT_EVERY, PREEMPT_AFTER, WATCH = 3, 2.0, 5.0, 1.0
-AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
-
-def _azurite(port: int) -> subprocess.Popen[bytes]:
-    binary = Path(__file__).parents[1] / "node_modules" / ".bin" / "azurite-blob"
-    args = [str(binary), "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--blobHost", "127.0.0.1", "--blobPort", str(port)]
-    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _at(iso: str) -> float:
@@ -30,28 +21,24 @@ def _at(iso: str) -> float:
 
 def main() -> dict[str, float]:
     os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="amlops-bench-"))
-    import socket
-
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from amlops.cli import DEMO_SCENARIO
     from amlops.emulator import Emulator, scenario
+    from amlops.emulator.azurite import KEY, Azurite
     from amlops.training import Budgets, CheckpointLocation
     from bench.move_workspace import warm_up
     from flows.train_with_retries import train_with_retries
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    azurite = _azurite(port)
+    azurite = Azurite()
+    url = azurite.start()
     spec = scenario.read(DEMO_SCENARIO)
     ws = spec["workspaces"][0]
     ws["datastores"].append({"name": "checkpoints", "properties": {"datastoreType": "AzureBlob", "accountName": "devstoreaccount1", "containerName": "bench"}})
     try:
         with Emulator(scenario_spec=spec) as emu, temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-            url = f"http://127.0.0.1:{port}/devstoreaccount1"
-            os.environ.update({**emu.env(), "AMLOPS_BLOB_URL": url, "AMLOPS_BLOB_KEY": AZURITE_KEY})
-            emu.state.settings.storage_url, emu.state.settings.storage_key, emu.state.settings.job_queue_seconds = url, AZURITE_KEY, 0.5
+            os.environ.update({**emu.env(), **azurite.env()})
+            emu.state.settings.storage_url, emu.state.settings.storage_key, emu.state.settings.job_queue_seconds = url, KEY, 0.5
             lineage = f"bench-{uuid.uuid4().hex[:6]}"
             emu.state.job_schedules.append({"match": f"{lineage}-*", "end": "preempt", "after": PREEMPT_AFTER, "partial": True, "times": K})
             warm_up()
@@ -71,7 +58,7 @@ def main() -> dict[str, float]:
             jobs.submit_command_job(clients(), ResourceId.parse(ws["id"]), f"{lineage}-probe", "echo", "azureml:forecast-env:1", "gpu-cluster")
             submit_rt = time.perf_counter() - t0
     finally:
-        azurite.terminate()
+        azurite.stop()
     preempted = [a for a in report.attempts if a.end == "preempted"]
     lost = [a.lost_seconds for a in preempted]
     delays = [puts[i + 1] - _at(a.ended) for i, a in enumerate(report.attempts[:-1])]

@@ -12,6 +12,7 @@ import pytest
 
 from amlops.azure.clients import Clients, Target
 from amlops.emulator import Emulator, scenario
+from amlops.emulator import azurite as azurite_server
 from amlops.emulator.control_client import EmulatorControl
 from amlops.models import ResourceId
 
@@ -82,38 +83,15 @@ def ws() -> ResourceId:
     return ResourceId.parse(WS_ID)
 
 
-# Azurite's documented development account: public, not a secret.
-AZURITE_ACCOUNT = "devstoreaccount1"
-AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+AZURITE_KEY = azurite_server.KEY
 
 
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[str]:
     """Microsoft's storage emulator, from the project's node_modules (make test installs it)."""
     import os
-    import socket
-    import subprocess
-    import time
 
-    binary = Path(__file__).parents[1] / "node_modules" / ".bin" / "azurite-blob"
-    assert binary.exists(), "Azurite is missing: `make test` installs it with npm ci"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    args = [str(binary), "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--blobHost", "127.0.0.1", "--blobPort", str(port)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, "Azurite did not start"
-            time.sleep(0.1)
-    url = f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
-    os.environ.update({"AMLOPS_BLOB_URL": url, "AMLOPS_BLOB_KEY": AZURITE_KEY})
-    try:
+    server = azurite_server.Azurite()
+    with server as url:
+        os.environ.update(server.env())
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)

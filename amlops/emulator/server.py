@@ -18,6 +18,7 @@ from amlops.emulator.control import Controls, RequestLog
 from amlops.emulator.errors import ArmError
 from amlops.emulator.faults import FaultInjector
 from amlops.emulator.http import Request, Response
+from amlops.emulator.models import jobs
 from amlops.emulator.state import State
 from amlops.emulator.throttle import Throttler, kind_of
 
@@ -44,18 +45,34 @@ class Emulator:
         self.host, self.port = self._server.server_address[0], self._server.server_address[1]
         self.base_url = f"https://{self.host}:{self.port}"
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
         if scenario_spec:
             scenario.load(self.state, scenario_spec)
 
     def start(self) -> Emulator:
         self._thread = threading.Thread(target=self._server.serve_forever, name="amlops-emulator", daemon=True)
         self._thread.start()
+        self._start_ticker()
         return self
 
+    def _start_ticker(self) -> None:
+        threading.Thread(target=self._tick, name="amlops-emulator-jobs", daemon=True).start()
+
+    def _tick(self, every: float = 0.05) -> None:
+        """Jobs progress on their own, as running jobs do."""
+        while not self._stopping.wait(every):
+            with self.state.lock:
+                try:
+                    jobs.tick(self.state)
+                except Exception:  # noqa: BLE001 - a failed checkpoint write must not stop the clock; reads retry it
+                    pass
+
     def serve_forever(self) -> None:
+        self._start_ticker()
         self._server.serve_forever()
 
     def stop(self) -> None:
+        self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
         self._dir.cleanup()

@@ -134,10 +134,10 @@ class Operation:
 class State:
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.clock = VirtualClock()
         self.reset()
 
     def reset(self) -> None:
+        self.clock = VirtualClock()  # a reset emulator starts from the present, not from where tests moved it
         self.store = Store()
         self.settings = Settings()
         self.subscriptions: dict[str, Subscription] = {}

@@ -81,7 +81,7 @@ def test_dry_run_plans_and_writes_nothing(flows_env: Env) -> None:
     state, report = _run(dry_run=True, approve_plan_as=None, confirm_workspace=None)
     assert state.is_completed() and report.status == "planned"
     assert report.plan.delete_compute == ["alice-ci", "bob-ci", "gpu-cluster"] and report.plan.detach_compute == ["aks-attached"]
-    assert report.plan.repoint_datastores == ["curated", "raw-landing", "workspaceartifactstore", "workspacefilestore", "workspaceworkingdirectory"]
+    assert report.plan.repoint_datastores == ["checkpoints", "curated", "raw-landing", "workspaceartifactstore", "workspacefilestore", "workspaceworkingdirectory"]
     assert "shared-reference" in report.plan.datastores_left_as_is
     assert flows_env.control.writes(mark) == []
 

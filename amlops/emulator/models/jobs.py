@@ -106,6 +106,16 @@ def refresh(state: State, job: dict[str, Any]) -> dict[str, Any]:
     return job
 
 
+def tick(state: State) -> None:
+    """Move every job that has not ended along its timeline: scripts write checkpoints when they are due,
+    not when someone happens to look."""
+    for key, run in list(state.job_runs.items()):
+        if run.get("ended") is None:
+            job = state.store.get(key)
+            if job is not None:
+                refresh(state, job)
+
+
 def get_job(state: State, workspace_id: str, name: str) -> dict[str, Any]:
     require_workspace(state, workspace_id)
     return refresh(state, require_child(state, job_id(workspace_id, name), "Job"))
