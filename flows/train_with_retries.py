@@ -91,6 +91,7 @@ def train_with_retries(
     dedicated_compute: str | None = None,
     watch_seconds: float = 30,
     environment_variables: dict[str, str] | None = None,
+    inputs: dict[str, str] | None = None,
 ) -> TrainingReport:
     logger = get_run_logger()
     ws = ResourceId.parse(workspace).require_workspace()
@@ -125,7 +126,7 @@ def train_with_retries(
             }
             tags = {t.LINEAGE_TAG: lineage, t.ATTEMPT_TAG: str(number), t.RESUMED_TAG: resume.path if resume else ""}
             full_command = f"{command} {resume_arg} {resume_uri}" if resume else command
-            current = t.submit_attempt(ws, attempt_name(lineage, number), full_command, environment, target, tags, variables, instance_count, experiment)
+            current = t.submit_attempt(ws, attempt_name(lineage, number), full_command, environment, target, tags, variables, instance_count, experiment, inputs)
             logger.info("Submitted %s on %s, resuming from %s", current.name, target, resume.path if resume else "the start")
         ended = _watch(ws, current.name, watch_seconds)
         attempt = _attempt(ended)

@@ -52,7 +52,16 @@ def find_checkpoint(account: str, container: str, checkpoint: CheckpointLocation
 
 @task(name="submit_attempt", **T)
 def submit_attempt(
-    workspace: ResourceId, name: str, command: str, environment: str, compute: str, tags: dict[str, str], variables: dict[str, str], instance_count: int, experiment: str
+    workspace: ResourceId,
+    name: str,
+    command: str,
+    environment: str,
+    compute: str,
+    tags: dict[str, str],
+    variables: dict[str, str],
+    instance_count: int,
+    experiment: str,
+    inputs: dict[str, str] | None = None,
 ) -> Job:
     """Submit under the attempt's deterministic name; one already there (a crash after submitting) is followed, not duplicated."""
     c = clients()
@@ -61,7 +70,9 @@ def submit_attempt(
     except NotFound:
         pass
     try:
-        return jobs.submit_command_job(c, workspace, name, command, environment, compute, experiment=experiment, tags=tags, instance_count=instance_count, environment_variables=variables)
+        return jobs.submit_command_job(
+            c, workspace, name, command, environment, compute, experiment=experiment, tags=tags, instance_count=instance_count, environment_variables=variables, inputs=inputs
+        )
     except Conflict:
         return jobs.get_job(c, workspace, name)
 

@@ -56,8 +56,10 @@ def submit_command_job(
     tags: dict[str, str] | None = None,
     instance_count: int = 1,
     environment_variables: dict[str, str] | None = None,
+    inputs: dict[str, str] | None = None,
 ) -> Job:
     """Submit a command job under a name the caller chose (through MLClient), so resubmitting the same name is safe."""
+    from azure.ai.ml import Input
     from azure.ai.ml import command as command_job
 
     ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
@@ -70,6 +72,8 @@ def submit_command_job(
         tags=tags or {},
         instance_count=instance_count,
         environment_variables=environment_variables or {},
+        # A data reference (azureml:..., a URI) becomes a folder input; anything else a literal.
+        inputs={k: Input(type="uri_folder", path=v) if v.startswith("azureml:") or "://" in v else v for k, v in (inputs or {}).items()},
     )
     with azure_errors():
         created = ml.jobs.create_or_update(job)

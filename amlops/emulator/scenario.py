@@ -48,6 +48,8 @@ def load(state: State, spec: dict[str, Any]) -> None:
         state.settings.lro = saved_lro
     for key, value in (spec.get("settings") or {}).items():
         setattr(state.settings, key, value)
+    # Scheduled job ends: [{"match": "<name glob>", "end": "preempt", "after": <running seconds>, "partial": bool, "times": n}]
+    state.job_schedules = [{"after": 0.0, "times": 1, **s} for s in spec.get("job_schedules", [])]
 
 
 def _load_workspace(state: State, spec: dict[str, Any]) -> None:

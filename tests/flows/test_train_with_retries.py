@@ -158,3 +158,13 @@ def test_a_flow_killed_after_submitting_follows_its_attempt_on_restart(training:
     state, report = _run(lineage=lineage)
     assert state.is_completed(), report
     assert [j.name for j in _lineage_jobs(training, lineage)] == [f"{lineage}-001"], "followed, not submitted twice"
+
+
+def test_inputs_reach_every_attempt(training: Env) -> None:
+    lineage = f"fc-{uuid.uuid4().hex[:6]}"
+    state, _ = _run(lineage=lineage, inputs={"sales": "azureml:sales:1", "epochs": "10"})
+    assert state.is_completed()
+    [job] = [r for r in training.control.resources() if r["id"].endswith(f"/jobs/{lineage}-001")]
+    inputs = job["properties"]["inputs"]
+    assert inputs["sales"]["jobInputType"] == "uri_folder" and inputs["sales"]["uri"].endswith("/data/sales/versions/1"), "resolved to the data asset"
+    assert inputs["epochs"]["value"] == "10"

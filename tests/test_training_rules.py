@@ -1,0 +1,39 @@
+"""The pure rules of train-with-retries: how an end is classified, when to stop, where to run."""
+
+from __future__ import annotations
+
+import pytest
+
+from amlops.training import Attempt, Budgets, attempt_name, classify, compute_for, next_step
+
+
+def _a(n: int, end: str) -> Attempt:
+    return Attempt(number=n, job=attempt_name("L", n), compute="lowpri", end=end)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "end"),
+    [("Completed", None, "completed"), ("Canceled", None, "cancelled"), ("Failed", "LowPriorityNodePreempted", "preempted"),
+     ("Failed", "NodeFailure", "node failure"), ("Failed", "ServiceError", "infrastructure"), ("Failed", "UserError", "user error"),
+     ("Failed", None, "user error"), ("Running", None, None), ("CancelRequested", None, None)],
+)  # fmt: skip
+def test_classify(status: str, reason: str | None, end: str | None) -> None:
+    assert classify(status, reason) == end
+
+
+def test_budgets_are_separate_and_time_is_counted() -> None:
+    budgets = Budgets(infra_retries=2, user_retries=1, total_minutes=60)
+    assert next_step([], budgets, 0) == ("retry", "first attempt")
+    assert next_step([_a(1, "preempted"), _a(2, "user error")], budgets, 5)[0] == "retry", "each kind has its own budget"
+    assert next_step([_a(1, "user error"), _a(2, "user error")], budgets, 5)[0] == "stop"
+    assert next_step([_a(1, "preempted"), _a(2, "node failure"), _a(3, "infrastructure")], budgets, 5)[0] == "stop"
+    assert next_step([_a(1, "preempted")], budgets, 61) == ("stop", "the total time budget of 60 minutes is spent")
+    assert next_step([_a(1, "cancelled")], budgets, 0)[0] == "stop"
+    assert next_step([_a(1, "preempted"), _a(2, "completed")], budgets, 0) == ("done", "completed in attempt 2")
+
+
+def test_escalation_to_dedicated_after_n_preemptions() -> None:
+    budgets = Budgets(escalate_after_preemptions=2)
+    assert compute_for([_a(1, "preempted")], budgets, "lowpri", "dedicated") == "lowpri"
+    assert compute_for([_a(1, "preempted"), _a(2, "preempted")], budgets, "lowpri", "dedicated") == "dedicated"
+    assert compute_for([_a(1, "preempted"), _a(2, "preempted")], budgets, "lowpri", None) == "lowpri"
