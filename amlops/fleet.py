@@ -50,9 +50,7 @@ class Selector(Model):
     def matches(self, compute: ComputeSpec) -> bool:
         if compute.compute_type not in self.compute_types:
             return False
-        if not any(fnmatch.fnmatchcase(compute.name, glob) for glob in self.names):
-            return False
-        if any(fnmatch.fnmatchcase(compute.name, glob) for glob in self.exclude):
+        if not any(fnmatch.fnmatchcase(compute.name, glob) for glob in self.names) or self.excluded(compute):
             return False
         return all(key in compute.tags and (want == "*" or compute.tags[key] == want) for key, want in self.tags.items())
 

@@ -73,15 +73,16 @@ def _skip_reason(holidays: list[date], timezone: str, group: list[CronRule], now
     """Why this run should do nothing at all: a holiday, or a newer run of its group has fired."""
     from zoneinfo import ZoneInfo
 
+    due = _scheduled_at()
     try:
-        local = _scheduled_at().astimezone(ZoneInfo(timezone))
+        local = due.astimezone(ZoneInfo(timezone))
     except (KeyError, ValueError) as err:
         raise InvalidInput(f"Unknown time zone {timezone!r}; use an IANA name such as Europe/Berlin.") from err
     if local.date() in holidays:
         return f"{local.date()} is a holiday in the calendar"
-    newer = overtaken_by(_scheduled_at(), now, group)
+    newer = overtaken_by(due, now, group)
     if newer is not None:
-        return f"stale: this run was due at {_scheduled_at().isoformat()}, and the {newer.action} schedule '{newer.cron}' ({newer.timezone}) has fired since"
+        return f"stale: this run was due at {due.isoformat()}, and the {newer.action} schedule '{newer.cron}' ({newer.timezone}) has fired since"
     return ""
 
 

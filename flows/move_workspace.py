@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from amlops.approvals import AllowList
 from amlops.azure.clients import POOL_SIZE
-from amlops.azure.errors import AmlopsError, InvalidInput, MoveValidationFailed, PreflightFailed
+from amlops.azure.errors import AmlopsError, InvalidInput, PreflightFailed
 from amlops.manifests import ManifestStore
 from amlops.move import (
     Check,
@@ -190,7 +190,7 @@ def _execute(store: ManifestStore, manifest: MoveManifest, run_id: str, approve_
         if not manifest.done("move"):
             t.move_resources(request, manifest.resources)
             record("move")
-    except (AmlopsError, MoveValidationFailed) as err:
+    except AmlopsError as err:
         if before_move and t.workspace_location(request) == "source":
             _restore(manifest)
             manifest = manifest.model_copy(update={"status": "restored", "steps_done": ["snapshot"]})

@@ -6,6 +6,7 @@ import functools
 from typing import Any
 
 from prefect import Task
+from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
@@ -27,4 +28,4 @@ def transient_only(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -
 
 # Task defaults: no result caching (every task reads live Azure state and is idempotent by checking
 # it), retries only for transient errors, the HTTP layer below already having retried throttling.
-TASK_DEFAULTS: dict[str, Any] = {"retries": 2, "retry_delay_seconds": 5, "retry_condition_fn": transient_only}
+TASK_DEFAULTS: dict[str, Any] = {"retries": 2, "retry_delay_seconds": 5, "retry_condition_fn": transient_only, "cache_policy": NO_CACHE}

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from prefect import task
 from prefect.artifacts import update_progress_artifact
-from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from amlops.azure import computes, jobs
@@ -19,7 +18,6 @@ from amlops.fleet import CAPACITY_CODES, TARGET_STATES, Action, Outcome
 from amlops.models import ComputeSpec, ResourceId
 from tasks.common import TASK_DEFAULTS, clients
 
-T = {**TASK_DEFAULTS, "cache_policy": NO_CACHE}
 INSTANCE_THREADS = 16
 
 class Progress:
@@ -44,7 +42,7 @@ class Survey(BaseModel):
     busy: dict[str, list[str]]  # compute name -> its running jobs
 
 
-@task(name="survey_workspace", **T)
+@task(name="survey_workspace", **TASK_DEFAULTS)
 def survey_workspace(workspace: ResourceId) -> Survey:
     c = clients()
     busy: dict[str, list[str]] = {}
@@ -81,7 +79,7 @@ def _power_one(workspace: ResourceId, name: str, action: Action, wait_seconds: f
             return Outcome(workspace=str(workspace), compute=name, action=action, result="failed", reason=f"{err.code or type(err).__name__}: {err.message}{tries}")
 
 
-@task(name="power_computes", **{**T, "retries": 0})
+@task(name="power_computes", **{**TASK_DEFAULTS, "retries": 0})
 def power_computes(
     workspace: ResourceId,
     names: list[str],
@@ -103,7 +101,7 @@ def power_computes(
         return list(pool.map(one, names))
 
 
-@task(name="set_idle_shutdown", **T)
+@task(name="set_idle_shutdown", **TASK_DEFAULTS)
 def set_idle_shutdown(workspace: ResourceId, name: str, duration: str) -> str:
     computes.update_idle_shutdown(clients(), workspace, name, duration)
     return duration

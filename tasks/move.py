@@ -15,10 +15,8 @@ from amlops.models import ComputeSpec, Datastore, OnlineEndpoint, ResourceId, Ro
 from amlops.move import Inventory, MoveRequest, Problem, required_providers
 from tasks.common import TASK_DEFAULTS, clients
 
-T = {**TASK_DEFAULTS, "cache_policy": NO_CACHE}
 
-
-@task(name="snapshot_workspace", **T)
+@task(name="snapshot_workspace", **TASK_DEFAULTS)
 def snapshot_workspace(workspace: ResourceId) -> Inventory:
     """Everything a move destroys or breaks, read from Azure. Secrets are never part of it."""
     c = clients()
@@ -35,7 +33,7 @@ def snapshot_workspace(workspace: ResourceId) -> Inventory:
     )
 
 
-@task(name="preflight_move", **T)
+@task(name="preflight_move", **TASK_DEFAULTS)
 def preflight_move(request: MoveRequest, inventory: Inventory) -> list[Problem]:
     """The move documentation's preconditions, each failure with its fix. Reads only."""
     c = clients()
@@ -59,7 +57,7 @@ def preflight_move(request: MoveRequest, inventory: Inventory) -> list[Problem]:
     return problems
 
 
-@task(name="quiesce_check", **T)
+@task(name="quiesce_check", **TASK_DEFAULTS)
 def quiesce_check(workspace: ResourceId, endpoint_names: list[str], window_minutes: int) -> list[Problem]:
     """No active jobs; no online endpoint traffic within the look-back window."""
     c = clients()
@@ -76,7 +74,7 @@ def quiesce_check(workspace: ResourceId, endpoint_names: list[str], window_minut
     return problems
 
 
-@task(name="delete_compute", **T)
+@task(name="delete_compute", **TASK_DEFAULTS)
 def delete_compute(workspace: ResourceId, spec: ComputeSpec) -> str:
     """Delete Azure-made compute, detach attached compute. Already gone counts as done."""
     try:
@@ -86,7 +84,7 @@ def delete_compute(workspace: ResourceId, spec: ComputeSpec) -> str:
     return "detached" if action == "Detach" else "deleted"
 
 
-@task(name="delete_online_endpoint", **T)
+@task(name="delete_online_endpoint", **TASK_DEFAULTS)
 def delete_online_endpoint(workspace: ResourceId, name: str) -> str:
     try:
         endpoints.delete_online_endpoint(clients(), workspace, name)
@@ -95,12 +93,12 @@ def delete_online_endpoint(workspace: ResourceId, name: str) -> str:
     return "deleted"
 
 
-@task(name="validate_move", **T)
+@task(name="validate_move", **TASK_DEFAULTS)
 def validate_move(request: MoveRequest, resource_ids: list[str]) -> None:
     moves.validate_move(clients(), request.source_id, resource_ids, request.target_group_id)
 
 
-@task(name="ensure_target_group", **T)
+@task(name="ensure_target_group", **TASK_DEFAULTS)
 def ensure_target_group(request: MoveRequest, location: str) -> None:
     resources.ensure_resource_group(clients(), request.target_subscription, request.target_resource_group, location)
 
@@ -152,7 +150,7 @@ class Rebuilt(BaseModel):
         return any(e.name == want.name and e.traffic == want.traffic and deployment_names(e) == deployment_names(want) for e in self.online_endpoints)
 
 
-@task(name="observe_rebuild", **T)
+@task(name="observe_rebuild", **TASK_DEFAULTS)
 def observe_rebuild(workspace: ResourceId) -> Rebuilt:
     c = clients()
     return Rebuilt(
@@ -162,7 +160,7 @@ def observe_rebuild(workspace: ResourceId) -> Rebuilt:
     )
 
 
-@task(name="recreate_compute", **T)
+@task(name="recreate_compute", **TASK_DEFAULTS)
 def recreate_compute(workspace: ResourceId, spec: ComputeSpec, location: str, rename_on_conflict: bool = False, etag_attempts: int = 5) -> str:
     """Re-create a compute with its old settings. Azure's same-name Etag conflict after a move is retried
     with backoff; if it persists, the compute is re-created under a new name (policy 'rename') or reported."""
@@ -178,20 +176,20 @@ def recreate_compute(workspace: ResourceId, spec: ComputeSpec, location: str, re
     return f"re-created as {renamed.name} (Etag conflict on the old name persisted)"
 
 
-@task(name="redeploy_online_endpoint", **T)
+@task(name="redeploy_online_endpoint", **TASK_DEFAULTS)
 def redeploy_online_endpoint(workspace: ResourceId, endpoint: OnlineEndpoint, location: str) -> str:
     endpoints.create_online_endpoint(clients(), workspace, endpoint, location)
     return "redeployed"
 
 
-@task(name="repoint_datastore", **T)
+@task(name="repoint_datastore", **TASK_DEFAULTS)
 def repoint_datastore(workspace: ResourceId, current: Datastore, subscription: str, resource_group: str) -> str:
     """One PUT in place, credentials read and passed straight through: never logged, never stored."""
     datastores.repoint_datastore(clients(), workspace, current, subscription, resource_group)
     return "re-pointed"
 
 
-@task(name="recreate_role_assignment", **T)
+@task(name="recreate_role_assignment", **TASK_DEFAULTS)
 def recreate_role_assignment(scope: str, grant: RoleAssignment) -> str:
     created = roles.create(clients(), scope, grant)
     return f"granted as {created.name}"

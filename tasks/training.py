@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from amlops.azure import computes, datastores, jobs, storage, workspaces
 from amlops.azure.errors import Conflict, InvalidInput, NotFound
@@ -11,11 +10,10 @@ from amlops.models import Job, ResourceId
 from amlops.training import Checkpoint, CheckpointLocation, latest_complete
 from tasks.common import TASK_DEFAULTS, clients
 
-T = {**TASK_DEFAULTS, "cache_policy": NO_CACHE}
 LINEAGE_TAG, ATTEMPT_TAG, RESUMED_TAG = "amlops.lineage", "amlops.attempt", "amlops.resumed_from"
 
 
-@task(name="check_training_inputs", **T)
+@task(name="check_training_inputs", **TASK_DEFAULTS)
 def check_training_inputs(workspace: ResourceId, computes_needed: list[str], environment: str, checkpoint: CheckpointLocation) -> tuple[str, str]:
     """Refuse before submitting anything: unknown compute, missing environment, a path outside any datastore.
     Returns the checkpoint datastore's storage account and container."""
@@ -37,20 +35,20 @@ def check_training_inputs(workspace: ResourceId, computes_needed: list[str], env
     return store.account_name or "", store.container_name
 
 
-@task(name="lineage_jobs", **T)
+@task(name="lineage_jobs", **TASK_DEFAULTS)
 def lineage_jobs(workspace: ResourceId, lineage: str) -> list[Job]:
     """Every attempt of a lineage, oldest first, found by its tag: what a restarted flow continues from."""
     found = [j for j in jobs.list_jobs(clients(), workspace, view="All") if j.tags.get(LINEAGE_TAG) == lineage]
     return sorted(found, key=lambda j: int(j.tags.get(ATTEMPT_TAG, "0")))
 
 
-@task(name="find_checkpoint", **T)
+@task(name="find_checkpoint", **TASK_DEFAULTS)
 def find_checkpoint(account: str, container: str, checkpoint: CheckpointLocation) -> Checkpoint | None:
     client = storage.container(clients(), account, container)
     return latest_complete(storage.list_checkpoints(client, checkpoint.path))
 
 
-@task(name="submit_attempt", **T)
+@task(name="submit_attempt", **TASK_DEFAULTS)
 def submit_attempt(
     workspace: ResourceId,
     name: str,
@@ -77,6 +75,6 @@ def submit_attempt(
         return jobs.get_job(c, workspace, name)
 
 
-@task(name="read_job", **T)
+@task(name="read_job", **TASK_DEFAULTS)
 def read_job(workspace: ResourceId, name: str) -> Job:
     return jobs.get_job(clients(), workspace, name)

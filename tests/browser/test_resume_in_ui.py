@@ -147,7 +147,8 @@ def test_a_plan_approved_in_the_ui_lets_the_move_proceed(env: Env, ui_server: st
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         dialog = _open_resume_form(page, ui_server, run_id)
-        assert dialog.get_by_text("Move plan").is_visible() and dialog.get_by_text("alice-ci").first.is_visible()
+        dialog.get_by_text("Move plan").first.wait_for(state="visible")  # the plan is rendered in the form
+        dialog.get_by_text("alice-ci").first.wait_for(state="visible")
         assert env.control.writes(mark) == [], "nothing is written while the plan waits"
         _field(dialog, "Approve").locator("[role=switch]").click()
         _field(dialog, "Approver").locator("textarea").fill("oncall-dana")
