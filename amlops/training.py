@@ -3,6 +3,8 @@
 Checkpoint layout, the contract with the training script: under the checkpoint path, one folder per
 checkpoint named ``step-<N>`` (N an integer, zero-padded or not), and inside it a ``_COMPLETE`` marker
 written last. A folder without the marker is partial (the node died while writing) and never resumed from.
+The marker may hold the ISO 8601 UTC time the checkpoint was complete; amlops prefers it to the blob's
+Last-Modified, which has one-second resolution, when it counts the training time a preemption lost.
 """
 
 from __future__ import annotations

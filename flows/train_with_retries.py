@@ -29,10 +29,14 @@ class TrainingReport(BaseModel):
     attempts: list[Attempt] = Field(default_factory=list)
 
 
+def _at(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
 def _seconds(start: str, end: str) -> float:
     if not start or not end:
         return 0.0
-    return max(0.0, (datetime.fromisoformat(end.replace("Z", "+00:00")) - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds())
+    return max(0.0, (_at(end) - _at(start)).total_seconds())
 
 
 def _attempt(job: Job) -> Attempt:
@@ -71,7 +75,7 @@ def _lost(attempt: Attempt, checkpoint: Checkpoint | None) -> float:
     if attempt.end in (None, "completed") or not attempt.ended:
         return 0.0
     since = attempt.started
-    if checkpoint and checkpoint.written_at and checkpoint.written_at > since:
+    if checkpoint and checkpoint.written_at and since and _at(checkpoint.written_at) > _at(since):
         since = checkpoint.written_at
     return _seconds(since, attempt.ended)
 
@@ -102,7 +106,7 @@ def train_with_retries(
     attempts = [_attempt(j) for j in history]
     # The time budget runs from the lineage's first attempt, so a restarted flow does not reset it.
     first = min((a.started for a in attempts if a.started), default="")
-    began = datetime.fromisoformat(first.replace("Z", "+00:00")) if first else datetime.now(UTC)
+    began = _at(first) if first else datetime.now(UTC)
     current = next((j for j in history if classify(j.status, j.failure_reason) is None), None)
     if current is not None:
         logger.info("Following attempt %s of lineage %s, already running", current.name, lineage)

@@ -45,7 +45,8 @@ def lineage_jobs(workspace: ResourceId, lineage: str) -> list[Job]:
 @task(name="find_checkpoint", **TASK_DEFAULTS)
 def find_checkpoint(account: str, container: str, checkpoint: CheckpointLocation) -> Checkpoint | None:
     client = storage.container(clients(), account, container)
-    return latest_complete(storage.list_checkpoints(client, checkpoint.path))
+    latest = latest_complete(storage.list_checkpoints(client, checkpoint.path))
+    return latest.model_copy(update={"written_at": storage.completed_at(client, latest)}) if latest else None
 
 
 @task(name="submit_attempt", **TASK_DEFAULTS)

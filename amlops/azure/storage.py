@@ -7,12 +7,13 @@ target: Azurite at AMLOPS_BLOB_URL with its well-known development account key (
 from __future__ import annotations
 
 import os
+from datetime import datetime
 
 from azure.storage.blob import ContainerClient
 
 from amlops.azure.clients import Clients
 from amlops.azure.errors import InvalidInput, NotFound, azure_errors
-from amlops.training import Checkpoint, group_checkpoints
+from amlops.training import COMPLETE_MARKER, Checkpoint, group_checkpoints
 
 
 def container(clients: Clients, account: str, name: str) -> ContainerClient:
@@ -34,6 +35,17 @@ def list_checkpoints(client: ContainerClient, prefix: str) -> list[Checkpoint]:
     except NotFound:
         return []  # the script has not created its container yet: no checkpoint, start from the beginning
     return group_checkpoints(base, blobs)
+
+
+def completed_at(client: ContainerClient, checkpoint: Checkpoint) -> str:
+    """When the checkpoint was complete: the time its marker holds, else the blob's Last-Modified."""
+    try:
+        with azure_errors():
+            text = client.download_blob(checkpoint.path + COMPLETE_MARKER).readall().decode(errors="replace").strip()
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (NotFound, ValueError):
+        return checkpoint.written_at
+    return text
 
 
 def write_blob(client: ContainerClient, name: str, data: bytes) -> None:

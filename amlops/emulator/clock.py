@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 class VirtualClock:
@@ -24,3 +24,7 @@ class VirtualClock:
 
     def iso(self) -> str:
         return self.utcnow().isoformat().replace("+00:00", "Z")
+
+    def iso_at(self, t: float) -> str:
+        """The UTC time of an instant ``t`` of this clock (as returned by now())."""
+        return (self.utcnow() - timedelta(seconds=self.now() - t)).isoformat().replace("+00:00", "Z")

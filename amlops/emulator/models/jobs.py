@@ -6,7 +6,6 @@ A job queues, runs, then completes, unless an end is forced through the control 
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from amlops.emulator import ids, lro
@@ -62,15 +61,10 @@ def put_job(state: State, workspace_id: str, name: str, body: dict[str, Any]) ->
     return refresh(state, job), True
 
 
-def _wall(state: State, t: float) -> str:
-    """An emulator-clock instant as the UTC time Azure's run history would report."""
-    return (state.clock.utcnow() - timedelta(seconds=state.clock.now() - t)).isoformat().replace("+00:00", "Z")
-
-
 def _end(state: State, job: dict[str, Any], run: dict[str, Any], ended_at: float, outcome: tuple[str, str | None]) -> None:
     run["forced"] = outcome
     run["ended"] = ended_at
-    job["properties"]["properties"]["endTimeUtc"] = _wall(state, ended_at)
+    job["properties"]["properties"]["endTimeUtc"] = state.clock.iso_at(ended_at)
 
 
 def refresh(state: State, job: dict[str, Any]) -> dict[str, Any]:
@@ -88,16 +82,16 @@ def refresh(state: State, job: dict[str, Any]) -> dict[str, Any]:
         if running_for < 0:
             props["status"] = "Queued"
             return job
-        props["properties"]["startTimeUtc"] = _wall(state, started)
+        props["properties"]["startTimeUtc"] = state.clock.iso_at(started)
         if scheduled and running_for >= scheduled["after"] and scheduled["after"] < runtime:
-            training.progress(state, run["script"], scheduled["after"], partial=bool(scheduled.get("partial")))
+            training.progress(state, run["script"], started, scheduled["after"], partial=bool(scheduled.get("partial")))
             _end(state, job, run, started + scheduled["after"], ENDS[scheduled["end"]])
         elif running_for < runtime:
-            training.progress(state, run["script"], running_for)
+            training.progress(state, run["script"], started, running_for)
             props["status"] = "Running"
             return job
         else:
-            training.progress(state, run["script"], runtime)
+            training.progress(state, run["script"], started, runtime)
             _end(state, job, run, started + runtime, ENDS["complete"])
     status, code = run["forced"]
     props["status"] = status
@@ -172,8 +166,8 @@ def force_end(state: State, job_resource_id: str, end: str) -> dict[str, Any]:
         run["submitted"] = min(run["submitted"], state.clock.now() - state.settings.job_queue_seconds)
     elif end in ENDS:
         run = state.job_runs[ids.key(job["id"])]
-        running_for = state.clock.now() - run["submitted"] - state.settings.job_queue_seconds
-        training.progress(state, run["script"], max(0.0, running_for))
+        started = run["submitted"] + state.settings.job_queue_seconds
+        training.progress(state, run["script"], started, max(0.0, state.clock.now() - started))
         _end(state, job, run, state.clock.now(), ENDS[end])
     else:
         raise bad_request(f"Unknown job action '{end}'; use advance or one of {sorted(ENDS)}.")

@@ -7,7 +7,8 @@ It reads the job's environment variables:
   AMLOPS_RESUME_STEP       the step it resumes from (default 0)
   AMLOPS_TOTAL_STEPS       the step at which training is done (default: job_run_seconds of work)
   AMLOPS_STEPS_PER_SECOND  training pace (default 1)
-Checkpoints are folders step-<N>/ holding weights.bin and, written last, _COMPLETE.
+Checkpoints are folders step-<N>/ holding weights.bin and, written last, _COMPLETE, whose content is
+the UTC time the checkpoint was complete.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ def run_seconds(run: dict[str, Any]) -> float:
     return max(0.0, (run["total"] - run["resume"]) / run["pace"])
 
 
-def progress(state: State, run: dict[str, Any], running_for: float, partial: bool = False) -> None:
-    """Write every checkpoint due after ``running_for`` seconds of training; a partial one at the end if asked."""
+def progress(state: State, run: dict[str, Any], started: float, running_for: float, partial: bool = False) -> None:
+    """Write every checkpoint due after ``running_for`` seconds of training (begun at ``started`` on the
+    emulator's clock); a partial one at the end if asked."""
     target = run.get("target")
     if not target or not state.settings.storage_url:
         return
@@ -61,7 +63,8 @@ def progress(state: State, run: dict[str, Any], running_for: float, partial: boo
     step = run["written"] + every_steps
     while step <= reached:
         _write(state, container, f"{path}/step-{step:08d}/weights.bin", f"weights at step {step}".encode())
-        _write(state, container, f"{path}/step-{step:08d}/_COMPLETE", b"")
+        done_at = started + (step - run["resume"]) / run["pace"]
+        _write(state, container, f"{path}/step-{step:08d}/_COMPLETE", state.clock.iso_at(done_at).encode())
         run["written"] = step
         step += every_steps
     if partial and reached > run["written"]:
