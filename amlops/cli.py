@@ -131,7 +131,7 @@ def _demo_training(emulator: Any, workspace: str) -> int:
 
     print("\nTraining in the moved workspace; the first attempt will be preempted.\n")
     emulator.state.settings.job_queue_seconds = 0.5
-    emulator.state.job_schedules.append({"match": "demo-forecast-001", "end": "preempt", "after": 3.0, "partial": True, "times": 1})
+    emulator.state.job_schedules.append({"match": "demo-forecast-001", "end": "preempt", "after": 3.5, "partial": True, "times": 1})
     state = train_with_retries(
         workspace=workspace, command="python train.py", environment="azureml:forecast-env:1", compute="gpu-cluster",
         checkpoint=CheckpointLocation(datastore="checkpoints", path="runs/forecast"), lineage="demo-forecast",
