@@ -1,7 +1,8 @@
 """The `amlops` command: run the emulator, move a workspace, list and answer approval pauses.
 
-Exit codes: 0 done; 2 bad input; 3 refused (preflight, quiesce, approval); 4 finished with work
-left for a person; 1 anything else.
+Exit codes come from the outcome's class (amlops.errors): 0 done; 2 bad input; 3 refused (preflight,
+quiesce, approval); 4 finished with work left for a person; 1 Azure failed, or a bug. An outcome prints
+one paragraph, its message, as the last thing on stderr; only a bug prints a traceback.
 """
 
 from __future__ import annotations
@@ -14,22 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-EXIT_CODES = {
-    "InvalidInput": 2,
-    "PreflightFailed": 3,
-    "PlanNotApproved": 3,
-    "MoveInProgress": 3,
-    "PlanChanged": 3,
-    "MoveValidationFailed": 3,
-    "ResourceMoveProviderValidationFailed": 3,
-    "MoveFailed": 3,
-    "TeardownFailed": 3,
-    "RestoreResumed": 3,
-    "MoveIncomplete": 4,
-    "MoveNeedsAPerson": 4,
-    "RestoreIncomplete": 4,
-    "ApprovalTimedOut": 4,
-}
+from amlops.errors import EXIT_CODES, AmlopsError
+
+__all__ = ["EXIT_CODES", "main"]
 DEMO_SCENARIO = Path(__file__).parent / "emulator" / "scenarios" / "demo.yaml"
 DEMO_TARGET = ("22222222-2222-2222-2222-222222222222", "ml-prod-moved")
 
@@ -87,15 +75,9 @@ def _move_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_move(kwargs: dict[str, Any]) -> int:
     """Run the flow here and now; print the outcome; return the exit code."""
-    from amlops.azure.errors import AmlopsError
     from flows.move_workspace import move_workspace
 
-    state = move_workspace(**kwargs, return_state=True)
-    outcome = state.result(raise_on_failure=False)
-    if isinstance(outcome, BaseException):
-        print(f"\nMove did not complete: {outcome}", file=sys.stderr)
-        code = getattr(outcome, "code", "") if isinstance(outcome, AmlopsError) else ""
-        return EXIT_CODES.get(type(outcome).__name__, EXIT_CODES.get(code, 1))
+    outcome = _settled(move_workspace(**kwargs, return_state=True), "The move did not complete.")
     print(f"\nMove {outcome.move_id}: {outcome.status}. {outcome.source} -> {outcome.target}")
     return 0
 
@@ -155,10 +137,7 @@ def _demo_training(emulator: Any, workspace: str) -> int:
         environment_variables={"AMLOPS_STEPS_PER_SECOND": "10", "AMLOPS_CHECKPOINT_EVERY": "1", "AMLOPS_TOTAL_STEPS": "60"},
         return_state=True,
     )  # fmt: skip
-    report = state.result(raise_on_failure=False)
-    if isinstance(report, BaseException):
-        print(f"Training did not complete: {report}", file=sys.stderr)
-        return 3
+    report = _settled(state, "Training did not complete.")
     for a in report.attempts:
         print(f"  attempt {a.number} ({a.job}): {a.end}, resumed from {a.resumed_from or 'the start'}, lost {a.lost_seconds:.1f} s")
     return 0
@@ -169,10 +148,7 @@ def _approve_endpoints(args: argparse.Namespace) -> int:
     from flows.approve_private_endpoints import approve_private_endpoints
 
     state = approve_private_endpoints(workspace=args.workspace, allow_list=_allow_list(args), timeout_seconds=args.timeout, poll_seconds=args.poll, return_state=True)
-    outcome = state.result(raise_on_failure=False)
-    if isinstance(outcome, BaseException):
-        print(f"Private endpoint approval did not complete: {outcome}", file=sys.stderr)
-        return 3
+    outcome = _settled(state, "Private endpoint approval did not complete.")
     for d in outcome:
         print(f"{d.connection}: {d.verdict} by {d.decided_by} via {d.via} -> {d.outcome}")
     return 0
@@ -206,10 +182,7 @@ def _train(args: argparse.Namespace) -> int:
         resume_arg=args.resume_arg, instance_count=args.instance_count, lineage=args.lineage, budgets=budgets, dedicated_compute=args.dedicated_compute,
         watch_seconds=args.watch, environment_variables=dict(v.split("=", 1) for v in args.env), return_state=True,
     )  # fmt: skip
-    outcome = state.result(raise_on_failure=False)
-    if isinstance(outcome, BaseException):
-        print(f"Training did not complete: {outcome}", file=sys.stderr)
-        return 2 if type(outcome).__name__ == "InvalidInput" else 3
+    outcome = _settled(state, "Training did not complete.")
     for a in outcome.attempts:
         print(f"attempt {a.number} {a.job} on {a.compute}: {a.end}, resumed from {a.resumed_from or 'the start'}, {a.seconds:.0f} s, lost {a.lost_seconds:.0f} s")
     print(outcome.outcome)
@@ -320,17 +293,26 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _settled(state: Any, heading: str) -> Any:
+    """A flow run's result; an outcome it ended with is raised, with ``heading`` to say what stopped."""
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, BaseException):
+        if isinstance(outcome, AmlopsError):
+            outcome.add_note(heading)
+        raise outcome
+    return outcome
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The one place an outcome becomes an exit code. Anything not ours propagates: a bug, with its traceback."""
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except Exception as err:
-        from amlops.azure.errors import AmlopsError
-
-        if not isinstance(err, AmlopsError):
-            raise
-        print(f"amlops: {err}", file=sys.stderr)
-        return EXIT_CODES.get(type(err).__name__, EXIT_CODES.get(err.code, 1))
+    except AmlopsError as err:
+        sys.stdout.flush()
+        heading = " ".join(getattr(err, "__notes__", []))
+        print(f"\namlops: {heading + ' ' if heading else ''}{err}", file=sys.stderr)
+        return err.exit_code
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from typing import Literal
 import isodate
 from pydantic import Field
 
-from amlops.azure.errors import InvalidInput
+from amlops.errors import InvalidInput
 from amlops.models import ComputeSpec, Model, ResourceId, check_subscription
 
 KEEP_ALIVE_TAG = "amlops-keep-alive"  # value: an ISO 8601 time until which the instance must not be stopped

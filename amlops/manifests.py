@@ -19,14 +19,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from amlops.azure.errors import AmlopsError
+from amlops.errors import MoveInProgress
 from amlops.move import MoveManifest
 
 LEASE_SECONDS = 15 * 60
-
-
-class MoveInProgress(AmlopsError):
-    """Another live run is moving this workspace."""
 
 
 def default_root() -> Path:

@@ -22,13 +22,9 @@ from pydantic import Field, create_model
 
 from amlops.approvals import AllowList, Decision, Verdict, check_decisions
 from amlops.azure import network
-from amlops.azure.errors import AmlopsError
+from amlops.errors import ApprovalTimedOut, PlanNotApproved
 from amlops.models import PrivateEndpointConnection, ResourceId
 from tasks.common import clients
-
-
-class ApprovalTimedOut(AmlopsError):
-    """Nobody answered in time. Nothing was decided; nothing changed."""
 
 
 def fail_run_with(message: str) -> None:
@@ -107,7 +103,7 @@ def approve_plan(plan_markdown: str, workspace_name: str, timeout: int, poll_int
     logger = get_run_logger()
     if approve_as is not None:
         if confirm_workspace != workspace_name:
-            raise AmlopsError(f"Unattended approval needs the workspace name confirmed exactly: got {confirm_workspace!r}, the workspace is {workspace_name!r}.", code="PlanNotApproved")
+            raise PlanNotApproved(f"Unattended approval needs the workspace name confirmed exactly: got {confirm_workspace!r}, the workspace is {workspace_name!r}.")
         logger.info("Plan approved by policy flag, as %s", approve_as)
         return PlanApproval(approve=True, approver=approve_as, reason="approved by policy flag", workspace_name=workspace_name)
 
@@ -130,9 +126,9 @@ def approve_plan(plan_markdown: str, workspace_name: str, timeout: int, poll_int
     except ApprovalTimedOut as err:
         message = f"The plan was not approved: nobody answered within {timeout} s. Nothing was changed."
         fail_run_with(message)
-        raise AmlopsError(message, code="PlanNotApproved") from err
+        raise PlanNotApproved(message) from err
     if not answer.approve:
-        raise AmlopsError(f"The plan was rejected by {answer.approver or 'someone'}: {answer.reason or 'no reason given'}. Nothing was changed.", code="PlanNotApproved")
+        raise PlanNotApproved(f"The plan was rejected by {answer.approver or 'someone'}: {answer.reason or 'no reason given'}. Nothing was changed.")
     logger.info("Plan approved by %s: %s", answer.approver, answer.reason)
     return answer
 

@@ -10,8 +10,9 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from amlops.approvals import AllowList, Decision
+from amlops.errors import ApprovalTimedOut
 from amlops.models import ResourceId
-from flows.approvals import ApprovalTimedOut, decide_private_endpoints
+from flows.approvals import decide_private_endpoints
 
 
 @flow(name="approve-private-endpoints", log_prints=True)

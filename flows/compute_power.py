@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from amlops.azure import workspaces
 from amlops.azure.clients import POOL_SIZE
-from amlops.azure.errors import InvalidInput, NotFound
+from amlops.errors import InvalidInput, NotFound
 from amlops.fleet import Action, IdlePolicy, Outcome, Selector, decide
 from amlops.models import ResourceId
 from tasks import compute_power as t

@@ -26,7 +26,17 @@ from pydantic import BaseModel
 
 from amlops.approvals import AllowList
 from amlops.azure.clients import POOL_SIZE
-from amlops.azure.errors import AmlopsError, InvalidInput, PreflightFailed
+from amlops.errors import (
+    AmlopsError,
+    InvalidInput,
+    MoveFailed,
+    MoveIncomplete,
+    MoveNeedsAPerson,
+    PlanChanged,
+    PreflightFailed,
+    RestoreIncomplete,
+    TeardownFailed,
+)
 from amlops.manifests import LeaseKeeper, ManifestStore
 from amlops.move import (
     Check,
@@ -65,15 +75,11 @@ class MoveReport(BaseModel):
     notes: list[str] = []
 
 
-class MoveStopped(AmlopsError):
-    """The move cannot safely go on by itself: the workspace is not where a step expects it. Nothing was touched."""
-
-
 def _refuse(problems: list[Problem], what: str) -> None:
     if problems:
         create_table_artifact(key="move-refused", table=[p.model_dump() for p in problems], description=f"Move refused: {what}")
         lines = "\n".join(f"- [{p.code}] {p.message} Fix: {p.fix}" for p in problems)
-        raise PreflightFailed(f"The move was refused ({what}); nothing was changed:\n{lines}", code="PreflightFailed", details=[p.model_dump() for p in problems])
+        raise PreflightFailed(f"The move was refused ({what}); nothing was changed:\n{lines}", details=[p.model_dump() for p in problems])
 
 
 def _run_id() -> str:
@@ -193,7 +199,7 @@ def _prepare(
             quiesced = False  # and check the quiesce gate again after the manifest is saved
             fresh = t.snapshot_workspace(request.source_id)
             if build_plan(request, fresh) != plan:
-                raise AmlopsError("The workspace changed while the plan waited for approval; run the move again to see the new plan.", code="PlanChanged")
+                raise PlanChanged("The workspace changed while the plan waited for approval; run the move again to see the new plan.")
             inventory = fresh
     manifest = MoveManifest(move_id=request.move_id, request=request, inventory=inventory, resources=resources_to_move(request, inventory.workspace), approved_by=approver)
     manifest = manifest.with_step(Step.SNAPSHOT)
@@ -213,9 +219,9 @@ def _execute(ledger: Ledger, approve_pe_as: str | None, timeout: int, poll: int)
             ledger.update(status="in-progress")
             ledger.step(Step.MOVE)
         elif where == "source":
-            _restore_source(ledger, AmlopsError("an earlier run was restoring the source when it stopped", code="RestoreResumed"))
+            _restore_source(ledger, MoveFailed("an earlier run was restoring the source when it stopped", code="RestoreResumed"))
         else:
-            raise MoveStopped(f"The workspace is in neither {ledger.manifest.request.source} nor the target; nothing was touched.", code="MoveNeedsAPerson")
+            raise MoveNeedsAPerson(f"The workspace is in neither {ledger.manifest.request.source} nor the target; nothing was touched.")
     if not ledger.manifest.done(Step.MOVE):
         try:
             _teardown(ledger)
@@ -255,7 +261,7 @@ def _teardown(ledger: Ledger) -> None:
             continue
         failures = _collect(ledger, step, futures)
         if failures:
-            raise AmlopsError(f"{step.value} failed before the move: " + "; ".join(failures), code="TeardownFailed")
+            raise TeardownFailed(f"{step.value} failed before the move: " + "; ".join(failures))
         ledger.step(step)
 
 
@@ -295,16 +301,15 @@ def _move(ledger: Ledger) -> None:
             return
         if action == "restore":
             ledger.update(move_sent=False, move_operation="")  # over, and it did not happen: the source may be restored
-            raise AmlopsError(f"Azure refused or failed the move: {outcome.message}", code="MoveFailed")
+            raise MoveFailed(f"Azure refused or failed the move: {outcome.message}")
         if action == "stop":
             where = "in neither the source nor the target" if location == "missing" else "still in the source though Azure reported the move succeeded"
-            raise MoveStopped(
+            raise MoveNeedsAPerson(
                 f"The workspace is {where}. Nothing more was touched. Check {request.source} and {request.target_id} in the Azure portal; "
-                f"run the same command again once it has settled (manifest {m.move_id}).",
-                code="MoveNeedsAPerson",
+                f"run the same command again once it has settled (manifest {m.move_id})."
             )
         ledger.update(move_sent=False, move_operation="")  # resend: the workspace is in the source, no move of ours is known
-    raise AmlopsError(f"Azure's answer to the move was lost {SEND_ATTEMPTS} times; the workspace is still in the source.", code="MoveFailed")
+    raise MoveFailed(f"Azure's answer to the move was lost {SEND_ATTEMPTS} times; the workspace is still in the source.")
 
 
 def _restore_source(ledger: Ledger, reason: AmlopsError) -> None:
@@ -317,7 +322,7 @@ def _restore_source(ledger: Ledger, reason: AmlopsError) -> None:
     online = {e.name: t.redeploy_online_endpoint.submit(source, e, location) for e in inv.online_endpoints if not have.has_endpoint(e)}
     problems = _collect(None, None, computes) + _collect(None, None, online)
     if problems:  # stays 'restoring': the next run finishes the restore before anything else
-        raise AmlopsError(f"The move stopped before Azure moved anything ({reason}), and putting back the source left work: " + "; ".join(problems), code="RestoreIncomplete") from reason
+        raise RestoreIncomplete(f"The move stopped before Azure moved anything ({reason}), and putting back the source left work: " + "; ".join(problems)) from reason
     ledger.manifest = ledger.manifest.restarted()
     ledger.store.save(ledger.manifest)
     create_markdown_artifact(key="move-restored", markdown=f"Move `{ledger.manifest.move_id}` stopped before the move and restored the source's compute and endpoints.\n\nReason: {reason}")
@@ -410,5 +415,5 @@ def _finish(ledger: Ledger, problems: list[str]) -> MoveReport:
     report = MoveReport(move_id=m.move_id, status=ledger.manifest.status, source=request.source, target=str(target), checks=checks, notes=problems + ledger.manifest.notes)  # type: ignore[arg-type]
     if left:
         todo = "\n".join(f"- {c.kind} {c.name}: {c.action}" for c in left)
-        raise AmlopsError(f"Move {m.move_id} finished with {len(left)} item(s) left for a person:\n{todo}", code="MoveIncomplete")
+        raise MoveIncomplete(f"Move {m.move_id} finished with {len(left)} item(s) left for a person:\n{todo}")
     return report

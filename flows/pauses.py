@@ -13,7 +13,7 @@ from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.flow_runs import resume_flow_run
 
-from amlops.azure.errors import InvalidInput
+from amlops.errors import InvalidInput
 
 
 @dataclass(frozen=True)

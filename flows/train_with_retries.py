@@ -13,14 +13,10 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from pydantic import BaseModel, Field
 
-from amlops.azure.errors import AmlopsError
+from amlops.errors import AmlopsError, TrainingStopped
 from amlops.models import Job, ResourceId
 from amlops.training import Attempt, Budgets, Checkpoint, CheckpointLocation, attempt_name, classify, compute_for, lineage_of, next_step
 from tasks import training as t
-
-
-class TrainingFailed(AmlopsError):
-    """Training stopped without completing: the budgets, a cancellation or the script say so."""
 
 
 class TrainingReport(BaseModel):
@@ -146,6 +142,6 @@ def _finish(lineage: str, attempts: list[Attempt], step: str, why: str) -> Train
     create_table_artifact(key="training-attempts", table=rows, description=f"{lineage}: {why}; training time lost {lost:.0f} s")
     report = TrainingReport(lineage=lineage, outcome=why, attempts=attempts)
     if step != "done":
-        raise TrainingFailed(f"Training {lineage} stopped: {why}.", code="TrainingStopped")
+        raise TrainingStopped(f"Training {lineage} stopped: {why}.")
     get_run_logger().info("Training %s %s; %s attempt(s), %.0f s of training lost", lineage, why, len(attempts), lost)
     return report

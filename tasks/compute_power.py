@@ -13,7 +13,7 @@ from prefect.artifacts import update_progress_artifact
 from pydantic import BaseModel
 
 from amlops.azure import computes, jobs
-from amlops.azure.errors import AmlopsError, Conflict, NotFound
+from amlops.errors import AmlopsError, Conflict, NotFound
 from amlops.fleet import CAPACITY_CODES, TARGET_STATES, Action, Outcome
 from amlops.models import ComputeSpec, ResourceId
 from tasks.common import TASK_DEFAULTS, clients

@@ -11,8 +11,8 @@ from pydantic import BaseModel
 
 from amlops.azure import computes, datastores, endpoints, jobs, moves, network, resources, roles, workspaces
 from amlops.azure.clients import Clients
-from amlops.azure.errors import AmlopsError, Conflict, Locked, NotFound, OperationFailed, TransientError
 from amlops.azure.retry import retrying
+from amlops.errors import AmlopsError, Conflict, Locked, NotFound, OperationFailed, TransientError
 from amlops.models import ComputeSpec, Datastore, OnlineEndpoint, ResourceId, RoleAssignment, deployment_names
 from amlops.move import Inventory, Location, MoveRequest, OperationEnd, Problem, power_state, quiesce_problems, required_providers
 from tasks.common import TASK_DEFAULTS, clients

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import task
 
 from amlops.azure import computes, datastores, jobs, storage, workspaces
-from amlops.azure.errors import Conflict, InvalidInput, NotFound
+from amlops.errors import Conflict, InvalidInput, NotFound
 from amlops.models import Job, ResourceId
 from amlops.training import Checkpoint, CheckpointLocation, latest_complete
 from tasks.common import TASK_DEFAULTS, clients

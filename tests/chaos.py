@@ -22,8 +22,8 @@ from typing import Any
 
 from amlops.azure import computes, endpoints, network, workspaces
 from amlops.azure.clients import Clients
-from amlops.azure.errors import NotFound
 from amlops.emulator.control_client import EmulatorControl
+from amlops.errors import NotFound
 from amlops.models import ResourceId, deployment_names
 from amlops.move import power_state
 

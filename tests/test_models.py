@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from amlops.azure.errors import InvalidInput
+from amlops.errors import InvalidInput
 from amlops.models import ResourceId, assignment_name
 
 WS = "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/ml-prod/providers/Microsoft.MachineLearningServices/workspaces/ml-prod-ws"

@@ -22,8 +22,8 @@ from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.core.pipeline.transport import RequestsTransport
 
-from amlops.azure.errors import InvalidInput
 from amlops.azure.retry import GatewayRetryPolicy, Sleep
+from amlops.errors import InvalidInput
 from amlops.pacing import Budget, request_kind
 
 ARM_URL = "https://management.azure.com"

@@ -7,7 +7,8 @@ from typing import Any
 
 from amlops.azure import rest
 from amlops.azure.clients import Clients
-from amlops.azure.errors import TimedOut, azure_errors
+from amlops.azure.errors import azure_errors
+from amlops.errors import TimedOut
 from amlops.models import ATTACHED_COMPUTE, READ_ONLY_COMPUTE, READ_ONLY_INNER, ComputeSpec, ResourceId
 
 

@@ -1,4 +1,4 @@
-"""The project's exception tree, and the one place that maps Azure SDK errors onto it."""
+"""The one place that maps Azure SDK errors onto the project's exception tree (amlops.errors)."""
 
 from __future__ import annotations
 
@@ -16,68 +16,21 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
-
-class AmlopsError(Exception):
-    """Base of everything amlops raises on purpose. ``code`` is ARM's error code where there is one."""
-
-    retry_after: float | None = None
-
-    def __init__(self, message: str, code: str = "", status: int | None = None, details: list[dict[str, Any]] | None = None):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.status = status
-        self.details = details or []
-
-
-class InvalidInput(AmlopsError):
-    """The caller asked for something malformed or impossible; nothing was written."""
-
-
-class NotFound(AmlopsError):
-    pass
-
-
-class Conflict(AmlopsError):
-    pass
-
-
-class Locked(Conflict):
-    """A resource group is locked, as ARM locks both groups while a move runs."""
-
-
-class Throttled(AmlopsError):
-    def __init__(self, message: str, retry_after: float | None = None, **kw: Any):
-        super().__init__(message, **kw)
-        self.retry_after = retry_after
-
-
-class TransientError(AmlopsError):
-    """Worth trying again: 5xx, dropped connections, failed long-running operations Azure blames on itself."""
-
-
-class OperationFailed(AmlopsError):
-    """A long-running operation Azure accepted ended Failed; ``code`` is Azure's reason (QuotaExceeded, ...)."""
-
-
-class TimedOut(AmlopsError):
-    """We stopped waiting; Azure may still finish the operation."""
-
+from amlops.errors import (
+    AmlopsError,
+    AuthenticationFailed,
+    Conflict,
+    InvalidInput,
+    Locked,
+    MoveValidationFailed,
+    NotFound,
+    OperationFailed,
+    Throttled,
+    TransientError,
+)
 
 # Failed long-running operations that are Azure's own trouble, worth another try.
 TRANSIENT_OPERATION_CODES = {"InternalServerError", "ServiceUnavailable", "InternalOperationError", "GatewayTimeout"}
-
-
-class MoveValidationFailed(AmlopsError):
-    """validateMoveResources said no; ``details`` holds ARM's reasons, each with code and message."""
-
-
-class AuthenticationFailed(AmlopsError):
-    pass
-
-
-class PreflightFailed(AmlopsError):
-    """A precondition of an operation does not hold; ``details`` lists each with its fix."""
 
 
 def _arm_error(err: HttpResponseError) -> tuple[str, str, list[dict[str, Any]]]:

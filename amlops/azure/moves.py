@@ -9,7 +9,8 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.resource.resources.models import ResourcesMoveInfo
 
 from amlops.azure.clients import Clients
-from amlops.azure.errors import NotFound, azure_errors, translate
+from amlops.azure.errors import azure_errors, translate
+from amlops.errors import NotFound
 from amlops.models import ResourceId
 
 MoveEnd = Literal["succeeded", "failed"]

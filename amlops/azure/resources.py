@@ -6,7 +6,8 @@ from typing import Any
 
 from amlops.azure import rest
 from amlops.azure.clients import Clients
-from amlops.azure.errors import NotFound, azure_errors
+from amlops.azure.errors import azure_errors
+from amlops.errors import NotFound
 from amlops.models import ProviderState, ResourceGroup, check_resource_group, check_subscription
 
 SUBSCRIPTIONS_API = "2022-12-01"

@@ -15,7 +15,7 @@ import tenacity
 from azure.core.pipeline import PipelineResponse
 from azure.core.pipeline.policies import RetryPolicy
 
-from amlops.azure.errors import AmlopsError, Throttled, TransientError
+from amlops.errors import AmlopsError, Throttled, TransientError
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})

@@ -6,7 +6,7 @@ from typing import Any
 
 from amlops.azure import rest
 from amlops.azure.clients import Clients
-from amlops.azure.errors import Conflict
+from amlops.errors import Conflict
 from amlops.models import RoleAssignment, assignment_name, same_id
 
 SEGMENT = "/providers/Microsoft.Authorization/roleAssignments"

@@ -12,7 +12,8 @@ from datetime import datetime
 from azure.storage.blob import ContainerClient
 
 from amlops.azure.clients import Clients
-from amlops.azure.errors import InvalidInput, NotFound, azure_errors
+from amlops.azure.errors import azure_errors
+from amlops.errors import InvalidInput, NotFound
 from amlops.training import COMPLETE_MARKER, Checkpoint, group_checkpoints
 
 

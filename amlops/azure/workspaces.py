@@ -6,7 +6,8 @@ from typing import Any
 
 from amlops.azure import rest
 from amlops.azure.clients import Clients
-from amlops.azure.errors import InvalidInput, NotFound, azure_errors
+from amlops.azure.errors import azure_errors
+from amlops.errors import InvalidInput, NotFound
 from amlops.models import ResourceId, Workspace
 
 ASSET_KINDS = ("environments", "models", "data")

@@ -11,7 +11,7 @@ import pytest
 
 from amlops.approvals import AllowList
 from amlops.azure import network
-from amlops.azure.errors import InvalidInput
+from amlops.errors import InvalidInput
 from amlops.models import ResourceId
 from flows import pauses
 from flows.approve_private_endpoints import approve_private_endpoints

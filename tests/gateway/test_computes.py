@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from amlops.azure import computes, resources
-from amlops.azure.errors import Conflict, InvalidInput, NotFound
+from amlops.errors import Conflict, InvalidInput, NotFound
 from amlops.models import ResourceId
 from tests.conftest import SUB, Env
 

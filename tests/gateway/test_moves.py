@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from amlops.azure import computes, datastores, endpoints, moves, network, resources, rest, roles, workspaces
-from amlops.azure.errors import Conflict, Locked, MoveValidationFailed, NotFound
+from amlops.errors import Conflict, Locked, MoveValidationFailed, NotFound
 from amlops.models import ResourceId
 from tests.conftest import SUB, TARGET_SUB, Env, demo_scenario
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from amlops.azure import resources, workspaces
-from amlops.azure.errors import InvalidInput, NotFound
+from amlops.errors import InvalidInput, NotFound
 from amlops.models import ResourceId
 from tests.conftest import SUB, Env
 

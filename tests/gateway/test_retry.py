@@ -6,7 +6,7 @@ import pytest
 from azure.core.rest import HttpRequest
 
 from amlops.azure import computes, resources, retry, workspaces
-from amlops.azure.errors import Conflict, NotFound, Throttled, TransientError
+from amlops.errors import Conflict, NotFound, Throttled, TransientError
 from amlops.models import ResourceId
 from tests.conftest import SUB, Env
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from amlops.azure import datastores, endpoints, jobs, network, roles
-from amlops.azure.errors import InvalidInput, NotFound
+from amlops.errors import InvalidInput, NotFound
 from amlops.models import ResourceId, RoleAssignment
 from tests.conftest import Env
 
