@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from amlops.errors import EXIT_CODES, AmlopsError
+from amlops.errors import EXIT_CODES, AmlopsError, InvalidInput
 
 __all__ = ["EXIT_CODES", "main"]
 DEMO_SCENARIO = Path(__file__).parent / "emulator" / "scenarios" / "demo.yaml"
@@ -82,8 +82,30 @@ def run_move(kwargs: dict[str, Any]) -> int:
     return 0
 
 
+def _workspace_id(value: str) -> str:
+    from amlops.models import ResourceId
+
+    return str(ResourceId.parse(value).require_workspace())
+
+
+def _pairs(values: list[str], what: str) -> dict[str, str]:
+    """NAME=VALUE options, or InvalidInput naming the one that is not."""
+    bad = [v for v in values if "=" not in v or not v.split("=", 1)[0]]
+    if bad:
+        raise InvalidInput(f"{what} {bad[0]!r} is not NAME=VALUE.")
+    return dict(v.split("=", 1) for v in values)
+
+
+# Bad input is refused here, before anything heavy starts: the checks below import only amlops' pure
+# modules (no Prefect, no Azure SDK), so a typo is answered at once and no temporary server is started.
+
+
 def _move(args: argparse.Namespace) -> int:
-    return run_move(_move_kwargs(args))
+    from amlops.move import MoveRequest
+
+    kwargs = _move_kwargs(args)
+    MoveRequest(source=args.source, target_subscription=args.target_subscription, target_resource_group=args.target_resource_group).validated()
+    return run_move(kwargs)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -145,9 +167,10 @@ def _demo_training(emulator: Any, workspace: str) -> int:
 
 def _approve_endpoints(args: argparse.Namespace) -> int:
     """Run approve-private-endpoints here: allow-listed connections at once, a person for the rest."""
+    workspace = _workspace_id(args.workspace)
     from flows.approve_private_endpoints import approve_private_endpoints
 
-    state = approve_private_endpoints(workspace=args.workspace, allow_list=_allow_list(args), timeout_seconds=args.timeout, poll_seconds=args.poll, return_state=True)
+    state = approve_private_endpoints(workspace=workspace, allow_list=_allow_list(args), timeout_seconds=args.timeout, poll_seconds=args.poll, return_state=True)
     outcome = _settled(state, "Private endpoint approval did not complete.")
     for d in outcome:
         print(f"{d.connection}: {d.verdict} by {d.decided_by} via {d.via} -> {d.outcome}")
@@ -173,14 +196,18 @@ def _deploy(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     """Run train-with-retries here: resubmitted from its latest checkpoint after preemption or node failure."""
     from amlops.training import Budgets, CheckpointLocation
+
+    workspace, variables = _workspace_id(args.workspace), _pairs(args.env, "--env")
+    datastore, _, path = args.checkpoints.partition(":")
+    if not datastore or not path:
+        raise InvalidInput(f"--checkpoints {args.checkpoints!r} is not DATASTORE:PATH, such as checkpoints:runs/forecast.")
     from flows.train_with_retries import train_with_retries
 
-    datastore, _, path = args.checkpoints.partition(":")
     budgets = Budgets(infra_retries=args.infra_retries, user_retries=args.user_retries, total_minutes=args.total_minutes, backoff_seconds=args.backoff, escalate_after_preemptions=args.escalate_after)
     state = train_with_retries(
-        workspace=args.workspace, command=args.command, environment=args.environment, compute=args.compute, checkpoint=CheckpointLocation(datastore=datastore, path=path),
+        workspace=workspace, command=args.command, environment=args.environment, compute=args.compute, checkpoint=CheckpointLocation(datastore=datastore, path=path),
         resume_arg=args.resume_arg, instance_count=args.instance_count, lineage=args.lineage, budgets=budgets, dedicated_compute=args.dedicated_compute,
-        watch_seconds=args.watch, environment_variables=dict(v.split("=", 1) for v in args.env), return_state=True,
+        watch_seconds=args.watch, environment_variables=variables, return_state=True,
     )  # fmt: skip
     outcome = _settled(state, "Training did not complete.")
     for a in outcome.attempts:
@@ -204,9 +231,9 @@ def _pending(args: argparse.Namespace) -> int:
 
 
 def _approve(args: argparse.Namespace) -> int:
+    decisions = _pairs(args.decide, "--decide")
     from flows.pauses import answer
 
-    decisions = dict(d.split("=", 1) for d in args.decide)
     answer(args.run_id, approve=not args.reject, approver=args.approver, reason=args.reason, workspace_name=args.workspace_name, decisions=decisions)
     print(f"Resumed flow run {args.run_id}.")
     return 0

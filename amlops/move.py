@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field
 
 from amlops.approvals import AllowList, Decision
+from amlops.errors import InvalidInput
 from amlops.models import (
     BatchEndpoint,
     ComputeSpec,
@@ -63,13 +64,16 @@ class MoveRequest(Model):
     def validated(self) -> MoveRequest:
         """The request with ids normalised, or InvalidInput saying what to fix."""
         source = ResourceId.parse(self.source).require_workspace()
-        return self.model_copy(
+        request = self.model_copy(
             update={
                 "source": str(source),
                 "target_subscription": check_subscription(self.target_subscription, "target subscription"),
                 "target_resource_group": check_resource_group(self.target_resource_group),
             }
         )
+        if request.source_id.group_id.lower() == request.target_group_id.lower():
+            raise InvalidInput(f"The target resource group is the workspace's own ({request.target_group_id}); name another resource group or subscription.")
+        return request
 
     @property
     def source_id(self) -> ResourceId:

@@ -28,7 +28,6 @@ from amlops.approvals import AllowList
 from amlops.azure.clients import POOL_SIZE
 from amlops.errors import (
     AmlopsError,
-    InvalidInput,
     MoveFailed,
     MoveIncomplete,
     MoveNeedsAPerson,
@@ -141,8 +140,6 @@ def move_workspace(
         private_endpoint_allow_list=private_endpoint_allow_list or AllowList(),
         etag_conflict_policy=etag_conflict_policy,
     ).validated()
-    if request.source_id.group_id.lower() == request.target_group_id.lower():
-        raise InvalidInput(f"The target resource group is the workspace's own ({request.target_group_id}); name another resource group or subscription.")
     store = ManifestStore()
     manifest = store.load(request.move_id)
     if manifest is not None and manifest.status == "restored":
