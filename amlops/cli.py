@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from amlops import terminal
 from amlops.errors import EXIT_CODES, AmlopsError, InvalidInput
 
 __all__ = ["EXIT_CODES", "main"]
@@ -146,7 +147,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _demo_training(emulator: Any, workspace: str) -> int:
     """Training in the moved workspace: preempted once, resumed from its latest checkpoint, completed."""
-    from amlops.training import Budgets, CheckpointLocation
+    from amlops.training import Budgets, CheckpointLocation, duration, time_lost
     from flows.train_with_retries import train_with_retries
 
     print("\nTraining in the moved workspace; the first attempt will be preempted.\n")
@@ -161,7 +162,8 @@ def _demo_training(emulator: Any, workspace: str) -> int:
     )  # fmt: skip
     report = _settled(state, "Training did not complete.")
     for a in report.attempts:
-        print(f"  attempt {a.number} ({a.job}): {a.end}, resumed from {a.resumed_from or 'the start'}, lost {a.lost_seconds:.1f} s")
+        print(f"  attempt {a.number} ({a.job}): {a.end}, resumed from {a.resumed_from or 'the start'}, lost {duration(a.lost_seconds)}")
+    print(f"Training {report.lineage}: {report.outcome}; {time_lost(report.attempts)}")
     return 0
 
 
@@ -195,7 +197,7 @@ def _deploy(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     """Run train-with-retries here: resubmitted from its latest checkpoint after preemption or node failure."""
-    from amlops.training import Budgets, CheckpointLocation
+    from amlops.training import Budgets, CheckpointLocation, duration, time_lost
 
     workspace, variables = _workspace_id(args.workspace), _pairs(args.env, "--env")
     datastore, _, path = args.checkpoints.partition(":")
@@ -211,8 +213,8 @@ def _train(args: argparse.Namespace) -> int:
     )  # fmt: skip
     outcome = _settled(state, "Training did not complete.")
     for a in outcome.attempts:
-        print(f"attempt {a.number} {a.job} on {a.compute}: {a.end}, resumed from {a.resumed_from or 'the start'}, {a.seconds:.0f} s, lost {a.lost_seconds:.0f} s")
-    print(outcome.outcome)
+        print(f"attempt {a.number} {a.job} on {a.compute}: {a.end}, resumed from {a.resumed_from or 'the start'}, {duration(a.seconds)}, lost {duration(a.lost_seconds)}")
+    print(f"{outcome.outcome}; {time_lost(outcome.attempts)}")
     return 0
 
 
@@ -333,6 +335,7 @@ def _settled(state: Any, heading: str) -> Any:
 def main(argv: list[str] | None = None) -> int:
     """The one place an outcome becomes an exit code. Anything not ours propagates: a bug, with its traceback."""
     args = parser().parse_args(argv)
+    terminal.quiet()
     try:
         return int(args.run(args))
     except AmlopsError as err:

@@ -104,6 +104,16 @@ class Attempt(Model):
     lost_seconds: float = 0.0
 
 
+def duration(seconds: float) -> str:
+    """Every figure of training time, in the terminal, the logs and the report, says it the same way."""
+    return f"{seconds:.1f} s"
+
+
+def time_lost(attempts: list[Attempt]) -> str:
+    """The one summary of what preemptions and failures cost, shared by the report artifact and the terminal."""
+    return f"training time lost {duration(sum(a.lost_seconds for a in attempts))}"
+
+
 def attempt_name(lineage: str, number: int) -> str:
     """Deterministic: a flow that crashed after submitting finds its attempt instead of submitting another."""
     return f"{lineage}-{number:03d}"

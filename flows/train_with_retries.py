@@ -15,7 +15,18 @@ from pydantic import BaseModel, Field
 
 from amlops.errors import AmlopsError, TrainingStopped
 from amlops.models import Job, ResourceId
-from amlops.training import Attempt, Budgets, Checkpoint, CheckpointLocation, attempt_name, classify, compute_for, lineage_of, next_step
+from amlops.training import (
+    Attempt,
+    Budgets,
+    Checkpoint,
+    CheckpointLocation,
+    attempt_name,
+    classify,
+    compute_for,
+    lineage_of,
+    next_step,
+    time_lost,
+)
 from tasks import training as t
 
 
@@ -138,10 +149,9 @@ def train_with_retries(
 
 def _finish(lineage: str, attempts: list[Attempt], step: str, why: str) -> TrainingReport:
     rows = [a.model_dump() for a in attempts]
-    lost = sum(a.lost_seconds for a in attempts)
-    create_table_artifact(key="training-attempts", table=rows, description=f"{lineage}: {why}; training time lost {lost:.0f} s")
+    create_table_artifact(key="training-attempts", table=rows, description=f"{lineage}: {why}; {time_lost(attempts)}")
     report = TrainingReport(lineage=lineage, outcome=why, attempts=attempts)
     if step != "done":
         raise TrainingStopped(f"Training {lineage} stopped: {why}.")
-    get_run_logger().info("Training %s %s; %s attempt(s), %.0f s of training lost", lineage, why, len(attempts), lost)
+    get_run_logger().info("Training %s %s; %s attempt(s), %s", lineage, why, len(attempts), time_lost(attempts))
     return report
