@@ -277,6 +277,10 @@ class MoveManifest(Model):
     def done(self, step: Step) -> bool:
         return step in self.steps_done
 
+    def progress(self) -> float:
+        """Percent of the move's steps done, for the progress a person watches."""
+        return 100.0 * len(set(self.steps_done)) / len(STEPS)
+
     def with_step(self, step: Step) -> MoveManifest:
         return self if self.done(step) else self.model_copy(update={"steps_done": [*self.steps_done, step]})
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -38,6 +38,7 @@ from amlops.errors import (
 )
 from amlops.manifests import LeaseKeeper, ManifestStore
 from amlops.move import (
+    STEPS,
     Check,
     Inventory,
     MoveManifest,
@@ -91,6 +92,7 @@ class Ledger:
 
     def __init__(self, store: ManifestStore, manifest: MoveManifest) -> None:
         self.store, self.manifest = store, manifest
+        self.progress_id = create_progress_artifact(progress=manifest.progress(), key="move-progress", description=f"Move {manifest.move_id}: steps done")
 
     def update(self, **changes: Any) -> None:
         self.manifest = self.manifest.model_copy(update=changes)
@@ -100,7 +102,9 @@ class Ledger:
         notes = [*self.manifest.notes, note] if note else self.manifest.notes
         self.manifest = self.manifest.with_step(step).model_copy(update={"notes": notes})
         self.store.save(self.manifest)
-        get_run_logger().info("Step %s done", step.value)
+        items = len(self.manifest.items_done.get(step, []))
+        get_run_logger().info("Step %s done: %s of %s steps%s", step.value, STEPS.index(step) + 1, len(STEPS), f", {items} item(s)" if items else "")
+        update_progress_artifact(artifact_id=self.progress_id, progress=self.manifest.progress())
 
     def item(self, step: Step, key: str) -> None:
         self.manifest = self.manifest.with_item(step, key)

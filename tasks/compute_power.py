@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from logging import Logger, LoggerAdapter
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.artifacts import update_progress_artifact
 from pydantic import BaseModel
 
@@ -27,13 +28,15 @@ class Progress:
     _done: dict[str, int] = {}
 
     @classmethod
-    def tick(cls, artifact_id: str | None, total: int) -> None:
+    def tick(cls, artifact_id: str | None, total: int, logger: Logger | LoggerAdapter[Logger] | None = None) -> None:
         if not artifact_id or not total:
             return
         with cls._lock:
             cls._done[artifact_id] = done = cls._done.get(artifact_id, 0) + 1
         if done == total or done % max(1, total // 50) == 0:
             update_progress_artifact(artifact_id=artifact_id, progress=100.0 * done / total)
+        if logger is not None and (done == total or done % max(1, total // 10) == 0):  # a line per tenth in the terminal
+            logger.info("%s of %s instances done", done, total)
 
 
 class Survey(BaseModel):
@@ -92,9 +95,11 @@ def power_computes(
 ) -> list[Outcome]:
     """Start or stop these instances of one workspace; every instance ends with an outcome, none raises."""
 
+    logger = get_run_logger()  # the instance threads run outside the task's context: they log through this one
+
     def one(name: str) -> Outcome:
         outcome = _power_one(workspace, name, action, wait_seconds, capacity_retries, capacity_delay)
-        Progress.tick(progress_id, total)
+        Progress.tick(progress_id, total, logger)
         return outcome
 
     with ThreadPoolExecutor(max_workers=max(1, min(INSTANCE_THREADS, len(names)))) as pool:
