@@ -6,9 +6,8 @@ person is asked again; the run does not fail for a typo. A timeout decides nothi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -18,12 +17,12 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
 from prefect.states import Failed
-from pydantic import Field, create_model
 
 from amlops.approvals import AllowList, Decision, Verdict, check_decisions
 from amlops.azure import network
 from amlops.errors import ApprovalTimedOut, PlanNotApproved
 from amlops.models import PrivateEndpointConnection, ResourceId
+from flows.forms import PlanApproval, connection_form, verdicts
 from tasks.common import clients
 
 
@@ -38,15 +37,6 @@ def fail_run_with(message: str) -> None:
 # Pause keys: one per question a run may ask, stable across the re-runs a suspend causes.
 PLAN_KEY = "plan"
 PRIVATE_ENDPOINTS_KEY = "private-endpoints"
-
-
-class PlanApproval(RunInput):
-    """Approve a move plan. Type the workspace name exactly to confirm."""
-
-    approve: bool = Field(default=False, description="Tick to approve the plan shown above")
-    approver: str = Field(min_length=1, description="Your name or alias, for the audit record")
-    reason: str = Field(default="", description="Why (change ticket, context)")
-    workspace_name: str = Field(default="", description="Type the workspace name exactly to confirm")
 
 
 def _paused(form: type[RunInput], description: str, timeout: int, poll_interval: int, suspend: bool, key: str) -> Any:
@@ -136,24 +126,6 @@ def approve_plan(plan_markdown: str, workspace_name: str, timeout: int, poll_int
 # -- private endpoint connections
 
 
-def _field_name(connection: str) -> str:
-    return "c_" + re.sub(r"\W", "_", connection)
-
-
-def connection_form(pending: list[PrivateEndpointConnection]) -> type[RunInput]:
-    """A form with one approve/reject choice per pending connection: renders as selects in the Prefect UI."""
-    fields: dict[str, Any] = {
-        _field_name(c.name): (
-            Literal["approve", "reject", "undecided"],
-            Field(default="undecided", title=c.name, description=f"private endpoint {c.private_endpoint_id}"),
-        )
-        for c in pending
-    }
-    fields["approver"] = (str, Field(min_length=1, description="Your name or alias, for the audit record"))
-    fields["reason"] = (str, Field(default="", description="Why"))
-    return create_model("PrivateEndpointDecisions", __base__=RunInput, **fields)
-
-
 def connections_markdown(pending: list[PrivateEndpointConnection], workspace: ResourceId, allow: AllowList, previously_approved: set[str]) -> str:
     """What the person decides about, one connection per item (a wide table does not fit the resume dialog)."""
     items = []
@@ -207,14 +179,14 @@ def decide_private_endpoints(
         )
     if needs_person:
         form = connection_form(needs_person)
-        by_field = {_field_name(p.name): p for p in needs_person}
+        by_name = {p.name: p for p in needs_person}
         table = connections_markdown(needs_person, workspace, allow, previously_approved or set())
 
         def describe(problems: list[str]) -> str:
             return "".join(f"> **Your last answer was refused:** {p}\n\n" for p in problems) + table
 
         def problems_of(answer: Any) -> list[str]:
-            chosen = {by_field[f].name: v for f, v in answer.model_dump().items() if f in by_field and v != "undecided"}
+            chosen = verdicts(answer, needs_person)
             found = check_decisions([p.name for p in needs_person], chosen)
             if chosen and not str(answer.approver).strip():
                 found.append("the approver's name is empty")
@@ -222,10 +194,9 @@ def decide_private_endpoints(
 
         try:
             answer = ask_until_valid(form, describe, problems_of, timeout, poll_interval, key=PRIVATE_ENDPOINTS_KEY)
-            values = answer.model_dump()
-            for name, conn in by_field.items():
-                if values.get(name, "undecided") != "undecided":
-                    decisions.append(Decision(connection=conn.name, private_endpoint_id=conn.private_endpoint_id, verdict=values[name], decided_by=answer.approver, reason=answer.reason, via="person"))
+            for name, verdict in verdicts(answer, needs_person).items():
+                conn = by_name[name]
+                decisions.append(Decision(connection=name, private_endpoint_id=conn.private_endpoint_id, verdict=verdict, decided_by=answer.approver, reason=answer.reason, via="person"))
         except ApprovalTimedOut:
             timed_out = [p.name for p in needs_person]
     acted = [_act(workspace, d) for d in decisions]

@@ -14,6 +14,7 @@ from prefect.client.schemas.sorting import FlowRunSort
 from prefect.flow_runs import resume_flow_run
 
 from amlops.errors import InvalidInput
+from flows import forms
 
 
 @dataclass(frozen=True)
@@ -61,19 +62,11 @@ def list_paused() -> list[PausedRun]:
 
 
 def answer_for(run: PausedRun, approve: bool, approver: str, reason: str, workspace_name: str, decisions: dict[str, str]) -> dict[str, Any]:
-    """The run_input for a paused run's form, checked here so a typo is caught before it is sent."""
-    fields = run.fields
-    if "workspace_name" in fields:
-        return {"approve": approve, "approver": approver, "reason": reason, "workspace_name": workspace_name}
-    by_title = {spec.get("title", name): name for name, spec in fields.items() if name.startswith("c_")}
-    unknown = sorted(set(decisions) - set(by_title))
-    if unknown:
-        raise InvalidInput(f"Not pending on run {run.id}: {unknown}. Pending connections: {sorted(by_title)}.")
-    bad = sorted(v for v in decisions.values() if v not in ("approve", "reject"))
-    if bad:
-        raise InvalidInput(f"Decide each connection with approve or reject, not {bad}.")
-    answer = {name: decisions.get(title, "undecided") for title, name in by_title.items()}
-    return {**answer, "approver": approver, "reason": reason}
+    """The run_input for a paused run's form (flows.forms reads the form and checks the answer)."""
+    try:
+        return forms.run_input(run.fields, approve, approver, reason, workspace_name, decisions)
+    except InvalidInput as err:
+        raise InvalidInput(f"Run {run.id}: {err}") from err
 
 
 def answer(run_id: str, approve: bool, approver: str, reason: str, workspace_name: str = "", decisions: dict[str, str] | None = None) -> None:
