@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml requirements.lock
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 # Azurite, Microsoft's storage emulator, from the npm registry (locked in package-lock.json).
 $(AZURITE): package.json package-lock.json

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from amlops.errors import MoveInProgress
 from amlops.move import MoveManifest
@@ -117,10 +118,10 @@ class ManifestStore:
                 path.unlink()
 
     @staticmethod
-    def _holder_alive(holder: dict[str, object], now: float) -> bool:
-        if holder["host"] == socket.gethostname() and not _pid_alive(int(holder["pid"])):  # type: ignore[arg-type]
+    def _holder_alive(holder: dict[str, Any], now: float) -> bool:
+        if holder["host"] == socket.gethostname() and not _pid_alive(int(holder["pid"])):
             return False
-        return now - float(holder["heartbeat"]) < LEASE_SECONDS  # type: ignore[arg-type]
+        return now - float(holder["heartbeat"]) < LEASE_SECONDS
 
 
 class LeaseKeeper:

@@ -320,7 +320,8 @@ def after_move_sent(location: Location, operation: OperationEnd) -> InFlight:
         return "rebuild"
     if location == "missing":
         return "stop"
-    return {"failed": "restore", "succeeded": "stop", "unknown": "resend"}[operation]
+    after: dict[OperationEnd, InFlight] = {"failed": "restore", "succeeded": "stop", "unknown": "resend"}
+    return after[operation]
 
 
 def quiesce_problems(active_jobs: list[Job], requests: dict[str, int | None], window_minutes: int, allow_missing_metrics: bool) -> list[Problem]:

@@ -45,15 +45,15 @@ class _OutcomeWithoutTraceback(logging.Filter):
         return True
 
 
-def _install(name: str, make: type[logging.Filter], *args: tuple[str, ...]) -> None:
+def _install(name: str, new: logging.Filter) -> None:
     logger = logging.getLogger(name)
-    if not any(isinstance(f, make) for f in logger.filters):
-        logger.addFilter(make(*args))
+    if not any(type(f) is type(new) for f in logger.filters):
+        logger.addFilter(new)
 
 
 def quiet() -> None:
     """Install the filters once per process (a logger's filters see only the records it emits itself)."""
     for name, prefixes in _DROPPED.items():
-        _install(name, _Drop, prefixes)
+        _install(name, _Drop(prefixes))
     for name in ("prefect.flow_runs", "prefect.task_runs"):
-        _install(name, _OutcomeWithoutTraceback)
+        _install(name, _OutcomeWithoutTraceback())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -32,7 +32,7 @@ class Checkpoint(Model):
 def group_checkpoints(prefix: str, blobs: list[tuple[str, str]]) -> list[Checkpoint]:
     """Checkpoints from (blob name, last modified) pairs under ``prefix``, oldest step first."""
     base = prefix.rstrip("/") + "/" if prefix else ""
-    found: dict[str, dict[str, object]] = {}
+    found: dict[str, dict[str, Any]] = {}
     for name, modified in blobs:
         if not name.startswith(base):
             continue
@@ -41,11 +41,11 @@ def group_checkpoints(prefix: str, blobs: list[tuple[str, str]]) -> list[Checkpo
         if not m or not rest:
             continue
         entry = found.setdefault(folder, {"step": int(m.group(1)), "files": 0, "complete": False, "written_at": ""})
-        entry["files"] = int(entry["files"]) + 1  # type: ignore[call-overload]
+        entry["files"] = int(entry["files"]) + 1
         entry["complete"] = bool(entry["complete"]) or rest == COMPLETE_MARKER
         entry["written_at"] = max(str(entry["written_at"]), modified)
     return sorted(
-        (Checkpoint(path=f"{base}{folder}/", step=int(e["step"]), complete=bool(e["complete"]), files=int(e["files"]), written_at=str(e["written_at"])) for folder, e in found.items()),  # type: ignore[call-overload]
+        (Checkpoint(path=f"{base}{folder}/", step=int(e["step"]), complete=bool(e["complete"]), files=int(e["files"]), written_at=str(e["written_at"])) for folder, e in found.items()),
         key=lambda c: c.step,
     )
 
@@ -67,7 +67,7 @@ class CheckpointLocation(Model):
 
 # -- attempts, ends and budgets
 
-INFRA_REASONS = {"LowPriorityNodePreempted": "preempted", "NodeFailure": "node failure", "ServiceError": "infrastructure"}
+INFRA_REASONS: dict[str, End] = {"LowPriorityNodePreempted": "preempted", "NodeFailure": "node failure", "ServiceError": "infrastructure"}
 End = Literal["completed", "preempted", "node failure", "infrastructure", "user error", "cancelled"]
 RETRIABLE: set[str] = {"preempted", "node failure", "infrastructure"}
 
@@ -79,7 +79,7 @@ def classify(status: str, failure_reason: str | None) -> End | None:
     if status == "Canceled":
         return "cancelled"
     if status in ("Failed", "NotResponding"):
-        return INFRA_REASONS.get(failure_reason or "", "user error")  # type: ignore[return-value]
+        return INFRA_REASONS.get(failure_reason or "", "user error")
     return None
 
 

@@ -85,7 +85,9 @@ def emulator_process() -> Iterator[tuple[str, str]]:
     """The emulator in its own process, as operators run it: the server gets its own core and GIL."""
     proc = subprocess.Popen([sys.executable, "-m", "amlops.cli", "emulator", "--port", "0", "--scenario", str(DEMO_PATH)], stdout=subprocess.PIPE, text=True)
     try:
-        env = dict(line.removeprefix("export ").strip().split("=", 1) for line in (proc.stdout.readline() for _ in range(3)))  # type: ignore[union-attr]
+        assert proc.stdout is not None  # stdout=PIPE
+        exports = (proc.stdout.readline().removeprefix("export ").strip() for _ in range(3))
+        env = dict(line.split("=", 1) for line in exports)
         control = EmulatorControl(env["AMLOPS_EMULATOR_URL"], env["AMLOPS_EMULATOR_CA"])
         control.settings(throttle={"enabled": False})  # measure the server, not ARM's budget
         yield env["AMLOPS_EMULATOR_URL"], env["AMLOPS_EMULATOR_CA"]

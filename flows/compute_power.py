@@ -25,7 +25,7 @@ from amlops.errors import InvalidInput, NotFound
 from amlops.fleet import Action, IdlePolicy, Outcome, Selector, decide
 from amlops.models import ResourceId
 from tasks import compute_power as t
-from tasks.common import clients
+from tasks.common import clients, sync_result
 
 
 class CronRule(BaseModel):
@@ -93,11 +93,11 @@ def _workspaces(selector: Selector) -> list[ResourceId]:
     for sub in selector.subscriptions:
         for ws in workspaces.list_workspaces(c, sub):
             found.setdefault(ws.id.lower(), ResourceId.parse(ws.id))
-    for ws in (ResourceId.parse(w) for w in selector.workspaces):
+    for named in (ResourceId.parse(w) for w in selector.workspaces):
         try:
-            workspaces.get_workspace(c, ws)
+            workspaces.get_workspace(c, named)
         except NotFound as err:
-            raise InvalidInput(f"Workspace {ws} does not exist (or you cannot see it): fix the selector.") from err
+            raise InvalidInput(f"Workspace {named} does not exist (or you cannot see it): fix the selector.") from err
     return list(found.values())
 
 
@@ -141,12 +141,12 @@ def run_fleet(
             if verdict is not None:
                 outcomes.append(Outcome(workspace=survey.workspace, compute=compute.name, action=action, result=verdict[0], reason=verdict[1]))
             elif dry_run:
-                outcomes.append(Outcome(workspace=survey.workspace, compute=compute.name, action=action, result=f"would {action}", reason=f"is {compute.state}"))  # type: ignore[arg-type]
+                outcomes.append(Outcome(workspace=survey.workspace, compute=compute.name, action=action, result="would start" if action == "start" else "would stop", reason=f"is {compute.state}"))
             else:
                 to_act.setdefault(survey.workspace, []).append(compute.name)
 
     total = sum(len(n) for n in to_act.values())
-    progress_id = str(create_progress_artifact(progress=0.0, key=f"{action}-computes-progress", description=f"{action} {total} instances")) if total else None
+    progress_id = sync_result(create_progress_artifact(progress=0.0, key=f"{action}-computes-progress", description=f"{action} {total} instances")) if total else None
     batches = [t.power_computes.submit(ResourceId.parse(ws), names, action, wait_seconds, capacity_retries, capacity_retry_delay, progress_id, total) for ws, names in to_act.items()]
     idle_sets = []
     if policy and policy.set_to and not dry_run:
@@ -174,7 +174,7 @@ def _report(action: str, outcomes: list[Outcome], violations: list[dict[str, str
 
 
 def _fleet_flow(action: Action) -> Any:
-    @flow(name=f"{action}-computes", task_runner=ThreadPoolTaskRunner(max_workers=POOL_SIZE))
+    @flow(name=f"{action}-computes", task_runner=ThreadPoolTaskRunner(max_workers=POOL_SIZE))  # type: ignore[arg-type]  # Prefect types flow(task_runner=) as TaskRunner[PrefectFuture], invariant: its own ThreadPoolTaskRunner does not fit
     def fleet(
         selector: Selector,
         dry_run: bool = False,

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from prefect.input import RunInput
 from pydantic import Field, create_model
 
+from amlops.approvals import Verdict
 from amlops.errors import InvalidInput
 from amlops.models import PrivateEndpointConnection
 
@@ -47,7 +48,7 @@ def connection_form(pending: list[PrivateEndpointConnection]) -> type[RunInput]:
     return create_model("PrivateEndpointDecisions", __base__=RunInput, **fields)
 
 
-def verdicts(answer: RunInput, pending: list[PrivateEndpointConnection]) -> dict[str, str]:
+def verdicts(answer: RunInput, pending: list[PrivateEndpointConnection]) -> dict[str, Verdict]:
     """Connection name -> approve|reject, for each connection of ``pending`` the answer decided."""
     values = answer.model_dump()
     chosen = {c.name: values.get(field_name(c.name), UNDECIDED) for c in pending}

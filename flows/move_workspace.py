@@ -15,6 +15,7 @@ does anything (amlops.move.after_move_sent), and never restores or re-sends on a
 # and validates parameters against the signature, which must then resolve without this module's globals.
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger
@@ -24,7 +25,7 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel
 
-from amlops.approvals import AllowList
+from amlops.approvals import AllowList, Verdict
 from amlops.azure.clients import POOL_SIZE
 from amlops.errors import (
     AmlopsError,
@@ -57,6 +58,7 @@ from amlops.move import (
 )
 from flows import approvals
 from tasks import move as t
+from tasks.common import sync_result
 
 # A move whose Azure answer is lost (a dropped connection, a killed run) is sent again only after the
 # workspace is found still in the source; this bounds how often within one run.
@@ -92,7 +94,7 @@ class Ledger:
 
     def __init__(self, store: ManifestStore, manifest: MoveManifest) -> None:
         self.store, self.manifest = store, manifest
-        self.progress_id = create_progress_artifact(progress=manifest.progress(), key="move-progress", description=f"Move {manifest.move_id}: steps done")
+        self.progress_id = sync_result(create_progress_artifact(progress=manifest.progress(), key="move-progress", description=f"Move {manifest.move_id}: steps done"))
 
     def update(self, **changes: Any) -> None:
         self.manifest = self.manifest.model_copy(update=changes)
@@ -111,7 +113,7 @@ class Ledger:
         self.store.save(self.manifest)
 
 
-@flow(name="move-workspace", task_runner=ThreadPoolTaskRunner(max_workers=POOL_SIZE), log_prints=True)
+@flow(name="move-workspace", task_runner=ThreadPoolTaskRunner(max_workers=POOL_SIZE), log_prints=True)  # type: ignore[arg-type]  # Prefect types flow(task_runner=) as TaskRunner[PrefectFuture], invariant: its own ThreadPoolTaskRunner does not fit
 def move_workspace(
     source: str,
     target_subscription: str,
@@ -343,18 +345,18 @@ def _rebuild(ledger: Ledger) -> list[str]:
     wanted = {d.name for d in datastores_to_repoint(request, inv, m.resources)}
     steps: list[tuple[Step, bool, dict[str, Callable[[], PrefectFuture[Any]]]]] = [
         (Step.RECREATE_COMPUTE, request.recreate_compute, {
-            c.name: (lambda c=c: t.recreate_compute.submit(target, c, location, rename_on_conflict=rename, name=m.renamed_computes.get(c.name, c.name)))
+            c.name: partial(t.recreate_compute.submit, target, c, location, rename_on_conflict=rename, name=m.renamed_computes.get(c.name, c.name))
             for c in inv.computes
         }),
         (Step.REDEPLOY_ENDPOINTS, request.redeploy_endpoints, {
-            e.name: (lambda e=e: t.redeploy_online_endpoint.submit(target, e, location)) for e in inv.online_endpoints if not have.has_endpoint(e)
+            e.name: partial(t.redeploy_online_endpoint.submit, target, e, location) for e in inv.online_endpoints if not have.has_endpoint(e)
         }),
         (Step.REPOINT_DATASTORES, True, {
-            d.name: (lambda d=d: t.repoint_datastore.submit(target, d, target.subscription, target.resource_group))
+            d.name: partial(t.repoint_datastore.submit, target, d, target.subscription, target.resource_group)
             for d in have.datastores if d.name in wanted and not d.points_at(target.subscription, target.resource_group)
         }),
         (Step.RECREATE_ROLE_ASSIGNMENTS, True, {
-            a.grant: (lambda a=a: t.recreate_role_assignment.submit(str(target), a)) for a in inv.role_assignments
+            a.grant: partial(t.recreate_role_assignment.submit, str(target), a) for a in inv.role_assignments
         }),
     ]  # fmt: skip
     running = {
@@ -396,8 +398,8 @@ def _approve_private_endpoints(ledger: Ledger, approve_pe_as: str | None, timeou
     m = ledger.manifest
     if m.done(Step.APPROVE_PRIVATE_ENDPOINTS):
         return
-    rest = (approve_pe_as, "approve") if approve_pe_as else None
-    decisions = approvals.decide_private_endpoints(m.request.target_id, m.request.private_endpoint_allow_list, timeout, poll, rest, previously_approved(m.inventory))  # type: ignore[arg-type]
+    rest: tuple[str, Verdict] | None = (approve_pe_as, "approve") if approve_pe_as else None
+    decisions = approvals.decide_private_endpoints(m.request.target_id, m.request.private_endpoint_allow_list, timeout, poll, rest, previously_approved(m.inventory))
     ledger.update(decisions=[*m.decisions, *decisions])
     ledger.step(Step.APPROVE_PRIVATE_ENDPOINTS)
 
@@ -411,9 +413,10 @@ def _finish(ledger: Ledger, problems: list[str]) -> MoveReport:
     create_table_artifact(key="move-verification", table=[c.model_dump() for c in checks], description=f"Move {m.move_id}: moved workspace against the manifest")
     print(checks_markdown(checks))
     left = [c for c in checks if not c.ok]
-    ledger.update(status="completed" if not left else "incomplete")
+    status: Literal["completed", "incomplete"] = "completed" if not left else "incomplete"
+    ledger.update(status=status)
     ledger.step(Step.VERIFY)
-    report = MoveReport(move_id=m.move_id, status=ledger.manifest.status, source=request.source, target=str(target), checks=checks, notes=problems + ledger.manifest.notes)  # type: ignore[arg-type]
+    report = MoveReport(move_id=m.move_id, status=status, source=request.source, target=str(target), checks=checks, notes=problems + ledger.manifest.notes)
     if left:
         todo = "\n".join(f"- {c.kind} {c.name}: {c.action}" for c in left)
         raise MoveIncomplete(f"Move {m.move_id} finished with {len(left)} item(s) left for a person:\n{todo}")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from prefect import Task
 from prefect.cache_policies import NO_CACHE
@@ -29,3 +30,13 @@ def transient_only(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -
 # Task defaults: no result caching (every task reads live Azure state and is idempotent by checking
 # it), retries only for transient errors, the HTTP layer below already having retried throttling.
 TASK_DEFAULTS: dict[str, Any] = {"retries": 2, "retry_delay_seconds": 5, "retry_condition_fn": transient_only, "cache_policy": NO_CACHE}
+
+
+T = TypeVar("T")
+
+
+def sync_result(value: T | Coroutine[Any, Any, T]) -> T:
+    """Prefect's dual sync/async functions (create_progress_artifact, ...) are typed as returning either;
+    called from sync code, as every flow here is, they return the value."""
+    assert not isinstance(value, Coroutine), "called from async code"
+    return value

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from logging import Logger, LoggerAdapter
+from uuid import UUID
 
 from prefect import get_run_logger, task
 from prefect.artifacts import update_progress_artifact
@@ -15,7 +16,7 @@ from pydantic import BaseModel
 
 from amlops.azure import computes, jobs
 from amlops.errors import AmlopsError, Conflict, NotFound
-from amlops.fleet import CAPACITY_CODES, TARGET_STATES, Action, Outcome
+from amlops.fleet import CAPACITY_CODES, TARGET_STATES, Action, Outcome, Result
 from amlops.models import ComputeSpec, ResourceId
 from tasks.common import TASK_DEFAULTS, clients
 
@@ -25,10 +26,10 @@ class Progress:
     """Counts finished instances across tasks and keeps the progress artifact up to date."""
 
     _lock = threading.Lock()
-    _done: dict[str, int] = {}
+    _done: dict[UUID, int] = {}
 
     @classmethod
-    def tick(cls, artifact_id: str | None, total: int, logger: Logger | LoggerAdapter[Logger] | None = None) -> None:
+    def tick(cls, artifact_id: UUID | None, total: int, logger: Logger | LoggerAdapter[Logger] | None = None) -> None:
         if not artifact_id or not total:
             return
         with cls._lock:
@@ -57,7 +58,7 @@ def survey_workspace(workspace: ResourceId) -> Survey:
 
 def _power_one(workspace: ResourceId, name: str, action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float) -> Outcome:
     c = clients()
-    done = "started" if action == "start" else "stopped"
+    done: Result = "started" if action == "start" else "stopped"
     attempt = 0
     while True:
         try:
@@ -90,7 +91,7 @@ def power_computes(
     wait_seconds: float = 900,
     capacity_retries: int = 2,
     capacity_delay: float = 60,
-    progress_id: str | None = None,
+    progress_id: UUID | None = None,
     total: int = 0,
 ) -> list[Outcome]:
     """Start or stop these instances of one workspace; every instance ends with an outcome, none raises."""

@@ -107,10 +107,11 @@ def ensure_target_group(request: MoveRequest, location: str) -> None:
 def workspace_location(request: MoveRequest) -> Location:
     """Where the workspace is now: 'source', 'target' or 'missing'. Asked before any move is (re)tried or undone."""
     c = clients()
-    for where, rid in (("target", request.target_id), ("source", request.source_id)):
+    places: tuple[tuple[Location, ResourceId], ...] = (("target", request.target_id), ("source", request.source_id))
+    for where, rid in places:
         try:
             workspaces.get_workspace(c, rid)
-            return where  # type: ignore[return-value]
+            return where
         except NotFound:
             continue
     return "missing"
@@ -131,7 +132,7 @@ def send_move(request: MoveRequest, resource_ids: list[str], on_accepted: Callab
     """
     c = clients()
 
-    def send() -> tuple[str, str]:
+    def send() -> tuple[moves.MoveEnd, str]:
         return moves.move_resources(c, request.source_id, resource_ids, request.target_group_id, on_accepted)
 
     try:
@@ -141,7 +142,7 @@ def send_move(request: MoveRequest, resource_ids: list[str], on_accepted: Callab
         return MoveOutcome(end="unknown", message="Azure's answer to the move was lost or the groups stayed locked")
     except AmlopsError as err:  # refused outright (validation, a lock, permissions): the move did not start
         return MoveOutcome(end="failed", message=f"{err.code}: {err.message}")
-    return MoveOutcome(end=end, message=message)  # type: ignore[arg-type]
+    return MoveOutcome(end=end, message=message)
 
 
 @task(name="follow_move", **TASK_DEFAULTS)

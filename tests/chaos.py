@@ -34,7 +34,7 @@ TARGET = SOURCE.moved_to(TARGET_SUB, "ml-moved")
 # Operations take time, as they do on Azure (minutes to hours there): compute and endpoint writes about
 # 0.4 s, the move itself about 3 s, so kills land inside them.
 LRO_SECONDS = {"default": {"mode": "seconds", "seconds": 0.4}, "move": {"mode": "seconds", "seconds": 3.0}, "validate": {"mode": "seconds", "seconds": 0.2}}
-FAULTS = [{"route": ".", "kind": "429", "probability": 0.05, "retry_after": 1}, {"route": ".", "kind": "503", "probability": 0.05}]
+FAULTS: list[dict[str, Any]] = [{"route": ".", "kind": "429", "probability": 0.05, "retry_after": 1}, {"route": ".", "kind": "503", "probability": 0.05}]
 
 
 ARGS = [

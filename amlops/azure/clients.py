@@ -52,14 +52,14 @@ class GatewayTransport(RequestsTransport):
         self._sleep(duration)
 
 
-class PacingPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
+class PacingPolicy(SansIOHTTPPolicy):
     """Waits for the request's slot in ARM's per-subscription budget before it is sent, so fleets of
     operations (and the status polls they bring) stay under the limits instead of collecting 429s."""
 
     def __init__(self, budget: Budget) -> None:
         self._budget = budget
 
-    def on_request(self, request: PipelineRequest) -> None:  # type: ignore[type-arg]
+    def on_request(self, request: PipelineRequest) -> None:
         path = urlsplit(request.http_request.url).path
         parts = path.split("/")
         if len(parts) > 2 and parts[1].lower() == "subscriptions":
@@ -108,7 +108,7 @@ class Clients:
 
     target: Target = field(default_factory=Target.from_env)
     sleep: Sleep = time.sleep
-    budget: Budget = field(default=None, repr=False)  # type: ignore[assignment]
+    budget: Budget = field(default=None, repr=False)  # type: ignore[assignment]  # None only until __post_init__, whose default needs self.sleep
     _cache: dict[tuple[str, ...], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _credential: TokenCredential | None = field(default=None, repr=False)

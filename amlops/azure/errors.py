@@ -40,9 +40,10 @@ def _arm_error(err: HttpResponseError) -> tuple[str, str, list[dict[str, Any]]]:
     if model is not None and getattr(model, "code", None):
         code, message = model.code, model.message or message
         details = [{"code": d.code, "message": d.message, "target": getattr(d, "target", None)} for d in (model.details or [])]
-    if err.response is not None:
+    response: Any = err.response  # azure-core types it as the common base; both transports' responses have json()
+    if response is not None:
         try:
-            body = err.response.json()
+            body = response.json()
             inner = body.get("error", body) if isinstance(body, dict) else {}
             code = inner.get("code") or code
             message = inner.get("message") or message
@@ -53,7 +54,8 @@ def _arm_error(err: HttpResponseError) -> tuple[str, str, list[dict[str, Any]]]:
 
 
 def _retry_after(err: HttpResponseError) -> float | None:
-    headers = err.response.headers if err.response is not None else {}
+    response: Any = err.response  # as above: the concrete responses carry headers
+    headers = response.headers if response is not None else {}
     for name, scale in (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001), ("Retry-After", 1.0)):
         value = headers.get(name)
         if value and re.fullmatch(r"\d+(\.\d+)?", value):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 from azure.core.exceptions import HttpResponseError
+from azure.core.polling import LROPoller
 from azure.mgmt.resource.resources.models import ResourcesMoveInfo
 
 from amlops.azure.clients import Clients
@@ -26,7 +27,7 @@ def validate_move(clients: Clients, source: ResourceId, resources: list[str], ta
         clients.arm(source.subscription).resources.begin_validate_move_resources(source.resource_group, _info(resources, target_group_id)).result()
 
 
-def _ended(poller: object) -> tuple[MoveEnd, str]:
+def _ended(poller: LROPoller[Any]) -> tuple[MoveEnd, str]:
     """Wait for Azure's move operation to end: succeeded, or failed with Azure's words.
 
     ARM's asynchronous pattern (Azure REST API guidelines, "Track asynchronous Azure operations"): a
@@ -37,7 +38,7 @@ def _ended(poller: object) -> tuple[MoveEnd, str]:
     status URL Azure no longer knows (404), raises: then nobody knows how the move ended.
     """
     try:
-        poller.result()  # type: ignore[attr-defined]
+        poller.result()
     except HttpResponseError as err:
         error = translate(err)
         if err.status_code in (404, 429) or not error.code:

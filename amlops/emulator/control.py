@@ -92,7 +92,7 @@ class Controls:
         if throttle is not None:
             self.throttler.enabled = throttle.get("enabled", True)
             limits = {k: tuple(v) for k, v in throttle.items() if k in ("reads", "writes", "deletes")}
-            self.throttler.configure(float(throttle.get("scale", 1.0)), **limits)  # type: ignore[arg-type]
+            self.throttler.configure(float(throttle.get("scale", 1.0)), **limits)
         for key, value in body.items():
             if not hasattr(self.state.settings, key):
                 raise bad_request(f"Unknown setting '{key}'.")

@@ -54,7 +54,7 @@ def load(state: State, spec: dict[str, Any]) -> None:
 
 def _load_workspace(state: State, spec: dict[str, Any]) -> None:
     wid = spec["id"]
-    body = {k: spec[k] for k in ("location", "tags", "identity", "sku", "kind") if k in spec}
+    body: dict[str, Any] = {k: spec[k] for k in ("location", "tags", "identity", "sku", "kind") if k in spec}
     body["properties"] = spec.get("properties", {})
     workspaces.put_workspace(state, wid, body)
     for c in spec.get("computes", []):
@@ -79,4 +79,5 @@ def _load_workspace(state: State, spec: dict[str, Any]) -> None:
         roles.put_assignment(state, wid, r["name"], {"properties": r})
     for a in spec.get("assets", []):
         workspaces.put_asset(state, f"{wid}/{a['path']}", a)
-    assert state.store.get(wid)["type"] == WORKSPACE_TYPE  # type: ignore[index]
+    stored = state.store.get(wid)
+    assert stored is not None and stored["type"] == WORKSPACE_TYPE

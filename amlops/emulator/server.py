@@ -42,7 +42,7 @@ class Emulator:
         self._server.emulator = self
         # Handshake in the handler thread, so one slow client cannot stall accept().
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True, do_handshake_on_connect=False)
-        self.host, self.port = self._server.server_address[0], self._server.server_address[1]
+        self.host, self.port = host, int(self._server.server_address[1])  # the port the system gave when asked for 0
         self.base_url = f"https://{self.host}:{self.port}"
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
