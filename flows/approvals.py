@@ -19,11 +19,10 @@ from prefect.input import RunInput
 from prefect.states import Failed
 
 from amlops.approvals import AllowList, Decision, Verdict, check_decisions
-from amlops.azure import network
 from amlops.errors import ApprovalTimedOut, PlanNotApproved
 from amlops.models import PrivateEndpointConnection, ResourceId
 from flows.forms import PlanApproval, connection_form, verdicts
-from tasks.common import clients
+from tasks import approvals as approval_tasks
 
 
 def fail_run_with(message: str) -> None:
@@ -155,8 +154,7 @@ def decide_private_endpoints(
     and reported rather than waited for.
     """
     logger = get_run_logger()
-    c = clients()
-    pending = [p for p in network.list_connections(c, workspace) if p.status == "Pending"]
+    pending = approval_tasks.pending_connections(workspace)
     decisions: list[Decision] = []
     needs_person, for_a_person_later = [], []
     for conn in pending:
@@ -199,7 +197,7 @@ def decide_private_endpoints(
                 decisions.append(Decision(connection=name, private_endpoint_id=conn.private_endpoint_id, verdict=verdict, decided_by=answer.approver, reason=answer.reason, via="person"))
         except ApprovalTimedOut:
             timed_out = [p.name for p in needs_person]
-    acted = [_act(workspace, d) for d in decisions]
+    acted = [approval_tasks.act_on_connection(workspace, d) for d in decisions]
     audit(workspace, acted)
     undecided = timed_out or [p.name for p in needs_person if p.name not in {d.connection for d in acted}]
     if timed_out:
@@ -210,18 +208,6 @@ def decide_private_endpoints(
     if undecided:
         logger.warning("Left undecided (still Pending): %s", ", ".join(undecided))
     return acted
-
-
-def _act(workspace: ResourceId, decision: Decision) -> Decision:
-    """Read the connection again and change it only if it is still Pending; report anything that moved."""
-    c = clients()
-    current = network.get_connection(c, workspace, decision.connection)
-    if current.status != "Pending":
-        return decision.model_copy(update={"outcome": f"skipped: it became {current.status} meanwhile"})
-    status = "Approved" if decision.verdict == "approve" else "Rejected"
-    note = f"{status} by {decision.decided_by} via {decision.via}: {decision.reason}"[:140]
-    network.set_connection_status(c, workspace, decision.connection, status, note)
-    return decision.model_copy(update={"outcome": status})
 
 
 def audit(workspace: ResourceId, decisions: list[Decision]) -> None:

@@ -19,13 +19,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import BaseModel, Field
 
-from amlops.azure import workspaces
 from amlops.azure.clients import POOL_SIZE
-from amlops.errors import InvalidInput, NotFound
+from amlops.errors import InvalidInput
 from amlops.fleet import Action, IdlePolicy, Outcome, Selector, decide
 from amlops.models import ResourceId
 from tasks import compute_power as t
-from tasks.common import clients, sync_result
+from tasks.common import sync_result
 
 
 class CronRule(BaseModel):
@@ -86,21 +85,6 @@ def _skip_reason(holidays: list[date], timezone: str, group: list[CronRule], now
     return ""
 
 
-def _workspaces(selector: Selector) -> list[ResourceId]:
-    """The selector's workspaces, each checked to exist before anything is written."""
-    c = clients()
-    found = {str(ResourceId.parse(w)).lower(): ResourceId.parse(w) for w in selector.workspaces}
-    for sub in selector.subscriptions:
-        for ws in workspaces.list_workspaces(c, sub):
-            found.setdefault(ws.id.lower(), ResourceId.parse(ws.id))
-    for named in (ResourceId.parse(w) for w in selector.workspaces):
-        try:
-            workspaces.get_workspace(c, named)
-        except NotFound as err:
-            raise InvalidInput(f"Workspace {named} does not exist (or you cannot see it): fix the selector.") from err
-    return list(found.values())
-
-
 def run_fleet(
     action: Action,
     selector: Selector,
@@ -124,7 +108,7 @@ def run_fleet(
         create_markdown_artifact(key=f"{action}-computes-summary", markdown=f"**{action}-computes did nothing**: {skip}")
         return FleetReport(action=action, skipped_run=skip)
 
-    surveys = [f.result() for f in t.survey_workspace.map(_workspaces(selector))]
+    surveys = [f.result() for f in t.survey_workspace.map(t.selected_workspaces(selector))]
     now = datetime.now(UTC)
     outcomes: list[Outcome] = []
     to_act: dict[str, list[str]] = {}

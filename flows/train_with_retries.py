@@ -67,6 +67,8 @@ def _watch(workspace: ResourceId, name: str, every: float) -> Job:
     logger = get_run_logger()
     while True:
         try:
+            # Plain calls, deliberately: a status read every few seconds for hours would be thousands of
+            # task runs on the Prefect server; a failed read is handled here, not by task retries.
             job = t.read_job.fn(workspace, name)
             if classify(job.status, job.failure_reason) is not None:
                 confirmed = t.read_job.fn(workspace, name)
@@ -141,7 +143,7 @@ def train_with_retries(
             logger.info("Submitted %s on %s, resuming from %s", current.name, target, resume.path if resume else "the start")
         ended = _watch(ws, current.name, watch_seconds)
         attempt = _attempt(ended)
-        attempt = attempt.model_copy(update={"lost_seconds": _lost(attempt, t.find_checkpoint.fn(account, container, checkpoint))})
+        attempt = attempt.model_copy(update={"lost_seconds": _lost(attempt, t.find_checkpoint(account, container, checkpoint))})
         logger.info("Attempt %s (%s) ended: %s", attempt.number, attempt.job, attempt.end)
         attempts.append(attempt)
         current = None

@@ -14,9 +14,9 @@ from prefect import get_run_logger, task
 from prefect.artifacts import update_progress_artifact
 from pydantic import BaseModel
 
-from amlops.azure import computes, jobs
-from amlops.errors import AmlopsError, Conflict, NotFound
-from amlops.fleet import CAPACITY_CODES, TARGET_STATES, Action, Outcome, Result
+from amlops.azure import computes, jobs, workspaces
+from amlops.errors import AmlopsError, Conflict, InvalidInput, NotFound
+from amlops.fleet import CAPACITY_CODES, TARGET_STATES, Action, Outcome, Result, Selector
 from amlops.models import ComputeSpec, ResourceId
 from tasks.common import TASK_DEFAULTS, clients
 
@@ -111,3 +111,19 @@ def power_computes(
 def set_idle_shutdown(workspace: ResourceId, name: str, duration: str) -> str:
     computes.update_idle_shutdown(clients(), workspace, name, duration)
     return duration
+
+
+@task(name="selected_workspaces", **TASK_DEFAULTS)
+def selected_workspaces(selector: Selector) -> list[ResourceId]:
+    """The selector's workspaces, each it names checked to exist before anything is written."""
+    c = clients()
+    found = {str(ResourceId.parse(w)).lower(): ResourceId.parse(w) for w in selector.workspaces}
+    for sub in selector.subscriptions:
+        for ws in workspaces.list_workspaces(c, sub):
+            found.setdefault(ws.id.lower(), ResourceId.parse(ws.id))
+    for named in (ResourceId.parse(w) for w in selector.workspaces):
+        try:
+            workspaces.get_workspace(c, named)
+        except NotFound as err:
+            raise InvalidInput(f"Workspace {named} does not exist (or you cannot see it): fix the selector.") from err
+    return list(found.values())
