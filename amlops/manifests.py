@@ -94,8 +94,7 @@ class ManifestStore:
             if holder and holder["run_id"] != run_id and self._holder_alive(holder, now):
                 raise MoveInProgress(
                     f"Workspace {source} is already being moved by flow run {holder['run_id']} (move {holder['move_id']}, "
-                    f"host {holder['host']}, pid {holder['pid']}). Wait for it, or cancel that run first.",
-                    code="MoveInProgress",
+                    f"host {holder['host']}, pid {holder['pid']}). Wait for it, or cancel that run first."
                 )
             mine = {"run_id": run_id, "move_id": move_id, "host": socket.gethostname(), "pid": os.getpid(), "heartbeat": now}
             _write_atomic(path, json.dumps(mine))

@@ -31,6 +31,7 @@ from amlops.errors import (
     AmlopsError,
     MoveFailed,
     MoveIncomplete,
+    MoveInProgress,
     MoveNeedsAPerson,
     PlanChanged,
     PreflightFailed,
@@ -92,25 +93,30 @@ def _run_id() -> str:
 class Ledger:
     """The manifest of one move, saved after every change: what a killed run resumes from."""
 
-    def __init__(self, store: ManifestStore, manifest: MoveManifest) -> None:
-        self.store, self.manifest = store, manifest
+    def __init__(self, store: ManifestStore, manifest: MoveManifest, lease: LeaseKeeper | None = None) -> None:
+        self.store, self.manifest, self.lease = store, manifest, lease
         self.progress_id = sync_result(create_progress_artifact(progress=manifest.progress(), key="move-progress", description=f"Move {manifest.move_id}: steps done"))
+
+    def _save(self) -> None:
+        if self.lease is not None and self.lease.lost:  # another run holds the move now: act no further
+            raise MoveInProgress(f"This run's lock on {self.manifest.request.source} expired and another run took it; stopping here.")
+        self.store.save(self.manifest)
 
     def update(self, **changes: Any) -> None:
         self.manifest = self.manifest.model_copy(update=changes)
-        self.store.save(self.manifest)
+        self._save()
 
     def step(self, step: Step, note: str = "") -> None:
         notes = [*self.manifest.notes, note] if note else self.manifest.notes
         self.manifest = self.manifest.with_step(step).model_copy(update={"notes": notes})
-        self.store.save(self.manifest)
+        self._save()
         items = len(self.manifest.items_done.get(step, []))
         get_run_logger().info("Step %s done: %s of %s steps%s", step.value, STEPS.index(step) + 1, len(STEPS), f", {items} item(s)" if items else "")
         update_progress_artifact(artifact_id=self.progress_id, progress=self.manifest.progress())
 
     def item(self, step: Step, key: str) -> None:
         self.manifest = self.manifest.with_item(step, key)
-        self.store.save(self.manifest)
+        self._save()
 
 
 @flow(name="move-workspace", task_runner=ThreadPoolTaskRunner(max_workers=POOL_SIZE), log_prints=True)  # type: ignore[arg-type]  # Prefect types flow(task_runner=) as TaskRunner[PrefectFuture], invariant: its own ThreadPoolTaskRunner does not fit
@@ -162,7 +168,7 @@ def move_workspace(
     # Taken before the plan waits for a person, and renewed all the while: two runs never both act.
     store.acquire(request.source, request.move_id, run_id)
     try:
-        with LeaseKeeper(store, request.source, run_id):
+        with LeaseKeeper(store, request.source, run_id) as lease:
             if manifest is None:
                 _, manifest = _prepare(request, False, require_approval, approve_plan_as, confirm_workspace, approval_timeout_seconds, approval_poll_seconds)
                 assert manifest is not None
@@ -170,7 +176,7 @@ def move_workspace(
                 logger.info("Manifest %s saved to %s before anything is deleted", manifest.move_id, store.path(manifest.move_id))
             else:
                 logger.info("Resuming move %s after steps %s", manifest.move_id, [s.value for s in manifest.steps_done])
-            report = _execute(Ledger(store, manifest), approve_private_endpoints_as, approval_timeout_seconds, approval_poll_seconds)
+            report = _execute(Ledger(store, manifest, lease), approve_private_endpoints_as, approval_timeout_seconds, approval_poll_seconds)
     except Exception:
         store.release(request.source, run_id)
         raise
@@ -327,7 +333,7 @@ def _restore_source(ledger: Ledger, reason: AmlopsError) -> None:
     if problems:  # stays 'restoring': the next run finishes the restore before anything else
         raise RestoreIncomplete(f"The move stopped before Azure moved anything ({reason}), and putting back the source left work: " + "; ".join(problems)) from reason
     ledger.manifest = ledger.manifest.restarted()
-    ledger.store.save(ledger.manifest)
+    ledger.update()
     create_markdown_artifact(key="move-restored", markdown=f"Move `{ledger.manifest.move_id}` stopped before the move and restored the source's compute and endpoints.\n\nReason: {reason}")
     raise reason
 

@@ -7,7 +7,8 @@ import multiprocessing
 import time
 from pathlib import Path
 
-from amlops.manifests import LeaseKeeper, ManifestStore, MoveInProgress
+from amlops.errors import MoveInProgress
+from amlops.manifests import LeaseKeeper, ManifestStore
 
 SOURCE = "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/ml-prod/providers/Microsoft.MachineLearningServices/workspaces/ml-prod-ws"
 
