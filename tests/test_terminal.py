@@ -11,6 +11,9 @@ import pytest
 from amlops import terminal
 from amlops.errors import PlanNotApproved
 
+# Records made up here have no flow run for Prefect's API handler to send them to; it says so, rightly.
+pytestmark = pytest.mark.filterwarnings("ignore:Logger 'prefect.flow_runs' attempted to send logs to the API:UserWarning")
+
 
 @pytest.fixture
 def console() -> Iterator[io.StringIO]:
