@@ -16,6 +16,11 @@ from amlops.fleet import Selector
 from flows.approve_private_endpoints import approve_private_endpoints
 from flows.compute_power import CronRule, start_computes, stop_computes
 from flows.move_workspace import move_workspace
+from flows.train_with_retries import train_with_retries
+
+WORK_POOL = "amlops-pool"
+# The fleet's subscriptions as a Prefect variable (a JSON list): prefect.yaml reads it, `amlops deploy` sets it.
+SUBSCRIPTIONS_VARIABLE = "amlops_fleet_subscriptions"
 
 
 def fleet_deployments(
@@ -48,19 +53,28 @@ def default_selector() -> Selector:
     return Selector(subscriptions=subscriptions)
 
 
-def all_deployments() -> list[Any]:
-    return [
-        *fleet_deployments("weekdays-berlin", default_selector()),
-        move_workspace.to_deployment(name="on-demand", tags=["move"]),
-        approve_private_endpoints.to_deployment(name="on-demand", tags=["approvals"]),
+def all_deployments(with_flows: bool = False) -> list[Any]:
+    """Every deployment amlops registers (prefect.yaml is generated from this list); with_flows pairs each with its flow."""
+    starting, stopping = fleet_deployments("weekdays-berlin", default_selector())
+    pairs = [
+        (starting, start_computes),
+        (stopping, stop_computes),
+        (move_workspace.to_deployment(name="on-demand", tags=["move"]), move_workspace),
+        (approve_private_endpoints.to_deployment(name="on-demand", tags=["approvals"]), approve_private_endpoints),
+        (train_with_retries.to_deployment(name="on-demand", tags=["training"]), train_with_retries),
     ]
+    return pairs if with_flows else [deployment for deployment, _ in pairs]
 
 
 def deploy(work_pool: str, checkout: str) -> list[str]:
     """Register every deployment on a work pool (a process worker runs them from ``checkout``).
 
-    The Python twin of `prefect deploy --all` with prefect.yaml.
+    What `prefect deploy --all` does with the generated prefect.yaml; it also stores the fleet's
+    subscriptions in the Prefect variable that prefect.yaml reads, so the two register the same.
     """
+    from prefect.variables import Variable
+
+    Variable.set(SUBSCRIPTIONS_VARIABLE, default_selector().subscriptions, overwrite=True)
     ids = []
     for deployment in all_deployments():
         deployment.job_variables = {**(deployment.job_variables or {}), "working_dir": checkout}
