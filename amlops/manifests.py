@@ -12,6 +12,7 @@ import os
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 from amlops.azure.errors import AmlopsError
 from amlops.move import MoveManifest
@@ -103,3 +104,15 @@ class ManifestStore:
         if holder["host"] == socket.gethostname() and not _pid_alive(int(holder["pid"])):  # type: ignore[arg-type]
             return False
         return now - float(holder["heartbeat"]) < LEASE_SECONDS  # type: ignore[arg-type]
+
+
+def open_store(env: dict[str, str] | None = None) -> Any:
+    """The move state a run should use: a blob container shared by a team's workers when AMLOPS_STATE_URL
+    names one (amlops.azure.manifest_blobs), else the local directory (AMLOPS_STATE_DIR or ~/.amlops)."""
+    env = dict(os.environ if env is None else env)
+    url = env.get("AMLOPS_STATE_URL", "").strip()
+    if not url:
+        return ManifestStore(Path(env["AMLOPS_STATE_DIR"]) if env.get("AMLOPS_STATE_DIR") else None)
+    from amlops.azure.manifest_blobs import BlobManifestStore
+
+    return BlobManifestStore.from_url(url, env.get("AMLOPS_STATE_KEY") or None)
