@@ -80,10 +80,9 @@ class Team:
         return "\n".join(f"--- {w}\n{self.log_of(w)}" for w in sorted(self.workers))
 
     def submitted_by(self, run_id: str) -> list[str]:
-        """The workers that started a process for the run, one entry per start (a resume starts another)."""
-        return sorted(w for w in self.workers for _ in range(self.log_of(w).count(f"Opening process for flow run '{run_id}'"))) or [
-            w for w in self.workers if run_id in self.log_of(w)
-        ]
+        """The workers that started a process for the run, in order: a resumed run is submitted again."""
+        found = self.call("POST", "/events/filter", {"filter": {"event": {"name": ["prefect.worker.submitted-flow-run"]}, "any_resource": {"id": [f"prefect.flow-run.{run_id}"]}}, "limit": 50})
+        return [e["resource"]["prefect.resource.name"] for e in sorted(found["events"], key=lambda e: e["occurred"])]
 
     def start_worker(self, name: str) -> None:
         log = open(self.logs / f"{name}.log", "a")
