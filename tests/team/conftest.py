@@ -7,14 +7,12 @@ Everything a test does to it goes through the commands a person would type (`pre
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +20,29 @@ import httpx
 import pytest
 
 from amlops.emulator import Emulator
-from amlops.postgres import LocalPostgres, free_port
+from amlops.postgres import LocalPostgres
+from deployments.stack import POOL, ROOT, Stack
 from tests.conftest import AZURITE_KEY
 
-ROOT = Path(__file__).parents[2]
-POOL = "amlops-pool"
 AUTH = "team:s3cret-for-tests"  # the tier's own throwaway credentials
 FINAL = {"Completed", "Failed", "Crashed", "Cancelled"}
 
 
 @dataclass
 class Team:
-    api: str
-    env: dict[str, str]  # what a team member's shell has: the server, its credentials, the state store
-    logs: Path
-    workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    stack: Stack
+
+    @property
+    def api(self) -> str:
+        return self.stack.api
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.stack.env
+
+    @property
+    def workers(self) -> dict[str, Any]:
+        return self.stack.workers
 
     def http(self) -> httpx.Client:
         user, password = AUTH.split(":", 1)
@@ -48,9 +54,9 @@ class Team:
         response.raise_for_status()
         return response.json() if response.content else None
 
-    def run(self, *command: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    def run(self, *command: str, timeout: float = 240, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """A command in a team member's shell; fails the test with its output when it fails."""
-        done = subprocess.run(list(command), cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(list(command), cwd=ROOT, env={**self.env, **(env_extra or {})}, capture_output=True, text=True, timeout=timeout)
         assert done.returncode == 0, f"{command} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         return done
 
@@ -72,12 +78,8 @@ class Team:
             time.sleep(0.5)
         return name
 
-    def log_of(self, worker: str) -> str:
-        path = self.logs / f"{worker}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
     def worker_logs(self) -> str:
-        return "\n".join(f"--- {w}\n{self.log_of(w)}" for w in sorted(self.workers))
+        return "\n".join(f"--- {w}\n{self.stack.log_of(w)}" for w in sorted(self.workers))
 
     def submitted_by(self, run_id: str) -> list[str]:
         """The workers that started a process for the run, in order: a resumed run is submitted again."""
@@ -85,36 +87,10 @@ class Team:
         return [e["resource"]["prefect.resource.name"] for e in sorted(found["events"], key=lambda e: e["occurred"])]
 
     def start_worker(self, name: str) -> None:
-        log = open(self.logs / f"{name}.log", "a")
-        command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL, "--name", name, "--type", "process"]
-        # Its own session, so stopping it also ends the flow-run processes it started.
-        self.workers[name] = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while f"Worker '{name}' started" not in self.log_of(name) and "started!" not in self.log_of(name):
-            assert self.workers[name].poll() is None and time.monotonic() < deadline, self.log_of(name)[-3000:]
-            time.sleep(0.3)
+        self.stack.start_worker(name)
 
     def stop_worker(self, name: str) -> None:
-        proc = self.workers[name]
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
-        time.sleep(0.3)
+        self.stack.stop_worker(name)
 
 
 @pytest.fixture(scope="session")
@@ -128,51 +104,23 @@ def team_db() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def team(team_db: str, emulator: Emulator, azurite: str) -> Iterator[Team]:
-    home = Path(tempfile.mkdtemp(prefix="amlops-team-"))
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    server_env = {
-        **base,
-        "PREFECT_HOME": str(home / "server"),
-        "PREFECT_SERVER_DATABASE_CONNECTION_URL": team_db,
-        "PREFECT_SERVER_API_AUTH_STRING": AUTH,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_UI_ENABLED": "false",
-    }
-    log = home / "server.log"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=home, env=server_env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    team_env = {
-        **base,
+    flows_need = {
         **emulator.env(),
-        "PREFECT_HOME": str(home / "client"),
-        "PREFECT_API_URL": api,
-        "PREFECT_API_AUTH_STRING": AUTH,
-        "PREFECT_WORKER_QUERY_SECONDS": "1",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "AMLOPS_STATE_URL": f"{azurite}/amlops-state",
         "AMLOPS_STATE_KEY": AZURITE_KEY,
         "AMLOPS_BLOB_URL": azurite,
         "AMLOPS_BLOB_KEY": AZURITE_KEY,
     }
-    team = Team(api, team_env, home)
+    stack = Stack(Path(tempfile.mkdtemp(prefix="amlops-team-")), team_db, AUTH, flows_need)
+    team = Team(stack)
     try:
-        _wait_healthy(api, server, log)
+        stack.start_server()
         team.run(sys.executable, "-m", "prefect", "work-pool", "create", POOL, "--type", "process", "--overwrite")
         for name in ("w1", "w2"):
-            team.start_worker(name)
+            stack.start_worker(name)
         yield team
     finally:
-        for name in list(team.workers):
-            team.stop_worker(name)
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stack.stop()
 
 
 @pytest.fixture(scope="session")
