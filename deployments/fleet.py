@@ -70,7 +70,8 @@ def deploy(work_pool: str, checkout: str) -> list[str]:
     """Register every deployment on a work pool (a process worker runs them from ``checkout``).
 
     What `prefect deploy --all` does with the generated prefect.yaml; it also stores the fleet's
-    subscriptions in the Prefect variable that prefect.yaml reads, so the two register the same.
+    subscriptions in the Prefect variable that prefect.yaml reads, so the two register the same, and,
+    when AMLOPS_ON_CALL_WEBHOOK is set, the automation that tells on-call a run waits for a person.
     """
     from prefect.variables import Variable
 
@@ -79,6 +80,11 @@ def deploy(work_pool: str, checkout: str) -> list[str]:
     for deployment in all_deployments():
         deployment.job_variables = {**(deployment.job_variables or {}), "working_dir": checkout}
         ids.append(str(deployment.apply(work_pool_name=work_pool)))
+    webhook = os.environ.get("AMLOPS_ON_CALL_WEBHOOK", "").strip()
+    if webhook:
+        from deployments.on_call import ensure_on_call_automation
+
+        ensure_on_call_automation(webhook)
     return ids
 
 
