@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import WS_ID, Env, demo_scenario
+from tests.conftest import SUB, WS_ID, Env, demo_scenario
 from tests.team.conftest import AUTH, FINAL, Team
 
 PARTNER = "/subscriptions/44444444-4444-4444-4444-444444444444/resourceGroups/partner/providers/Microsoft.Network/privateEndpoints/pe-partner"
@@ -46,7 +46,8 @@ def receiver() -> Iterator[tuple[str, queue.Queue[dict[str, Any]]]]:
 
 def test_on_call_gets_a_message_when_a_run_waits_for_a_person(env: Env, deployed: Team, receiver: tuple[str, queue.Queue[dict[str, Any]]]) -> None:
     url, received = receiver
-    deployed.run(sys.executable, "-m", "amlops.cli", "deploy", "--work-pool", "amlops-pool", env_extra={"AMLOPS_ON_CALL_WEBHOOK": url})
+    deployed.run(sys.executable, "-m", "amlops.cli", "deploy", "--work-pool", "amlops-pool", env_extra={"AMLOPS_ON_CALL_WEBHOOK": url, "AMLOPS_FLEET_SUBSCRIPTIONS": SUB})
+    assert deployed.call("GET", "/variables/name/amlops_fleet_subscriptions")["value"] == [SUB], "the same variable prefect.yaml reads"
     automations = deployed.call("POST", "/automations/filter", {})
     assert [a["name"] for a in automations if a["enabled"]] == ["amlops-on-call"]
     assert url not in json.dumps(deployed.call("POST", "/block_documents/filter", {})), "the webhook URL is stored as a secret"
