@@ -96,9 +96,12 @@ class Lane:
         self.reserve = max(1, min(self.reserve, self.burst // 10))
 
     def room(self) -> int:
-        """How many requests may be in flight: a share of what is left, at least one."""
+        """How many requests may be in flight: a share of what is left, and never fewer than half the reserve.
+
+        One at a time would cap a process at 1/latency (ARM answers a write in ~0.3 s: ~3 per s, a third of
+        the budget); half the reserve each lets two processes at the floor together stay within it."""
         left = self.burst if self.remaining is None else self.remaining - self.reserve
-        return max(1, int(left // SHARE))
+        return max(1, self.reserve // 2, int(left // SHARE))
 
     def enter(self) -> float:
         """Wait for room in flight and for this call's slot; returns the time slept for the slot."""

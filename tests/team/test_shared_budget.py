@@ -52,7 +52,7 @@ def test_a_lane_keeps_a_share_of_what_is_left_in_flight() -> None:
     lane.leave(remaining=50)
     assert lane.room() == 10, "(50 left - 10 reserve) / 4"
     lane.leave(remaining=3)
-    assert lane.room() == 1, "one at a time when the budget runs low"
+    assert lane.room() == 5, "half the reserve when the budget runs low"
 
 
 def _fleet(workspaces: int, instances: int) -> tuple[dict[str, Any], list[str]]:
