@@ -26,7 +26,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobClient, BlobLeaseClient, ContainerClient
 
 from amlops.azure.errors import InvalidInput
@@ -135,12 +135,16 @@ class BlobManifestStore:
         except (ResourceNotFoundError, ValueError):
             return {}
 
-    def heartbeat(self, source: str, run_id: str) -> None:
-        """Renew the lease now (the background thread also does, every third of its duration)."""
+    def heartbeat(self, source: str, run_id: str) -> bool:
+        """Renew the lease now; False when this run no longer holds it (it expired and another run took it).
+
+        A thread of this store also renews it every third of its duration: amlops.manifests.LeaseKeeper
+        beats at the pace of the local store's 15-minute lease, longer than any blob lease."""
         try:
             BlobLeaseClient(self._blob(_lock_name(source)), lease_id=lease_id_for(run_id)).renew()
         except HttpResponseError:
-            pass  # not ours (any more): acquire, not the heartbeat, says so
+            return False
+        return True
 
     def _start_heartbeat(self, source: str, run_id: str) -> None:
         key = f"{source.lower()}|{run_id}"
@@ -150,7 +154,10 @@ class BlobManifestStore:
 
         def renew() -> None:
             while not stop.wait(self.lease_seconds / 3):
-                self.heartbeat(source, run_id)
+                try:
+                    self.heartbeat(source, run_id)
+                except AzureError:
+                    continue  # a network blip: the lease outlives two missed beats
 
         threading.Thread(target=renew, name=f"amlops-lease-{run_id[:8]}", daemon=True).start()
 
