@@ -6,8 +6,10 @@ already fired (a stop after the next morning's start), knows it is stale and doe
 
 from __future__ import annotations
 
+import inspect
 import os
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from prefect.schedules import Cron
@@ -18,9 +20,21 @@ from flows.compute_power import CronRule, start_computes, stop_computes
 from flows.move_workspace import move_workspace
 from flows.train_with_retries import train_with_retries
 
+CHECKOUT = Path(__file__).parents[1]
 WORK_POOL = "amlops-pool"
 # The fleet's subscriptions as a Prefect variable (a JSON list): prefect.yaml reads it, `amlops deploy` sets it.
 SUBSCRIPTIONS_VARIABLE = "amlops_fleet_subscriptions"
+
+
+def entrypoint_of(flow: Any) -> str:
+    """``path/to/module.py:name`` relative to the checkout: the module attribute the flow object is bound to.
+
+    Prefect derives it from the function, which for flows a factory made (start/stop-computes) is
+    ``_fleet_flow.<locals>.fleet``: a worker cannot load that."""
+    module = inspect.getmodule(flow.fn)
+    assert module is not None and module.__file__
+    name = next(n for n, value in vars(module).items() if value is flow)
+    return f"{Path(module.__file__).resolve().relative_to(CHECKOUT).as_posix()}:{name}"
 
 
 def fleet_deployments(
@@ -77,7 +91,8 @@ def deploy(work_pool: str, checkout: str) -> list[str]:
 
     Variable.set(SUBSCRIPTIONS_VARIABLE, default_selector().subscriptions, overwrite=True)
     ids = []
-    for deployment in all_deployments():
+    for deployment, flow in all_deployments(with_flows=True):
+        deployment.entrypoint = entrypoint_of(flow)  # a flow a factory made is named by its module attribute
         deployment.job_variables = {**(deployment.job_variables or {}), "working_dir": checkout}
         ids.append(str(deployment.apply(work_pool_name=work_pool)))
     webhook = os.environ.get("AMLOPS_ON_CALL_WEBHOOK", "").strip()

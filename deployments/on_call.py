@@ -11,23 +11,26 @@ block, whose url field Prefect keeps secret (a Teams or Slack URL is a credentia
 from __future__ import annotations
 
 import ipaddress
-import json
 from urllib.parse import urlsplit
+
+from flows.approvals import PLAN_KEY, PRIVATE_ENDPOINTS_KEY
 
 AUTOMATION = "amlops-on-call"
 BLOCK = "amlops-on-call"
 WAITS_FOR = {
     # pause keys of the flows' approvals -> what the person is asked
-    "plan": "approval of the move plan (type the workspace name to confirm)",
-    "private-endpoints": "decisions on the new Pending private endpoint connections",
+    PLAN_KEY: "approval of the move plan (type the workspace name to confirm)",
+    PRIVATE_ENDPOINTS_KEY: "decisions on the new Pending private endpoint connections",
 }
 
+# The paused state's key names the form where the server keeps it; where it does not (seen: None in the
+# flow run a template reads), the flow's name still tells what is asked.
+_KEY = "flow_run.state.state_details.pause_key"
 _TEXT = (
     "{{ flow.name }} run '{{ flow_run.name }}' is {{ flow_run.state.name }}, waiting for a person: "
-    + "".join(f"{{% if flow_run.state.state_details.pause_key == '{key}' %}}{text}{{% endif %}}" for key, text in WAITS_FOR.items())
-    + "{% if flow_run.state.state_details.pause_key not in "
-    + json.dumps(sorted(WAITS_FOR))
-    + " %}the form in the run (pause {{ flow_run.state.state_details.pause_key }}){% endif %}"
+    + f"{{% if {_KEY} == '{PLAN_KEY}' or ({_KEY} != '{PRIVATE_ENDPOINTS_KEY}' and flow.name == 'move-workspace') %}}{WAITS_FOR[PLAN_KEY]}"
+    + f"{{% elif {_KEY} == '{PRIVATE_ENDPOINTS_KEY}' or flow.name == 'approve-private-endpoints' %}}{WAITS_FOR[PRIVATE_ENDPOINTS_KEY]}"
+    + "{% else %}the form in the run{% endif %}"
     + ". Answer in the Prefect UI, or: amlops approve {{ flow_run.id }}"
 )
 PAYLOAD = (

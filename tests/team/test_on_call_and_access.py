@@ -48,6 +48,8 @@ def test_on_call_gets_a_message_when_a_run_waits_for_a_person(env: Env, deployed
     url, received = receiver
     deployed.run(sys.executable, "-m", "amlops.cli", "deploy", "--work-pool", "amlops-pool", env_extra={"AMLOPS_ON_CALL_WEBHOOK": url, "AMLOPS_FLEET_SUBSCRIPTIONS": SUB})
     assert deployed.call("GET", "/variables/name/amlops_fleet_subscriptions")["value"] == [SUB], "the same variable prefect.yaml reads"
+    stop = deployed.deployment("stop-computes", "weekdays-berlin-stop")
+    assert stop["entrypoint"] == "flows/compute_power.py:stop_computes", "an entrypoint a worker can load, as in prefect.yaml"
     automations = deployed.call("POST", "/automations/filter", {})
     assert [a["name"] for a in automations if a["enabled"]] == ["amlops-on-call"]
     assert url not in json.dumps(deployed.call("POST", "/block_documents/filter", {})), "the webhook URL is stored as a secret"
@@ -68,6 +70,7 @@ def test_on_call_gets_a_message_when_a_run_waits_for_a_person(env: Env, deployed
             if message["flow_run_id"] == run:
                 break
         assert message["flow"] == "approve-private-endpoints" and message["state"] == "Suspended"
+        assert "decisions on the new Pending private endpoint connections" in message["text"], message["text"]
         assert f"amlops approve {run}" in message["text"] and "waiting for a person" in message["text"]
         assert message["url"] == f"{deployed.api.removesuffix('/api')}/runs/flow-run/{run}" and message["url"] in message["text"]
     finally:
