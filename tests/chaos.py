@@ -203,4 +203,5 @@ def undisturbed(control: EmulatorControl, launcher: Launcher, scenario: dict[str
 def cli_env(prefect_api_url: str) -> dict[str, str]:
     env = {**os.environ, "PREFECT_API_URL": prefect_api_url}
     env.pop("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", None)
+    env.pop("AZUREML_CURRENT_CLOUD", None)  # azure-ai-ml resolves it at import: a cloud registered only in this process
     return env

@@ -142,8 +142,12 @@ class BlobManifestStore:
         beats at the pace of the local store's 15-minute lease, longer than any blob lease."""
         try:
             BlobLeaseClient(self._blob(_lock_name(source)), lease_id=lease_id_for(run_id)).renew()
-        except HttpResponseError:
-            return False
+        except HttpResponseError as err:
+            if err.status_code in (404, 409, 412):  # the lease is another's, or gone: Azure says so with these
+                return False
+            return True  # a transient answer (5xx): the lease outlives a missed beat; the next one tells
+        except AzureError:
+            return True  # the network, likewise
         return True
 
     def _start_heartbeat(self, source: str, run_id: str) -> None:
