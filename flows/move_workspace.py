@@ -38,7 +38,7 @@ from amlops.errors import (
     RestoreIncomplete,
     TeardownFailed,
 )
-from amlops.manifests import LeaseKeeper, ManifestStore
+from amlops.manifests import LeaseKeeper, ManifestStore, open_store
 from amlops.move import (
     STEPS,
     Check,
@@ -152,7 +152,7 @@ def move_workspace(
         private_endpoint_allow_list=private_endpoint_allow_list or AllowList(),
         etag_conflict_policy=etag_conflict_policy,
     ).validated()
-    store = ManifestStore()
+    store = open_store()  # a blob container shared by the team's workers when AMLOPS_STATE_URL names one
     manifest = store.load(request.move_id)
     if manifest is not None and manifest.status == "restored":
         logger.info("Move %s was stopped and restored earlier; starting again from a fresh snapshot and plan", manifest.move_id)
