@@ -259,6 +259,9 @@ class RoleAssignment(Model):
     principal_id: str
     principal_type: str = "User"
     description: str = ""
+    # ABAC: a condition on the grant and its version ("2.0"), kept when the grant is re-created.
+    condition: str | None = None
+    condition_version: str | None = None
 
     def key(self) -> tuple[str, str]:
         """What makes two assignments the same grant, wherever they live."""
@@ -315,3 +318,31 @@ class Job(Model):
 
 
 ACTIVE_JOB_STATES = {"NotStarted", "Queued", "Preparing", "Starting", "Provisioning", "Running", "Finalizing", "CancelRequested"}
+
+
+class ManagementLock(Model):
+    """A Microsoft.Authorization/locks lock: CanNotDelete or ReadOnly, applying to its scope and below."""
+
+    id: str
+    name: str
+    level: str
+    notes: str = ""
+
+    @property
+    def scope(self) -> str:
+        return self.id[: self.id.lower().rfind("/providers/microsoft.authorization/locks/")]
+
+
+class Permission(Model):
+    """One entry of the Permissions API: what the caller may and may not do at a scope."""
+
+    actions: list[str] = Field(default_factory=list)
+    not_actions: list[str] = Field(default_factory=list)
+
+
+class PolicyDenial(Model):
+    """A policy assignment that would deny creating a resource of ``resource_type`` at a scope."""
+
+    resource_type: str
+    policy_assignment_id: str
+    policy_definition_id: str = ""

@@ -54,6 +54,8 @@ class MoveRequest(Model):
     quiesce_window_minutes: int = Field(default=60, ge=0)
     private_endpoint_allow_list: AllowList = Field(default_factory=AllowList)
     etag_conflict_policy: EtagPolicy = "report"
+    # Associated resources other workspaces also use, which the operator named to move all the same.
+    move_shared: list[str] = Field(default_factory=list)
 
     def validated(self) -> MoveRequest:
         """The request with ids normalised, or InvalidInput saying what to fix."""

@@ -38,6 +38,7 @@ from amlops.move import (
     resources_to_move,
     verify,
 )
+from amlops.rebase import rebase_assignments, rebase_endpoint
 from flows import approvals
 from tasks import move as t
 
@@ -200,6 +201,7 @@ def _execute(store: ManifestStore, manifest: MoveManifest, run_id: str, approve_
 
     # After the move the rebuild steps are independent: run them together, record each as it ends.
     have = t.observe_rebuild(target)  # one read per kind, so a resumed run re-creates only what is missing
+    moved = (manifest.resources, source.group_id, request.target_group_id)  # what ARM rebased: ours to rebase too
     rebuilding: dict[str, tuple[Any, str]] = {}
     if request.recreate_compute and not manifest.done("recreate_compute"):
         missing = [c for c in inv.computes if not have.has_compute(c.name)]
@@ -207,13 +209,15 @@ def _execute(store: ManifestStore, manifest: MoveManifest, run_id: str, approve_
         rebuilding["recreate_compute"] = (t.recreate_compute.map(unmapped(target), missing, unmapped(location), rename_on_conflict=unmapped(rename)), "compute")
     if request.redeploy_endpoints and not manifest.done("redeploy_endpoints"):
         missing_endpoints = [e for e in inv.online_endpoints if not have.has_endpoint(e)]
+        missing_endpoints = [rebase_endpoint(e, *moved) for e in missing_endpoints]  # issue 10: ids name the moved workspace
         rebuilding["redeploy_endpoints"] = (t.redeploy_online_endpoint.map(unmapped(target), missing_endpoints, unmapped(location)), "online endpoint")
     if not manifest.done("repoint_datastores"):
         wanted = {d.name for d in datastores_to_repoint(request, inv, manifest.resources)}
         stale = [d for d in have.datastores if d.name in wanted and not d.points_at(target.subscription, target.resource_group)]
         rebuilding["repoint_datastores"] = (t.repoint_datastore.map(unmapped(target), stale, unmapped(target.subscription), unmapped(target.resource_group)), "datastore")
     if not manifest.done("recreate_role_assignments"):
-        rebuilding["recreate_role_assignments"] = (t.recreate_role_assignment.map(unmapped(str(target)), inv.role_assignments), "role assignment")
+        grants = rebase_assignments(inv.role_assignments, *moved, request.target_subscription)  # issue 10: every moved scope
+        rebuilding["recreate_role_assignments"] = (t.recreate_role_assignment.map(grants), "role assignment")
     problems: list[str] = []
     for step, (futures, kind) in rebuilding.items():
         problems += _results(futures, kind)

@@ -22,6 +22,7 @@ G = S + "/resourceGroups/{rg}"
 W = G + "/providers/Microsoft.MachineLearningServices/workspaces/{ws}"
 ASSETS = "{asset}"  # environments, models, data, codes, components
 ROLES = "/providers/Microsoft.Authorization/roleAssignments"
+LOCKS = "/providers/Microsoft.Authorization/locks"
 
 TABLE: list[tuple[str, str, Handler]] = [
     # long-running operation monitors
@@ -32,6 +33,14 @@ TABLE: list[tuple[str, str, Handler]] = [
     ("GET", "/{scope*}" + ROLES + "/{name}", auth.get_assignment),
     ("PUT", "/{scope*}" + ROLES + "/{name}", auth.put_assignment),
     ("DELETE", "/{scope*}" + ROLES + "/{name}", auth.delete_assignment),
+    # role definitions, management locks, the caller's permissions: any scope
+    ("GET", "/{scope*}/providers/Microsoft.Authorization/roleDefinitions/{name}", auth.get_role_definition),
+    ("GET", "/{scope*}" + LOCKS, auth.list_locks),
+    ("GET", "/{scope*}" + LOCKS + "/{name}", auth.get_lock),
+    ("PUT", "/{scope*}" + LOCKS + "/{name}", auth.put_lock),
+    ("DELETE", "/{scope*}" + LOCKS + "/{name}", auth.delete_lock),
+    ("GET", "/{scope*}/providers/Microsoft.Authorization/permissions", auth.list_permissions),
+    ("POST", "/{scope*}/providers/Microsoft.PolicyInsights/checkPolicyRestrictions", auth.check_policy_restrictions),
     # metrics of an online endpoint (Azure Monitor)
     ("GET", "{resource*}/providers/Microsoft.Insights/metrics", ml.endpoint_metrics),
     # Microsoft.Resources

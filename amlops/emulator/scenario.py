@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from amlops.emulator import ids
-from amlops.emulator.models import computes, datastores, endpoints, network, resources, roles, workspaces
+from amlops.emulator.models import authz, computes, datastores, endpoints, locks, network, policy, resources, roles, workspaces
 from amlops.emulator.models.common import WORKSPACE_TYPE
 from amlops.emulator.state import State, Subscription
 
@@ -42,8 +42,12 @@ def load(state: State, spec: dict[str, Any]) -> None:
             resources.put_group(state, sub, ids.name_of(group["id"]), {"location": group.get("location") or state.subscription(sub).region, "tags": group.get("tags")})
         for resource in spec.get("resources", []):
             resources.put_resource(state, resource["id"], resource)
+        authz.load(state, spec)
+        policy.load(state, spec)
         for workspace in spec.get("workspaces", []):
             _load_workspace(state, workspace)
+        for lock in spec.get("locks", []):  # [{"scope", "name", "level", "notes"}], after what they lock
+            locks.put_lock(state, lock["scope"], lock["name"], {"properties": {"level": lock["level"], "notes": lock.get("notes", "")}})
     finally:
         state.settings.lro = saved_lro
     for key, value in (spec.get("settings") or {}).items():

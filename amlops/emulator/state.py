@@ -156,6 +156,12 @@ class State:
         self.job_runs: dict[str, dict[str, Any]] = {}
         # scheduled ends for jobs whose name matches: {"match": glob, "end": "preempt", "after": running seconds, "partial": bool}
         self.job_schedules: list[dict[str, Any]] = []
+        # ARM's own rules (models/authz.py, models/policy.py): what the caller may not do, deny policies,
+        # custom role definitions by GUID, principals deleted from the directory
+        self.denied_actions: list[dict[str, Any]] = []
+        self.policies: list[dict[str, Any]] = []
+        self.role_definitions: dict[str, dict[str, Any]] = {}
+        self.deleted_principals: set[str] = set()
 
     def subscription(self, subscription_id: str) -> Subscription:
         sub = self.subscriptions.get(subscription_id.lower())

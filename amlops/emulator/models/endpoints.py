@@ -96,6 +96,7 @@ def put_deployment(
     props = dict((body or {}).get("properties") or {})
     if not props.get("endpointComputeType"):
         raise bad_request("A deployment needs properties.endpointComputeType (Managed or Kubernetes).", "InvalidDeploymentSpec")
+    _check_references(state, props)
     previous = state.store.get(did)
     props["provisioningState"] = "Creating" if previous is None else "Updating"
     deployment = arm_body(
@@ -111,6 +112,21 @@ def put_deployment(
 
     op = lro.start(state, "deployment.create", ids.subscription_of(did) or "", complete, location=deployment["location"], fail_with=fail_with)
     return deployment, op, previous is None
+
+
+def _check_references(state: State, props: dict[str, Any]) -> None:
+    """A deployment's model, environmentId, codeConfiguration.codeId and compute may be ARM ids (OnlineDeployment
+    properties in the machinelearningservices REST specification); an id must name a resource that exists,
+    refused otherwise as ARM refuses a property id that does not resolve (400 LinkedInvalidPropertyId)."""
+    refs = {
+        "properties.model": props.get("model"),
+        "properties.environmentId": props.get("environmentId"),
+        "properties.codeConfiguration.codeId": (props.get("codeConfiguration") or {}).get("codeId"),
+        "properties.compute": props.get("compute"),
+    }
+    for path, value in refs.items():
+        if isinstance(value, str) and value.lower().startswith("/subscriptions/") and state.store.get(value) is None:
+            raise ArmError(400, "LinkedInvalidPropertyId", f"Property id '{value}' at path '{path}' is invalid: no such resource exists.")
 
 
 def get_deployment(state: State, workspace_id: str, endpoint: str, name: str) -> dict[str, Any]:

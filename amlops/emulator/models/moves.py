@@ -14,7 +14,7 @@ from typing import Any
 
 from amlops.emulator import ids, lro
 from amlops.emulator.errors import ArmError, bad_request
-from amlops.emulator.models import network, roles
+from amlops.emulator.models import locks, network, roles
 from amlops.emulator.models.common import WORKSPACE_TYPE, ensure_writable
 from amlops.emulator.state import Operation, State
 
@@ -82,6 +82,7 @@ def problems(state: State, source_group: str, body: dict[str, Any]) -> list[dict
             ))
         if resource["type"] == WORKSPACE_TYPE:
             found.extend(_workspace_problems(state, resource))
+    found.extend(locks.move_problems(state, source_group, target, [r for r in resources if state.store.get(r) is not None]))
     return found
 
 

@@ -1,0 +1,70 @@
+"""What carries a subscription, rebased after a move. Pure.
+
+ARM changes the id of every moved resource (its subscription and resource group) and leaves role assignments
+made at a moved resource's scope behind ("Move resources to a new resource group or subscription": "If you move
+a resource that has an Azure role assigned directly to the resource, the role assignment isn't moved"; the
+workspace-move documentation: "Any role assignments to the source workspace scope aren't moved; you must recreate
+them in the destination"). Role definitions are named per subscription
+(``/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{guid}``, Azure REST: Role Definitions
+- Get); a built-in role has the same GUID in every subscription, so re-creating a grant in the target names the
+target's copy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amlops.models import OnlineEndpoint, RoleAssignment
+
+_DEFINITIONS = "/providers/microsoft.authorization/roledefinitions/"
+
+
+def _starts(value: str, prefix: str) -> bool:
+    v, p = value.rstrip("/").lower(), prefix.rstrip("/").lower()
+    return v == p or v.startswith(p + "/")
+
+
+def rebase_id(value: str, moved: list[str], source_group: str, target_group: str) -> str:
+    """``value`` with the target group's prefix when it names a moved resource or something below one."""
+    if any(_starts(value, m) for m in moved) and _starts(value, source_group):
+        return target_group + value.rstrip("/")[len(source_group.rstrip("/")) :]
+    return value
+
+
+def rebase_ids(value: Any, moved: list[str], source_group: str, target_group: str) -> Any:
+    """Every string in a JSON-like value rebased with :func:`rebase_id`."""
+    if isinstance(value, str):
+        return rebase_id(value, moved, source_group, target_group)
+    if isinstance(value, dict):
+        return {k: rebase_ids(v, moved, source_group, target_group) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rebase_ids(v, moved, source_group, target_group) for v in value]
+    return value
+
+
+def role_definition_in(role_definition_id: str, subscription: str) -> str:
+    """The same role definition named in ``subscription``. Tenant-level ids (no subscription) stay as they are."""
+    lower = role_definition_id.lower()
+    at = lower.find(_DEFINITIONS)
+    if not lower.startswith("/subscriptions/") or at < 0:
+        return role_definition_id
+    return f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{role_definition_id[at + len(_DEFINITIONS):]}"
+
+
+def rebase_assignments(assignments: list[RoleAssignment], moved: list[str], source_group: str, target_group: str, target_subscription: str) -> list[RoleAssignment]:
+    """The grants to re-create after the move: those made at a moved resource (or below it), at its new scope,
+    naming the target subscription's role definition, their ABAC condition kept. Grants elsewhere did not move
+    and are still in force."""
+    rebased = []
+    for grant in assignments:
+        scope = rebase_id(grant.scope, moved, source_group, target_group)
+        if scope == grant.scope:
+            continue
+        rebased.append(grant.model_copy(update={"scope": scope, "role_definition_id": role_definition_in(grant.role_definition_id, target_subscription)}))
+    return rebased
+
+
+def rebase_endpoint(endpoint: OnlineEndpoint, moved: list[str], source_group: str, target_group: str) -> OnlineEndpoint:
+    """An online endpoint whose ARM ids (the deployments' model, environment, code, compute; anything in the
+    endpoint's properties) name the moved workspace instead of the source."""
+    return OnlineEndpoint.model_validate(rebase_ids(endpoint.model_dump(), moved, source_group, target_group))
