@@ -193,7 +193,7 @@ def shared_problems(request: MoveRequest, resources: list[str], shared: dict[str
         Problem(
             code="SharedResource",
             message=f"{rid} is also used by workspace(s) {', '.join(shared[rid])}; moving it would break them.",
-            fix=f"Leave it in place (--no-associated) or name it explicitly to move it anyway (--move-shared {rid}).",
+            fix=f"Leave it in place (--exclude-associated) or name it explicitly to move it anyway (--move-shared {rid}).",
         )
         for rid in resources
         if rid in shared and rid.lower() not in named

@@ -80,6 +80,7 @@ def move_workspace(
     recreate_compute: bool = True,
     redeploy_endpoints: bool = True,
     etag_conflict_policy: Literal["report", "rename"] = "report",
+    move_shared: list[str] | None = None,
     approve_plan_as: str | None = None,
     confirm_workspace: str | None = None,
     approve_private_endpoints_as: str | None = None,
@@ -97,6 +98,7 @@ def move_workspace(
         quiesce_window_minutes=quiesce_window_minutes,
         private_endpoint_allow_list=private_endpoint_allow_list or AllowList(),
         etag_conflict_policy=etag_conflict_policy,
+        move_shared=move_shared or [],
     ).validated()
     if request.source_id.group_id.lower() == request.target_group_id.lower():
         raise InvalidInput(f"The target resource group is the workspace's own ({request.target_group_id}); name another resource group or subscription.")

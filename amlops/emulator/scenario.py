@@ -46,6 +46,8 @@ def load(state: State, spec: dict[str, Any]) -> None:
         policy.load(state, spec)
         for workspace in spec.get("workspaces", []):
             _load_workspace(state, workspace)
+        for r in spec.get("role_assignments", []):  # grants at any scope: [{"scope", "name", "roleDefinitionId", "principalId", ...}]
+            roles.put_assignment(state, r["scope"], r["name"], {"properties": r})
         for lock in spec.get("locks", []):  # [{"scope", "name", "level", "notes"}], after what they lock
             locks.put_lock(state, lock["scope"], lock["name"], {"properties": {"level": lock["level"], "notes": lock.get("notes", "")}})
     finally:
@@ -65,6 +67,8 @@ def _load_workspace(state: State, spec: dict[str, Any]) -> None:
         computes.create_compute(state, wid, c["name"], c)
         if c.get("state"):  # e.g. a compute instance that starts out Stopped
             state.store.require(computes.compute_id(wid, c["name"]))["properties"]["properties"]["state"] = c["state"]
+    for a in spec.get("assets", []):  # before the deployments that name them
+        workspaces.put_asset(state, f"{wid}/{a['path']}", a)
     for e in spec.get("online_endpoints", []):
         traffic = (e.get("properties") or {}).get("traffic") or {}
         first = {**e, "properties": {**e.get("properties", {}), "traffic": {}}}
@@ -81,6 +85,4 @@ def _load_workspace(state: State, spec: dict[str, Any]) -> None:
         network.new_connection(state, wid, c["name"], c["private_endpoint"], c.get("status", "Approved"), c.get("description", ""))
     for r in spec.get("role_assignments", []):
         roles.put_assignment(state, wid, r["name"], {"properties": r})
-    for a in spec.get("assets", []):
-        workspaces.put_asset(state, f"{wid}/{a['path']}", a)
     assert state.store.get(wid)["type"] == WORKSPACE_TYPE  # type: ignore[index]
