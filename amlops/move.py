@@ -105,6 +105,8 @@ class Inventory(Model):
     role_assignments: list[RoleAssignment] = Field(default_factory=list)
     private_endpoint_connections: list[PrivateEndpointConnection] = Field(default_factory=list)
     assets: dict[str, list[str]] = Field(default_factory=dict)
+    # Enabled Azure ML job schedules: disabled for the move (they would start jobs mid-move), enabled after it.
+    job_schedules: list[str] = Field(default_factory=list)
     taken_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
@@ -122,14 +124,17 @@ def moved_storage_accounts(resources: list[str]) -> set[str]:
 
 
 def datastores_to_repoint(request: MoveRequest, inventory: Inventory, resources: list[str]) -> list[Datastore]:
-    """Non-default datastores that will still name the old subscription/group though their storage account moved."""
+    """Non-default datastores that will still name the old subscription/group though their storage account moved,
+    and those whose subscription and resource group are empty: the workspace-move documentation's first case
+    ("check if the Subscription ID and Resource group name fields are empty. If they are, select Update
+    authentication" with the subscription and resource group the storage account moved to)."""
     source = request.source_id
     accounts = moved_storage_accounts(resources)
     return [
         d
         for d in inventory.datastores
         if not d.is_default
-        and d.points_at(source.subscription, source.resource_group)
+        and (d.points_at(source.subscription, source.resource_group) or not (d.subscription_id or d.resource_group))
         and (d.account_name or "").lower() in accounts
     ]
 
@@ -156,6 +161,7 @@ class MovePlan(Model):
     recreate_role_assignments: list[str]
     private_endpoints_to_approve: list[str]
     notes: list[str]
+    pause_job_schedules: list[str] = Field(default_factory=list)
 
 
 def build_plan(request: MoveRequest, inventory: Inventory) -> MovePlan:
@@ -168,6 +174,9 @@ def build_plan(request: MoveRequest, inventory: Inventory) -> MovePlan:
     ]
     if inventory.batch_endpoints:
         notes.append(f"Batch endpoints {[b.name for b in inventory.batch_endpoints]} are not touched.")
+    shared = [r for r in resources if r.lower() in {m.lower() for m in request.move_shared}]
+    if shared:
+        notes.append(f"Moved although other workspaces use them (named by the operator): {shared}.")
     if not request.recreate_compute and inventory.computes:
         notes.append("Compute is NOT re-created (recreate_compute is off): the manifest keeps its settings.")
     if not request.redeploy_endpoints and inventory.online_endpoints:
@@ -187,6 +196,7 @@ def build_plan(request: MoveRequest, inventory: Inventory) -> MovePlan:
         recreate_role_assignments=[f"{a.principal_type} {a.principal_id} as {a.role_definition_id.rsplit('/', 1)[-1]}" for a in inventory.role_assignments],
         private_endpoints_to_approve=[c.private_endpoint_id for c in inventory.private_endpoint_connections if c.status == "Approved"],
         notes=notes,
+        pause_job_schedules=list(inventory.job_schedules),
     )
 
 
@@ -209,6 +219,7 @@ def plan_markdown(plan: MovePlan) -> str:
             section("Datastores left as they are (their storage stays put)", plan.datastores_left_as_is),
             section("Role assignments re-created at the new scope", plan.recreate_role_assignments),
             section("Private endpoints whose new connections need approval", plan.private_endpoints_to_approve),
+            section("Job schedules disabled for the move, enabled after it", plan.pause_job_schedules),
             "### Notes\n" + "\n".join(f"- {n}" for n in plan.notes),
         ]
     )

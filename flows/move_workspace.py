@@ -176,6 +176,9 @@ def _execute(store: ManifestStore, manifest: MoveManifest, run_id: str, approve_
         if not manifest.done("quiesce"):
             _refuse(t.quiesce_check(source, [e.name for e in inv.online_endpoints], request.quiesce_window_minutes), "the workspace is in use")
             record("quiesce")
+        if inv.job_schedules and not manifest.done("pause_job_schedules"):  # issue 10: no schedule starts a job mid-move
+            t.pause_job_schedules(source, inv.job_schedules)
+            record("pause_job_schedules")
         # Independent of each other: compute and endpoints go at the same time.
         deleting = {}
         if not manifest.done("delete_compute"):
@@ -224,6 +227,9 @@ def _execute(store: ManifestStore, manifest: MoveManifest, run_id: str, approve_
     for step, (futures, kind) in rebuilding.items():
         problems += _results(futures, kind)
         record(step)
+    if inv.job_schedules and not manifest.done("resume_job_schedules"):  # issue 10
+        problems += _results([t.resume_job_schedules.submit(target, inv.job_schedules)], "job schedules")
+        record("resume_job_schedules")
     if not manifest.done("approve_private_endpoints"):
         before = {c.private_endpoint_id.lower() for c in inv.private_endpoint_connections if c.status == "Approved"}
         rest = (approve_pe_as, "approve") if approve_pe_as else None
@@ -270,5 +276,7 @@ def _restore(manifest: MoveManifest) -> None:
     online = [e for e in inv.online_endpoints if not have.has_endpoint(e)]
     problems = _results(t.recreate_compute.map(unmapped(source), computes, unmapped(location)), "restore compute")
     problems += _results(t.redeploy_online_endpoint.map(unmapped(source), online, unmapped(location)), "restore endpoint")
+    if inv.job_schedules:  # issue 10: what the move paused runs again in the source
+        problems += _results([t.resume_job_schedules.submit(source, inv.job_schedules)], "restore job schedules")
     if problems:
         get_run_logger().error("Restore left work for a person: %s", problems)

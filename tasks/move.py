@@ -10,7 +10,21 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from amlops import preflight
-from amlops.azure import computes, datastores, endpoints, jobs, locks, moves, network, permissions, policy, resources, roles, workspaces
+from amlops.azure import (
+    computes,
+    datastores,
+    endpoints,
+    jobs,
+    locks,
+    moves,
+    network,
+    permissions,
+    policy,
+    resources,
+    roles,
+    schedules,
+    workspaces,
+)
 from amlops.azure.errors import Conflict, NotFound
 from amlops.azure.retry import retrying
 from amlops.models import ComputeSpec, Datastore, OnlineEndpoint, ResourceId, RoleAssignment, Workspace, deployment_names
@@ -33,6 +47,7 @@ def snapshot_workspace(workspace: ResourceId) -> Inventory:
         role_assignments=_role_assignments(c, info),
         private_endpoint_connections=network.list_connections(c, workspace),
         assets=workspaces.list_asset_names(c, workspace),
+        job_schedules=schedules.list_schedule_names(c, workspace),
     )
 
 
@@ -232,3 +247,17 @@ def recreate_role_assignment(grant: RoleAssignment) -> str:
     return f"granted {grant.role_definition_id.rsplit('/', 1)[-1]} to {grant.principal_id} at {grant.scope} as {created.name}"
 
 
+
+
+@task(name="pause_job_schedules", **TASK_DEFAULTS)
+def pause_job_schedules(workspace: ResourceId, names: list[str]) -> list[str]:
+    """Disable the workspace's job schedules so none starts a job mid-move. Already disabled counts as done."""
+    c = clients()
+    return [name for name in names if schedules.set_enabled(c, workspace, name, False)]
+
+
+@task(name="resume_job_schedules", **TASK_DEFAULTS)
+def resume_job_schedules(workspace: ResourceId, names: list[str]) -> list[str]:
+    """Enable again the schedules the move disabled (in the moved workspace, or in the source after a restore)."""
+    c = clients()
+    return [name for name in names if schedules.set_enabled(c, workspace, name, True)]

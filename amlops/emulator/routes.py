@@ -91,6 +91,11 @@ TABLE: list[tuple[str, str, Handler]] = [
     ("GET", W + "/jobs/{name}", ml.get_job),
     ("DELETE", W + "/jobs/{name}", ml.delete_job),
     ("POST", W + "/jobs/{name}/cancel", ml.cancel_job),
+    # Azure ML schedules
+    ("GET", W + "/schedules", ml.list_schedules),
+    ("PUT", W + "/schedules/{name}", ml.put_schedule),
+    ("GET", W + "/schedules/{name}", ml.get_schedule),
+    ("DELETE", W + "/schedules/{name}", ml.delete_schedule),
     # datastores
     ("GET", W + "/datastores", ml.list_datastores),
     ("PUT", W + "/datastores/{name}", ml.put_datastore),

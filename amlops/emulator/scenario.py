@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from amlops.emulator import ids
-from amlops.emulator.models import authz, computes, datastores, endpoints, locks, network, policy, resources, roles, workspaces
+from amlops.emulator.models import authz, computes, datastores, endpoints, locks, network, policy, resources, roles, schedules, workspaces
 from amlops.emulator.models.common import WORKSPACE_TYPE
 from amlops.emulator.state import State, Subscription
 
@@ -81,6 +81,8 @@ def _load_workspace(state: State, spec: dict[str, Any]) -> None:
         endpoints.put_endpoint(state, wid, endpoints.BATCH, e["name"], e)
     for d in spec.get("datastores", []):
         datastores.put_datastore(state, wid, d["name"], d)
+    for s in spec.get("schedules", []):  # Azure ML job schedules: {"name", "properties": {action, trigger, isEnabled}}
+        schedules.put_schedule(state, wid, s["name"], s)
     for c in spec.get("private_endpoint_connections", []):
         network.new_connection(state, wid, c["name"], c["private_endpoint"], c.get("status", "Approved"), c.get("description", ""))
     for r in spec.get("role_assignments", []):

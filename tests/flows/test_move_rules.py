@@ -124,3 +124,55 @@ def test_grants_and_deployments_are_rebuilt_naming_the_target(flows_env: Env) ->
     assert (on_storage.condition, on_storage.condition_version) == (condition, "2.0")
     [on_workspace] = roles.list_at_scope(c, str(TARGET))
     assert on_workspace.role_definition_id.startswith(f"/subscriptions/{TARGET_SUB}/") and on_workspace.role_definition_id.endswith(CUSTOM_ROLE)
+
+
+def test_a_datastore_with_empty_subscription_fields_is_pointed_at_the_target(flows_env: Env) -> None:
+    from amlops.azure import datastores
+
+    spec = demo_scenario()
+    spec["workspaces"][0]["datastores"].append({"name": "no-fields", "properties": {
+        "datastoreType": "AzureBlob", "accountName": "mlprodstorage", "containerName": "misc", "endpoint": "core.windows.net", "protocol": "https",
+        "credentials": {"credentialsType": "AccountKey", "secrets": {"secretsType": "AccountKey", "key": "ZW1wdHktZmllbGRzLWtleQ=="}},
+    }})
+    flows_env.control.load(spec)
+    state, report = _run()
+    assert state.is_completed(), report
+    moved = datastores.get_datastore(flows_env.clients, TARGET, "no-fields")
+    assert moved.points_at(TARGET_SUB, "ml-moved") and moved.credentials_type == "AccountKey"
+    assert datastores.read_secrets(flows_env.clients, TARGET, "no-fields")["key"] == "ZW1wdHktZmllbGRzLWtleQ=="
+
+
+def _nightly(spec: dict[str, Any]) -> None:
+    spec["workspaces"][0]["schedules"] = [
+        {"name": "nightly-train", "properties": {"action": {"actionType": "CreateJob", "jobDefinition": {"jobType": "Command", "command": "python train.py"}}, "trigger": {"triggerType": "Cron", "expression": "0 2 * * *", "timeZone": "UTC"}, "isEnabled": True}},
+        {"name": "retired", "properties": {"action": {"actionType": "CreateJob", "jobDefinition": {"jobType": "Command"}}, "trigger": {"triggerType": "Cron", "expression": "0 3 * * *"}, "isEnabled": False}},
+    ]
+
+
+def test_job_schedules_are_paused_for_the_move_and_enabled_after_it(flows_env: Env) -> None:
+    from amlops.azure import schedules
+
+    spec = demo_scenario()
+    _nightly(spec)
+    flows_env.control.load(spec)
+    state, report = _run()
+    assert state.is_completed(), report
+    writes = [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in flows_env.control.writes() if "/schedules/" in r["path"]]
+    assert writes == [("PUT", "nightly-train"), ("PUT", "nightly-train")], "disabled once before the move, enabled once after; 'retired' untouched"
+    moves = [r["seq"] for r in flows_env.control.requests() if r["path"].endswith("/moveResources")]
+    puts = [r["seq"] for r in flows_env.control.requests() if r["method"] == "PUT" and "/schedules/" in r["path"]]
+    assert puts[0] < moves[0] < puts[1]
+    assert schedules.list_schedule_names(flows_env.clients, TARGET) == ["nightly-train"]
+    assert schedules.list_schedule_names(flows_env.clients, TARGET, enabled=False) == ["retired"]
+
+
+def test_a_failed_move_enables_the_paused_schedules_in_the_source(flows_env: Env) -> None:
+    from amlops.azure import schedules
+
+    spec = demo_scenario()
+    _nightly(spec)
+    flows_env.control.load(spec)
+    flows_env.control.fault("validateMoveResources", "409", method="POST", count=1)
+    state, _ = _run()
+    assert state.is_failed()
+    assert schedules.list_schedule_names(flows_env.clients, ResourceId.parse(WS_ID)) == ["nightly-train"]

@@ -6,7 +6,7 @@ from amlops.emulator import lro
 from amlops.emulator.api.common import accepted, created, fault_error, group_id, page, workspace_id
 from amlops.emulator.errors import bad_request
 from amlops.emulator.http import Request, Response, ok
-from amlops.emulator.models import computes, datastores, endpoints, jobs, metrics, network, workspaces
+from amlops.emulator.models import computes, datastores, endpoints, jobs, metrics, network, schedules, workspaces
 from amlops.emulator.models.common import public
 from amlops.emulator.state import State
 
@@ -236,3 +236,23 @@ def list_private_link_resources(state: State, req: Request) -> Response:
         "properties": {"groupId": "amlworkspace", "requiredMembers": ["default"], "requiredZoneNames": ["privatelink.api.azureml.ms"]},
     }
     return ok({"value": [resource]})
+
+
+# -- Azure ML schedules
+
+
+def put_schedule(state: State, req: Request) -> Response:
+    body, op, is_new = schedules.put_schedule(state, workspace_id(req), req.params["name"], req.body or {})
+    return accepted(state, req, op, status=201 if is_new else 200, body=body)
+
+
+def get_schedule(state: State, req: Request) -> Response:
+    return ok(schedules.get_schedule(state, workspace_id(req), req.params["name"]))
+
+
+def list_schedules(state: State, req: Request) -> Response:
+    return page(state, req, schedules.list_schedules(state, workspace_id(req), req.query.get("listViewType", "EnabledOnly")))
+
+
+def delete_schedule(state: State, req: Request) -> Response:
+    return Response(200 if schedules.delete_schedule(state, workspace_id(req), req.params["name"]) else 204)
