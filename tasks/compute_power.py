@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
 
 from prefect import task
 from prefect.artifacts import update_progress_artifact
@@ -14,7 +16,7 @@ from pydantic import BaseModel
 
 from amlops.azure import computes, jobs
 from amlops.azure.errors import AmlopsError, Conflict, NotFound
-from amlops.fleet import CAPACITY_CODES, TARGET_STATES, Action, Outcome
+from amlops.fleet import CAPACITY_CODES, TARGET_STATES, Action, Outcome, decide
 from amlops.models import ComputeSpec, ResourceId
 from tasks.common import TASK_DEFAULTS, clients
 
@@ -52,10 +54,28 @@ def survey_workspace(workspace: ResourceId) -> Survey:
     return Survey(workspace=str(workspace), computes=computes.list_computes(c, workspace), busy=busy)
 
 
+def recheck_before_stop(c: Any, workspace: ResourceId, name: str) -> Outcome | None:
+    """Busy and keep-alive read again right before a stop (two reads: the instance, the workspace's active jobs),
+    so a job that started since the survey is not killed. An outcome means: do not stop."""
+    fresh = computes.get_compute(c, workspace, name)
+    running = [j.name for j in jobs.active_jobs(c, workspace) if j.compute == name]
+    verdict = decide(fresh, "stop", running, datetime.now(UTC))
+    if verdict is None:
+        return None
+    return Outcome(workspace=str(workspace), compute=name, action="stop", result=verdict[0], reason=f"{verdict[1]} (read again just before the stop)")
+
+
 def _power_one(workspace: ResourceId, name: str, action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float) -> Outcome:
     c = clients()
     done = "started" if action == "start" else "stopped"
     attempt = 0
+    if action == "stop":
+        try:
+            changed = recheck_before_stop(c, workspace, name)
+        except NotFound:
+            return Outcome(workspace=str(workspace), compute=name, action=action, result="skipped", reason="deleted meanwhile")
+        if changed is not None:
+            return changed
     while True:
         try:
             (computes.start_compute if action == "start" else computes.stop_compute)(c, workspace, name, wait_seconds)

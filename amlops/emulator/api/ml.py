@@ -67,12 +67,25 @@ def put_compute(state: State, req: Request) -> Response:
     return accepted(state, req, op, status=201 if is_new else 200, body=body)
 
 
+def _observed(state: State, body: dict) -> dict:
+    """A compute instance executing a job reads JobRunning (ComputeInstanceState in the machinelearningservices
+    REST specification: Running, JobRunning, SettingUp, UserSettingUp, Starting, Stopping, ...)."""
+    inner = body["properties"].get("properties") or {}
+    if body["properties"]["computeType"] != "ComputeInstance" or inner.get("state") != "Running":
+        return body
+    if not any(j["properties"]["status"] == "Running" for j in jobs.active_on(state, body["id"])):
+        return body
+    view = public(body)
+    view["properties"]["properties"]["state"] = "JobRunning"
+    return view
+
+
 def get_compute(state: State, req: Request) -> Response:
-    return ok(computes.get_compute(state, workspace_id(req), req.params["name"]))
+    return ok(_observed(state, computes.get_compute(state, workspace_id(req), req.params["name"])))
 
 
 def list_computes(state: State, req: Request) -> Response:
-    return page(state, req, computes.list_computes(state, workspace_id(req)))
+    return page(state, req, [_observed(state, c) for c in computes.list_computes(state, workspace_id(req))])
 
 
 def patch_compute(state: State, req: Request) -> Response:
