@@ -310,7 +310,9 @@ class Job(Model):
     display_name: str = ""
     tags: dict[str, str] = Field(default_factory=dict)
     properties: dict[str, str] = Field(default_factory=dict)
-    failure_reason: str | None = None
+    # A failed job's error as run history reports it (code and message): the message says what happened.
+    error_code: str | None = None
+    error_message: str | None = None
 
     @property
     def active(self) -> bool:

@@ -85,7 +85,8 @@ TABLE: list[tuple[str, str, Handler]] = [
     ("PUT", W + "/{kind:onlineEndpoints|batchEndpoints}/{name}", ml.put_endpoint),
     ("GET", W + "/{kind:onlineEndpoints|batchEndpoints}/{name}", ml.get_endpoint),
     ("DELETE", W + "/{kind:onlineEndpoints|batchEndpoints}/{name}", ml.delete_endpoint),
-    # jobs
+    # jobs, and their run history (Azure ML's data plane: /history/v1.0/{workspace}/runs/{run}/details)
+    ("GET", "/history/v1.0" + W + "/runs/{run}/details", ml.run_details),
     ("GET", W + "/jobs", ml.list_jobs),
     ("PUT", W + "/jobs/{name}", ml.put_job),
     ("GET", W + "/jobs/{name}", ml.get_job),

@@ -60,6 +60,8 @@ class Settings:
     etag_conflicts_after_move: int = 1
     # Job timeline in seconds of emulator time: queued -> running -> completed.
     job_queue_seconds: float = 1.0
+    # Per compute name: how long jobs wait there (a low-priority cluster with no nodes to give keeps them Queued).
+    job_queue_seconds_by_compute: dict[str, float] = field(default_factory=dict)
     job_run_seconds: float = 60.0
     # Azurite, where simulated training scripts write their checkpoints: URL (…/devstoreaccount1) and key.
     storage_url: str = ""

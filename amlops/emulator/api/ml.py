@@ -269,3 +269,10 @@ def list_schedules(state: State, req: Request) -> Response:
 
 def delete_schedule(state: State, req: Request) -> Response:
     return Response(200 if schedules.delete_schedule(state, workspace_id(req), req.params["name"]) else 204)
+
+
+# -- run history (Azure ML's regional data plane, served by the emulator on its own host)
+
+
+def run_details(state: State, req: Request) -> Response:
+    return ok(jobs.run_details(state, jobs.get_job(state, workspace_id(req), req.params["run"])))
