@@ -29,8 +29,12 @@ ML = "Microsoft.MachineLearningServices/workspaces"
 MOVE_ACTION = "Microsoft.Resources/subscriptions/resourceGroups/moveResources/action"
 GROUP_WRITE = "Microsoft.Resources/subscriptions/resourceGroups/write"
 ROLE_ASSIGNMENT_WRITE = "Microsoft.Authorization/roleAssignments/write"
-_INSTANCE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{2,23}$")
-_CLUSTER_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,15}$")
+# Azure ML's own refusal reads: "A name for an Azure ML Compute Instance must be between 3 and 24 characters in
+# length and must use only numbers, letters and minus symbol (-), must start with letters. Numbers cannot be the
+# ending of the name if the previous character is a minus symbol (-)" (quoted in MicrosoftDocs/pipelines-azureml#19).
+_INSTANCE_NAME = re.compile(r"^(?=.{3,24}$)[a-zA-Z][a-zA-Z0-9-]*$")
+_CLUSTER_NAME = re.compile(r"^(?=.{2,16}$)[a-zA-Z][a-zA-Z0-9-]*$")
+_ENDS_BADLY = re.compile(r"(-|-[0-9]+)$")
 RENAME_SUFFIX = "-moved"
 
 
@@ -152,6 +156,8 @@ def renamed_compute(spec: ComputeSpec) -> str:
 
 
 def valid_compute_name(spec: ComputeSpec, name: str) -> bool:
+    if _ENDS_BADLY.search(name):
+        return False
     if spec.is_instance:
         return bool(_INSTANCE_NAME.match(name))
     if spec.compute_type == "AmlCompute":

@@ -92,3 +92,10 @@ def test_every_arm_id_of_a_deployment_is_rebased_and_others_are_kept() -> None:
     assert rebased["model"] == f"{target_ws}/models/m/versions/3" and rebased["codeConfiguration"]["codeId"].startswith(target_ws)
     assert rebased["environmentId"].startswith(target_ws) and rebased["compute"] == f"{target_ws}/computes/aks"
     assert rebased["other"] == props["other"] and rebased["registry"] == props["registry"]
+
+
+def test_compute_instance_names_follow_azure_ml_s_own_rule() -> None:
+    ci = ComputeSpec(name="x", compute_type="ComputeInstance")
+    assert preflight.valid_compute_name(ci, "alice-ci-moved")
+    for bad in ("ab", "1abc", "abc-", "abc-12", "a" * 25, "abc_def"):
+        assert not preflight.valid_compute_name(ci, bad), bad
