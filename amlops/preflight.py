@@ -215,3 +215,22 @@ def custom_role_problems(request: MoveRequest, missing_roles: list[str]) -> list
         )
         for guid in missing_roles
     ]
+
+
+def in_use_problems(labeling_running: list[str], web_services: list[str]) -> list[Problem]:
+    """The workspace-move documentation's unsupported scenarios: "Workspace with deployed services" and
+    "Workspace with currently running labeling projects"."""
+    problems = []
+    if labeling_running:
+        problems.append(Problem(
+            code="LabelingProjectsRunning",
+            message=f"Labeling projects {', '.join(labeling_running)} are running.",
+            fix="Let them complete, or pause them in Azure ML studio (Data Labeling > Pause), then run the move again.",
+        ))
+    if web_services:
+        problems.append(Problem(
+            code="DeployedWebServices",
+            message=f"The workspace has deployed web services {', '.join(web_services)}.",
+            fix="Delete them (az ml service delete) and redeploy them after the move, preferably as online endpoints.",
+        ))
+    return problems

@@ -15,6 +15,7 @@ from amlops.azure import (
     datastores,
     endpoints,
     jobs,
+    labeling,
     locks,
     moves,
     network,
@@ -23,6 +24,7 @@ from amlops.azure import (
     resources,
     roles,
     schedules,
+    services,
     workspaces,
 )
 from amlops.azure.errors import Conflict, NotFound
@@ -105,6 +107,7 @@ def _arm_rule_problems(request: MoveRequest, inventory: Inventory, target_exists
     guids = sorted({a.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower() for a in inventory.role_assignments})
     problems += preflight.custom_role_problems(request, [g for g in guids if not roles.definition_exists(c, request.target_subscription, g)])
     problems += preflight.rename_problems(request, inventory, [])
+    problems += preflight.in_use_problems(labeling.running_projects(c, request.source_id), services.list_web_services(c, request.source_id))
     return problems
 
 

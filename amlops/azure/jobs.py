@@ -40,20 +40,8 @@ def get_job(clients: Clients, workspace: ResourceId, name: str) -> Job:
 
 
 def run_details(clients: Clients, workspace: ResourceId, name: str) -> dict[str, Any]:
-    """Run history's RunDetails (runhistory REST API, Runs_GetDetails: ``/history/v1.0{workspace}/runs/{run}/details``)
-    on Azure ML's regional host, through the ARM pipeline (same credential, retries and pacing)."""
-    from azure.core.exceptions import HttpResponseError
-    from azure.core.rest import HttpRequest
-
-    from amlops.azure import workspaces
-
-    location = "" if clients.target.is_emulator else clients._cached(("location", str(workspace).lower()), lambda: workspaces.get_workspace(clients, workspace).location)
-    url = f"{clients.target.ml_api_url(location)}/history/v1.0{workspace.require_workspace()}/runs/{name}/details"
-    with azure_errors():
-        response = clients.arm(workspace.subscription).send_request(HttpRequest("GET", url))
-        if response.status_code >= 400:
-            raise HttpResponseError(response=response)
-        return response.json() if response.content else {}
+    """Run history's RunDetails (runhistory REST API, Runs_GetDetails), where Azure ML reports a run's error."""
+    return rest.ml_data_plane(clients, workspace, f"/history/v1.0{workspace.require_workspace()}/runs/{name}/details") or {}
 
 
 def list_jobs(clients: Clients, workspace: ResourceId, view: str = "ActiveOnly") -> list[Job]:

@@ -92,6 +92,14 @@ TABLE: list[tuple[str, str, Handler]] = [
     ("GET", W + "/jobs/{name}", ml.get_job),
     ("DELETE", W + "/jobs/{name}", ml.delete_job),
     ("POST", W + "/jobs/{name}/cancel", ml.cancel_job),
+    # labeling projects; v1 web services, listed by the model management service
+    ("GET", W + "/labelingJobs", ml.list_labeling_jobs),
+    ("PUT", W + "/labelingJobs/{name}", ml.put_labeling_job),
+    ("GET", W + "/labelingJobs/{name}", ml.get_labeling_job),
+    ("POST", W + "/labelingJobs/{name}/pause", ml.pause_labeling_job),
+    ("POST", W + "/labelingJobs/{name}/resume", ml.resume_labeling_job),
+    ("GET", "/modelmanagement/v1.0" + W + "/services", ml.list_services),
+    ("DELETE", "/modelmanagement/v1.0" + W + "/services/{name}", ml.delete_service),
     # Azure ML schedules
     ("GET", W + "/schedules", ml.list_schedules),
     ("PUT", W + "/schedules/{name}", ml.put_schedule),

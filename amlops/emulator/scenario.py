@@ -11,7 +11,20 @@ from pathlib import Path
 from typing import Any
 
 from amlops.emulator import ids
-from amlops.emulator.models import authz, computes, datastores, endpoints, locks, network, policy, resources, roles, schedules, workspaces
+from amlops.emulator.models import (
+    authz,
+    computes,
+    datastores,
+    endpoints,
+    labeling,
+    locks,
+    network,
+    policy,
+    resources,
+    roles,
+    schedules,
+    workspaces,
+)
 from amlops.emulator.models.common import WORKSPACE_TYPE
 from amlops.emulator.state import State, Subscription
 
@@ -83,6 +96,10 @@ def _load_workspace(state: State, spec: dict[str, Any]) -> None:
         datastores.put_datastore(state, wid, d["name"], d)
     for s in spec.get("schedules", []):  # Azure ML job schedules: {"name", "properties": {action, trigger, isEnabled}}
         schedules.put_schedule(state, wid, s["name"], s)
+    for j in spec.get("labeling_jobs", []):  # {"name", "properties": {"status": "Running"}}
+        labeling.put_labeling_job(state, wid, j["name"], j)
+    for w in spec.get("web_services", []):  # deployed v1 services: {"name", "computeType": "ACI"|"AKS", "state"}
+        labeling.put_service(state, wid, w["name"], w)
     for c in spec.get("private_endpoint_connections", []):
         network.new_connection(state, wid, c["name"], c["private_endpoint"], c.get("status", "Approved"), c.get("description", ""))
     for r in spec.get("role_assignments", []):

@@ -127,3 +127,19 @@ def test_custom_roles_exist_only_where_assignable_and_deleted_principals_are_not
     with pytest.raises(InvalidInput) as refused:
         roles.create(demo.clients, RG, gone)
     assert refused.value.code == "PrincipalNotFound" and "does not exist in the directory" in refused.value.message
+
+
+def test_validate_move_refuses_deployed_services_and_running_labeling(demo: Env) -> None:
+    from amlops.azure import labeling, moves, services
+    from amlops.azure.errors import MoveValidationFailed
+
+    spec = _demo_with_target()
+    spec["workspaces"][0].update(computes=[], online_endpoints=[], labeling_jobs=[{"name": "defects", "properties": {"status": "Running"}}], web_services=[{"name": "legacy", "computeType": "AKS"}])
+    demo.control.load(spec)
+    ws = ResourceId.parse(WS_ID)
+    assert labeling.running_projects(demo.clients, ws) == ["defects"] and services.list_web_services(demo.clients, ws) == ["legacy (AKS)"]
+    with pytest.raises(MoveValidationFailed) as refused:
+        moves.validate_move(demo.clients, ResourceId.parse(RG), [WS_ID], f"/subscriptions/{TARGET_SUB}/resourceGroups/ml-moved")
+    assert {d["code"] for d in refused.value.details} == {"WorkspaceHasDeployedServices", "WorkspaceHasRunningLabelingProjects"}
+    rest.send(demo.clients, SUB, "POST", f"{WS_ID}/labelingJobs/defects/pause", labeling.LABELING_API)
+    assert labeling.running_projects(demo.clients, ws) == [], "a paused project is not labeling"

@@ -176,3 +176,21 @@ def test_a_failed_move_enables_the_paused_schedules_in_the_source(flows_env: Env
     state, _ = _run()
     assert state.is_failed()
     assert schedules.list_schedule_names(flows_env.clients, ResourceId.parse(WS_ID)) == ["nightly-train"]
+
+
+def _labeling_and_services(spec: dict[str, Any]) -> None:
+    ws = spec["workspaces"][0]
+    ws["labeling_jobs"] = [{"name": "defects", "properties": {"status": "Running"}}, {"name": "old-project", "properties": {"status": "Completed"}}]
+    ws["web_services"] = [{"name": "legacy-scoring", "computeType": "ACI"}]
+
+
+def test_running_labeling_projects_and_deployed_web_services_refuse_the_move(flows_env: Env) -> None:
+    spec = demo_scenario()
+    _labeling_and_services(spec)
+    flows_env.control.load(spec)
+    mark = flows_env.control.mark()
+    state, error = _run()
+    assert state.is_failed()
+    assert "LabelingProjectsRunning" in str(error) and "defects" in str(error) and "old-project" not in str(error)
+    assert "DeployedWebServices" in str(error) and "legacy-scoring (ACI)" in str(error)
+    assert flows_env.control.writes(mark) == []

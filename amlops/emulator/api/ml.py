@@ -6,7 +6,7 @@ from amlops.emulator import lro
 from amlops.emulator.api.common import accepted, created, fault_error, group_id, page, workspace_id
 from amlops.emulator.errors import bad_request
 from amlops.emulator.http import Request, Response, ok
-from amlops.emulator.models import computes, datastores, endpoints, jobs, metrics, network, schedules, workspaces
+from amlops.emulator.models import computes, datastores, endpoints, jobs, labeling, metrics, network, schedules, workspaces
 from amlops.emulator.models.common import public
 from amlops.emulator.state import State
 
@@ -276,3 +276,36 @@ def delete_schedule(state: State, req: Request) -> Response:
 
 def run_details(state: State, req: Request) -> Response:
     return ok(jobs.run_details(state, jobs.get_job(state, workspace_id(req), req.params["run"])))
+
+
+# -- labeling jobs; v1 web services (the model management service on the regional host)
+
+
+def put_labeling_job(state: State, req: Request) -> Response:
+    return created(*labeling.put_labeling_job(state, workspace_id(req), req.params["name"], req.body or {}))
+
+
+def get_labeling_job(state: State, req: Request) -> Response:
+    return ok(labeling.get_labeling_job(state, workspace_id(req), req.params["name"]))
+
+
+def list_labeling_jobs(state: State, req: Request) -> Response:
+    return page(state, req, labeling.list_labeling_jobs(state, workspace_id(req)))
+
+
+def pause_labeling_job(state: State, req: Request) -> Response:
+    labeling.set_labeling_status(state, workspace_id(req), req.params["name"], "pause")
+    return Response(200)
+
+
+def resume_labeling_job(state: State, req: Request) -> Response:
+    labeling.set_labeling_status(state, workspace_id(req), req.params["name"], "resume")
+    return Response(200)
+
+
+def list_services(state: State, req: Request) -> Response:
+    return ok({"value": labeling.list_services(state, workspace_id(req))})
+
+
+def delete_service(state: State, req: Request) -> Response:
+    return Response(200 if labeling.delete_service(state, workspace_id(req), req.params["name"]) else 204)
