@@ -143,3 +143,11 @@ def test_validate_move_refuses_deployed_services_and_running_labeling(demo: Env)
     assert {d["code"] for d in refused.value.details} == {"WorkspaceHasDeployedServices", "WorkspaceHasRunningLabelingProjects"}
     rest.send(demo.clients, SUB, "POST", f"{WS_ID}/labelingJobs/defects/pause", labeling.LABELING_API)
     assert labeling.running_projects(demo.clients, ws) == [], "a paused project is not labeling"
+
+
+def test_compute_instance_schedules_come_back_with_the_fields_azure_adds(demo: Env, ws: ResourceId) -> None:
+    body = rest.send(demo.clients, SUB, "GET", f"{WS_ID}/computes/alice-ci", rest.ML_API)
+    [stop, start] = body["properties"]["properties"]["schedules"]["computeStartStop"]
+    assert stop["provisioningStatus"] == "Completed" and stop["id"] != start["id"]
+    spec = computes.get_compute(demo.clients, ws, "alice-ci")
+    assert all("id" not in s and "provisioningStatus" not in s for s in spec.schedules), "read-only fields are neither compared nor sent back"

@@ -71,6 +71,11 @@ def create_compute(
         schedules = (inner.get("schedules") or {}).get("computeStartStop") or []
         if len(schedules) > 4:
             raise bad_request("A compute instance takes at most 4 start/stop schedules.", "TooManySchedules")
+        for schedule in schedules:
+            # ComputeStartStopSchedule (machinelearningservices REST specification): Azure adds the readOnly
+            # id and provisioningStatus to each schedule it stores.
+            schedule.pop("id", None)
+            schedule.update(id=state.new_id(), provisioningStatus="Completed")
         inner["state"] = "Creating"
     elif ctype == "AmlCompute":
         inner.setdefault("vmSize", "STANDARD_DS3_V2")
