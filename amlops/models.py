@@ -180,6 +180,8 @@ class ComputeSpec(Model):
     description: str | None = None
     # The properties to PUT back, read-only fields removed: what makes re-creation exact.
     create_properties: dict[str, Any] = Field(default_factory=dict)
+    # The system-assigned identity's principal: a re-created compute gets a new one.
+    principal_id: str | None = None
 
     @property
     def is_attached(self) -> bool:
@@ -191,7 +193,7 @@ class ComputeSpec(Model):
 
     def settings(self) -> dict[str, Any]:
         """The settings a verification compares: what a person would notice changed."""
-        return self.model_dump(exclude={"state", "provisioning_state", "location", "create_properties", "identity"}) | {
+        return self.model_dump(exclude={"state", "provisioning_state", "location", "create_properties", "identity", "principal_id"}) | {
             "identity_type": (self.identity or {}).get("type", "None")
         }
 

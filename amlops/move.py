@@ -255,6 +255,8 @@ class MoveManifest(Model):
     approved_by: str = ""
     decisions: list[Decision] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    # System-assigned identities the rebuild replaced: old principal id -> new (their grants were given again).
+    replaced_principals: dict[str, str] = Field(default_factory=dict)
 
     def done(self, step: str) -> bool:
         return step in self.steps_done
@@ -338,7 +340,10 @@ def _datastore_checks(manifest: MoveManifest, observed: Inventory) -> list[Check
 def _role_checks(manifest: MoveManifest, observed: Inventory) -> list[Check]:
     have = {a.key() for a in observed.role_assignments}
     checks = []
+    replaced = {k.lower(): v for k, v in manifest.replaced_principals.items()}
     for want in manifest.inventory.role_assignments:
+        if want.principal_id.lower() in replaced:  # issue 10: the grant now belongs to the re-created identity
+            want = want.model_copy(update={"principal_id": replaced[want.principal_id.lower()]})
         ok = want.key() in have
         name = f"{want.principal_type} {want.principal_id}"
         role = want.role_definition_id.rsplit("/", 1)[-1]

@@ -51,17 +51,37 @@ def role_definition_in(role_definition_id: str, subscription: str) -> str:
     return f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{role_definition_id[at + len(_DEFINITIONS):]}"
 
 
-def rebase_assignments(assignments: list[RoleAssignment], moved: list[str], source_group: str, target_group: str, target_subscription: str) -> list[RoleAssignment]:
+def rebase_assignments(
+    assignments: list[RoleAssignment], moved: list[str], source_group: str, target_group: str, target_subscription: str, skip_principals: set[str] | None = None
+) -> list[RoleAssignment]:
     """The grants to re-create after the move: those made at a moved resource (or below it), at its new scope,
     naming the target subscription's role definition, their ABAC condition kept. Grants elsewhere did not move
-    and are still in force."""
+    and are still in force. Grants to ``skip_principals`` (identities the rebuild replaces) go by :func:`regrants`."""
+    skip = {p.lower() for p in skip_principals or set()}
     rebased = []
     for grant in assignments:
         scope = rebase_id(grant.scope, moved, source_group, target_group)
-        if scope == grant.scope:
+        if scope == grant.scope or grant.principal_id.lower() in skip:
             continue
         rebased.append(grant.model_copy(update={"scope": scope, "role_definition_id": role_definition_in(grant.role_definition_id, target_subscription)}))
     return rebased
+
+
+def regrants(assignments: list[RoleAssignment], replaced: dict[str, str], moved: list[str], source_group: str, target_group: str) -> list[RoleAssignment]:
+    """Grants to a system-assigned identity that a re-create replaced (old principal -> new), given to the new
+    principal: at the moved scope where the scope moved, at the same scope otherwise. A system-assigned identity
+    is deleted with its resource ("Managed identities for Azure resources"), so its grants cannot be kept."""
+    old_to_new = {k.lower(): v for k, v in replaced.items()}
+    found = []
+    for grant in assignments:
+        new = old_to_new.get(grant.principal_id.lower())
+        if new is None:
+            continue
+        scope = rebase_id(grant.scope, moved, source_group, target_group)
+        subscription = scope.split("/")[2] if scope.lower().startswith("/subscriptions/") else ""
+        role = role_definition_in(grant.role_definition_id, subscription) if subscription else grant.role_definition_id
+        found.append(grant.model_copy(update={"scope": scope, "role_definition_id": role, "principal_id": new, "principal_type": "ServicePrincipal"}))
+    return found
 
 
 def rebase_endpoint(endpoint: OnlineEndpoint, moved: list[str], source_group: str, target_group: str) -> OnlineEndpoint:

@@ -221,12 +221,17 @@ def _execute(store: ManifestStore, manifest: MoveManifest, run_id: str, approve_
         stale = [d for d in have.datastores if d.name in wanted and not d.points_at(target.subscription, target.resource_group)]
         rebuilding["repoint_datastores"] = (t.repoint_datastore.map(unmapped(target), stale, unmapped(target.subscription), unmapped(target.resource_group)), "datastore")
     if not manifest.done("recreate_role_assignments"):
-        grants = rebase_assignments(inv.role_assignments, *moved, request.target_subscription)  # issue 10: every moved scope
+        replaced_identities = {c.principal_id for c in inv.computes if c.principal_id and request.recreate_compute}
+        grants = rebase_assignments(inv.role_assignments, *moved, request.target_subscription, replaced_identities)  # issue 10: every moved scope
         rebuilding["recreate_role_assignments"] = (t.recreate_role_assignment.map(grants), "role assignment")
     problems: list[str] = []
     for step, (futures, kind) in rebuilding.items():
         problems += _results(futures, kind)
         record(step)
+    if request.recreate_compute and any(c.principal_id for c in inv.computes) and not manifest.done("regrant_identities"):  # issue 10
+        regranted, replaced = t.regrant_replaced_identities(target, inv.computes, inv.role_assignments, *moved)
+        manifest = manifest.model_copy(update={"replaced_principals": replaced})
+        record("regrant_identities", "; ".join(regranted))
     if inv.job_schedules and not manifest.done("resume_job_schedules"):  # issue 10
         problems += _results([t.resume_job_schedules.submit(target, inv.job_schedules)], "job schedules")
         record("resume_job_schedules")

@@ -9,7 +9,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from amlops import preflight
+from amlops import preflight, rebase
 from amlops.azure import (
     computes,
     datastores,
@@ -264,3 +264,19 @@ def resume_job_schedules(workspace: ResourceId, names: list[str]) -> list[str]:
     """Enable again the schedules the move disabled (in the moved workspace, or in the source after a restore)."""
     c = clients()
     return [name for name in names if schedules.set_enabled(c, workspace, name, True)]
+
+
+@task(name="regrant_replaced_identities", **TASK_DEFAULTS)
+def regrant_replaced_identities(
+    target: ResourceId, computes_before: list[ComputeSpec], assignments: list[RoleAssignment], moved: list[str], source_group: str, target_group: str
+) -> tuple[list[str], dict[str, str]]:
+    """Give the grants of each re-created compute's old system-assigned identity to its new one.
+    Returns what was granted (for the report) and the old -> new principal ids."""
+    c = clients()
+    now = {x.name: x.principal_id for x in computes.list_computes(c, target)}
+    replaced = {b.principal_id: now[b.name] for b in computes_before if b.principal_id and now.get(b.name) and now[b.name] != b.principal_id}
+    done = []
+    for grant in rebase.regrants(assignments, replaced, moved, source_group, target_group):
+        roles.create(c, grant.scope, grant)
+        done.append(f"role {grant.role_definition_id.rsplit('/', 1)[-1]} at {grant.scope} given to the new identity {grant.principal_id} (was {next(o for o, n in replaced.items() if n == grant.principal_id)})")
+    return done, replaced

@@ -99,3 +99,15 @@ def test_compute_instance_names_follow_azure_ml_s_own_rule() -> None:
     assert preflight.valid_compute_name(ci, "alice-ci-moved")
     for bad in ("ab", "1abc", "abc-", "abc-12", "a" * 25, "abc_def"):
         assert not preflight.valid_compute_name(ci, bad), bad
+
+
+def test_grants_to_a_replaced_identity_go_to_its_successor_and_are_not_recreated_for_the_old_one() -> None:
+    from amlops.rebase import regrants
+
+    role = f"/subscriptions/{S}/providers/Microsoft.Authorization/roleDefinitions/r"
+    elsewhere = f"/subscriptions/{S}/resourceGroups/shared/providers/Microsoft.KeyVault/vaults/kv"
+    grants = [RoleAssignment(name="a", scope=SA, role_definition_id=role, principal_id="old"), RoleAssignment(name="b", scope=elsewhere, role_definition_id=role, principal_id="OLD")]
+    assert rebase_assignments(grants, [WS, SA], SRC, DST, T, {"old"}) == []
+    moved, kept = regrants(grants, {"old": "new"}, [WS, SA], SRC, DST)
+    assert (moved.scope, moved.principal_id, moved.role_definition_id) == (SA.replace(SRC, DST), "new", role.replace(S, T))
+    assert (kept.scope, kept.principal_id, kept.role_definition_id) == (elsewhere, "new", role), "a scope that did not move keeps its subscription"

@@ -10,7 +10,6 @@ from amlops.azure.clients import Clients
 from amlops.azure.errors import TimedOut, azure_errors
 from amlops.models import ATTACHED_COMPUTE, READ_ONLY_COMPUTE, READ_ONLY_INNER, ComputeSpec, ResourceId
 
-
 # Fields Azure adds to each compute-instance schedule (ComputeStartStopSchedule in the machinelearningservices REST
 # specification: id and provisioningStatus are readOnly): never compared, never sent back.
 SCHEDULE_READ_ONLY = ("id", "provisioningStatus")
@@ -56,6 +55,7 @@ def to_spec(body: dict[str, Any]) -> ComputeSpec:
         tags=body.get("tags") or {},
         description=props.get("description"),
         create_properties=create,
+        principal_id=(body.get("identity") or {}).get("principalId"),
     )
 
 

@@ -194,3 +194,21 @@ def test_running_labeling_projects_and_deployed_web_services_refuse_the_move(flo
     assert "LabelingProjectsRunning" in str(error) and "defects" in str(error) and "old-project" not in str(error)
     assert "DeployedWebServices" in str(error) and "legacy-scoring (ACI)" in str(error)
     assert flows_env.control.writes(mark) == []
+
+
+def test_grants_of_a_replaced_system_identity_go_to_the_new_one(flows_env: Env) -> None:
+    from amlops.azure import computes
+    from amlops.models import RoleAssignment
+
+    flows_env.load_demo()
+    old = computes.get_compute(flows_env.clients, ResourceId.parse(WS_ID), "gpu-cluster").principal_id
+    assert old, "a SystemAssigned compute has a principal"
+    reader = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+    roles.create(flows_env.clients, STORAGE, RoleAssignment(name="x", scope=STORAGE, role_definition_id=reader, principal_id=old, principal_type="ServicePrincipal"))
+    state, report = _run()
+    assert state.is_completed(), report
+    new = computes.get_compute(flows_env.clients, TARGET, "gpu-cluster").principal_id
+    assert new and new != old
+    [grant] = [a for a in roles.list_at_scope(flows_env.clients, STORAGE.replace(SOURCE_RG, TARGET_RG)) if a.principal_id == new]
+    assert grant.role_definition_id == reader.replace(SUB, TARGET_SUB)
+    assert any(old in n and new in n for n in report.notes), "the report says which identity was replaced"

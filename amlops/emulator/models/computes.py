@@ -87,6 +87,13 @@ def create_compute(
         if not target or state.store.get(target) is None:
             raise bad_request(f"Attached compute '{name}' needs properties.resourceId naming an existing cluster.", "InvalidComputeSpec")
         props["isAttachedCompute"] = True
+    identity = dict((body or {}).get("identity") or {"type": "None"})
+    if "systemassigned" in identity.get("type", "").lower():
+        # ManagedServiceIdentity (ARM common types): principalId and tenantId are readOnly, made by Azure: a new
+        # compute gets a new principal, whatever the old one was.
+        previous_identity = (previous or {}).get("identity") or {}
+        identity["principalId"] = previous_identity.get("principalId") or state.new_id()
+        identity["tenantId"] = state.subscription(ids.subscription_of(cid) or "").tenant_id
     props["properties"] = inner
     props["provisioningState"] = "Creating"
     props.setdefault("createdOn", state.clock.iso())
@@ -99,7 +106,7 @@ def create_compute(
         location=(body or {}).get("location") or workspace["location"],
         tags=(body or {}).get("tags") or {},
         previous=previous,
-        identity=(body or {}).get("identity") or {"type": "None"},
+        identity=identity,
         sku=(body or {}).get("sku"),
     )
     if compute.get("sku") is None:
@@ -161,6 +168,11 @@ def delete_compute(state: State, workspace_id: str, name: str, action: str, fail
 
     def complete() -> None:
         state.store.delete(compute["id"])
+        # "When the resource is deleted, Azure automatically deletes the identity" (managed identities overview):
+        # grants to it can no longer be made (PrincipalNotFound).
+        principal = (compute.get("identity") or {}).get("principalId")
+        if principal:
+            state.deleted_principals.add(principal.lower())
         # Remember the name: Azure trips over it when the workspace re-creates it right after a move.
         state.deleted_compute_names.setdefault(ids.key(workspace_id), set()).add(name.lower())
         target = compute["properties"].get("resourceId")
