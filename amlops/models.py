@@ -229,6 +229,7 @@ class BatchEndpoint(Model):
     name: str
     auth_mode: str = ""
     location: str = ""
+    deployments: list[Deployment] = Field(default_factory=list)
 
 
 class Datastore(Model):

@@ -173,7 +173,7 @@ def build_plan(request: MoveRequest, inventory: Inventory) -> MovePlan:
         "Role assignments made at the old workspace scope stay behind there; they are re-created at the new scope.",
     ]
     if inventory.batch_endpoints:
-        notes.append(f"Batch endpoints {[b.name for b in inventory.batch_endpoints]} are not touched.")
+        notes.append(f"Batch endpoints {[b.name for b in inventory.batch_endpoints]} move with the workspace; their deployments that name its compute, models or code are re-pointed after the move.")
     shared = [r for r in resources if r.lower() in {m.lower() for m in request.move_shared}]
     if shared:
         notes.append(f"Moved although other workspaces use them (named by the operator): {shared}.")

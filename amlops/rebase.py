@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from amlops.models import OnlineEndpoint, RoleAssignment
+from amlops.models import BatchEndpoint, Deployment, OnlineEndpoint, RoleAssignment
 
 _DEFINITIONS = "/providers/microsoft.authorization/roledefinitions/"
 
@@ -88,3 +88,16 @@ def rebase_endpoint(endpoint: OnlineEndpoint, moved: list[str], source_group: st
     """An online endpoint whose ARM ids (the deployments' model, environment, code, compute; anything in the
     endpoint's properties) name the moved workspace instead of the source."""
     return OnlineEndpoint.model_validate(rebase_ids(endpoint.model_dump(), moved, source_group, target_group))
+
+
+def batch_repoints(batch_endpoints: list[BatchEndpoint], moved: list[str], source_group: str, target_group: str) -> list[tuple[str, Deployment]]:
+    """Batch deployments that name a moved resource (their compute cluster, deleted and re-created by the move;
+    their model, environment or code in the workspace), rebased: (endpoint name, deployment to PUT again).
+    Batch endpoints move with the workspace; the ids inside their deployments do not change by themselves."""
+    found = []
+    for endpoint in batch_endpoints:
+        for deployment in endpoint.deployments:
+            rebased = Deployment.model_validate(rebase_ids(deployment.model_dump(), moved, source_group, target_group))
+            if rebased != deployment:
+                found.append((endpoint.name, rebased))
+    return found

@@ -38,7 +38,7 @@ from amlops.move import (
     resources_to_move,
     verify,
 )
-from amlops.rebase import rebase_assignments, rebase_endpoint
+from amlops.rebase import batch_repoints, rebase_assignments, rebase_endpoint
 from flows import approvals
 from tasks import move as t
 
@@ -228,6 +228,10 @@ def _execute(store: ManifestStore, manifest: MoveManifest, run_id: str, approve_
     for step, (futures, kind) in rebuilding.items():
         problems += _results(futures, kind)
         record(step)
+    if not manifest.done("repoint_batch_deployments"):  # issue 10: after the compute they name is re-created
+        repoint = batch_repoints(inv.batch_endpoints, *moved)
+        problems += _results(t.repoint_batch_deployment.map(unmapped(target), [e for e, _ in repoint], [d for _, d in repoint], unmapped(location)), "batch deployment")
+        record("repoint_batch_deployments")
     if request.recreate_compute and any(c.principal_id for c in inv.computes) and not manifest.done("regrant_identities"):  # issue 10
         regranted, replaced = t.regrant_replaced_identities(target, inv.computes, inv.role_assignments, *moved)
         manifest = manifest.model_copy(update={"replaced_principals": replaced})

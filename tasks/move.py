@@ -29,7 +29,7 @@ from amlops.azure import (
 )
 from amlops.azure.errors import Conflict, NotFound
 from amlops.azure.retry import retrying
-from amlops.models import ComputeSpec, Datastore, OnlineEndpoint, ResourceId, RoleAssignment, Workspace, deployment_names
+from amlops.models import ComputeSpec, Datastore, Deployment, OnlineEndpoint, ResourceId, RoleAssignment, Workspace, deployment_names
 from amlops.move import Inventory, MoveRequest, Problem, required_providers, resources_to_move
 from amlops.preflight import renamed_compute
 from tasks.common import TASK_DEFAULTS, clients
@@ -280,3 +280,10 @@ def regrant_replaced_identities(
         roles.create(c, grant.scope, grant)
         done.append(f"role {grant.role_definition_id.rsplit('/', 1)[-1]} at {grant.scope} given to the new identity {grant.principal_id} (was {next(o for o, n in replaced.items() if n == grant.principal_id)})")
     return done, replaced
+
+
+@task(name="repoint_batch_deployment", **TASK_DEFAULTS)
+def repoint_batch_deployment(target: ResourceId, endpoint: str, deployment: Deployment, location: str) -> str:
+    """PUT a batch deployment again with its ids naming the moved workspace (its compute re-created there)."""
+    endpoints.put_batch_deployment(clients(), target, endpoint, deployment, location)
+    return f"batch deployment {endpoint}/{deployment.name} re-pointed"

@@ -92,6 +92,8 @@ def _load_workspace(state: State, spec: dict[str, Any]) -> None:
             endpoints.put_endpoint(state, wid, endpoints.ONLINE, e["name"], e)
     for e in spec.get("batch_endpoints", []):
         endpoints.put_endpoint(state, wid, endpoints.BATCH, e["name"], e)
+        for d in e.get("deployments", []):
+            endpoints.put_batch_deployment(state, wid, e["name"], d["name"], d)
     for d in spec.get("datastores", []):
         datastores.put_datastore(state, wid, d["name"], d)
     for s in spec.get("schedules", []):  # Azure ML job schedules: {"name", "properties": {action, trigger, isEnabled}}

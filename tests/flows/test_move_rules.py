@@ -212,3 +212,18 @@ def test_grants_of_a_replaced_system_identity_go_to_the_new_one(flows_env: Env) 
     [grant] = [a for a in roles.list_at_scope(flows_env.clients, STORAGE.replace(SOURCE_RG, TARGET_RG)) if a.principal_id == new]
     assert grant.role_definition_id == reader.replace(SUB, TARGET_SUB)
     assert any(old in n and new in n for n in report.notes), "the report says which identity was replaced"
+
+
+def test_batch_deployments_are_re_pointed_at_the_re_created_cluster(flows_env: Env) -> None:
+    from amlops.azure import rest
+
+    spec = demo_scenario()
+    spec["workspaces"][0]["batch_endpoints"] = [{"name": "nightly-scoring", "properties": {"authMode": "AADToken"}, "deployments": [
+        {"name": "v3", "properties": {"compute": f"{WS_ID}/computes/gpu-cluster", "model": {"referenceType": "Id", "assetId": f"{WS_ID}/models/forecast/versions/3"}}},
+    ]}]
+    flows_env.control.load(spec)
+    state, report = _run()
+    assert state.is_completed(), report
+    body = rest.send(flows_env.clients, TARGET_SUB, "GET", f"{TARGET}/batchEndpoints/nightly-scoring/deployments/v3", rest.ML_API)
+    assert body["properties"]["compute"] == f"{TARGET}/computes/gpu-cluster"
+    assert body["properties"]["model"]["assetId"] == f"{TARGET}/models/forecast/versions/3"

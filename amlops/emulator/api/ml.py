@@ -309,3 +309,19 @@ def list_services(state: State, req: Request) -> Response:
 
 def delete_service(state: State, req: Request) -> Response:
     return Response(200 if labeling.delete_service(state, workspace_id(req), req.params["name"]) else 204)
+
+
+# -- batch deployments
+
+
+def put_batch_deployment(state: State, req: Request) -> Response:
+    body, op, is_new = endpoints.put_batch_deployment(state, workspace_id(req), req.params["endpoint"], req.params["name"], req.body or {})
+    return accepted(state, req, op, status=201 if is_new else 200, body=body)
+
+
+def get_batch_deployment(state: State, req: Request) -> Response:
+    return ok(endpoints.get_batch_deployment(state, workspace_id(req), req.params["endpoint"], req.params["name"]))
+
+
+def list_batch_deployments(state: State, req: Request) -> Response:
+    return page(state, req, endpoints.list_batch_deployments(state, workspace_id(req), req.params["endpoint"]))

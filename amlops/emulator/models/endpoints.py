@@ -118,8 +118,9 @@ def _check_references(state: State, props: dict[str, Any]) -> None:
     """A deployment's model, environmentId, codeConfiguration.codeId and compute may be ARM ids (OnlineDeployment
     properties in the machinelearningservices REST specification); an id must name a resource that exists,
     refused otherwise as ARM refuses a property id that does not resolve (400 LinkedInvalidPropertyId)."""
+    model = props.get("model")
     refs = {
-        "properties.model": props.get("model"),
+        "properties.model": model.get("assetId") if isinstance(model, dict) else model,  # batch: an AssetReference
         "properties.environmentId": props.get("environmentId"),
         "properties.codeConfiguration.codeId": (props.get("codeConfiguration") or {}).get("codeId"),
         "properties.compute": props.get("compute"),
@@ -146,3 +147,37 @@ def delete_deployment(state: State, workspace_id: str, endpoint: str, name: str)
     if parent["properties"].get("traffic", {}).get(name, 0) > 0:
         raise bad_request(f"Deployment '{name}' still takes traffic; set its traffic to 0 first.", "DeploymentHasTraffic")
     return lro.start(state, "deployment.delete", ids.subscription_of(deployment["id"]) or "", lambda: state.store.delete(deployment["id"]) and None)
+
+
+def put_batch_deployment(state: State, workspace_id: str, endpoint: str, name: str, body: dict[str, Any]) -> tuple[dict[str, Any], Operation, bool]:
+    """A batch endpoint's deployment (BatchDeployments_CreateOrUpdate, a long-running PUT): its compute is a
+    compute cluster named by ARM id, its model an AssetReference ({referenceType: Id, assetId})."""
+    parent = get_endpoint(state, workspace_id, BATCH, endpoint)
+    did = f"{parent['id']}/deployments/{name}"
+    ensure_writable(state, did)
+    props = dict((body or {}).get("properties") or {})
+    _check_references(state, props)
+    previous = state.store.get(did)
+    props["provisioningState"] = "Creating" if previous is None else "Updating"
+    deployment = arm_body(
+        state, did, f"{WORKSPACE_TYPE}/{BATCH}/deployments", props,
+        location=(body or {}).get("location") or parent["location"], tags=(body or {}).get("tags") or {}, previous=previous,
+    )
+    state.store.put(deployment)
+
+    def complete() -> dict[str, Any]:
+        deployment["properties"]["provisioningState"] = "Succeeded"
+        return deployment
+
+    op = lro.start(state, "deployment.create", ids.subscription_of(did) or "", complete, location=deployment["location"])
+    return deployment, op, previous is None
+
+
+def list_batch_deployments(state: State, workspace_id: str, endpoint: str) -> list[dict[str, Any]]:
+    parent = get_endpoint(state, workspace_id, BATCH, endpoint)
+    return state.store.children(parent["id"], "deployments")
+
+
+def get_batch_deployment(state: State, workspace_id: str, endpoint: str, name: str) -> dict[str, Any]:
+    parent = get_endpoint(state, workspace_id, BATCH, endpoint)
+    return require_child(state, f"{parent['id']}/deployments/{name}", "Deployment")
