@@ -35,7 +35,7 @@ ROLE_ASSIGNMENT_WRITE = "Microsoft.Authorization/roleAssignments/write"
 _INSTANCE_NAME = re.compile(r"^(?=.{3,24}$)[a-zA-Z][a-zA-Z0-9-]*$")
 _CLUSTER_NAME = re.compile(r"^(?=.{2,16}$)[a-zA-Z][a-zA-Z0-9-]*$")
 _ENDS_BADLY = re.compile(r"(-|-[0-9]+)$")
-RENAME_SUFFIX = "-moved"
+RENAME_SUFFIX = "-mvd"
 
 
 def _under(resource_id: str, scope: str) -> bool:
