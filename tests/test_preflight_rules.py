@@ -48,7 +48,7 @@ def test_renamed_compute_names_fit_azure_limits() -> None:
     assert len(preflight.renamed_compute(instance)) <= 24 and preflight.valid_compute_name(instance, preflight.renamed_compute(instance))
     assert len(preflight.renamed_compute(cluster)) <= 16 and preflight.valid_compute_name(cluster, preflight.renamed_compute(cluster))
     rename = REQ.model_copy(update={"etag_conflict_policy": "rename"})
-    twins = Inventory(workspace=WORKSPACE, computes=[ComputeSpec(name="alice-notebook-01-a", compute_type="ComputeInstance"), ComputeSpec(name="alice-notebook-01-b", compute_type="ComputeInstance")])
+    twins = Inventory(workspace=WORKSPACE, computes=[ComputeSpec(name="alice-notebook-boxes-a", compute_type="ComputeInstance"), ComputeSpec(name="alice-notebook-boxes-b", compute_type="ComputeInstance")])
     assert [p.code for p in preflight.rename_problems(rename, twins, [])] == ["ComputeNameTaken"]
 
 
