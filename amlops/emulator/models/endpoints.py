@@ -6,7 +6,7 @@ from typing import Any
 
 from amlops.emulator import ids, lro
 from amlops.emulator.errors import ArmError, bad_request
-from amlops.emulator.models.common import WORKSPACE_TYPE, arm_body, ensure_writable, require_child, require_workspace
+from amlops.emulator.models.common import WORKSPACE_TYPE, arm_body, ensure_writable, provision, require_child, require_workspace
 from amlops.emulator.state import Operation, State
 
 ONLINE = "onlineEndpoints"
@@ -163,14 +163,7 @@ def put_batch_deployment(state: State, workspace_id: str, endpoint: str, name: s
         state, did, f"{WORKSPACE_TYPE}/{BATCH}/deployments", props,
         location=(body or {}).get("location") or parent["location"], tags=(body or {}).get("tags") or {}, previous=previous,
     )
-    state.store.put(deployment)
-
-    def complete() -> dict[str, Any]:
-        deployment["properties"]["provisioningState"] = "Succeeded"
-        return deployment
-
-    op = lro.start(state, "deployment.create", ids.subscription_of(did) or "", complete, location=deployment["location"])
-    return deployment, op, previous is None
+    return deployment, provision(state, deployment, "deployment.create", deployment["location"]), previous is None
 
 
 def list_batch_deployments(state: State, workspace_id: str, endpoint: str) -> list[dict[str, Any]]:

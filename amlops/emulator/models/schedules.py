@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from amlops.emulator import ids, lro
 from amlops.emulator.errors import bad_request
-from amlops.emulator.models.common import WORKSPACE_TYPE, arm_body, ensure_writable, require_child, require_workspace
+from amlops.emulator.models.common import WORKSPACE_TYPE, arm_body, ensure_writable, provision, require_child, require_workspace
 from amlops.emulator.state import Operation, State
 
 SEGMENT = "schedules"
@@ -31,14 +30,7 @@ def put_schedule(state: State, workspace_id: str, name: str, body: dict[str, Any
     previous = state.store.get(sid)
     props["provisioningState"] = "Creating" if previous is None else "Updating"
     schedule = arm_body(state, sid, f"{WORKSPACE_TYPE}/{SEGMENT}", props, previous=previous)
-    state.store.put(schedule)
-
-    def complete() -> dict[str, Any]:
-        schedule["properties"]["provisioningState"] = "Succeeded"
-        return schedule
-
-    op = lro.start(state, "schedule.create", ids.subscription_of(sid) or "", complete, location=workspace["location"])
-    return schedule, op, previous is None
+    return schedule, provision(state, schedule, "schedule.create", workspace["location"]), previous is None
 
 
 def get_schedule(state: State, workspace_id: str, name: str) -> dict[str, Any]:
