@@ -248,8 +248,9 @@ def _teardown(ledger: Ledger) -> None:
         # The gate passed earlier (before the approval wait, or in a run that died): the last moment the
         # endpoints surely exist is now, so look again at their traffic since then, and at jobs.
         _refuse(t.quiesce_check(source, endpoints, _since_quiesced_minutes(m), request.allow_missing_metrics), "the workspace was used again since the quiesce gate")
-    if inv.job_schedules and not m.done(Step.PAUSE_JOB_SCHEDULES):  # issue 10: no schedule starts a job mid-move
-        t.pause_job_schedules(source, inv.job_schedules)
+    if not m.done(Step.PAUSE_JOB_SCHEDULES):  # issue 10: no schedule starts a job mid-move
+        if inv.job_schedules:
+            t.pause_job_schedules(source, inv.job_schedules)
         ledger.step(Step.PAUSE_JOB_SCHEDULES)
     # Independent of each other: compute and endpoints go at the same time.
     deleting = {
@@ -388,12 +389,20 @@ def _rebuild_what_carries_a_subscription(ledger: Ledger, moved: tuple[list[str],
         problems += failures
         if not failures:
             ledger.step(Step.REPOINT_BATCH_DEPLOYMENTS)
-    if request.recreate_compute and any(c.principal_id for c in inv.computes) and not m.done(Step.REGRANT_IDENTITIES):
-        regranted, replaced = t.regrant_replaced_identities(target, inv.computes, inv.role_assignments, *moved)
-        ledger.update(replaced_principals=replaced)
-        ledger.step(Step.REGRANT_IDENTITIES, "; ".join(regranted))
-    if inv.job_schedules and not m.done(Step.RESUME_JOB_SCHEDULES):
-        failures = _collect(ledger, Step.RESUME_JOB_SCHEDULES, {"job schedules": t.resume_job_schedules.submit(target, inv.job_schedules)})
+    if not m.done(Step.REGRANT_IDENTITIES):
+        if request.recreate_compute and any(c.principal_id for c in inv.computes):
+            try:
+                regranted, replaced = t.regrant_replaced_identities(target, inv.computes, inv.role_assignments, *moved)
+            except AmlopsError as err:  # after the move failures are reported, not raised; the next run tries again
+                problems.append(f"grants of replaced identities: {err}")
+            else:
+                ledger.update(replaced_principals=replaced)
+                ledger.step(Step.REGRANT_IDENTITIES, "; ".join(regranted))
+        else:
+            ledger.step(Step.REGRANT_IDENTITIES)
+    if not m.done(Step.RESUME_JOB_SCHEDULES):
+        schedules = {"job schedules": t.resume_job_schedules.submit(target, inv.job_schedules)} if inv.job_schedules else {}
+        failures = _collect(ledger, Step.RESUME_JOB_SCHEDULES, schedules)
         problems += failures
         if not failures:
             ledger.step(Step.RESUME_JOB_SCHEDULES)

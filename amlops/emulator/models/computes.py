@@ -55,6 +55,11 @@ def create_compute(
     previous = state.store.get(cid)
     if previous is not None and previous["properties"]["computeType"] != ctype:
         raise ArmError(409, "Conflict", f"Compute '{name}' already exists with type {previous['properties']['computeType']}.")
+    if previous is not None and ctype == "ComputeInstance":
+        # A compute instance is not updated by PUT: redeploying the same definition fails (MicrosoftDocs/azure-docs
+        # #80695), and azurerm replaces one rather than updating it (hashicorp/terraform-provider-azurerm#31747).
+        # Its settings change through their own actions (start, stop, updateIdleShutdownSetting, ...).
+        raise ArmError(409, "Conflict", f"Compute instance '{name}' already exists; a compute instance cannot be updated in place. Delete it and create it again.")
     remaining = state.etag_conflicts.get(ids.key(cid), 0)
     if remaining > 0:
         state.etag_conflicts[ids.key(cid)] = remaining - 1
