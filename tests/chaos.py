@@ -203,7 +203,5 @@ def undisturbed(control: EmulatorControl, launcher: Launcher, scenario: dict[str
 def cli_env(prefect_api_url: str) -> dict[str, str]:
     env = {**os.environ, "PREFECT_API_URL": prefect_api_url}
     env.pop("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", None)
-    # An MLClient built earlier in this test process exported its emulator cloud's name; the warm child imports
-    # azure.ai.ml before any Clients could forget it, and would fail on a cloud it never registered.
-    env.pop("AZUREML_CURRENT_CLOUD", None)
+    env.pop("AZUREML_CURRENT_CLOUD", None)  # azure-ai-ml resolves it at import: a cloud registered only in this process
     return env
