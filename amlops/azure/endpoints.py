@@ -47,7 +47,8 @@ def list_online_endpoints(clients: Clients, workspace: ResourceId) -> list[Onlin
     sub = workspace.subscription
     found = []
     for body in rest.pages(clients, sub, _path(workspace), rest.ML_API):
-        deployments = [_deployment(d) for d in rest.pages(clients, sub, _path(workspace, body["name"]) + "/deployments", rest.ML_API)]
+        # By name: Azure lists deployments in no promised order, and they are created concurrently.
+        deployments = sorted((_deployment(d) for d in rest.pages(clients, sub, _path(workspace, body["name"]) + "/deployments", rest.ML_API)), key=lambda d: d.name)
         found.append(_endpoint(body, deployments))
     return found
 
