@@ -395,7 +395,8 @@ def _rebuild_what_carries_a_subscription(ledger: Ledger, moved: tuple[list[str],
         if not failures:
             ledger.step(Step.REPOINT_BATCH_DEPLOYMENTS)
     if not m.done(Step.REGRANT_IDENTITIES):
-        if request.recreate_compute and any(c.principal_id for c in inv.computes):
+        old_principals = {c.principal_id.lower() for c in inv.computes if c.principal_id}
+        if request.recreate_compute and any(a.principal_id.lower() in old_principals for a in inv.role_assignments):
             try:
                 regranted, replaced = t.regrant_replaced_identities(target, inv.computes, inv.role_assignments, *moved)
             except AmlopsError as err:  # after the move failures are reported, not raised; the next run tries again
