@@ -66,6 +66,7 @@ def _move_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "recreate_compute": not args.no_recreate_compute,
         "redeploy_endpoints": not args.no_redeploy_endpoints,
         "etag_conflict_policy": args.etag_conflict_policy,
+        "move_shared": args.move_shared,
         "approve_plan_as": args.approve_plan_as,
         "confirm_workspace": args.confirm_workspace,
         "approve_private_endpoints_as": args.approve_private_endpoints_as,
@@ -267,6 +268,7 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--no-recreate-compute", action="store_true")
     m.add_argument("--no-redeploy-endpoints", action="store_true")
     m.add_argument("--etag-conflict-policy", choices=["report", "rename"], default="report")
+    m.add_argument("--move-shared", action="append", default=[], metavar="RESOURCE_ID", help="move this associated resource although other workspaces use it")
     m.add_argument("--approval-timeout", type=int, default=3600, help="seconds to wait for a person")
     m.add_argument("--approval-poll", type=int, default=10, help="seconds between checks for an answer")
     m.set_defaults(run=_move)

@@ -19,7 +19,10 @@ Result = Literal["started", "stopped", "already", "skipped", "failed", "would st
 # Azure's reasons a start cannot get a VM: stopping an instance does not release its quota.
 CAPACITY_CODES = frozenset({"QuotaExceeded", "AllocationFailed", "ZonalAllocationFailed", "OverconstrainedAllocationRequest", "SkuNotAvailable"})
 TARGET_STATES = {"start": {"Running", "Starting", "Restarting"}, "stop": {"Stopped", "Stopping"}}
-ACTIONABLE_STATES = {"start": {"Stopped"}, "stop": {"Running", "JobRunning", "UserSettingUp", "SettingUp", "Unknown"}}
+# Azure's own signal that an instance is in use (ComputeInstanceState in the machinelearningservices REST
+# specification): running a job, or running its setup scripts. Busy whatever the job list says.
+BUSY_STATES = {"JobRunning", "SettingUp", "UserSettingUp"}
+ACTIONABLE_STATES = {"start": {"Stopped"}, "stop": {"Running", "Unknown"}}
 
 
 class Selector(Model):
@@ -84,8 +87,10 @@ def decide(compute: ComputeSpec, action: Action, running_jobs: list[str], now: d
     if state in TARGET_STATES[action]:
         return "already", f"already {state}"
     if action == "stop":
-        if running_jobs:
+        if running_jobs:  # the names say the most
             return "skipped", f"busy: running job(s) {', '.join(sorted(running_jobs))}"
+        if state in BUSY_STATES:
+            return "skipped", f"busy: the instance is {state}"
         until = keep_alive_until(compute)
         if until is not None and until > now:
             shown = "indefinitely (unreadable tag value)" if until.year == 9999 else f"until {until.isoformat()}"

@@ -185,6 +185,8 @@ class ComputeSpec(Model):
     description: str | None = None
     # The properties to PUT back, read-only fields removed: what makes re-creation exact.
     create_properties: dict[str, Any] = Field(default_factory=dict)
+    # The system-assigned identity's principal: a re-created compute gets a new one.
+    principal_id: str | None = None
 
     @property
     def is_attached(self) -> bool:
@@ -196,7 +198,7 @@ class ComputeSpec(Model):
 
     def settings(self) -> dict[str, Any]:
         """The settings a verification compares: what a person would notice changed."""
-        return self.model_dump(exclude={"state", "provisioning_state", "location", "create_properties", "identity", "schedules"}) | {
+        return self.model_dump(exclude={"state", "provisioning_state", "location", "create_properties", "identity", "schedules", "principal_id"}) | {
             "identity_type": (self.identity or {}).get("type", "None"),
             "user_assigned_identities": sorted(k.lower() for k in (self.identity or {}).get("userAssignedIdentities") or {}),
             "schedules": [{k: v for k, v in s.items() if k not in SCHEDULE_SERVICE_FIELDS} for s in self.schedules],
@@ -234,6 +236,7 @@ class BatchEndpoint(Model):
     name: str
     auth_mode: str = ""
     location: str = ""
+    deployments: list[Deployment] = Field(default_factory=list)
 
 
 class Datastore(Model):
@@ -266,6 +269,9 @@ class RoleAssignment(Model):
     principal_id: str
     principal_type: str = "User"
     description: str = ""
+    # ABAC: a condition on the grant and its version ("2.0"), kept when the grant is re-created.
+    condition: str | None = None
+    condition_version: str | None = None
 
     def key(self) -> tuple[str, str]:
         """What makes two assignments the same grant, wherever they live."""
@@ -319,7 +325,9 @@ class Job(Model):
     display_name: str = ""
     tags: dict[str, str] = Field(default_factory=dict)
     properties: dict[str, str] = Field(default_factory=dict)
-    failure_reason: str | None = None
+    # A failed job's error as run history reports it (code and message): the message says what happened.
+    error_code: str | None = None
+    error_message: str | None = None
 
     @property
     def active(self) -> bool:
@@ -330,3 +338,31 @@ class Job(Model):
 # Everything else (NotStarted, Queued, Running, NotResponding, Paused, Unknown, ...) counts as active,
 # so a state Azure adds later, or one we never saw, keeps a workspace busy rather than free.
 TERMINAL_JOB_STATES = frozenset({"Completed", "Failed", "Canceled"})
+
+
+class ManagementLock(Model):
+    """A Microsoft.Authorization/locks lock: CanNotDelete or ReadOnly, applying to its scope and below."""
+
+    id: str
+    name: str
+    level: str
+    notes: str = ""
+
+    @property
+    def scope(self) -> str:
+        return self.id[: self.id.lower().rfind("/providers/microsoft.authorization/locks/")]
+
+
+class Permission(Model):
+    """One entry of the Permissions API: what the caller may and may not do at a scope."""
+
+    actions: list[str] = Field(default_factory=list)
+    not_actions: list[str] = Field(default_factory=list)
+
+
+class PolicyDenial(Model):
+    """A policy assignment that would deny creating a resource of ``resource_type`` at a scope."""
+
+    resource_type: str
+    policy_assignment_id: str
+    policy_definition_id: str = ""

@@ -60,6 +60,8 @@ class MoveRequest(Model):
     # Endpoint metrics that return no data normally refuse the move (the gate fails closed); this
     # override is part of the request, so the manifest records that someone chose it.
     allow_missing_metrics: bool = False
+    # Associated resources other workspaces also use, which the operator named to move all the same.
+    move_shared: list[str] = Field(default_factory=list)
 
     def validated(self) -> MoveRequest:
         """The request with ids normalised, or InvalidInput saying what to fix."""
@@ -112,6 +114,8 @@ class Inventory(Model):
     role_assignments: list[RoleAssignment] = Field(default_factory=list)
     private_endpoint_connections: list[PrivateEndpointConnection] = Field(default_factory=list)
     assets: dict[str, list[str]] = Field(default_factory=dict)
+    # Enabled Azure ML job schedules: disabled for the move (they would start jobs mid-move), enabled after it.
+    job_schedules: list[str] = Field(default_factory=list)
     taken_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
@@ -129,14 +133,17 @@ def moved_storage_accounts(resources: list[str]) -> set[str]:
 
 
 def datastores_to_repoint(request: MoveRequest, inventory: Inventory, resources: list[str]) -> list[Datastore]:
-    """Non-default datastores that will still name the old subscription/group though their storage account moved."""
+    """Non-default datastores that will still name the old subscription/group though their storage account moved,
+    and those whose subscription and resource group are empty: the workspace-move documentation's first case
+    ("check if the Subscription ID and Resource group name fields are empty. If they are, select Update
+    authentication" with the subscription and resource group the storage account moved to)."""
     source = request.source_id
     accounts = moved_storage_accounts(resources)
     return [
         d
         for d in inventory.datastores
         if not d.is_default
-        and d.points_at(source.subscription, source.resource_group)
+        and (d.points_at(source.subscription, source.resource_group) or not (d.subscription_id or d.resource_group))
         and (d.account_name or "").lower() in accounts
     ]
 
@@ -164,6 +171,7 @@ class MovePlan(Model):
     private_endpoints_to_approve: list[str]
     private_endpoints_for_a_person: list[str]
     notes: list[str]
+    pause_job_schedules: list[str] = Field(default_factory=list)
 
 
 def previously_approved(inventory: Inventory) -> set[str]:
@@ -180,7 +188,10 @@ def build_plan(request: MoveRequest, inventory: Inventory) -> MovePlan:
         "Role assignments made at the old workspace scope stay behind there; they are re-created at the new scope.",
     ]
     if inventory.batch_endpoints:
-        notes.append(f"Batch endpoints {[b.name for b in inventory.batch_endpoints]} are not touched.")
+        notes.append(f"Batch endpoints {[b.name for b in inventory.batch_endpoints]} move with the workspace; their deployments that name its compute, models or code are re-pointed after the move.")
+    shared = [r for r in resources if r.lower() in {m.lower() for m in request.move_shared}]
+    if shared:
+        notes.append(f"Moved although other workspaces use them (named by the operator): {shared}.")
     if not request.recreate_compute and inventory.computes:
         notes.append("Compute is NOT re-created (recreate_compute is off): the manifest keeps its settings.")
     if not request.redeploy_endpoints and inventory.online_endpoints:
@@ -203,6 +214,7 @@ def build_plan(request: MoveRequest, inventory: Inventory) -> MovePlan:
             f"{c.private_endpoint_id} (was {c.status})" for c in inventory.private_endpoint_connections if c.status in ("Pending", "Rejected")
         ],
         notes=notes,
+        pause_job_schedules=list(inventory.job_schedules),
     )
 
 
@@ -226,6 +238,7 @@ def plan_markdown(plan: MovePlan) -> str:
             section("Role assignments re-created at the new scope", plan.recreate_role_assignments),
             section("Private endpoints approved before: their new connections are approved (allow-list or policy)", plan.private_endpoints_to_approve),
             section("Private endpoints NOT approved before: their new connections wait for a person", plan.private_endpoints_for_a_person),
+            section("Job schedules disabled for the move, enabled after it", plan.pause_job_schedules),
             "### Notes\n" + "\n".join(f"- {n}" for n in plan.notes),
         ]
     )
@@ -236,6 +249,7 @@ class Step(StrEnum):
 
     SNAPSHOT = "snapshot"
     QUIESCE = "quiesce"
+    PAUSE_JOB_SCHEDULES = "pause_job_schedules"  # issue 10
     DELETE_COMPUTE = "delete_compute"
     DELETE_ENDPOINTS = "delete_endpoints"
     VALIDATE = "validate"
@@ -244,6 +258,9 @@ class Step(StrEnum):
     REDEPLOY_ENDPOINTS = "redeploy_endpoints"
     REPOINT_DATASTORES = "repoint_datastores"
     RECREATE_ROLE_ASSIGNMENTS = "recreate_role_assignments"
+    REPOINT_BATCH_DEPLOYMENTS = "repoint_batch_deployments"  # issue 10
+    REGRANT_IDENTITIES = "regrant_identities"  # issue 10
+    RESUME_JOB_SCHEDULES = "resume_job_schedules"  # issue 10
     APPROVE_PRIVATE_ENDPOINTS = "approve_private_endpoints"
     VERIFY = "verify"
 
@@ -273,6 +290,8 @@ class MoveManifest(Model):
     renamed_computes: dict[str, str] = Field(default_factory=dict)  # old name -> name re-created under
     decisions: list[Decision] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    # System-assigned identities the rebuild replaced: old principal id -> new (their grants were given again).
+    replaced_principals: dict[str, str] = Field(default_factory=dict)
 
     def done(self, step: Step) -> bool:
         return step in self.steps_done
@@ -436,7 +455,10 @@ def _datastore_checks(manifest: MoveManifest, observed: Inventory) -> list[Check
 def _role_checks(manifest: MoveManifest, observed: Inventory) -> list[Check]:
     have = {a.key() for a in observed.role_assignments}
     checks = []
+    replaced = {k.lower(): v for k, v in manifest.replaced_principals.items()}
     for want in manifest.inventory.role_assignments:
+        if want.principal_id.lower() in replaced:  # issue 10: the grant now belongs to the re-created identity
+            want = want.model_copy(update={"principal_id": replaced[want.principal_id.lower()]})
         ok = want.key() in have
         name = f"{want.principal_type} {want.principal_id}"
         role = want.role_definition_id.rsplit("/", 1)[-1]

@@ -65,7 +65,7 @@ def request_kind(method: str, path: str) -> str:
     if method == "DELETE":
         return "deletes"
     action = path.rstrip("/").rsplit("/", 1)[-1].lower()
-    return "reads" if method == "POST" and (action.startswith("list") or action == "validatemoveresources") else "writes"
+    return "reads" if method == "POST" and (action.startswith("list") or action in ("validatemoveresources", "checkpolicyrestrictions")) else "writes"
 
 
 def remaining_from(headers: dict[str, str] | object, kind: str) -> int | None:

@@ -67,20 +67,36 @@ class CheckpointLocation(Model):
 
 # -- attempts, ends and budgets
 
-INFRA_REASONS: dict[str, End] = {"LowPriorityNodePreempted": "preempted", "NodeFailure": "node failure", "ServiceError": "infrastructure"}
-End = Literal["completed", "preempted", "node failure", "infrastructure", "user error", "cancelled"]
-RETRIABLE: set[str] = {"preempted", "node failure", "infrastructure"}
+End = Literal["completed", "preempted", "node failure", "infrastructure", "queued too long", "user error", "cancelled"]
+RETRIABLE: set[str] = {"preempted", "node failure", "infrastructure", "queued too long"}
+# Ends that say the low-priority tier is not giving this job a place: they count toward escalation.
+TIER_ENDS: set[str] = {"preempted", "queued too long"}
+
+# Azure ML's run-history error reads "AzureMLCompute job failed.\n<Reason>: <text>" and its code is coarse: a
+# preemption arrives as code UserError ("AzureMLCompute job failed. PreemptionError: Nodes of this job got
+# pre-empted...", MicrosoftDocs/azure-docs#66288). So the reason in the message decides, then the code.
+_MESSAGE_REASONS = (
+    (("preemptionerror", "pre-empted", "preempted"), "preempted"),
+    (("unusablenode", "unusable node", "nodefailure", "node failure", "nodenotready"), "node failure"),
+    (("internalservererror", "serviceerror", "systemerror"), "infrastructure"),
+)
 
 
-def classify(status: str, failure_reason: str | None) -> End | None:
-    """How a job ended, or None while it has not."""
+def classify(status: str, error_code: str | None = None, error_message: str | None = None) -> End | None:
+    """How a job ended, from its status and the error run history reports; None while it has not ended."""
     if status == "Completed":
         return "completed"
     if status == "Canceled":
         return "cancelled"
-    if status in ("Failed", "NotResponding"):
-        return INFRA_REASONS.get(failure_reason or "", "user error")
-    return None
+    if status not in ("Failed", "NotResponding"):
+        return None
+    message = (error_message or "").lower()
+    for needles, end in _MESSAGE_REASONS:
+        if any(n in message for n in needles):
+            return end  # type: ignore[return-value]
+    if status == "NotResponding" or (error_code or "").lower() in ("systemerror", "serviceerror", "internalservererror"):
+        return "infrastructure"
+    return "user error"
 
 
 class Budgets(Model):
@@ -88,7 +104,8 @@ class Budgets(Model):
     user_retries: int = Field(default=0, ge=0, description="resubmissions after the script itself failed")
     total_minutes: float = Field(default=24 * 60, gt=0)
     backoff_seconds: float = Field(default=30, ge=0)
-    escalate_after_preemptions: int | None = Field(default=None, ge=1, description="then run on the dedicated compute")
+    escalate_after_preemptions: int | None = Field(default=None, ge=1, description="then run on the dedicated compute (a job stuck in Queued counts too)")
+    queued_minutes_limit: float | None = Field(default=None, gt=0, description="a job still Queued after this long is cancelled and counts toward escalation")
 
 
 class Attempt(Model):
@@ -145,7 +162,7 @@ def next_step(attempts: list[Attempt], budgets: Budgets, elapsed_minutes: float)
 
 def compute_for(attempts: list[Attempt], budgets: Budgets, compute: str, dedicated: str | None) -> str:
     """Low-priority until it has been preempted often enough, then the dedicated compute when there is one."""
-    preemptions = sum(1 for a in attempts if a.end == "preempted")
+    preemptions = sum(1 for a in attempts if a.end in TIER_ENDS)
     if dedicated and budgets.escalate_after_preemptions and preemptions >= budgets.escalate_after_preemptions:
         return dedicated
     return compute

@@ -57,6 +57,7 @@ from amlops.move import (
     resources_to_move,
     verify,
 )
+from amlops.rebase import batch_repoints, rebase_assignments, rebase_endpoint
 from flows import approvals
 from tasks import move as t
 from tasks.common import sync_result
@@ -133,6 +134,7 @@ def move_workspace(
     recreate_compute: bool = True,
     redeploy_endpoints: bool = True,
     etag_conflict_policy: Literal["report", "rename"] = "report",
+    move_shared: list[str] | None = None,
     approve_plan_as: str | None = None,
     confirm_workspace: str | None = None,
     approve_private_endpoints_as: str | None = None,
@@ -151,6 +153,7 @@ def move_workspace(
         allow_missing_metrics=allow_missing_metrics,
         private_endpoint_allow_list=private_endpoint_allow_list or AllowList(),
         etag_conflict_policy=etag_conflict_policy,
+        move_shared=move_shared or [],
     ).validated()
     store = open_store()  # a blob container shared by the team's workers when AMLOPS_STATE_URL names one
     manifest = store.load(request.move_id)
@@ -260,6 +263,10 @@ def _teardown(ledger: Ledger) -> None:
         # The gate passed earlier (before the approval wait, or in a run that died): the last moment the
         # endpoints surely exist is now, so look again at their traffic since then, and at jobs.
         _refuse(t.quiesce_check(source, endpoints, _since_quiesced_minutes(m), request.allow_missing_metrics), "the workspace was used again since the quiesce gate")
+    if not m.done(Step.PAUSE_JOB_SCHEDULES):  # issue 10: no schedule starts a job mid-move
+        if inv.job_schedules:
+            t.pause_job_schedules(source, inv.job_schedules)
+        ledger.step(Step.PAUSE_JOB_SCHEDULES)
     # Independent of each other: compute and endpoints go at the same time.
     deleting = {
         Step.DELETE_COMPUTE: {c.name: t.delete_compute.submit(source, c) for c in inv.computes if not m.item_done(Step.DELETE_COMPUTE, c.name)},
@@ -330,6 +337,8 @@ def _restore_source(ledger: Ledger, reason: AmlopsError) -> None:
     computes = {c.name: t.recreate_compute.submit(source, c, location) for c in inv.computes if not have.has_compute(c.name)}
     online = {e.name: t.redeploy_online_endpoint.submit(source, e, location) for e in inv.online_endpoints if not have.has_endpoint(e)}
     problems = _collect(None, None, computes) + _collect(None, None, online)
+    if inv.job_schedules:  # issue 10: what the move paused runs again in the source
+        problems += _collect(None, None, {"job schedules": t.resume_job_schedules.submit(source, inv.job_schedules)})
     if problems:  # stays 'restoring': the next run finishes the restore before anything else
         raise RestoreIncomplete(f"The move stopped before Azure moved anything ({reason}), and putting back the source left work: " + "; ".join(problems)) from reason
     ledger.manifest = ledger.manifest.restarted()
@@ -349,20 +358,23 @@ def _rebuild(ledger: Ledger) -> list[str]:
     have = t.observe_rebuild(target)  # one read per kind, so a resumed run re-creates only what is missing
     rename = request.etag_conflict_policy == "rename"
     wanted = {d.name for d in datastores_to_repoint(request, inv, m.resources)}
+    moved = (m.resources, request.source_id.group_id, request.target_group_id)  # issue 10: what ARM rebased, ours to rebase too
+    replaced = {c.principal_id for c in inv.computes if c.principal_id and request.recreate_compute}
+    grants = rebase_assignments(inv.role_assignments, *moved, request.target_subscription, replaced)
     steps: list[tuple[Step, bool, dict[str, Callable[[], PrefectFuture[Any]]]]] = [
         (Step.RECREATE_COMPUTE, request.recreate_compute, {
             c.name: partial(t.recreate_compute.submit, target, c, location, rename_on_conflict=rename, name=m.renamed_computes.get(c.name, c.name))
             for c in inv.computes
         }),
         (Step.REDEPLOY_ENDPOINTS, request.redeploy_endpoints, {
-            e.name: partial(t.redeploy_online_endpoint.submit, target, e, location) for e in inv.online_endpoints if not have.has_endpoint(e)
+            e.name: partial(t.redeploy_online_endpoint.submit, target, rebase_endpoint(e, *moved), location) for e in inv.online_endpoints if not have.has_endpoint(e)
         }),
         (Step.REPOINT_DATASTORES, True, {
             d.name: partial(t.repoint_datastore.submit, target, d, target.subscription, target.resource_group)
             for d in have.datastores if d.name in wanted and not d.points_at(target.subscription, target.resource_group)
         }),
         (Step.RECREATE_ROLE_ASSIGNMENTS, True, {
-            a.grant: partial(t.recreate_role_assignment.submit, str(target), a) for a in inv.role_assignments
+            a.grant: partial(t.recreate_role_assignment.submit, a) for a in grants
         }),
     ]  # fmt: skip
     running = {
@@ -376,6 +388,39 @@ def _rebuild(ledger: Ledger) -> list[str]:
         problems += failures
         if not failures:
             ledger.step(step)
+    return problems + _rebuild_what_carries_a_subscription(ledger, moved)
+
+
+def _rebuild_what_carries_a_subscription(ledger: Ledger, moved: tuple[list[str], str, str]) -> list[str]:
+    """Issue 10, after compute is back: batch deployments re-pointed, grants of replaced identities given to
+    their successors, job schedules enabled again."""
+    m = ledger.manifest
+    request, inv, target = m.request, m.inventory, m.request.target_id
+    problems: list[str] = []
+    if not m.done(Step.REPOINT_BATCH_DEPLOYMENTS):
+        repoint = {f"{e}/{d.name}": t.repoint_batch_deployment.submit(target, e, d, inv.workspace.location) for e, d in batch_repoints(inv.batch_endpoints, *moved)}
+        failures = _collect(ledger, Step.REPOINT_BATCH_DEPLOYMENTS, repoint)
+        problems += failures
+        if not failures:
+            ledger.step(Step.REPOINT_BATCH_DEPLOYMENTS)
+    if not m.done(Step.REGRANT_IDENTITIES):
+        old_principals = {c.principal_id.lower() for c in inv.computes if c.principal_id}
+        if request.recreate_compute and any(a.principal_id.lower() in old_principals for a in inv.role_assignments):
+            try:
+                regranted, replaced = t.regrant_replaced_identities(target, inv.computes, inv.role_assignments, *moved)
+            except AmlopsError as err:  # after the move failures are reported, not raised; the next run tries again
+                problems.append(f"grants of replaced identities: {err}")
+            else:
+                ledger.update(replaced_principals=replaced)
+                ledger.step(Step.REGRANT_IDENTITIES, "; ".join(regranted))
+        else:
+            ledger.step(Step.REGRANT_IDENTITIES)
+    if not m.done(Step.RESUME_JOB_SCHEDULES):
+        schedules = {"job schedules": t.resume_job_schedules.submit(target, inv.job_schedules)} if inv.job_schedules else {}
+        failures = _collect(ledger, Step.RESUME_JOB_SCHEDULES, schedules)
+        problems += failures
+        if not failures:
+            ledger.step(Step.RESUME_JOB_SCHEDULES)
     return problems
 
 

@@ -46,8 +46,14 @@ def _seconds(start: str, end: str) -> float:
     return max(0.0, (_at(end) - _at(start)).total_seconds())
 
 
+def _end_of(job: Job) -> str | None:
+    if job.status == "Canceled" and job.tags.get(t.ENDED_TAG) == "queued too long":
+        return "queued too long"
+    return classify(job.status, job.error_code, job.error_message)
+
+
 def _attempt(job: Job) -> Attempt:
-    end = classify(job.status, job.failure_reason)
+    end = _end_of(job)
     started, ended = job.properties.get("startTimeUtc", ""), job.properties.get("endTimeUtc", "")
     return Attempt(
         number=int(job.tags.get(t.ATTEMPT_TAG, "0")),
@@ -55,25 +61,32 @@ def _attempt(job: Job) -> Attempt:
         compute=job.compute or "",
         resumed_from=job.tags.get(t.RESUMED_TAG) or None,
         status=job.status,
-        end=end,
+        end=end,  # type: ignore[arg-type]
         started=started,
         ended=ended,
         seconds=_seconds(started, ended),
     )
 
 
-def _watch(workspace: ResourceId, name: str, every: float) -> Job:
-    """Until the job ends. A failed read is not an end; an end is read twice before it is believed."""
+def _watch(workspace: ResourceId, name: str, every: float, queued_limit_minutes: float | None = None) -> Job:
+    """Until the job ends. A failed read is not an end; an end is read twice before it is believed. A job still
+    Queued after ``queued_limit_minutes`` of watching is cancelled: the tier has no place for it."""
     logger = get_run_logger()
+    queued_for = 0.0
     while True:
         try:
             # Plain calls, deliberately: a status read every few seconds for hours would be thousands of
             # task runs on the Prefect server; a failed read is handled here, not by task retries.
             job = t.read_job.fn(workspace, name)
-            if classify(job.status, job.failure_reason) is not None:
+            if _end_of(job) is not None:
                 confirmed = t.read_job.fn(workspace, name)
                 if confirmed.status == job.status:
                     return confirmed
+            queued_for = queued_for + every if job.status in ("NotStarted", "Queued") else 0.0
+            if queued_limit_minutes is not None and queued_for >= queued_limit_minutes * 60:
+                logger.warning("%s has waited in the queue %.0f s; cancelling it (counts toward escalation)", name, queued_for)
+                t.give_up_queued.fn(workspace, name, "queued too long")
+                queued_limit_minutes = None  # cancelled: now wait for the end like any other
         except AmlopsError as err:
             logger.warning("Reading %s failed (%s); still watching", name, err)
         time.sleep(every)
@@ -116,7 +129,7 @@ def train_with_retries(
     # The time budget runs from the lineage's first attempt, so a restarted flow does not reset it.
     first = min((a.started for a in attempts if a.started), default="")
     began = _at(first) if first else datetime.now(UTC)
-    current = next((j for j in history if classify(j.status, j.failure_reason) is None), None)
+    current = next((j for j in history if _end_of(j) is None), None)
     if current is not None:
         logger.info("Following attempt %s of lineage %s, already running", current.name, lineage)
         attempts = [a for a in attempts if a.job != current.name]
@@ -141,7 +154,7 @@ def train_with_retries(
             full_command = f"{command} {resume_arg} {resume_uri}" if resume else command
             current = t.submit_attempt(ws, attempt_name(lineage, number), full_command, environment, target, tags, variables, instance_count, experiment, inputs)
             logger.info("Submitted %s on %s, resuming from %s", current.name, target, resume.path if resume else "the start")
-        ended = _watch(ws, current.name, watch_seconds)
+        ended = _watch(ws, current.name, watch_seconds, budgets.queued_minutes_limit)
         attempt = _attempt(ended)
         attempt = attempt.model_copy(update={"lost_seconds": _lost(attempt, t.find_checkpoint(account, container, checkpoint))})
         logger.info("Attempt %s (%s) ended: %s", attempt.number, attempt.job, attempt.end)

@@ -6,8 +6,11 @@ up no other."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from logging import Logger, LoggerAdapter
+from typing import Any
 from uuid import UUID
 
 from prefect import get_run_logger, task
@@ -16,7 +19,7 @@ from pydantic import BaseModel
 
 from amlops.azure import computes, jobs, workspaces
 from amlops.errors import AmlopsError, Conflict, InvalidInput, NotFound
-from amlops.fleet import CAPACITY_CODES, TARGET_STATES, Action, Outcome, Result, Selector
+from amlops.fleet import CAPACITY_CODES, TARGET_STATES, Action, Outcome, Result, Selector, decide
 from amlops.models import ComputeSpec, ResourceId
 from tasks.common import TASK_DEFAULTS, clients
 
@@ -56,10 +59,53 @@ def survey_workspace(workspace: ResourceId) -> Survey:
     return Survey(workspace=str(workspace), computes=computes.list_computes(c, workspace), busy=busy)
 
 
-def _power_one(workspace: ResourceId, name: str, action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float) -> Outcome:
+JOBS_MAX_AGE = 5.0  # seconds a workspace's active-job list is reused by the re-checks of its instances
+
+
+class _ActiveJobs:
+    """The workspace's active jobs, read again when older than JOBS_MAX_AGE: the instances of one workspace
+    share one list (Azure ML's job list has no filter by compute), so the re-reads stay within ARM's read budget."""
+
+    def __init__(self, workspace: ResourceId) -> None:
+        self._workspace = workspace
+        self._lock = threading.Lock()
+        self._at = -JOBS_MAX_AGE - 1.0
+        self._busy: dict[str, list[str]] = {}
+
+    def on(self, c: Any, name: str) -> list[str]:
+        with self._lock:
+            if time.monotonic() - self._at > JOBS_MAX_AGE:
+                busy: dict[str, list[str]] = {}
+                for job in jobs.active_jobs(c, self._workspace):
+                    if job.compute:
+                        busy.setdefault(job.compute, []).append(job.name)
+                self._busy, self._at = busy, time.monotonic()
+            return self._busy.get(name, [])
+
+
+def recheck_before_stop(c: Any, workspace: ResourceId, name: str, active: _ActiveJobs) -> Outcome | None:
+    """Busy and keep-alive read again right before a stop, so a job that started since the survey is not killed:
+    the instance itself (Azure's JobRunning/SettingUp state, its keep-alive tag: one read each stop) and the
+    workspace's active jobs (shared, at most JOBS_MAX_AGE old). An outcome means: do not stop."""
+    fresh = computes.get_compute(c, workspace, name)
+    running = active.on(c, name)
+    verdict = decide(fresh, "stop", running, datetime.now(UTC))
+    if verdict is None:
+        return None
+    return Outcome(workspace=str(workspace), compute=name, action="stop", result=verdict[0], reason=f"{verdict[1]} (read again just before the stop)")
+
+
+def _power_one(workspace: ResourceId, name: str, action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float, active: _ActiveJobs) -> Outcome:
     c = clients()
     done: Result = "started" if action == "start" else "stopped"
     attempt = 0
+    if action == "stop":
+        try:
+            changed = recheck_before_stop(c, workspace, name, active)
+        except NotFound:
+            return Outcome(workspace=str(workspace), compute=name, action=action, result="skipped", reason="deleted meanwhile")
+        if changed is not None:
+            return changed
     while True:
         try:
             (computes.start_compute if action == "start" else computes.stop_compute)(c, workspace, name, wait_seconds)
@@ -97,9 +143,10 @@ def power_computes(
     """Start or stop these instances of one workspace; every instance ends with an outcome, none raises."""
 
     logger = get_run_logger()  # the instance threads run outside the task's context: they log through this one
+    active = _ActiveJobs(workspace)
 
     def one(name: str) -> Outcome:
-        outcome = _power_one(workspace, name, action, wait_seconds, capacity_retries, capacity_delay)
+        outcome = _power_one(workspace, name, action, wait_seconds, capacity_retries, capacity_delay, active)
         Progress.tick(progress_id, total, logger)
         return outcome
 

@@ -4,17 +4,46 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from amlops.azure import computes, datastores, endpoints, jobs, moves, network, resources, roles, workspaces
+from amlops import preflight, rebase
+from amlops.azure import (
+    computes,
+    datastores,
+    endpoints,
+    jobs,
+    labeling,
+    locks,
+    moves,
+    network,
+    permissions,
+    policy,
+    resources,
+    roles,
+    schedules,
+    services,
+    workspaces,
+)
 from amlops.azure.clients import Clients
 from amlops.azure.retry import retrying
 from amlops.errors import AmlopsError, Conflict, Locked, NotFound, OperationFailed, TransientError
-from amlops.models import ComputeSpec, Datastore, OnlineEndpoint, ResourceId, RoleAssignment, deployment_names
-from amlops.move import Inventory, Location, MoveRequest, OperationEnd, Problem, power_state, quiesce_problems, required_providers
+from amlops.models import ComputeSpec, Datastore, Deployment, OnlineEndpoint, ResourceId, RoleAssignment, Workspace, deployment_names
+from amlops.move import (
+    Inventory,
+    Location,
+    MoveRequest,
+    OperationEnd,
+    Problem,
+    power_state,
+    quiesce_problems,
+    required_providers,
+    resources_to_move,
+)
+from amlops.preflight import renamed_compute
 from tasks.common import TASK_DEFAULTS, clients
 
 
@@ -29,10 +58,19 @@ def snapshot_workspace(workspace: ResourceId) -> Inventory:
         online_endpoints=endpoints.list_online_endpoints(c, workspace),
         batch_endpoints=endpoints.list_batch_endpoints(c, workspace),
         datastores=datastores.list_datastores(c, workspace),
-        role_assignments=roles.list_at_scope(c, str(workspace)),
+        role_assignments=_role_assignments(c, info),
         private_endpoint_connections=network.list_connections(c, workspace),
         assets=workspaces.list_asset_names(c, workspace),
+        job_schedules=schedules.list_schedule_names(c, workspace),
     )
+
+
+def _role_assignments(c: Any, info: Workspace) -> list[RoleAssignment]:
+    """Grants made at the workspace and at each associated resource: a move leaves every one of them behind."""
+    found = []
+    for scope in (info.id, *info.associated_resources):
+        found += roles.list_at_scope(c, scope)
+    return found
 
 
 @task(name="preflight_move", **TASK_DEFAULTS)
@@ -56,6 +94,32 @@ def preflight_move(request: MoveRequest, inventory: Inventory) -> list[Problem]:
     linked = resources.databricks_links(c, request.source_id.subscription, ws.id)
     if linked:
         problems.append(Problem(code="DatabricksLink", message=f"Workspace {ws.name} is linked with Azure Databricks {linked}.", fix="Unlink the Azure Databricks workspace from it before the move."))
+    return problems + _arm_rule_problems(request, inventory, target_exists=group is not None)
+
+
+def _arm_rule_problems(request: MoveRequest, inventory: Inventory, target_exists: bool) -> list[Problem]:
+    """What ARM itself would refuse after the deletes: locks, permissions, policy, name clashes, shared
+    associated resources, custom roles missing in the target, compute names a rename would use. Reads only."""
+    c = clients()
+    ws = inventory.workspace
+    moving = resources_to_move(request, ws)
+    source_group = request.source_id.group_id
+    target_group = request.target_group_id
+    target_scope = target_group if target_exists else f"/subscriptions/{request.target_subscription}"
+    problems = preflight.lock_problems(request, moving, locks.list_locks(c, source_group), locks.list_locks(c, target_group) if target_exists else [])
+    problems += preflight.permission_problems(source_group, "the source resource group", preflight.source_actions(inventory), permissions.list_permissions(c, source_group))
+    if target_exists:  # the Permissions API answers for resource groups and resources, not for a group yet to be made
+        problems += preflight.permission_problems(target_group, "the target resource group", preflight.target_actions(request, inventory), permissions.list_permissions(c, target_group))
+        target_resources = resources.list_group_resources(c, request.target_subscription, request.target_resource_group)
+        problems += preflight.name_clash_problems(request, moving, target_resources)
+    denials = [d for t in preflight.types_created_in_target(request, inventory, moving) for d in policy.denials(c, target_scope, t, ws.location)]
+    problems += preflight.policy_problems(request, denials)
+    others = workspaces.list_workspaces(c, request.source_id.subscription)
+    problems += preflight.shared_problems(request, moving, preflight.shared_resources(ws, others))
+    guids = sorted({a.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower() for a in inventory.role_assignments})
+    problems += preflight.custom_role_problems(request, [g for g in guids if not roles.definition_exists(c, request.target_subscription, g)])
+    problems += preflight.rename_problems(request, inventory, [])
+    problems += preflight.in_use_problems(labeling.running_projects(c, request.source_id), services.list_web_services(c, request.source_id))
     return problems
 
 
@@ -208,7 +272,7 @@ def _create(c: Clients, workspace: ResourceId, spec: ComputeSpec, location: str,
     except Conflict as err:
         if not (_is_etag_conflict(err) and rename_on_conflict):
             raise
-    renamed = spec.model_copy(update={"name": f"{spec.name[:20]}-mvd"})
+    renamed = spec.model_copy(update={"name": renamed_compute(spec)})  # valid for its kind: checked in preflight
     computes.create_compute(c, workspace, renamed, location)
     return renamed.name
 
@@ -249,8 +313,46 @@ def repoint_datastore(workspace: ResourceId, current: Datastore, subscription: s
 
 
 @task(name="recreate_role_assignment", **TASK_DEFAULTS)
-def recreate_role_assignment(scope: str, grant: RoleAssignment) -> str:
-    created = roles.create(clients(), scope, grant)
-    return f"granted as {created.name}"
+def recreate_role_assignment(grant: RoleAssignment) -> str:
+    """Grant again, at its (rebased) scope, naming the target's role definition, condition kept."""
+    created = roles.create(clients(), grant.scope, grant)
+    return f"granted {grant.role_definition_id.rsplit('/', 1)[-1]} to {grant.principal_id} at {grant.scope} as {created.name}"
 
 
+
+
+@task(name="pause_job_schedules", **TASK_DEFAULTS)
+def pause_job_schedules(workspace: ResourceId, names: list[str]) -> list[str]:
+    """Disable the workspace's job schedules so none starts a job mid-move. Already disabled counts as done."""
+    c = clients()
+    return [name for name in names if schedules.set_enabled(c, workspace, name, False)]
+
+
+@task(name="resume_job_schedules", **TASK_DEFAULTS)
+def resume_job_schedules(workspace: ResourceId, names: list[str]) -> list[str]:
+    """Enable again the schedules the move disabled (in the moved workspace, or in the source after a restore)."""
+    c = clients()
+    return [name for name in names if schedules.set_enabled(c, workspace, name, True)]
+
+
+@task(name="regrant_replaced_identities", **TASK_DEFAULTS)
+def regrant_replaced_identities(
+    target: ResourceId, computes_before: list[ComputeSpec], assignments: list[RoleAssignment], moved: list[str], source_group: str, target_group: str
+) -> tuple[list[str], dict[str, str]]:
+    """Give the grants of each re-created compute's old system-assigned identity to its new one.
+    Returns what was granted (for the report) and the old -> new principal ids."""
+    c = clients()
+    now = {x.name: x.principal_id for x in computes.list_computes(c, target)}
+    replaced = {b.principal_id: new for b in computes_before if b.principal_id and (new := now.get(b.name)) and new != b.principal_id}
+    done = []
+    for grant in rebase.regrants(assignments, replaced, moved, source_group, target_group):
+        roles.create(c, grant.scope, grant)
+        done.append(f"role {grant.role_definition_id.rsplit('/', 1)[-1]} at {grant.scope} given to the new identity {grant.principal_id} (was {next(o for o, n in replaced.items() if n == grant.principal_id)})")
+    return done, replaced
+
+
+@task(name="repoint_batch_deployment", **TASK_DEFAULTS)
+def repoint_batch_deployment(target: ResourceId, endpoint: str, deployment: Deployment, location: str) -> str:
+    """PUT a batch deployment again with its ids naming the moved workspace (its compute re-created there)."""
+    endpoints.put_batch_deployment(clients(), target, endpoint, deployment, location)
+    return f"batch deployment {endpoint}/{deployment.name} re-pointed"

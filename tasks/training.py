@@ -11,6 +11,7 @@ from amlops.training import Checkpoint, CheckpointLocation, latest_complete
 from tasks.common import TASK_DEFAULTS, clients
 
 LINEAGE_TAG, ATTEMPT_TAG, RESUMED_TAG = "amlops.lineage", "amlops.attempt", "amlops.resumed_from"
+ENDED_TAG = "amlops.ended"  # why amlops itself ended an attempt (it cancelled a job stuck in Queued)
 
 
 @task(name="check_training_inputs", **TASK_DEFAULTS)
@@ -79,3 +80,12 @@ def submit_attempt(
 @task(name="read_job", **TASK_DEFAULTS)
 def read_job(workspace: ResourceId, name: str) -> Job:
     return jobs.get_job(clients(), workspace, name)
+
+
+@task(name="give_up_queued", **TASK_DEFAULTS)
+def give_up_queued(workspace: ResourceId, name: str, reason: str) -> Job:
+    """Cancel an attempt stuck in Queued, saying why on the job itself, so a restarted flow counts it alike."""
+    c = clients()
+    jobs.set_tags(c, workspace, name, {ENDED_TAG: reason})
+    jobs.cancel_job(c, workspace, name)
+    return jobs.get_job(c, workspace, name)

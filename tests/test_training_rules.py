@@ -11,14 +11,22 @@ def _a(n: int, end: str) -> Attempt:
     return Attempt(number=n, job=attempt_name("L", n), compute="lowpri", end=end)  # type: ignore[arg-type]
 
 
+PREEMPTED = "AzureMLCompute job failed.\nPreemptionError: Nodes of this job got pre-empted. Check if the run has failed or restarted. Reason: Received pre-emption warning signal."
+SCRIPT_FAILED = "AzureMLCompute job failed.\nJobFailed: Submitted script failed with a non-zero exit code; see the driver log file for details."
+
+
 @pytest.mark.parametrize(
-    ("status", "reason", "end"),
-    [("Completed", None, "completed"), ("Canceled", None, "cancelled"), ("Failed", "LowPriorityNodePreempted", "preempted"),
-     ("Failed", "NodeFailure", "node failure"), ("Failed", "ServiceError", "infrastructure"), ("Failed", "UserError", "user error"),
-     ("Failed", None, "user error"), ("Running", None, None), ("CancelRequested", None, None)],
+    ("status", "code", "message", "end"),
+    [("Completed", None, None, "completed"), ("Canceled", None, None, "cancelled"),
+     ("Failed", "UserError", PREEMPTED, "preempted"),  # Azure ML's code says UserError; the message says preemption
+     ("Failed", "SystemError", "AzureMLCompute job failed.\nUnusableNodeError: a node became unusable", "node failure"),
+     ("Failed", "SystemError", "AzureMLCompute job failed.\nInternalServerError: retry", "infrastructure"),
+     ("Failed", "SystemError", "something else", "infrastructure"),
+     ("Failed", "UserError", SCRIPT_FAILED, "user error"), ("Failed", None, None, "user error"),
+     ("Running", None, None, None), ("CancelRequested", None, None, None)],
 )  # fmt: skip
-def test_classify(status: str, reason: str | None, end: str | None) -> None:
-    assert classify(status, reason) == end
+def test_classify_from_azure_ml_error_payloads(status: str, code: str | None, message: str | None, end: str | None) -> None:
+    assert classify(status, code, message) == end
 
 
 def test_budgets_are_separate_and_time_is_counted() -> None:
@@ -37,3 +45,9 @@ def test_escalation_to_dedicated_after_n_preemptions() -> None:
     assert compute_for([_a(1, "preempted")], budgets, "lowpri", "dedicated") == "lowpri"
     assert compute_for([_a(1, "preempted"), _a(2, "preempted")], budgets, "lowpri", "dedicated") == "dedicated"
     assert compute_for([_a(1, "preempted"), _a(2, "preempted")], budgets, "lowpri", None) == "lowpri"
+
+
+def test_a_job_stuck_in_the_queue_counts_toward_escalation() -> None:
+    budgets = Budgets(escalate_after_preemptions=2)
+    assert compute_for([_a(1, "queued too long"), _a(2, "preempted")], budgets, "lowpri", "dedicated") == "dedicated"
+    assert next_step([_a(1, "queued too long")], Budgets(infra_retries=1), 0)[0] == "retry", "retried on the infrastructure budget"

@@ -1,7 +1,8 @@
 """Builds the SDK clients for a target: real Azure (DefaultAzureCredential) or the local emulator.
 
 The target comes from the environment (``amlops emulator`` prints the lines to export):
-AMLOPS_TARGET=azure|emulator, AMLOPS_EMULATOR_URL, AMLOPS_EMULATOR_CA.
+AMLOPS_TARGET=azure|emulator, AMLOPS_EMULATOR_URL, AMLOPS_EMULATOR_CA; for real Azure, AMLOPS_CLOUD
+(AzureCloud, AzureChinaCloud, AzureUSGovernment) picks the cloud's endpoints.
 """
 
 from __future__ import annotations
@@ -27,6 +28,38 @@ from amlops.errors import InvalidInput
 from amlops.pacing import Budget, remaining_from, request_kind
 
 ARM_URL = "https://management.azure.com"
+
+
+@dataclass(frozen=True)
+class Cloud:
+    """One Azure cloud's endpoints. Values from azure-ai-ml's ``_azure_environments.py`` (the cloud table MLClient
+    uses) and azure-identity's ``AzureAuthorityHosts``; the Azure ML regional API host is the suffix of each
+    cloud's registry discovery endpoint (``{region}.api.azureml.ms`` / ``.api.ml.azure.cn`` / ``.api.ml.azure.us``)."""
+
+    name: str
+    resource_manager: str
+    authority: str
+    storage_suffix: str
+    ml_api_suffix: str
+    aml_resource_id: str
+
+
+CLOUDS = {
+    c.name.lower(): c
+    for c in (
+        Cloud("AzureCloud", ARM_URL, "login.microsoftonline.com", "core.windows.net", "api.azureml.ms", "https://ml.azure.com/"),
+        Cloud("AzureChinaCloud", "https://management.chinacloudapi.cn", "login.chinacloudapi.cn", "core.chinacloudapi.cn", "api.ml.azure.cn", "https://ml.azure.cn/"),
+        Cloud("AzureUSGovernment", "https://management.usgovcloudapi.net", "login.microsoftonline.us", "core.usgovcloudapi.net", "api.ml.azure.us", "https://ml.azure.us/"),
+    )
+}
+
+
+def cloud_from_env(env: dict[str, str] | None = None) -> Cloud:
+    name = dict(os.environ if env is None else env).get("AMLOPS_CLOUD", "AzureCloud")
+    cloud = CLOUDS.get(name.lower())
+    if cloud is None:
+        raise InvalidInput(f"AMLOPS_CLOUD must be one of {', '.join(c.name for c in CLOUDS.values())}, not {name!r}.")
+    return cloud
 
 
 POOL_SIZE = 32  # connections per client: flows run up to this many Azure calls at once
@@ -95,13 +128,15 @@ class Target:
     kind: str = "azure"
     url: str = ARM_URL
     ca_file: str | None = None
+    cloud: Cloud = field(default_factory=lambda: CLOUDS["azurecloud"])
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Target:
         env = dict(os.environ if env is None else env)
         kind = env.get("AMLOPS_TARGET", "azure").lower()
         if kind == "azure":
-            return cls()
+            cloud = cloud_from_env(env)
+            return cls(url=cloud.resource_manager, cloud=cloud)
         if kind != "emulator":
             raise InvalidInput(f"AMLOPS_TARGET must be 'azure' or 'emulator', not {kind!r}.")
         url, ca = env.get("AMLOPS_EMULATOR_URL"), env.get("AMLOPS_EMULATOR_CA")
@@ -112,6 +147,14 @@ class Target:
     @property
     def is_emulator(self) -> bool:
         return self.kind == "emulator"
+
+    def ml_api_url(self, location: str) -> str:
+        """Azure ML's regional data-plane host (run history): ``https://{region}.api.azureml.ms`` on the public
+        cloud; the emulator serves it itself."""
+        return self.url if self.is_emulator else f"https://{location.lower().replace(' ', '')}.{self.cloud.ml_api_suffix}"
+
+    def blob_url(self, account: str) -> str:
+        return f"https://{account}.blob.{self.cloud.storage_suffix}"
 
 
 @dataclass
@@ -140,7 +183,7 @@ class Clients:
             else:
                 from azure.identity import DefaultAzureCredential
 
-                self._credential = DefaultAzureCredential()
+                self._credential = DefaultAzureCredential(authority=self.target.cloud.authority)
         return self._credential
 
     def _common(self) -> dict[str, Any]:
@@ -158,7 +201,8 @@ class Clients:
         from azure.mgmt.resource.resources import ResourceManagementClient
 
         def build() -> Any:
-            return ResourceManagementClient(self.credential(), subscription, base_url=self.target.url, **self._common())
+            scopes = [self.target.url.rstrip("/") + "/.default"]  # the cloud's ARM audience, not the public one
+            return ResourceManagementClient(self.credential(), subscription, base_url=self.target.url, credential_scopes=scopes, **self._common())
 
         return self._cached(("arm", subscription), build)
 
@@ -170,6 +214,8 @@ class Clients:
             kwargs = self._common()
             if self.target.is_emulator:
                 kwargs.update(self._emulator_cloud())
+            else:
+                kwargs["cloud"] = self.target.cloud.name  # azure-ai-ml's AzureEnvironments names the same three clouds
             return MLClient(self.credential(), subscription, resource_group, workspace, **kwargs)
 
         return self._cached(("ml", subscription, resource_group, workspace or ""), build)

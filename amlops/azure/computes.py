@@ -11,10 +11,22 @@ from amlops.azure.errors import azure_errors
 from amlops.errors import TimedOut
 from amlops.models import ATTACHED_COMPUTE, READ_ONLY_COMPUTE, READ_ONLY_INNER, ComputeSpec, ResourceId
 
+# Fields Azure adds to each compute-instance schedule (ComputeStartStopSchedule in the machinelearningservices REST
+# specification: id and provisioningStatus are readOnly): never compared, never sent back.
+SCHEDULE_READ_ONLY = ("id", "provisioningStatus")
+
+
+def _without_schedule_ids(inner: dict[str, Any]) -> dict[str, Any]:
+    schedules = (inner.get("schedules") or {}).get("computeStartStop")
+    if not schedules:
+        return inner
+    clean = [{k: v for k, v in s.items() if k not in SCHEDULE_READ_ONLY} for s in schedules]
+    return {**inner, "schedules": {**inner["schedules"], "computeStartStop": clean}}
+
 
 def to_spec(body: dict[str, Any]) -> ComputeSpec:
     props = body.get("properties") or {}
-    inner = props.get("properties") or {}
+    inner = _without_schedule_ids(props.get("properties") or {})
     ssh = inner.get("sshSettings") or {}
     scale = inner.get("scaleSettings") or {}
     create = {k: copy.deepcopy(v) for k, v in props.items() if k not in READ_ONLY_COMPUTE and v is not None}
@@ -44,6 +56,7 @@ def to_spec(body: dict[str, Any]) -> ComputeSpec:
         tags=body.get("tags") or {},
         description=props.get("description"),
         create_properties=create,
+        principal_id=(body.get("identity") or {}).get("principalId"),
     )
 
 

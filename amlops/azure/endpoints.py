@@ -47,7 +47,8 @@ def list_online_endpoints(clients: Clients, workspace: ResourceId) -> list[Onlin
     sub = workspace.subscription
     found = []
     for body in rest.pages(clients, sub, _path(workspace), rest.ML_API):
-        deployments = [_deployment(d) for d in rest.pages(clients, sub, _path(workspace, body["name"]) + "/deployments", rest.ML_API)]
+        # By name: Azure lists deployments in no promised order, and they are created concurrently.
+        deployments = sorted((_deployment(d) for d in rest.pages(clients, sub, _path(workspace, body["name"]) + "/deployments", rest.ML_API)), key=lambda d: d.name)
         found.append(_endpoint(body, deployments))
     return found
 
@@ -77,9 +78,23 @@ def create_online_endpoint(clients: Clients, workspace: ResourceId, endpoint: On
 
 
 def list_batch_endpoints(clients: Clients, workspace: ResourceId) -> list[BatchEndpoint]:
+    """Batch endpoints with their deployments (whose compute, model and code are ARM ids a move leaves stale)."""
     ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
     with azure_errors():
-        return [BatchEndpoint(name=e.name, auth_mode=e.auth_mode or "", location=e.location or "") for e in ml.batch_endpoints.list()]
+        found = list(ml.batch_endpoints.list())
+    path = _path(workspace, kind="batchEndpoints")
+    return [
+        BatchEndpoint(
+            name=e.name, auth_mode=e.auth_mode or "", location=e.location or "",
+            deployments=[_deployment(d) for d in rest.pages(clients, workspace.subscription, f"{path}/{e.name}/deployments", rest.ML_API)],
+        )
+        for e in found
+    ]
+
+
+def put_batch_deployment(clients: Clients, workspace: ResourceId, endpoint: str, deployment: Deployment, location: str) -> None:
+    path = _path(workspace, endpoint, kind="batchEndpoints") + f"/deployments/{deployment.name}"
+    rest.put_by_id(clients, path, rest.ML_API, {"location": location, "properties": deployment.properties, "tags": deployment.tags})
 
 
 def request_count(clients: Clients, workspace: ResourceId, endpoint: str, window: timedelta, now: datetime | None = None) -> int | None:

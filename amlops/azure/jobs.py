@@ -23,7 +23,6 @@ def to_job(body: dict[str, Any]) -> Job:
         display_name=props.get("displayName") or "",
         tags=props.get("tags") or {},
         properties={k: str(v) for k, v in extra.items()},
-        failure_reason=extra.get("azureml.failureReason"),
     )
 
 
@@ -32,7 +31,17 @@ def _path(workspace: ResourceId, name: str = "") -> str:
 
 
 def get_job(clients: Clients, workspace: ResourceId, name: str) -> Job:
-    return to_job(rest.send(clients, workspace.subscription, "GET", _path(workspace, name), rest.ML_API))
+    """The job from ARM; a failed one with its error from run history, where Azure ML reports it."""
+    job = to_job(rest.send(clients, workspace.subscription, "GET", _path(workspace, name), rest.ML_API))
+    if job.status != "Failed":
+        return job
+    error = ((run_details(clients, workspace, name).get("error") or {}).get("error")) or {}
+    return job.model_copy(update={"error_code": error.get("code"), "error_message": error.get("message")})
+
+
+def run_details(clients: Clients, workspace: ResourceId, name: str) -> dict[str, Any]:
+    """Run history's RunDetails (runhistory REST API, Runs_GetDetails), where Azure ML reports a run's error."""
+    return rest.ml_data_plane(clients, workspace, f"/history/v1.0{workspace.require_workspace()}/runs/{name}/details") or {}
 
 
 def list_jobs(clients: Clients, workspace: ResourceId, view: str = "ActiveOnly") -> list[Job]:
@@ -84,3 +93,12 @@ def cancel_job(clients: Clients, workspace: ResourceId, name: str) -> None:
     ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
     with azure_errors():
         ml.jobs.begin_cancel(name).result()
+
+
+def set_tags(clients: Clients, workspace: ResourceId, name: str, tags: dict[str, str]) -> None:
+    """Add tags to a submitted job: Azure ML lets a job change its tags, description and display name after
+    submission (a PUT of the same job)."""
+    body = rest.send(clients, workspace.subscription, "GET", _path(workspace, name), rest.ML_API)
+    props = dict(body.get("properties") or {})
+    props["tags"] = {**(props.get("tags") or {}), **tags}
+    rest.send(clients, workspace.subscription, "PUT", _path(workspace, name), rest.ML_API, {"properties": props})

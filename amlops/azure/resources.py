@@ -89,3 +89,9 @@ def exists(clients: Clients, resource_id: str, api_version: str) -> bool:
     except NotFound:
         return False
     return True
+
+
+def list_group_resources(clients: Clients, subscription: str, resource_group: str) -> list[str]:
+    """Ids of the top-level resources in a resource group."""
+    with azure_errors():
+        return [r.id for r in clients.arm(subscription).resources.list_by_resource_group(resource_group)]

@@ -6,7 +6,7 @@ from typing import Any
 
 from amlops.azure import rest
 from amlops.azure.clients import Clients
-from amlops.errors import Conflict
+from amlops.errors import Conflict, InvalidInput, NotFound
 from amlops.models import RoleAssignment, assignment_name, same_id
 
 SEGMENT = "/providers/Microsoft.Authorization/roleAssignments"
@@ -21,6 +21,8 @@ def to_assignment(body: dict[str, Any]) -> RoleAssignment:
         principal_id=props.get("principalId", ""),
         principal_type=props.get("principalType") or "User",
         description=props.get("description") or "",
+        condition=props.get("condition"),
+        condition_version=props.get("conditionVersion"),
     )
 
 
@@ -42,6 +44,8 @@ def create(clients: Clients, scope: str, grant: RoleAssignment) -> RoleAssignmen
             "description": grant.description,
         }
     }
+    if grant.condition:
+        body["properties"].update({"condition": grant.condition, "conditionVersion": grant.condition_version or "2.0"})
     subscription = scope.split("/")[2]
     try:
         created = rest.send(clients, subscription, "PUT", f"{scope.rstrip('/')}{SEGMENT}/{name}", rest.AUTH_API, body)
@@ -55,3 +59,18 @@ def create(clients: Clients, scope: str, grant: RoleAssignment) -> RoleAssignmen
 def delete(clients: Clients, scope: str, name: str) -> None:
     subscription = scope.split("/")[2]
     rest.send(clients, subscription, "DELETE", f"{scope.rstrip('/')}{SEGMENT}/{name}", rest.AUTH_API)
+
+
+def definition_exists(clients: Clients, subscription: str, guid: str) -> bool:
+    """Whether a role definition GUID resolves in a subscription (built-in roles do everywhere; custom roles
+    only within their assignableScopes). ARM answers 404, or 400 RoleDefinitionDoesNotExist, when it does not."""
+    path = f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
+    try:
+        rest.send(clients, subscription, "GET", path, rest.AUTH_API)
+    except NotFound:
+        return False
+    except InvalidInput as err:
+        if err.code in ("RoleDefinitionDoesNotExist", "InvalidRoleDefinitionId"):
+            return False
+        raise
+    return True

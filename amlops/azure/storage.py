@@ -1,6 +1,6 @@
 """Blob storage behind a datastore (azure-storage-blob): list checkpoints, read and write blobs.
 
-Real Azure: https://<account>.blob.core.windows.net with the caller's Azure identity. The emulator
+Real Azure: https://<account>.blob.<the cloud's storage suffix> with the caller's Azure identity. The emulator
 target: Azurite at AMLOPS_BLOB_URL with its well-known development account key (AMLOPS_BLOB_KEY).
 """
 
@@ -24,7 +24,7 @@ def container(clients: Clients, account: str, name: str) -> ContainerClient:
             raise InvalidInput("The emulator target needs AMLOPS_BLOB_URL and AMLOPS_BLOB_KEY for Azurite (the test and demo set-up export them).")
         account_name = url.rstrip("/").rsplit("/", 1)[-1]
         return ContainerClient(url.rstrip("/"), name, credential={"account_name": account_name, "account_key": key})
-    return ContainerClient(f"https://{account}.blob.core.windows.net", name, credential=clients.credential())
+    return ContainerClient(clients.target.blob_url(account), name, credential=clients.credential())
 
 
 def list_checkpoints(client: ContainerClient, prefix: str) -> list[Checkpoint]:

@@ -10,7 +10,7 @@ from amlops.emulator import scenario
 from amlops.emulator.errors import ArmError, bad_request
 from amlops.emulator.faults import FaultInjector
 from amlops.emulator.http import Request, Response, ok
-from amlops.emulator.models import jobs, metrics
+from amlops.emulator.models import authz, jobs, metrics, policy
 from amlops.emulator.state import State
 from amlops.emulator.throttle import Throttler
 
@@ -61,6 +61,21 @@ class Controls:
         spec = req.body or {}
         scenario.load(self.state, spec)
         return ok({"subscriptions": len(self.state.subscriptions), "resources": sum(1 for _ in self.state.store)})
+
+    def post_rules(self, req: Request) -> Response:
+        """Add ARM rules to the loaded scenario: denied_actions, policies, role_definitions, deleted_principals."""
+        body = req.body or {}
+        unknown = set(body) - {"denied_actions", "policies", "role_definitions", "deleted_principals"}
+        if unknown:
+            raise bad_request(f"Unknown rule kinds {sorted(unknown)}.")
+        before = (self.state.denied_actions, self.state.policies, self.state.role_definitions, self.state.deleted_principals)
+        authz.load(self.state, body)
+        policy.load(self.state, body)
+        self.state.denied_actions = before[0] + self.state.denied_actions
+        self.state.policies = before[1] + self.state.policies
+        self.state.role_definitions = {**before[2], **self.state.role_definitions}
+        self.state.deleted_principals = before[3] | self.state.deleted_principals
+        return ok({"denied_actions": self.state.denied_actions, "policies": self.state.policies, "role_definitions": sorted(self.state.role_definitions), "deleted_principals": sorted(self.state.deleted_principals)})
 
     def get_faults(self, req: Request) -> Response:
         return ok({"value": [r.describe() for r in self.faults.rules]})

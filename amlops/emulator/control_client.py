@@ -31,6 +31,11 @@ class EmulatorControl:
     def fault(self, route: str, kind: str, **spec: Any) -> dict[str, Any]:
         return self.call("POST", "faults", {"route": route, "kind": kind, **spec})
 
+    def rules(self, **rules: Any) -> dict[str, Any]:
+        """Add ARM rules: denied_actions=[{scope, actions}], policies=[{name, scope, resource_types, locations}],
+        role_definitions=[{name, roleName, assignableScopes}], deleted_principals=[object ids]."""
+        return self.call("POST", "rules", rules)
+
     def clear_faults(self) -> None:
         self.call("DELETE", "faults")
 

@@ -22,6 +22,7 @@ G = S + "/resourceGroups/{rg}"
 W = G + "/providers/Microsoft.MachineLearningServices/workspaces/{ws}"
 ASSETS = "{asset}"  # environments, models, data, codes, components
 ROLES = "/providers/Microsoft.Authorization/roleAssignments"
+LOCKS = "/providers/Microsoft.Authorization/locks"
 
 TABLE: list[tuple[str, str, Handler]] = [
     # long-running operation monitors
@@ -32,6 +33,14 @@ TABLE: list[tuple[str, str, Handler]] = [
     ("GET", "/{scope*}" + ROLES + "/{name}", auth.get_assignment),
     ("PUT", "/{scope*}" + ROLES + "/{name}", auth.put_assignment),
     ("DELETE", "/{scope*}" + ROLES + "/{name}", auth.delete_assignment),
+    # role definitions, management locks, the caller's permissions: any scope
+    ("GET", "/{scope*}/providers/Microsoft.Authorization/roleDefinitions/{name}", auth.get_role_definition),
+    ("GET", "/{scope*}" + LOCKS, auth.list_locks),
+    ("GET", "/{scope*}" + LOCKS + "/{name}", auth.get_lock),
+    ("PUT", "/{scope*}" + LOCKS + "/{name}", auth.put_lock),
+    ("DELETE", "/{scope*}" + LOCKS + "/{name}", auth.delete_lock),
+    ("GET", "/{scope*}/providers/Microsoft.Authorization/permissions", auth.list_permissions),
+    ("POST", "/{scope*}/providers/Microsoft.PolicyInsights/checkPolicyRestrictions", auth.check_policy_restrictions),
     # metrics of an online endpoint (Azure Monitor)
     ("GET", "{resource*}/providers/Microsoft.Insights/metrics", ml.endpoint_metrics),
     # Microsoft.Resources
@@ -72,16 +81,33 @@ TABLE: list[tuple[str, str, Handler]] = [
     ("PUT", W + "/onlineEndpoints/{endpoint}/deployments/{name}", ml.put_deployment),
     ("GET", W + "/onlineEndpoints/{endpoint}/deployments/{name}", ml.get_deployment),
     ("DELETE", W + "/onlineEndpoints/{endpoint}/deployments/{name}", ml.delete_deployment),
+    ("GET", W + "/batchEndpoints/{endpoint}/deployments", ml.list_batch_deployments),
+    ("PUT", W + "/batchEndpoints/{endpoint}/deployments/{name}", ml.put_batch_deployment),
+    ("GET", W + "/batchEndpoints/{endpoint}/deployments/{name}", ml.get_batch_deployment),
     ("GET", W + "/{kind:onlineEndpoints|batchEndpoints}", ml.list_endpoints),
     ("PUT", W + "/{kind:onlineEndpoints|batchEndpoints}/{name}", ml.put_endpoint),
     ("GET", W + "/{kind:onlineEndpoints|batchEndpoints}/{name}", ml.get_endpoint),
     ("DELETE", W + "/{kind:onlineEndpoints|batchEndpoints}/{name}", ml.delete_endpoint),
-    # jobs
+    # jobs, and their run history (Azure ML's data plane: /history/v1.0/{workspace}/runs/{run}/details)
+    ("GET", "/history/v1.0" + W + "/runs/{run}/details", ml.run_details),
     ("GET", W + "/jobs", ml.list_jobs),
     ("PUT", W + "/jobs/{name}", ml.put_job),
     ("GET", W + "/jobs/{name}", ml.get_job),
     ("DELETE", W + "/jobs/{name}", ml.delete_job),
     ("POST", W + "/jobs/{name}/cancel", ml.cancel_job),
+    # labeling projects; v1 web services, listed by the model management service
+    ("GET", W + "/labelingJobs", ml.list_labeling_jobs),
+    ("PUT", W + "/labelingJobs/{name}", ml.put_labeling_job),
+    ("GET", W + "/labelingJobs/{name}", ml.get_labeling_job),
+    ("POST", W + "/labelingJobs/{name}/pause", ml.pause_labeling_job),
+    ("POST", W + "/labelingJobs/{name}/resume", ml.resume_labeling_job),
+    ("GET", "/modelmanagement/v1.0" + W + "/services", ml.list_services),
+    ("DELETE", "/modelmanagement/v1.0" + W + "/services/{name}", ml.delete_service),
+    # Azure ML schedules
+    ("GET", W + "/schedules", ml.list_schedules),
+    ("PUT", W + "/schedules/{name}", ml.put_schedule),
+    ("GET", W + "/schedules/{name}", ml.get_schedule),
+    ("DELETE", W + "/schedules/{name}", ml.delete_schedule),
     # datastores
     ("GET", W + "/datastores", ml.list_datastores),
     ("PUT", W + "/datastores/{name}", ml.put_datastore),

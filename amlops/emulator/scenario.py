@@ -11,7 +11,20 @@ from pathlib import Path
 from typing import Any
 
 from amlops.emulator import ids
-from amlops.emulator.models import computes, datastores, endpoints, network, resources, roles, workspaces
+from amlops.emulator.models import (
+    authz,
+    computes,
+    datastores,
+    endpoints,
+    labeling,
+    locks,
+    network,
+    policy,
+    resources,
+    roles,
+    schedules,
+    workspaces,
+)
 from amlops.emulator.models.common import WORKSPACE_TYPE
 from amlops.emulator.state import State, Subscription
 
@@ -42,8 +55,14 @@ def load(state: State, spec: dict[str, Any]) -> None:
             resources.put_group(state, sub, ids.name_of(group["id"]), {"location": group.get("location") or state.subscription(sub).region, "tags": group.get("tags")})
         for resource in spec.get("resources", []):
             resources.put_resource(state, resource["id"], resource)
+        authz.load(state, spec)
+        policy.load(state, spec)
         for workspace in spec.get("workspaces", []):
             _load_workspace(state, workspace)
+        for r in spec.get("role_assignments", []):  # grants at any scope: [{"scope", "name", "roleDefinitionId", "principalId", ...}]
+            roles.put_assignment(state, r["scope"], r["name"], {"properties": r})
+        for lock in spec.get("locks", []):  # [{"scope", "name", "level", "notes"}], after what they lock
+            locks.put_lock(state, lock["scope"], lock["name"], {"properties": {"level": lock["level"], "notes": lock.get("notes", "")}})
     finally:
         state.settings.lro = saved_lro
     for key, value in (spec.get("settings") or {}).items():
@@ -61,6 +80,8 @@ def _load_workspace(state: State, spec: dict[str, Any]) -> None:
         computes.create_compute(state, wid, c["name"], c)
         if c.get("state"):  # e.g. a compute instance that starts out Stopped
             state.store.require(computes.compute_id(wid, c["name"]))["properties"]["properties"]["state"] = c["state"]
+    for a in spec.get("assets", []):  # before the deployments that name them
+        workspaces.put_asset(state, f"{wid}/{a['path']}", a)
     for e in spec.get("online_endpoints", []):
         traffic = (e.get("properties") or {}).get("traffic") or {}
         first = {**e, "properties": {**e.get("properties", {}), "traffic": {}}}
@@ -71,13 +92,19 @@ def _load_workspace(state: State, spec: dict[str, Any]) -> None:
             endpoints.put_endpoint(state, wid, endpoints.ONLINE, e["name"], e)
     for e in spec.get("batch_endpoints", []):
         endpoints.put_endpoint(state, wid, endpoints.BATCH, e["name"], e)
+        for d in e.get("deployments", []):
+            endpoints.put_batch_deployment(state, wid, e["name"], d["name"], d)
     for d in spec.get("datastores", []):
         datastores.put_datastore(state, wid, d["name"], d)
+    for s in spec.get("schedules", []):  # Azure ML job schedules: {"name", "properties": {action, trigger, isEnabled}}
+        schedules.put_schedule(state, wid, s["name"], s)
+    for j in spec.get("labeling_jobs", []):  # {"name", "properties": {"status": "Running"}}
+        labeling.put_labeling_job(state, wid, j["name"], j)
+    for w in spec.get("web_services", []):  # deployed v1 services: {"name", "computeType": "ACI"|"AKS", "state"}
+        labeling.put_service(state, wid, w["name"], w)
     for c in spec.get("private_endpoint_connections", []):
         network.new_connection(state, wid, c["name"], c["private_endpoint"], c.get("status", "Approved"), c.get("description", ""))
     for r in spec.get("role_assignments", []):
         roles.put_assignment(state, wid, r["name"], {"properties": r})
-    for a in spec.get("assets", []):
-        workspaces.put_asset(state, f"{wid}/{a['path']}", a)
     stored = state.store.get(wid)
     assert stored is not None and stored["type"] == WORKSPACE_TYPE

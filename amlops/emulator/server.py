@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from amlops.emulator import ids, lro, routes, scenario
+from amlops.emulator import ids, lro, routes, rules, scenario
 from amlops.emulator.certs import make_certificate
 from amlops.emulator.control import Controls, RequestLog
 from amlops.emulator.errors import ArmError
@@ -135,6 +135,7 @@ class Emulator:
                 raise req.body
             lro.settle_due(self.state)
             route, req.params = routes.resolve(req.method, req.path)
+            rules.enforce(self.state, req)  # permissions, management locks, policy: as ARM checks them
             response = route.handler(self.state, req)
         except ArmError as err:
             return self._error(err, headers)

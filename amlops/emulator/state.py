@@ -60,6 +60,8 @@ class Settings:
     etag_conflicts_after_move: int = 1
     # Job timeline in seconds of emulator time: queued -> running -> completed.
     job_queue_seconds: float = 1.0
+    # Per compute name: how long jobs wait there (a low-priority cluster with no nodes to give keeps them Queued).
+    job_queue_seconds_by_compute: dict[str, float] = field(default_factory=dict)
     job_run_seconds: float = 60.0
     # Azurite, where simulated training scripts write their checkpoints: URL (…/devstoreaccount1) and key.
     storage_url: str = ""
@@ -159,6 +161,12 @@ class State:
         self.job_runs: dict[str, dict[str, Any]] = {}
         # scheduled ends for jobs whose name matches: {"match": glob, "end": "preempt", "after": running seconds, "partial": bool}
         self.job_schedules: list[dict[str, Any]] = []
+        # ARM's own rules (models/authz.py, models/policy.py): what the caller may not do, deny policies,
+        # custom role definitions by GUID, principals deleted from the directory
+        self.denied_actions: list[dict[str, Any]] = []
+        self.policies: list[dict[str, Any]] = []
+        self.role_definitions: dict[str, dict[str, Any]] = {}
+        self.deleted_principals: set[str] = set()
 
     def subscription(self, subscription_id: str) -> Subscription:
         sub = self.subscriptions.get(subscription_id.lower())

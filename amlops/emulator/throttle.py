@@ -65,6 +65,7 @@ def kind_of(method: str, path: str) -> str:
     if method == "DELETE":
         return "deletes"
     last = path.rstrip("/").rsplit("/", 1)[-1].lower()
-    if method == "POST" and (last.startswith("list") or last == "validatemoveresources"):
+    # checkPolicyRestrictions evaluates a resource against policy and stores nothing (PolicyInsights REST spec).
+    if method == "POST" and (last.startswith("list") or last in ("validatemoveresources", "checkpolicyrestrictions")):
         return "reads"
     return "writes"

@@ -63,7 +63,7 @@ def test_stop_the_fleet_never_stops_a_busy_or_snoozed_instance(flows_env: Env) -
     assert r["a-snoozed"][0] == "skipped" and "kept alive until" in r["a-snoozed"][1]
     assert r["a-vip"] == ("skipped", "excluded by the selector")
     assert "a-cluster" not in r, "clusters are not compute instances"
-    assert _states(flows_env, WS_A) == {"a-alice": "Stopped", "a-bob": "Stopped", "a-busy": "Running", "a-snoozed": "Running", "a-snooze-over": "Stopped", "a-vip": "Running", "a-noidle": "Stopped"}
+    assert _states(flows_env, WS_A) == {"a-alice": "Stopped", "a-bob": "Stopped", "a-busy": "JobRunning", "a-snoozed": "Running", "a-snooze-over": "Stopped", "a-vip": "Running", "a-noidle": "Stopped"}
     assert report.counts == {"stopped": 4, "already": 2, "skipped": 3}
 
 

@@ -169,3 +169,14 @@ def test_inputs_reach_every_attempt(training: Env) -> None:
     inputs = job["properties"]["inputs"]
     assert inputs["sales"]["jobInputType"] == "uri_folder" and inputs["sales"]["uri"].endswith("/data/sales/versions/1"), "resolved to the data asset"
     assert inputs["epochs"]["value"] == "10"
+
+
+def test_a_job_stuck_in_the_low_priority_queue_escalates_to_dedicated(training: Env) -> None:
+    training.control.settings(job_queue_seconds_by_compute={"gpu-cluster": 100_000})  # no low-priority node to be had
+    lineage = f"fc-{uuid.uuid4().hex[:6]}"
+    budgets = Budgets(backoff_seconds=0, escalate_after_preemptions=1, queued_minutes_limit=0.005)
+    state, report = _run(lineage=lineage, budgets=budgets, dedicated_compute="gpu-dedicated")
+    assert state.is_completed(), report
+    assert [(a.end, a.compute) for a in report.attempts] == [("queued too long", "gpu-cluster"), ("completed", "gpu-dedicated")]
+    first = _lineage_jobs(training, lineage)[0]
+    assert first.status == "Canceled" and first.tags["amlops.ended"] == "queued too long", "a restarted flow reads why from the job"

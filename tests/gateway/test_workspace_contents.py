@@ -51,7 +51,8 @@ def test_forced_job_ends_show_their_reason(demo: Env, ws: ResourceId) -> None:
     jobs.submit_command_job(demo.clients, ws, "train-2", "python train.py", "azureml:forecast-env:1", "gpu-cluster")
     demo.control.job(f"{ws}/jobs/train-2", "preempt")
     ended = jobs.get_job(demo.clients, ws, "train-2")
-    assert (ended.status, ended.failure_reason) == ("Failed", "LowPriorityNodePreempted")
+    assert (ended.status, ended.error_code) == ("Failed", "UserError"), "Azure ML reports a preemption under UserError"
+    assert "PreemptionError: Nodes of this job got pre-empted" in (ended.error_message or "")
 
 
 def test_unknown_job_is_not_found(demo: Env, ws: ResourceId) -> None:

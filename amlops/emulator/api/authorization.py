@@ -1,10 +1,11 @@
-"""Handlers for Microsoft.Authorization role assignments."""
+"""Handlers for Microsoft.Authorization (role assignments and definitions, locks, permissions) and
+Microsoft.PolicyInsights/checkPolicyRestrictions."""
 
 from __future__ import annotations
 
 from amlops.emulator.api.common import created, page
 from amlops.emulator.http import Request, Response, ok
-from amlops.emulator.models import roles
+from amlops.emulator.models import authz, locks, policy, roles
 from amlops.emulator.models.common import public
 from amlops.emulator.state import State
 
@@ -29,3 +30,32 @@ def delete_assignment(state: State, req: Request) -> Response:
 def list_assignments(state: State, req: Request) -> Response:
     at_scope = "atscope()" in req.query.get("$filter", "").lower()
     return page(state, req, roles.list_at(state, _scope(req), at_scope_only=at_scope))
+
+
+def get_role_definition(state: State, req: Request) -> Response:
+    return ok(authz.role_definition(state, f"{_scope(req).rstrip('/')}{authz.DEFINITION_SEGMENT}{req.params['name']}"))
+
+
+def list_permissions(state: State, req: Request) -> Response:
+    return ok({"value": authz.permissions(state, _scope(req))})
+
+
+def put_lock(state: State, req: Request) -> Response:
+    return created(*locks.put_lock(state, _scope(req), req.params["name"], req.body or {}))
+
+
+def get_lock(state: State, req: Request) -> Response:
+    return ok(locks.get_lock(state, _scope(req), req.params["name"]))
+
+
+def delete_lock(state: State, req: Request) -> Response:
+    return Response(200 if locks.delete_lock(state, _scope(req), req.params["name"]) else 204)
+
+
+def list_locks(state: State, req: Request) -> Response:
+    at_scope = "atscope()" in req.query.get("$filter", "").lower()
+    return page(state, req, locks.list_at(state, _scope(req), at_scope_only=at_scope))
+
+
+def check_policy_restrictions(state: State, req: Request) -> Response:
+    return ok(policy.check_restrictions(state, _scope(req), req.body or {}))

@@ -6,7 +6,7 @@ from amlops.emulator import lro
 from amlops.emulator.api.common import accepted, created, fault_error, group_id, page, workspace_id
 from amlops.emulator.errors import bad_request
 from amlops.emulator.http import Request, Response, ok
-from amlops.emulator.models import computes, datastores, endpoints, jobs, metrics, network, workspaces
+from amlops.emulator.models import computes, datastores, endpoints, jobs, labeling, metrics, network, schedules, workspaces
 from amlops.emulator.models.common import public
 from amlops.emulator.state import State
 
@@ -67,12 +67,25 @@ def put_compute(state: State, req: Request) -> Response:
     return accepted(state, req, op, status=201 if is_new else 200, body=body)
 
 
+def _observed(state: State, body: dict) -> dict:
+    """A compute instance executing a job reads JobRunning (ComputeInstanceState in the machinelearningservices
+    REST specification: Running, JobRunning, SettingUp, UserSettingUp, Starting, Stopping, ...)."""
+    inner = body["properties"].get("properties") or {}
+    if body["properties"]["computeType"] != "ComputeInstance" or inner.get("state") != "Running":
+        return body
+    if not any(j["properties"]["status"] == "Running" for j in jobs.active_on(state, body["id"])):
+        return body
+    view = public(body)
+    view["properties"]["properties"]["state"] = "JobRunning"
+    return view
+
+
 def get_compute(state: State, req: Request) -> Response:
-    return ok(computes.get_compute(state, workspace_id(req), req.params["name"]))
+    return ok(_observed(state, computes.get_compute(state, workspace_id(req), req.params["name"])))
 
 
 def list_computes(state: State, req: Request) -> Response:
-    return page(state, req, computes.list_computes(state, workspace_id(req)))
+    return page(state, req, [_observed(state, c) for c in computes.list_computes(state, workspace_id(req))])
 
 
 def patch_compute(state: State, req: Request) -> Response:
@@ -236,3 +249,79 @@ def list_private_link_resources(state: State, req: Request) -> Response:
         "properties": {"groupId": "amlworkspace", "requiredMembers": ["default"], "requiredZoneNames": ["privatelink.api.azureml.ms"]},
     }
     return ok({"value": [resource]})
+
+
+# -- Azure ML schedules
+
+
+def put_schedule(state: State, req: Request) -> Response:
+    body, op, is_new = schedules.put_schedule(state, workspace_id(req), req.params["name"], req.body or {})
+    return accepted(state, req, op, status=201 if is_new else 200, body=body)
+
+
+def get_schedule(state: State, req: Request) -> Response:
+    return ok(schedules.get_schedule(state, workspace_id(req), req.params["name"]))
+
+
+def list_schedules(state: State, req: Request) -> Response:
+    return page(state, req, schedules.list_schedules(state, workspace_id(req), req.query.get("listViewType", "EnabledOnly")))
+
+
+def delete_schedule(state: State, req: Request) -> Response:
+    return Response(200 if schedules.delete_schedule(state, workspace_id(req), req.params["name"]) else 204)
+
+
+# -- run history (Azure ML's regional data plane, served by the emulator on its own host)
+
+
+def run_details(state: State, req: Request) -> Response:
+    return ok(jobs.run_details(state, jobs.get_job(state, workspace_id(req), req.params["run"])))
+
+
+# -- labeling jobs; v1 web services (the model management service on the regional host)
+
+
+def put_labeling_job(state: State, req: Request) -> Response:
+    return created(*labeling.put_labeling_job(state, workspace_id(req), req.params["name"], req.body or {}))
+
+
+def get_labeling_job(state: State, req: Request) -> Response:
+    return ok(labeling.get_labeling_job(state, workspace_id(req), req.params["name"]))
+
+
+def list_labeling_jobs(state: State, req: Request) -> Response:
+    return page(state, req, labeling.list_labeling_jobs(state, workspace_id(req)))
+
+
+def pause_labeling_job(state: State, req: Request) -> Response:
+    labeling.set_labeling_status(state, workspace_id(req), req.params["name"], "pause")
+    return Response(200)
+
+
+def resume_labeling_job(state: State, req: Request) -> Response:
+    labeling.set_labeling_status(state, workspace_id(req), req.params["name"], "resume")
+    return Response(200)
+
+
+def list_services(state: State, req: Request) -> Response:
+    return ok({"value": labeling.list_services(state, workspace_id(req))})
+
+
+def delete_service(state: State, req: Request) -> Response:
+    return Response(200 if labeling.delete_service(state, workspace_id(req), req.params["name"]) else 204)
+
+
+# -- batch deployments
+
+
+def put_batch_deployment(state: State, req: Request) -> Response:
+    body, op, is_new = endpoints.put_batch_deployment(state, workspace_id(req), req.params["endpoint"], req.params["name"], req.body or {})
+    return accepted(state, req, op, status=201 if is_new else 200, body=body)
+
+
+def get_batch_deployment(state: State, req: Request) -> Response:
+    return ok(endpoints.get_batch_deployment(state, workspace_id(req), req.params["endpoint"], req.params["name"]))
+
+
+def list_batch_deployments(state: State, req: Request) -> Response:
+    return page(state, req, endpoints.list_batch_deployments(state, workspace_id(req), req.params["endpoint"]))

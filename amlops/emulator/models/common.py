@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from amlops.emulator import ids
+from amlops.emulator import ids, lro
 from amlops.emulator.errors import ArmError, not_found
-from amlops.emulator.state import State
+from amlops.emulator.state import Operation, State
 
 ML = "Microsoft.MachineLearningServices"
 WORKSPACE_TYPE = f"{ML}/workspaces"
@@ -100,3 +100,14 @@ def require_child(state: State, resource_id: str, what: str) -> dict[str, Any]:
 def public(body: dict[str, Any]) -> dict[str, Any]:
     """A copy safe to hand to a client: handlers must never leak the stored object."""
     return copy.deepcopy(body)
+
+
+def provision(state: State, resource: dict[str, Any], kind: str, location: str) -> Operation:
+    """Store a resource being created and start the long-running operation that ends it Succeeded."""
+    state.store.put(resource)
+
+    def complete() -> dict[str, Any]:
+        resource["properties"]["provisioningState"] = "Succeeded"
+        return resource
+
+    return lro.start(state, kind, ids.subscription_of(resource["id"]) or "", complete, location=location)

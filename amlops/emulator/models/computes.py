@@ -55,6 +55,11 @@ def create_compute(
     previous = state.store.get(cid)
     if previous is not None and previous["properties"]["computeType"] != ctype:
         raise ArmError(409, "Conflict", f"Compute '{name}' already exists with type {previous['properties']['computeType']}.")
+    if previous is not None and ctype == "ComputeInstance":
+        # A compute instance is not updated by PUT: redeploying the same definition fails (MicrosoftDocs/azure-docs
+        # #80695), and azurerm replaces one rather than updating it (hashicorp/terraform-provider-azurerm#31747).
+        # Its settings change through their own actions (start, stop, updateIdleShutdownSetting, ...).
+        raise ArmError(409, "Conflict", f"Compute instance '{name}' already exists; a compute instance cannot be updated in place. Delete it and create it again.")
     remaining = state.etag_conflicts.get(ids.key(cid), 0)
     if remaining > 0:
         state.etag_conflicts[ids.key(cid)] = remaining - 1
@@ -71,6 +76,11 @@ def create_compute(
         schedules = (inner.get("schedules") or {}).get("computeStartStop") or []
         if len(schedules) > 4:
             raise bad_request("A compute instance takes at most 4 start/stop schedules.", "TooManySchedules")
+        for schedule in schedules:
+            # ComputeStartStopSchedule (machinelearningservices REST specification): Azure adds the readOnly
+            # id and provisioningStatus to each schedule it stores.
+            schedule.pop("id", None)
+            schedule.update(id=state.new_id(), provisioningStatus="Completed")
         inner["state"] = "Creating"
     elif ctype == "AmlCompute":
         inner.setdefault("vmSize", "STANDARD_DS3_V2")
@@ -82,6 +92,13 @@ def create_compute(
         if not target or state.store.get(target) is None:
             raise bad_request(f"Attached compute '{name}' needs properties.resourceId naming an existing cluster.", "InvalidComputeSpec")
         props["isAttachedCompute"] = True
+    identity = dict((body or {}).get("identity") or {"type": "None"})
+    if "systemassigned" in identity.get("type", "").lower():
+        # ManagedServiceIdentity (ARM common types): principalId and tenantId are readOnly, made by Azure: a new
+        # compute gets a new principal, whatever the old one was.
+        previous_identity = (previous or {}).get("identity") or {}
+        identity["principalId"] = previous_identity.get("principalId") or state.new_id()
+        identity["tenantId"] = state.subscription(ids.subscription_of(cid) or "").tenant_id
     props["properties"] = inner
     props["provisioningState"] = "Creating"
     props.setdefault("createdOn", state.clock.iso())
@@ -94,7 +111,7 @@ def create_compute(
         location=(body or {}).get("location") or workspace["location"],
         tags=(body or {}).get("tags") or {},
         previous=previous,
-        identity=(body or {}).get("identity") or {"type": "None"},
+        identity=identity,
         sku=(body or {}).get("sku"),
     )
     if compute.get("sku") is None:
@@ -156,6 +173,11 @@ def delete_compute(state: State, workspace_id: str, name: str, action: str, fail
 
     def complete() -> None:
         state.store.delete(compute["id"])
+        # "When the resource is deleted, Azure automatically deletes the identity" (managed identities overview):
+        # grants to it can no longer be made (PrincipalNotFound).
+        principal = (compute.get("identity") or {}).get("principalId")
+        if principal:
+            state.deleted_principals.add(principal.lower())
         # Remember the name: Azure trips over it when the workspace re-creates it right after a move.
         state.deleted_compute_names.setdefault(ids.key(workspace_id), set()).add(name.lower())
         target = compute["properties"].get("resourceId")

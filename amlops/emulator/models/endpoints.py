@@ -6,7 +6,7 @@ from typing import Any
 
 from amlops.emulator import ids, lro
 from amlops.emulator.errors import ArmError, bad_request
-from amlops.emulator.models.common import WORKSPACE_TYPE, arm_body, ensure_writable, require_child, require_workspace
+from amlops.emulator.models.common import WORKSPACE_TYPE, arm_body, ensure_writable, provision, require_child, require_workspace
 from amlops.emulator.state import Operation, State
 
 ONLINE = "onlineEndpoints"
@@ -96,6 +96,7 @@ def put_deployment(
     props = dict((body or {}).get("properties") or {})
     if not props.get("endpointComputeType"):
         raise bad_request("A deployment needs properties.endpointComputeType (Managed or Kubernetes).", "InvalidDeploymentSpec")
+    _check_references(state, props)
     previous = state.store.get(did)
     props["provisioningState"] = "Creating" if previous is None else "Updating"
     deployment = arm_body(
@@ -111,6 +112,22 @@ def put_deployment(
 
     op = lro.start(state, "deployment.create", ids.subscription_of(did) or "", complete, location=deployment["location"], fail_with=fail_with)
     return deployment, op, previous is None
+
+
+def _check_references(state: State, props: dict[str, Any]) -> None:
+    """A deployment's model, environmentId, codeConfiguration.codeId and compute may be ARM ids (OnlineDeployment
+    properties in the machinelearningservices REST specification); an id must name a resource that exists,
+    refused otherwise as ARM refuses a property id that does not resolve (400 LinkedInvalidPropertyId)."""
+    model = props.get("model")
+    refs = {
+        "properties.model": model.get("assetId") if isinstance(model, dict) else model,  # batch: an AssetReference
+        "properties.environmentId": props.get("environmentId"),
+        "properties.codeConfiguration.codeId": (props.get("codeConfiguration") or {}).get("codeId"),
+        "properties.compute": props.get("compute"),
+    }
+    for path, value in refs.items():
+        if isinstance(value, str) and value.lower().startswith("/subscriptions/") and state.store.get(value) is None:
+            raise ArmError(400, "LinkedInvalidPropertyId", f"Property id '{value}' at path '{path}' is invalid: no such resource exists.")
 
 
 def get_deployment(state: State, workspace_id: str, endpoint: str, name: str) -> dict[str, Any]:
@@ -130,3 +147,30 @@ def delete_deployment(state: State, workspace_id: str, endpoint: str, name: str)
     if parent["properties"].get("traffic", {}).get(name, 0) > 0:
         raise bad_request(f"Deployment '{name}' still takes traffic; set its traffic to 0 first.", "DeploymentHasTraffic")
     return lro.start(state, "deployment.delete", ids.subscription_of(deployment["id"]) or "", lambda: state.store.delete(deployment["id"]) and None)
+
+
+def put_batch_deployment(state: State, workspace_id: str, endpoint: str, name: str, body: dict[str, Any]) -> tuple[dict[str, Any], Operation, bool]:
+    """A batch endpoint's deployment (BatchDeployments_CreateOrUpdate, a long-running PUT): its compute is a
+    compute cluster named by ARM id, its model an AssetReference ({referenceType: Id, assetId})."""
+    parent = get_endpoint(state, workspace_id, BATCH, endpoint)
+    did = f"{parent['id']}/deployments/{name}"
+    ensure_writable(state, did)
+    props = dict((body or {}).get("properties") or {})
+    _check_references(state, props)
+    previous = state.store.get(did)
+    props["provisioningState"] = "Creating" if previous is None else "Updating"
+    deployment = arm_body(
+        state, did, f"{WORKSPACE_TYPE}/{BATCH}/deployments", props,
+        location=(body or {}).get("location") or parent["location"], tags=(body or {}).get("tags") or {}, previous=previous,
+    )
+    return deployment, provision(state, deployment, "deployment.create", deployment["location"]), previous is None
+
+
+def list_batch_deployments(state: State, workspace_id: str, endpoint: str) -> list[dict[str, Any]]:
+    parent = get_endpoint(state, workspace_id, BATCH, endpoint)
+    return state.store.children(parent["id"], "deployments")
+
+
+def get_batch_deployment(state: State, workspace_id: str, endpoint: str, name: str) -> dict[str, Any]:
+    parent = get_endpoint(state, workspace_id, BATCH, endpoint)
+    return require_child(state, f"{parent['id']}/deployments/{name}", "Deployment")

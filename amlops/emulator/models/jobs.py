@@ -16,13 +16,26 @@ from amlops.emulator.state import Operation, State
 
 TERMINAL = {"Completed", "Failed", "Canceled", "NotResponding"}
 ACTIVE = {"NotStarted", "Queued", "Preparing", "Starting", "Provisioning", "Running", "Finalizing", "CancelRequested"}
-# How a forced end shows: (status, error code Azure ML reports in the job's properties)
+# How a forced end shows: (status, the kind of error run history reports for it, a key of ERRORS)
 ENDS = {
     "complete": ("Completed", None),
-    "fail": ("Failed", "UserError"),
-    "preempt": ("Failed", "LowPriorityNodePreempted"),
-    "node_failure": ("Failed", "NodeFailure"),
-    "infrastructure": ("Failed", "ServiceError"),
+    "fail": ("Failed", "fail"),
+    "preempt": ("Failed", "preempt"),
+    "node_failure": ("Failed", "node_failure"),
+    "infrastructure": ("Failed", "infrastructure"),
+}
+# A failed job's error as Azure ML reports it: run history's RunDetails.error (an ErrorResponse around a RootError:
+# code, severity, message, messageFormat, messageParameters, referenceCode, detailsUri, target, details, innerError,
+# debugInfo, additionalInfo; azure-ai-ml reads it in _job_ops_helper.stream_logs_until_completion). The code is
+# coarse and misleading: a low-priority preemption reports "UserError", its message says what happened, as seen
+# in MicrosoftDocs/azure-docs#66288 and microsoft/MLOpsPython#346. The node-failure and service wordings are
+# modelled on the same "AzureMLCompute job failed.\n<Reason>: ..." form (the compute's own wording for a dead node,
+# "encountered an unusable node", MicrosoftDocs/azure-docs#85756).
+ERRORS = {
+    "fail": ("UserError", "AzureMLCompute job failed.\nJobFailed: Submitted script failed with a non-zero exit code; see the driver log file for details."),
+    "preempt": ("UserError", "AzureMLCompute job failed.\nPreemptionError: Nodes of this job got pre-empted. Check if the run has failed or restarted. Reason: Received pre-emption warning signal."),
+    "node_failure": ("SystemError", "AzureMLCompute job failed.\nUnusableNodeError: A node of this job encountered an unusable node state and was removed from the cluster."),
+    "infrastructure": ("SystemError", "AzureMLCompute job failed.\nInternalServerError: The AzureMLCompute service failed to run the job. Please retry."),
 }
 
 
@@ -74,7 +87,7 @@ def refresh(state: State, job: dict[str, Any]) -> dict[str, Any]:
     if run is None or props["status"] in TERMINAL:
         return job
     if not run["forced"]:
-        queue = state.settings.job_queue_seconds
+        queue = state.settings.job_queue_seconds_by_compute.get(ids.name_of(props.get("computeId") or ""), state.settings.job_queue_seconds)
         started = run["submitted"] + queue
         running_for = state.clock.now() - started
         runtime = training.run_seconds(run["script"])
@@ -93,11 +106,32 @@ def refresh(state: State, job: dict[str, Any]) -> dict[str, Any]:
         else:
             training.progress(state, run["script"], started, runtime)
             _end(state, job, run, started + runtime, ENDS["complete"])
-    status, code = run["forced"]
+    status, _ = run["forced"]
     props["status"] = status
-    if code:
-        props["properties"]["azureml.failureReason"] = code
     return job
+
+
+def run_details(state: State, job: dict[str, Any]) -> dict[str, Any]:
+    """Run history's RunDetails of a job (Runs_GetDetails in the runhistory REST API azure-ai-ml calls)."""
+    refresh(state, job)
+    run = state.job_runs.get(ids.key(job["id"])) or {}
+    props = job["properties"]
+    details: dict[str, Any] = {
+        "runId": job["name"],
+        "status": props["status"],
+        "target": ids.name_of(props.get("computeId") or "") or None,
+        "startTimeUtc": props["properties"].get("startTimeUtc"),
+        "endTimeUtc": props["properties"].get("endTimeUtc"),
+        "properties": dict(props.get("properties") or {}),
+        "error": None,
+    }
+    kind = (run.get("forced") or (None, None))[1]
+    if props["status"] == "Failed" and kind in ERRORS:
+        code, message = ERRORS[kind]
+        root: dict[str, Any] = {"code": code, "severity": None, "message": message, "messageFormat": None, "messageParameters": {}, "referenceCode": None,
+                "detailsUri": None, "target": None, "details": [], "innerError": None, "debugInfo": None, "additionalInfo": None}
+        details["error"] = {"error": root, "correlation": None, "environment": None, "location": None, "time": details["endTimeUtc"], "componentName": "AzureMLCompute"}
+    return details
 
 
 def tick(state: State) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from amlops.emulator import ids, lro
 from amlops.emulator.errors import ArmError, bad_request
-from amlops.emulator.models import network, roles
+from amlops.emulator.models import labeling, locks, network, roles
 from amlops.emulator.models.common import WORKSPACE_TYPE, ensure_writable
 from amlops.emulator.state import Operation, State
 
@@ -82,6 +82,7 @@ def problems(state: State, source_group: str, body: dict[str, Any]) -> list[dict
             ))
         if resource["type"] == WORKSPACE_TYPE:
             found.extend(_workspace_problems(state, resource))
+    found.extend(locks.move_problems(state, source_group, target, [r for r in resources if state.store.get(r) is not None]))
     return found
 
 
@@ -96,6 +97,12 @@ def _workspace_problems(state: State, workspace: dict[str, Any]) -> list[dict[st
     if endpoints:
         names = sorted(e["name"] for e in endpoints)
         found.append(_problem("WorkspaceHasOnlineEndpoints", f"Workspace '{name}' has online endpoints {names}; delete them before the move.", wid))
+    services = sorted(s["name"] for s in state.store.children(wid, labeling.SERVICES))
+    if services:  # the move documentation: "Workspace with deployed services" is not supported
+        found.append(_problem("WorkspaceHasDeployedServices", f"Workspace '{name}' has deployed web services {services}; delete them before the move.", wid))
+    running = labeling.running_labeling_jobs(state, wid)
+    if running:  # "Workspace with currently running labeling projects" is not supported
+        found.append(_problem("WorkspaceHasRunningLabelingProjects", f"Workspace '{name}' has running labeling projects {running}.", wid))
     if (workspace["properties"].get("encryption") or {}).get("status", "").lower() == "enabled":
         found.append(_problem("CustomerManagedKeyNotSupported", f"Workspace '{name}' uses a customer-managed key; such workspaces cannot be moved.", wid))
     for linked in databricks_links(state, wid):

@@ -126,6 +126,8 @@ def list_resources(state: State, scope: str, resource_type: str | None) -> list[
             continue
         if body["id"].lower().count("/providers/") != 1:  # children are not listed
             continue
+        if body["type"].lower().startswith("microsoft.authorization/"):  # locks and assignments are extension resources, not listed
+            continue
         if resource_type and body["type"].lower() != resource_type.lower():
             continue
         found.append(body)

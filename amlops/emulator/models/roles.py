@@ -6,6 +6,7 @@ from typing import Any
 
 from amlops.emulator import ids
 from amlops.emulator.errors import ArmError, bad_request
+from amlops.emulator.models import authz
 from amlops.emulator.state import State
 
 TYPE = "Microsoft.Authorization/roleAssignments"
@@ -34,13 +35,14 @@ def put_assignment(state: State, scope: str, name: str, body: dict[str, Any]) ->
         state.subscription(sub)
     if not _scope_exists(state, scope):
         raise ArmError(404, "ScopeNotFound", f"The scope '{scope}' does not exist.")
+    authz.check_assignment(state, scope, props["roleDefinitionId"], props["principalId"])
     rid = assignment_id(scope, name)
     for other in list_at(state, scope, at_scope_only=True):
         same = (other["properties"]["principalId"], other["properties"]["roleDefinitionId"].lower(), ids.key(other["properties"]["scope"]))
         if same == (props["principalId"], props["roleDefinitionId"].lower(), ids.key(scope)) and ids.key(other["id"]) != ids.key(rid):
             raise ArmError(409, "RoleAssignmentExists", "The role assignment already exists.")
     previous = state.store.get(rid)
-    assignment = {
+    assignment: dict[str, Any] = {
         "id": rid,
         "type": TYPE,
         "name": name,
@@ -53,6 +55,12 @@ def put_assignment(state: State, scope: str, name: str, body: dict[str, Any]) ->
             "createdOn": state.clock.iso(),
         },
     }
+    if props.get("condition"):
+        # ABAC conditions (RoleAssignments spec 2022-04-01): conditionVersion "2.0" is the only version ARM accepts.
+        version = props.get("conditionVersion") or "2.0"
+        if version != "2.0":
+            raise bad_request(f"conditionVersion '{version}' is not supported; use '2.0'.", "InvalidConditionVersion")
+        assignment["properties"].update({"condition": props["condition"], "conditionVersion": version})
     return state.store.put(assignment), previous is None
 
 

@@ -1,0 +1,236 @@
+"""Preflight rules of a workspace move beyond the move documentation's own list: what Azure would refuse late,
+refused early. Pure: the preflight task gathers the facts (reads only) and these functions judge them.
+
+Sources, each rule citing the Azure text it follows:
+- locks: "Lock your resources" (azure-resource-manager/management/lock-resources): CanNotDelete refuses deletes,
+  ReadOnly deletes and updates, "a read-only lock on a resource group prevents you from moving existing
+  resources in or out of the resource group";
+- permissions: "Move resources to a new resource group or subscription" (moveResources/action on the source group,
+  resourceGroups/write on the destination) and "Move Azure Machine Learning workspaces between subscriptions"
+  (delete in the source, create in the destination); effective permissions are actions minus notActions
+  (role-based-access-control/role-definitions: "NotActions");
+- policy: the workspace-move documentation, "The move mustn't violate Azure Policies in the destination location";
+- compute names: "Create an Azure Machine Learning compute instance": a name of 3 to 24 characters, letters,
+  digits and hyphens, starting with a letter, unique across the Azure region; compute clusters 2 to 16 characters
+  ("Create a compute cluster");
+- role definitions: a custom role is assignable only within its assignableScopes (role-based-access-control/
+  custom-roles).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+
+from amlops.models import ComputeSpec, ManagementLock, Permission, PolicyDenial, Workspace
+from amlops.move import Inventory, MoveRequest, Problem
+
+ML = "Microsoft.MachineLearningServices/workspaces"
+MOVE_ACTION = "Microsoft.Resources/subscriptions/resourceGroups/moveResources/action"
+GROUP_WRITE = "Microsoft.Resources/subscriptions/resourceGroups/write"
+ROLE_ASSIGNMENT_WRITE = "Microsoft.Authorization/roleAssignments/write"
+# Azure ML's own refusal reads: "A name for an Azure ML Compute Instance must be between 3 and 24 characters in
+# length and must use only numbers, letters and minus symbol (-), must start with letters. Numbers cannot be the
+# ending of the name if the previous character is a minus symbol (-)" (quoted in MicrosoftDocs/pipelines-azureml#19).
+_INSTANCE_NAME = re.compile(r"^(?=.{3,24}$)[a-zA-Z][a-zA-Z0-9-]*$")
+_CLUSTER_NAME = re.compile(r"^(?=.{2,16}$)[a-zA-Z][a-zA-Z0-9-]*$")
+_ENDS_BADLY = re.compile(r"(-|-[0-9]+)$")
+RENAME_SUFFIX = "-mvd"
+
+
+def _under(resource_id: str, scope: str) -> bool:
+    r, s = resource_id.rstrip("/").lower(), scope.rstrip("/").lower()
+    return r == s or r.startswith(s + "/")
+
+
+def lock_problems(request: MoveRequest, resources: list[str], source_locks: list[ManagementLock], target_locks: list[ManagementLock]) -> list[Problem]:
+    """Locks that would refuse the deletes, the move or the rebuild."""
+    problems = []
+    workspace = request.source
+    for lock in source_locks:
+        # A lock on the source group (or above) covers the compute and endpoints the move deletes and the move
+        # out of the group; a lock on a resource to move (or on the workspace's children) covers that resource.
+        applies = _under(request.source_id.group_id, lock.scope) or any(_under(r, lock.scope) for r in resources) or _under(lock.scope, workspace)
+        if not applies:
+            continue
+        problems.append(Problem(
+            code="ScopeLocked",
+            message=f"{lock.level} lock '{lock.name}' on {lock.scope} refuses the deletes and the move out of {request.source_id.resource_group}.",
+            fix=f"Remove it for the move (az lock delete --ids {lock.id}) and put it back afterwards.",
+        ))
+    for lock in target_locks:
+        if lock.level == "ReadOnly" and _under(request.target_group_id, lock.scope):
+            problems.append(Problem(
+                code="ScopeLocked",
+                message=f"ReadOnly lock '{lock.name}' on {lock.scope} refuses moving resources into {request.target_resource_group} and re-creating compute there.",
+                fix=f"Remove it for the move (az lock delete --ids {lock.id}) and put it back afterwards.",
+            ))
+    return problems
+
+
+def allowed(action: str, permissions: list[Permission]) -> bool:
+    """Whether any permission entry grants ``action`` (actions minus notActions, wildcards as Azure RBAC reads them)."""
+    a = action.lower()
+    return any(
+        any(fnmatch.fnmatch(a, x.lower()) for x in p.actions) and not any(fnmatch.fnmatch(a, n.lower()) for n in p.not_actions)
+        for p in permissions
+    )
+
+
+def source_actions(inventory: Inventory) -> list[str]:
+    actions = [MOVE_ACTION]
+    if inventory.computes:
+        actions.append(f"{ML}/computes/delete")
+    if inventory.online_endpoints:
+        actions.append(f"{ML}/onlineEndpoints/delete")
+    return actions
+
+
+def target_actions(request: MoveRequest, inventory: Inventory) -> list[str]:
+    actions = [GROUP_WRITE]
+    if request.recreate_compute and inventory.computes:
+        actions.append(f"{ML}/computes/write")
+    if request.redeploy_endpoints and inventory.online_endpoints:
+        actions += [f"{ML}/onlineEndpoints/write", f"{ML}/onlineEndpoints/deployments/write"]
+    if inventory.role_assignments:
+        actions.append(ROLE_ASSIGNMENT_WRITE)
+    return actions
+
+
+def permission_problems(scope: str, where: str, needed: list[str], permissions: list[Permission]) -> list[Problem]:
+    missing = [a for a in needed if not allowed(a, permissions)]
+    if not missing:
+        return []
+    return [Problem(
+        code="AuthorizationFailed",
+        message=f"You may not {', '.join(missing)} on {where} ({scope}).",
+        fix=f"Ask an owner for a role granting {', '.join(missing)} at {scope} (Contributor, plus User Access Administrator for role assignments), then run the move again.",
+    )]
+
+
+def policy_problems(request: MoveRequest, denials: list[PolicyDenial]) -> list[Problem]:
+    return [
+        Problem(
+            code="RequestDisallowedByPolicy",
+            message=f"Azure Policy assignment {d.policy_assignment_id} denies {d.resource_type} in {request.target_resource_group}.",
+            fix="Ask the policy owner for an exemption for the target resource group, or move to a resource group the policy does not cover.",
+        )
+        for d in denials
+    ]
+
+
+def types_created_in_target(request: MoveRequest, inventory: Inventory, resources: list[str]) -> list[str]:
+    """Resource types the move brings into the target group, or the rebuild creates there."""
+    types = {_type_of(r) for r in resources}
+    if request.recreate_compute and inventory.computes:
+        types.add(f"{ML}/computes")
+    if request.redeploy_endpoints and inventory.online_endpoints:
+        types |= {f"{ML}/onlineEndpoints", f"{ML}/onlineEndpoints/deployments"}
+    return sorted(types)
+
+
+def _type_of(resource_id: str) -> str:
+    after = resource_id.split("/providers/", 1)[-1].split("/")
+    return "/".join([after[0], *after[1::2]])
+
+
+def name_clash_problems(request: MoveRequest, resources: list[str], target_resources: list[str]) -> list[Problem]:
+    """A resource of the same type and name already in the target group: the move would collide with it."""
+    have = {(_type_of(r).lower(), r.rstrip("/").rsplit("/", 1)[-1].lower()): r for r in target_resources}
+    problems = []
+    for rid in resources:
+        clash = have.get((_type_of(rid).lower(), rid.rstrip("/").rsplit("/", 1)[-1].lower()))
+        if clash:
+            problems.append(Problem(
+                code="NameClash",
+                message=f"{clash} already exists in the target resource group.",
+                fix=f"Delete or rename it, or move to another resource group than {request.target_resource_group}.",
+            ))
+    return problems
+
+
+def renamed_compute(spec: ComputeSpec) -> str:
+    """The name the 'rename' Etag policy re-creates a compute under: valid for its kind (instances <= 24, clusters <= 16)."""
+    limit = 24 if spec.is_instance else 16
+    return spec.name[: limit - len(RENAME_SUFFIX)].rstrip("-") + RENAME_SUFFIX
+
+
+def valid_compute_name(spec: ComputeSpec, name: str) -> bool:
+    if _ENDS_BADLY.search(name):
+        return False
+    if spec.is_instance:
+        return bool(_INSTANCE_NAME.match(name))
+    if spec.compute_type == "AmlCompute":
+        return bool(_CLUSTER_NAME.match(name))
+    return True
+
+
+def rename_problems(request: MoveRequest, inventory: Inventory, region_instance_names: list[str]) -> list[Problem]:
+    """With the 'rename' policy, every name a re-create may use must be valid and not taken in the region."""
+    if request.etag_conflict_policy != "rename" or not request.recreate_compute:
+        return []
+    taken = {n.lower() for n in region_instance_names} | {c.name.lower() for c in inventory.computes}
+    problems = []
+    seen: set[str] = set()
+    for spec in inventory.computes:
+        name = renamed_compute(spec)
+        if not valid_compute_name(spec, name):
+            problems.append(Problem(code="InvalidComputeName", message=f"Compute '{spec.name}' would be re-created as '{name}', which is not a valid {spec.compute_type} name.", fix="Rename the compute before the move, or use --etag-conflict-policy report."))
+        elif name.lower() in taken or name.lower() in seen:
+            problems.append(Problem(code="ComputeNameTaken", message=f"Compute '{spec.name}' would be re-created as '{name}', a name already used in {inventory.workspace.location}.", fix="Rename one of them before the move, or use --etag-conflict-policy report."))
+        seen.add(name.lower())
+    return problems
+
+
+def shared_resources(workspace: Workspace, others: list[Workspace]) -> dict[str, list[str]]:
+    """Associated resources of ``workspace`` that other workspaces also use: resource id -> their names."""
+    shared: dict[str, list[str]] = {}
+    for resource in workspace.associated_resources:
+        users = sorted(o.name for o in others if o.id.lower() != workspace.id.lower() and resource.lower() in {r.lower() for r in o.associated_resources})
+        if users:
+            shared[resource] = users
+    return shared
+
+
+def shared_problems(request: MoveRequest, resources: list[str], shared: dict[str, list[str]]) -> list[Problem]:
+    """Moving a resource another workspace still uses breaks that workspace, unless the operator named it."""
+    named = {r.lower() for r in request.move_shared}
+    return [
+        Problem(
+            code="SharedResource",
+            message=f"{rid} is also used by workspace(s) {', '.join(shared[rid])}; moving it would break them.",
+            fix=f"Leave it in place (--exclude-associated) or name it explicitly to move it anyway (--move-shared {rid}).",
+        )
+        for rid in resources
+        if rid in shared and rid.lower() not in named
+    ]
+
+
+def custom_role_problems(request: MoveRequest, missing_roles: list[str]) -> list[Problem]:
+    return [
+        Problem(
+            code="RoleDefinitionDoesNotExist",
+            message=f"Role definition {guid}, granted in the workspace, does not exist in the target subscription {request.target_subscription}.",
+            fix=f"Add /subscriptions/{request.target_subscription} to the custom role's assignableScopes (az role definition update), then run the move again.",
+        )
+        for guid in missing_roles
+    ]
+
+
+def in_use_problems(labeling_running: list[str], web_services: list[str]) -> list[Problem]:
+    """The workspace-move documentation's unsupported scenarios: "Workspace with deployed services" and
+    "Workspace with currently running labeling projects"."""
+    problems = []
+    if labeling_running:
+        problems.append(Problem(
+            code="LabelingProjectsRunning",
+            message=f"Labeling projects {', '.join(labeling_running)} are running.",
+            fix="Let them complete, or pause them in Azure ML studio (Data Labeling > Pause), then run the move again.",
+        ))
+    if web_services:
+        problems.append(Problem(
+            code="DeployedWebServices",
+            message=f"The workspace has deployed web services {', '.join(web_services)}.",
+            fix="Delete them (az ml service delete) and redeploy them after the move, preferably as online endpoints.",
+        ))
+    return problems

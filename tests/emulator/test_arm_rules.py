@@ -1,0 +1,153 @@
+"""The emulator refuses what ARM refuses, worded as ARM words it: management locks, the caller's permissions,
+deny policies, role definitions of another subscription, deleted principals. Driven through the real SDK
+pipeline (the gateway), checked against Azure's documentation and official examples, not against our client."""
+
+from __future__ import annotations
+
+import pytest
+
+from amlops.azure import computes, locks, permissions, policy, rest, roles
+from amlops.emulator.models.authz import action_for
+from amlops.errors import AuthenticationFailed, InvalidInput, Locked
+from amlops.models import ResourceId, RoleAssignment
+from tests.conftest import SUB, TARGET_SUB, WS_ID, Env
+
+RG = f"/subscriptions/{SUB}/resourceGroups/ml-prod"
+STORAGE = f"{RG}/providers/Microsoft.Storage/storageAccounts/mlprodstorage"
+DATA_SCIENTIST = "f6c7c914-8db3-469d-8ca1-694a8f32e121"
+
+
+def test_a_delete_lock_on_the_group_refuses_deleting_compute_but_not_changing_it(demo: Env, ws: ResourceId) -> None:
+    lock = locks.create_lock(demo.clients, RG, "keep", "CanNotDelete", "production")
+    [alice] = [c for c in computes.list_computes(demo.clients, ws) if c.name == "alice-ci"]
+    with pytest.raises(Locked) as refused:
+        computes.delete_compute(demo.clients, ws, alice)
+    assert refused.value.code == "ScopeLocked" and lock.id in refused.value.message and "cannot perform delete operation" in refused.value.message
+    computes.update_idle_shutdown(demo.clients, ws, "alice-ci", "PT45M")  # CanNotDelete: "read and modify"
+    assert [x.level for x in locks.list_locks(demo.clients, WS_ID)] == ["CanNotDelete"], "inherited from the group"
+    locks.delete_lock(demo.clients, RG, "keep")
+    computes.delete_compute(demo.clients, ws, alice)
+
+
+def test_a_read_only_lock_refuses_updates_and_post_actions(demo: Env, ws: ResourceId) -> None:
+    locks.create_lock(demo.clients, WS_ID, "ro", "ReadOnly")
+    with pytest.raises(Locked):  # lock-resources: POST actions (starting a VM, listing keys) are refused too
+        rest.send(demo.clients, SUB, "POST", f"{WS_ID}/computes/alice-ci/stop", rest.ML_API)
+    with pytest.raises(Locked):  # "A read-only lock also prevents the assignment of Azure RBAC roles scoped to" the resource
+        roles.create(demo.clients, WS_ID, RoleAssignment(name="x", scope=WS_ID, role_definition_id=f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{DATA_SCIENTIST}", principal_id="aaaaaaaa-0000-0000-0000-000000000009"))
+    assert [c.name for c in computes.list_computes(demo.clients, ws)], "reads still work"
+    rest.put_by_id(demo.clients, STORAGE, "2023-05-01", {"location": "westeurope", "tags": {"a": "b"}})  # outside the locked scope
+
+
+def test_validate_move_fails_on_locks(demo: Env) -> None:
+    demo.control.load({**_demo_with_target(), "locks": [{"scope": STORAGE, "name": "keep-data", "level": "CanNotDelete"}]})
+    body = {"resources": [STORAGE], "targetResourceGroup": f"/subscriptions/{TARGET_SUB}/resourceGroups/ml-moved"}
+    from amlops.azure import moves
+    from amlops.errors import MoveValidationFailed
+
+    with pytest.raises(MoveValidationFailed) as refused:
+        moves.validate_move(demo.clients, ResourceId.parse(RG), body["resources"], body["targetResourceGroup"])
+    assert any(d["code"] == "ScopeLocked" and "keep-data" in d["message"] for d in refused.value.details)
+
+
+def _demo_with_target() -> dict:
+    from tests.conftest import demo_scenario
+
+    spec = demo_scenario()
+    spec["resource_groups"].append({"id": f"/subscriptions/{TARGET_SUB}/resourceGroups/ml-moved", "location": "westeurope"})
+    return spec
+
+
+def test_a_denied_action_is_refused_and_shown_by_the_permissions_api(demo: Env, ws: ResourceId) -> None:
+    demo.control.rules(denied_actions=[{"scope": RG, "actions": ["Microsoft.MachineLearningServices/workspaces/computes/delete"]}])
+    [alice] = [c for c in computes.list_computes(demo.clients, ws) if c.name == "alice-ci"]
+    with pytest.raises(AuthenticationFailed) as refused:
+        computes.delete_compute(demo.clients, ws, alice)
+    assert refused.value.code == "AuthorizationFailed" and "'Microsoft.MachineLearningServices/workspaces/computes/delete'" in refused.value.message
+    [granted] = permissions.list_permissions(demo.clients, RG)
+    assert granted.actions == ["*"] and granted.not_actions == ["Microsoft.MachineLearningServices/workspaces/computes/delete"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "operation"),
+    [  # operation names as "Azure resource provider operations" and the move documentation list them
+        ("POST", f"{RG}/moveResources", "Microsoft.Resources/subscriptions/resourceGroups/moveResources/action"),
+        ("PUT", RG, "Microsoft.Resources/subscriptions/resourceGroups/write"),
+        ("DELETE", f"{WS_ID}/computes/alice-ci", "Microsoft.MachineLearningServices/workspaces/computes/delete"),
+        ("POST", f"{WS_ID}/computes/alice-ci/stop", "Microsoft.MachineLearningServices/workspaces/computes/stop/action"),
+        ("PUT", f"{WS_ID}/providers/Microsoft.Authorization/roleAssignments/x", "Microsoft.Authorization/roleAssignments/write"),
+        ("POST", f"{STORAGE}/listKeys", "Microsoft.Storage/storageAccounts/listKeys/action"),
+    ],
+)
+def test_requests_map_to_azure_operation_names(method: str, path: str, operation: str) -> None:
+    assert action_for(method, path) == operation
+
+
+def test_policy_denies_the_write_and_check_policy_restrictions_says_so_first(demo: Env, ws: ResourceId) -> None:
+    demo.control.rules(policies=[{"name": "no-ml-compute", "scope": RG, "resource_types": ["Microsoft.MachineLearningServices/workspaces/computes"]}])
+    [denial] = policy.denials(demo.clients, RG, "Microsoft.MachineLearningServices/workspaces/computes", "westeurope")
+    assert denial.policy_assignment_id.endswith("/policyAssignments/no-ml-compute")
+    assert policy.denials(demo.clients, RG, "Microsoft.Storage/storageAccounts", "westeurope") == []
+    [gpu] = [c for c in computes.list_computes(demo.clients, ws) if c.name == "gpu-cluster"]
+    with pytest.raises(AuthenticationFailed) as refused:
+        computes.create_compute(demo.clients, ws, gpu.model_copy(update={"name": "gpu2"}), "westeurope")
+    assert refused.value.code == "RequestDisallowedByPolicy" and "was disallowed by policy" in refused.value.message
+
+
+def test_check_policy_restrictions_accepts_the_official_example_request(demo: Env) -> None:
+    # The request body of PolicyRestrictions_CheckAtResourceGroupScope.json (policyinsights 2022-03-01).
+    body = {
+        "resourceDetails": {"resourceContent": {"type": "Microsoft.Compute/virtualMachines", "properties": {"priority": "Spot"}}, "apiVersion": "2019-12-01"},
+        "pendingFields": [{"field": "name", "values": ["myVMName"]}, {"field": "location", "values": ["eastus", "westus", "westus2", "westeurope"]}, {"field": "tags"}],
+    }
+    demo.control.rules(policies=[{"name": "no-spot", "scope": RG, "resource_types": ["Microsoft.Compute/virtualMachines"]}])
+    answer = rest.send(demo.clients, SUB, "POST", f"{RG}/providers/Microsoft.PolicyInsights/checkPolicyRestrictions", "2022-03-01", body)
+    assert set(answer) == {"fieldRestrictions", "contentEvaluationResult"}
+    [evaluation] = answer["contentEvaluationResult"]["policyEvaluations"]
+    assert evaluation["evaluationResult"] == "NonCompliant" and set(evaluation["policyInfo"]) >= {"policyDefinitionId", "policyAssignmentId"}
+
+
+def test_an_assignment_naming_another_subscriptions_role_definition_is_refused(demo: Env) -> None:
+    target_group = f"/subscriptions/{TARGET_SUB}/resourceGroups/ml-moved"
+    demo.control.load(_demo_with_target())
+    grant = RoleAssignment(name="x", scope=target_group, role_definition_id=f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{DATA_SCIENTIST}", principal_id="aaaaaaaa-0000-0000-0000-000000000001")
+    with pytest.raises(InvalidInput) as refused:
+        roles.create(demo.clients, target_group, grant)
+    assert refused.value.code == "RoleDefinitionDoesNotExist"
+    fixed = grant.model_copy(update={"role_definition_id": grant.role_definition_id.replace(SUB, TARGET_SUB)})
+    assert roles.create(demo.clients, target_group, fixed).role_definition_id == fixed.role_definition_id
+
+
+def test_custom_roles_exist_only_where_assignable_and_deleted_principals_are_not_found(demo: Env) -> None:
+    guid = "9f1e2d3c-0000-4000-8000-00000000c0de"
+    demo.control.rules(role_definitions=[{"name": guid, "roleName": "Forecast Operator", "assignableScopes": [f"/subscriptions/{SUB}"]}], deleted_principals=["dddddddd-0000-0000-0000-00000000dead"])
+    assert roles.definition_exists(demo.clients, SUB, guid) and not roles.definition_exists(demo.clients, TARGET_SUB, guid)
+    assert roles.definition_exists(demo.clients, TARGET_SUB, DATA_SCIENTIST), "built-in roles exist in every subscription"
+    gone = RoleAssignment(name="x", scope=RG, role_definition_id=f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{DATA_SCIENTIST}", principal_id="dddddddd-0000-0000-0000-00000000dead")
+    with pytest.raises(InvalidInput) as refused:
+        roles.create(demo.clients, RG, gone)
+    assert refused.value.code == "PrincipalNotFound" and "does not exist in the directory" in refused.value.message
+
+
+def test_validate_move_refuses_deployed_services_and_running_labeling(demo: Env) -> None:
+    from amlops.azure import labeling, moves, services
+    from amlops.errors import MoveValidationFailed
+
+    spec = _demo_with_target()
+    spec["workspaces"][0].update(computes=[], online_endpoints=[], labeling_jobs=[{"name": "defects", "properties": {"status": "Running"}}], web_services=[{"name": "legacy", "computeType": "AKS"}])
+    demo.control.load(spec)
+    ws = ResourceId.parse(WS_ID)
+    assert labeling.running_projects(demo.clients, ws) == ["defects"] and services.list_web_services(demo.clients, ws) == ["legacy (AKS)"]
+    with pytest.raises(MoveValidationFailed) as refused:
+        moves.validate_move(demo.clients, ResourceId.parse(RG), [WS_ID], f"/subscriptions/{TARGET_SUB}/resourceGroups/ml-moved")
+    assert {d["code"] for d in refused.value.details} == {"WorkspaceHasDeployedServices", "WorkspaceHasRunningLabelingProjects"}
+    rest.send(demo.clients, SUB, "POST", f"{WS_ID}/labelingJobs/defects/pause", labeling.LABELING_API)
+    assert labeling.running_projects(demo.clients, ws) == [], "a paused project is not labeling"
+
+
+def test_compute_instance_schedules_come_back_with_the_fields_azure_adds(demo: Env, ws: ResourceId) -> None:
+    body = rest.send(demo.clients, SUB, "GET", f"{WS_ID}/computes/alice-ci", rest.ML_API)
+    [stop, start] = body["properties"]["properties"]["schedules"]["computeStartStop"]
+    assert stop["provisioningStatus"] == "Completed" and stop["id"] != start["id"]
+    spec = computes.get_compute(demo.clients, ws, "alice-ci")
+    assert all("id" not in s and "provisioningStatus" not in s for s in spec.schedules), "read-only fields are neither compared nor sent back"

@@ -1,0 +1,54 @@
+"""The fleet never stops a busy instance, by Azure's own signal (issue 10): JobRunning / SettingUp /
+UserSettingUp mean busy whatever the job list says, and busy and keep-alive are read again right before a stop."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from amlops.azure import computes, jobs
+from amlops.fleet import Selector, decide
+from amlops.models import ComputeSpec
+from flows.compute_power import stop_computes
+from tasks import compute_power as t
+from tests.conftest import Env
+from tests.flows.test_compute_power import RG, SUB, WS_A, _ci
+
+
+def _load(env: Env, *instances: dict) -> None:
+    env.control.load({
+        "subscriptions": [{"id": SUB, "region": "eastus"}],
+        "resource_groups": [{"id": RG, "location": "eastus"}],
+        "workspaces": [{"id": str(WS_A), "location": "eastus", "computes": list(instances)}],
+    })
+
+
+@pytest.mark.parametrize("state", ["JobRunning", "SettingUp", "UserSettingUp"])
+def test_an_instance_azure_calls_busy_is_never_stopped(state: str) -> None:
+    spec = ComputeSpec(name="ci", compute_type="ComputeInstance", state=state)
+    assert decide(spec, "stop", [], datetime.now(UTC)) == ("skipped", f"busy: the instance is {state}")
+
+
+def test_a_job_running_on_an_instance_shows_as_job_running_and_the_fleet_skips_it(flows_env: Env) -> None:
+    _load(flows_env, _ci("a-train"), _ci("a-idle"))
+    jobs.submit_command_job(flows_env.clients, WS_A, "train-1", "python train.py", "azureml:env:1", "a-train")
+    flows_env.control.advance(2)  # queued -> running
+    assert computes.get_compute(flows_env.clients, WS_A, "a-train").state == "JobRunning"
+    report = stop_computes(selector=Selector(workspaces=[str(WS_A)]))
+    results = {o.compute: (o.result, o.reason) for o in report.outcomes}
+    assert results["a-train"][0] == "skipped" and results["a-idle"][0] == "stopped"
+    assert computes.get_compute(flows_env.clients, WS_A, "a-train").state == "JobRunning", "the job was not killed"
+
+
+def test_a_job_started_after_the_survey_is_seen_by_the_read_just_before_the_stop(flows_env: Env) -> None:
+    _load(flows_env, _ci("a-late"), _ci("a-free"))
+    survey = t.survey_workspace.fn(WS_A)
+    assert survey.busy == {} and {c.state for c in survey.computes} == {"Running"}
+    jobs.submit_command_job(flows_env.clients, WS_A, "late-1", "python train.py", "azureml:env:1", "a-late")  # after the survey
+    mark = flows_env.control.mark()
+    outcomes = {o.compute: o for o in t.power_computes.fn(WS_A, ["a-late", "a-free"], "stop", wait_seconds=60)}
+    assert outcomes["a-late"].result == "skipped" and "late-1" in outcomes["a-late"].reason and "read again just before the stop" in outcomes["a-late"].reason
+    assert outcomes["a-free"].result == "stopped"
+    stops = [r["path"] for r in flows_env.control.writes(mark)]
+    assert all(p.endswith("a-free/stop") for p in stops) and stops, "only the free instance got a stop request"

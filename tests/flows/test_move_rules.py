@@ -1,0 +1,229 @@
+"""move-workspace against ARM's own rules (issue 10): refused before any write when Azure would refuse later;
+what carries a subscription rebuilt in the target."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from amlops.azure import endpoints, roles
+from amlops.models import ResourceId
+from flows.move_workspace import move_workspace
+from tests.conftest import SUB, TARGET_SUB, WS_ID, Env, demo_scenario
+from tests.flows.conftest import move_args
+
+SOURCE_RG = f"/subscriptions/{SUB}/resourceGroups/ml-prod"
+TARGET_RG = f"/subscriptions/{TARGET_SUB}/resourceGroups/ml-moved"
+STORAGE = f"{SOURCE_RG}/providers/Microsoft.Storage/storageAccounts/mlprodstorage"
+TARGET = ResourceId.parse(WS_ID).moved_to(TARGET_SUB, "ml-moved")
+CUSTOM_ROLE = "9f1e2d3c-0000-4000-8000-00000000c0de"
+
+
+def _run(**changes: Any) -> Any:
+    state = move_workspace(**move_args(**changes), return_state=True)
+    return state, state.result(raise_on_failure=False)
+
+
+def _target_group(spec: dict[str, Any]) -> None:
+    spec["resource_groups"].append({"id": TARGET_RG, "location": "westeurope"})
+
+
+def _source_delete_lock(spec: dict[str, Any]) -> None:
+    spec["locks"] = [{"scope": SOURCE_RG, "name": "keep-prod", "level": "CanNotDelete"}]
+
+
+def _target_read_only(spec: dict[str, Any]) -> None:
+    _target_group(spec)
+    spec["locks"] = [{"scope": TARGET_RG, "name": "frozen", "level": "ReadOnly"}]
+
+
+def _no_move_permission(spec: dict[str, Any]) -> None:
+    spec["denied_actions"] = [{"scope": SOURCE_RG, "actions": ["Microsoft.Resources/subscriptions/resourceGroups/moveResources/action"]}]
+
+
+def _no_compute_in_target(spec: dict[str, Any]) -> None:
+    spec["policies"] = [{"name": "no-ml-compute", "scope": f"/subscriptions/{TARGET_SUB}", "resource_types": ["Microsoft.MachineLearningServices/workspaces/computes"]}]
+
+
+def _shared_storage(spec: dict[str, Any]) -> None:
+    spec["workspaces"].append({
+        "id": f"{SOURCE_RG}/providers/Microsoft.MachineLearningServices/workspaces/ml-prod-sidecar",
+        "location": "westeurope",
+        "properties": {"storageAccount": STORAGE},
+    })
+
+
+def _custom_role_only_in_source(spec: dict[str, Any]) -> None:
+    spec["role_definitions"] = [{"name": CUSTOM_ROLE, "roleName": "Forecast Operator", "assignableScopes": [f"/subscriptions/{SUB}"]}]
+    spec["workspaces"][0]["role_assignments"].append({
+        "name": "2c5fe924-9a61-425c-96af-cfe6e287ca2f",
+        "roleDefinitionId": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{CUSTOM_ROLE}",
+        "principalId": "cccccccc-0000-0000-0000-000000000003",
+        "principalType": "ServicePrincipal",
+    })
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (_source_delete_lock, ["ScopeLocked", "keep-prod", "az lock delete --ids"]),
+        (_target_read_only, ["ScopeLocked", "frozen", "moving resources into ml-moved"]),
+        (_no_move_permission, ["AuthorizationFailed", "moveResources/action", "Ask an owner"]),
+        (_no_compute_in_target, ["RequestDisallowedByPolicy", "no-ml-compute", "exemption"]),
+        (_shared_storage, ["SharedResource", "ml-prod-sidecar", "--move-shared"]),
+        (_custom_role_only_in_source, ["RoleDefinitionDoesNotExist", CUSTOM_ROLE, "assignableScopes"]),
+    ],
+    ids=["source-delete-lock", "target-read-only", "no-move-permission", "policy-denies-compute", "shared-storage", "custom-role-missing"],
+)
+def test_what_azure_would_refuse_later_is_refused_before_any_write(flows_env: Env, change: Callable[[dict[str, Any]], None], says: list[str]) -> None:
+    spec = demo_scenario()
+    change(spec)
+    flows_env.control.load(spec)
+    mark = flows_env.control.mark()
+    state, error = _run()
+    assert state.is_failed()
+    for text in says:
+        assert text in str(error), f"{text!r} missing from: {error}"
+    assert flows_env.control.writes(mark) == [], "refused, yet something was written"
+
+
+def test_a_shared_resource_named_by_the_operator_moves(flows_env: Env) -> None:
+    spec = demo_scenario()
+    _shared_storage(spec)
+    flows_env.control.load(spec)
+    state, report = _run(move_shared=[STORAGE])
+    assert state.is_completed(), report
+
+
+def test_grants_and_deployments_are_rebuilt_naming_the_target(flows_env: Env) -> None:
+    spec = demo_scenario()
+    ws = spec["workspaces"][0]
+    model_id = f"{WS_ID}/models/forecast/versions/3"
+    ws["online_endpoints"][0]["deployments"][0]["properties"]["model"] = model_id  # a full ARM id, not azureml:
+    spec["role_definitions"] = [{"name": CUSTOM_ROLE, "roleName": "Forecast Operator", "assignableScopes": [f"/subscriptions/{SUB}", f"/subscriptions/{TARGET_SUB}"]}]
+    condition = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringEquals 'curated'"
+    ws["role_assignments"] = []
+    spec["role_assignments"] = [
+        {"scope": STORAGE, "name": "3c5fe924-9a61-425c-96af-cfe6e287ca30", "roleDefinitionId": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+         "principalId": "aaaaaaaa-0000-0000-0000-000000000001", "principalType": "User", "condition": condition, "conditionVersion": "2.0"},
+        {"scope": WS_ID, "name": "4c5fe924-9a61-425c-96af-cfe6e287ca31", "roleDefinitionId": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{CUSTOM_ROLE}",
+         "principalId": "cccccccc-0000-0000-0000-000000000003", "principalType": "ServicePrincipal"},
+    ]
+    flows_env.control.load(spec)
+    state, report = _run()
+    assert state.is_completed(), report
+
+    c = flows_env.clients
+    [endpoint] = endpoints.list_online_endpoints(c, TARGET)
+    blue = next(d for d in endpoint.deployments if d.name == "blue")
+    assert blue.properties["model"] == f"{TARGET}/models/forecast/versions/3"
+    [on_storage] = roles.list_at_scope(c, STORAGE.replace(SOURCE_RG, TARGET_RG))
+    assert on_storage.role_definition_id == f"/subscriptions/{TARGET_SUB}/providers/Microsoft.Authorization/roleDefinitions/ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+    assert (on_storage.condition, on_storage.condition_version) == (condition, "2.0")
+    [on_workspace] = roles.list_at_scope(c, str(TARGET))
+    assert on_workspace.role_definition_id.startswith(f"/subscriptions/{TARGET_SUB}/") and on_workspace.role_definition_id.endswith(CUSTOM_ROLE)
+
+
+def test_a_datastore_with_empty_subscription_fields_is_pointed_at_the_target(flows_env: Env) -> None:
+    from amlops.azure import datastores
+
+    spec = demo_scenario()
+    spec["workspaces"][0]["datastores"].append({"name": "no-fields", "properties": {
+        "datastoreType": "AzureBlob", "accountName": "mlprodstorage", "containerName": "misc", "endpoint": "core.windows.net", "protocol": "https",
+        "credentials": {"credentialsType": "AccountKey", "secrets": {"secretsType": "AccountKey", "key": "ZW1wdHktZmllbGRzLWtleQ=="}},
+    }})
+    flows_env.control.load(spec)
+    state, report = _run()
+    assert state.is_completed(), report
+    moved = datastores.get_datastore(flows_env.clients, TARGET, "no-fields")
+    assert moved.points_at(TARGET_SUB, "ml-moved") and moved.credentials_type == "AccountKey"
+    assert datastores.read_secrets(flows_env.clients, TARGET, "no-fields")["key"] == "ZW1wdHktZmllbGRzLWtleQ=="
+
+
+def _nightly(spec: dict[str, Any]) -> None:
+    spec["workspaces"][0]["schedules"] = [
+        {"name": "nightly-train", "properties": {"action": {"actionType": "CreateJob", "jobDefinition": {"jobType": "Command", "command": "python train.py"}}, "trigger": {"triggerType": "Cron", "expression": "0 2 * * *", "timeZone": "UTC"}, "isEnabled": True}},
+        {"name": "retired", "properties": {"action": {"actionType": "CreateJob", "jobDefinition": {"jobType": "Command"}}, "trigger": {"triggerType": "Cron", "expression": "0 3 * * *"}, "isEnabled": False}},
+    ]
+
+
+def test_job_schedules_are_paused_for_the_move_and_enabled_after_it(flows_env: Env) -> None:
+    from amlops.azure import schedules
+
+    spec = demo_scenario()
+    _nightly(spec)
+    flows_env.control.load(spec)
+    state, report = _run()
+    assert state.is_completed(), report
+    writes = [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in flows_env.control.writes() if "/schedules/" in r["path"]]
+    assert writes == [("PUT", "nightly-train"), ("PUT", "nightly-train")], "disabled once before the move, enabled once after; 'retired' untouched"
+    moves = [r["seq"] for r in flows_env.control.requests() if r["path"].endswith("/moveResources")]
+    puts = [r["seq"] for r in flows_env.control.requests() if r["method"] == "PUT" and "/schedules/" in r["path"]]
+    assert puts[0] < moves[0] < puts[1]
+    assert schedules.list_schedule_names(flows_env.clients, TARGET) == ["nightly-train"]
+    assert schedules.list_schedule_names(flows_env.clients, TARGET, enabled=False) == ["retired"]
+
+
+def test_a_failed_move_enables_the_paused_schedules_in_the_source(flows_env: Env) -> None:
+    from amlops.azure import schedules
+
+    spec = demo_scenario()
+    _nightly(spec)
+    flows_env.control.load(spec)
+    flows_env.control.fault("validateMoveResources", "409", method="POST", count=1)
+    state, _ = _run()
+    assert state.is_failed()
+    assert schedules.list_schedule_names(flows_env.clients, ResourceId.parse(WS_ID)) == ["nightly-train"]
+
+
+def _labeling_and_services(spec: dict[str, Any]) -> None:
+    ws = spec["workspaces"][0]
+    ws["labeling_jobs"] = [{"name": "defects", "properties": {"status": "Running"}}, {"name": "old-project", "properties": {"status": "Completed"}}]
+    ws["web_services"] = [{"name": "legacy-scoring", "computeType": "ACI"}]
+
+
+def test_running_labeling_projects_and_deployed_web_services_refuse_the_move(flows_env: Env) -> None:
+    spec = demo_scenario()
+    _labeling_and_services(spec)
+    flows_env.control.load(spec)
+    mark = flows_env.control.mark()
+    state, error = _run()
+    assert state.is_failed()
+    assert "LabelingProjectsRunning" in str(error) and "defects" in str(error) and "old-project" not in str(error)
+    assert "DeployedWebServices" in str(error) and "legacy-scoring (ACI)" in str(error)
+    assert flows_env.control.writes(mark) == []
+
+
+def test_grants_of_a_replaced_system_identity_go_to_the_new_one(flows_env: Env) -> None:
+    from amlops.azure import computes
+    from amlops.models import RoleAssignment
+
+    flows_env.load_demo()
+    old = computes.get_compute(flows_env.clients, ResourceId.parse(WS_ID), "gpu-cluster").principal_id
+    assert old, "a SystemAssigned compute has a principal"
+    reader = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+    roles.create(flows_env.clients, STORAGE, RoleAssignment(name="x", scope=STORAGE, role_definition_id=reader, principal_id=old, principal_type="ServicePrincipal"))
+    state, report = _run()
+    assert state.is_completed(), report
+    new = computes.get_compute(flows_env.clients, TARGET, "gpu-cluster").principal_id
+    assert new and new != old
+    [grant] = [a for a in roles.list_at_scope(flows_env.clients, STORAGE.replace(SOURCE_RG, TARGET_RG)) if a.principal_id == new]
+    assert grant.role_definition_id == reader.replace(SUB, TARGET_SUB)
+    assert any(old in n and new in n for n in report.notes), "the report says which identity was replaced"
+
+
+def test_batch_deployments_are_re_pointed_at_the_re_created_cluster(flows_env: Env) -> None:
+    from amlops.azure import rest
+
+    spec = demo_scenario()
+    spec["workspaces"][0]["batch_endpoints"] = [{"name": "nightly-scoring", "properties": {"authMode": "AADToken"}, "deployments": [
+        {"name": "v3", "properties": {"compute": f"{WS_ID}/computes/gpu-cluster", "model": {"referenceType": "Id", "assetId": f"{WS_ID}/models/forecast/versions/3"}}},
+    ]}]
+    flows_env.control.load(spec)
+    state, report = _run()
+    assert state.is_completed(), report
+    body = rest.send(flows_env.clients, TARGET_SUB, "GET", f"{TARGET}/batchEndpoints/nightly-scoring/deployments/v3", rest.ML_API)
+    assert body["properties"]["compute"] == f"{TARGET}/computes/gpu-cluster"
+    assert body["properties"]["model"]["assetId"] == f"{TARGET}/models/forecast/versions/3"
