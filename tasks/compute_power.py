@@ -15,6 +15,7 @@ from uuid import UUID
 
 from prefect import get_run_logger, task
 from prefect.artifacts import update_progress_artifact
+from prefect.context import TaskRunContext
 from pydantic import BaseModel
 
 from amlops.azure import computes, jobs, workspaces
@@ -142,7 +143,8 @@ def power_computes(
 ) -> list[Outcome]:
     """Start or stop these instances of one workspace; every instance ends with an outcome, none raises."""
 
-    logger = get_run_logger()  # the instance threads run outside the task's context: they log through this one
+    # The instance threads run outside the task's context: they log through this one (none when the body runs bare).
+    logger = get_run_logger() if TaskRunContext.get() else None
     active = _ActiveJobs(workspace)
 
     def one(name: str) -> Outcome:
