@@ -14,7 +14,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-EXIT_CODES = {"InvalidInput": 2, "PreflightFailed": 3, "PlanNotApproved": 3, "MoveInProgress": 3, "PlanChanged": 3, "MoveIncomplete": 4}
+# Outcome (exception class or error code) -> exit code. Azure's validation refusing the move is a refusal;
+# a private-endpoint approval that timed out after the move leaves work for a person.
+EXIT_CODES = {
+    "InvalidInput": 2,
+    "PreflightFailed": 3,
+    "PlanNotApproved": 3,
+    "MoveInProgress": 3,
+    "PlanChanged": 3,
+    "MoveValidationFailed": 3,
+    "MoveIncomplete": 4,
+    "ApprovalTimedOut": 4,
+}
 DEMO_SCENARIO = Path(__file__).parent / "emulator" / "scenarios" / "demo.yaml"
 DEMO_TARGET = ("22222222-2222-2222-2222-222222222222", "ml-prod-moved")
 
