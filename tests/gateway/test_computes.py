@@ -37,7 +37,9 @@ def test_delete_then_recreate_gives_the_same_settings(demo: Env, ws: ResourceId)
 
 def test_detach_keeps_the_cluster_delete_removes_it(demo: Env, ws: ResourceId) -> None:
     aks = computes.get_compute(demo.clients, ws, "aks-attached")
-    computes.delete_compute(demo.clients, ws, aks)
+    assert computes.delete_compute(demo.clients, ws, aks) == "Detach"
+    with pytest.raises(NotFound):
+        computes.get_compute(demo.clients, ws, "aks-attached")
     assert resources.exists(demo.clients, AKS, "2024-01-01"), "detach leaves the Kubernetes cluster in place"
 
 
