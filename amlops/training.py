@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import Field
 
-from amlops.models import Model
+from amlops.azure.errors import AmlopsError
+from amlops.models import Job, Model
 
 COMPLETE_MARKER = "_COMPLETE"
 _STEP = re.compile(r"^step-(\d+)$")
@@ -81,6 +83,21 @@ def classify(status: str, failure_reason: str | None) -> End | None:
     if status in ("Failed", "NotResponding"):
         return INFRA_REASONS.get(failure_reason or "", "user error")  # type: ignore[return-value]
     return None
+
+
+def watch_until_end(read: Callable[[], Job], sleep: Callable[[float], None], every: float, on_error: Callable[[AmlopsError], None]) -> Job:
+    """Read a job until it has ended. A failed read is not an end; an end is read twice before it is
+    believed, so a status seen once (a stale replica, a flicker) never decides a retry."""
+    while True:
+        try:
+            job = read()
+            if classify(job.status, job.failure_reason) is not None:
+                confirmed = read()
+                if confirmed.status == job.status:
+                    return confirmed
+        except AmlopsError as err:
+            on_error(err)
+        sleep(every)
 
 
 class Budgets(Model):

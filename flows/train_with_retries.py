@@ -15,7 +15,18 @@ from pydantic import BaseModel, Field
 
 from amlops.azure.errors import AmlopsError
 from amlops.models import Job, ResourceId
-from amlops.training import Attempt, Budgets, Checkpoint, CheckpointLocation, attempt_name, classify, compute_for, lineage_of, next_step
+from amlops.training import (
+    Attempt,
+    Budgets,
+    Checkpoint,
+    CheckpointLocation,
+    attempt_name,
+    classify,
+    compute_for,
+    lineage_of,
+    next_step,
+    watch_until_end,
+)
 from tasks import training as t
 
 
@@ -56,18 +67,9 @@ def _attempt(job: Job) -> Attempt:
 
 
 def _watch(workspace: ResourceId, name: str, every: float) -> Job:
-    """Until the job ends. A failed read is not an end; an end is read twice before it is believed."""
+    """Until the job ends, its end read twice (see watch_until_end)."""
     logger = get_run_logger()
-    while True:
-        try:
-            job = t.read_job.fn(workspace, name)
-            if classify(job.status, job.failure_reason) is not None:
-                confirmed = t.read_job.fn(workspace, name)
-                if confirmed.status == job.status:
-                    return confirmed
-        except AmlopsError as err:
-            logger.warning("Reading %s failed (%s); still watching", name, err)
-        time.sleep(every)
+    return watch_until_end(lambda: t.read_job.fn(workspace, name), time.sleep, every, lambda err: logger.warning("Reading %s failed (%s); still watching", name, err))
 
 
 def _lost(attempt: Attempt, checkpoint: Checkpoint | None) -> float:
