@@ -242,12 +242,20 @@ class MoveManifest(Model):
     approved_by: str = ""
     decisions: list[Decision] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    # old name -> new name, for compute re-created under a new name (policy 'rename')
+    renamed_computes: dict[str, str] = Field(default_factory=dict)
 
     def done(self, step: str) -> bool:
         return step in self.steps_done
 
     def with_step(self, step: str) -> MoveManifest:
         return self if self.done(step) else self.model_copy(update={"steps_done": [*self.steps_done, step]})
+
+
+def renamed_compute(name: str, suffix: str = "-moved") -> str:
+    """A new name for a compute whose own name Azure keeps refusing after the move, within Azure's rule:
+    3 to 24 letters, digits and '-', starting with a letter (its error message for an invalid compute name)."""
+    return name[: 24 - len(suffix)].rstrip("-") + suffix
 
 
 class Check(Model):
@@ -265,12 +273,12 @@ def _compute_checks(manifest: MoveManifest, observed: Inventory) -> list[Check]:
     found = {c.name: c for c in observed.computes}
     checks = []
     for want in manifest.inventory.computes:
-        have = found.get(want.name)
+        have = found.get(manifest.renamed_computes.get(want.name, want.name))
         if have is None:
             action = f"re-create compute '{want.name}' from manifest {manifest.move_id}" + (" (recreate_compute was off)" if not manifest.request.recreate_compute else "")
             checks.append(Check(kind="compute", name=want.name, expected=want.compute_type, actual="missing", ok=False, action=action))
             continue
-        diff = sorted(k for k, v in want.settings().items() if have.settings().get(k) != v)
+        diff = sorted(k for k, v in want.settings().items() if have.settings().get(k) != v and k != "name")  # a rename is recorded, not a difference
         checks.append(
             Check(
                 kind="compute",

@@ -220,6 +220,8 @@ def _execute(store: ManifestStore, manifest: MoveManifest, run_id: str, approve_
     problems: list[str] = []
     for step, (futures, kind) in rebuilding.items():
         problems += _results(futures, kind)
+        if step == "recreate_compute":
+            manifest = _with_renames(manifest, missing, futures)
         record(step)
     if not manifest.done("approve_private_endpoints"):
         before = {c.private_endpoint_id.lower() for c in inv.private_endpoint_connections if c.status == "Approved"}
@@ -240,6 +242,18 @@ def _execute(store: ManifestStore, manifest: MoveManifest, run_id: str, approve_
         todo = "\n".join(f"- {c.kind} {c.name}: {c.action}" for c in left)
         raise AmlopsError(f"Move {manifest.move_id} finished with {len(left)} item(s) left for a person:\n{todo}", code="MoveIncomplete")
     return report
+
+
+def _with_renames(manifest: MoveManifest, specs: list[Any], futures: Any) -> MoveManifest:
+    """Record compute re-created under a new name (policy 'rename'), so verification and people find it."""
+    renamed, notes = dict(manifest.renamed_computes), list(manifest.notes)
+    for spec, future in zip(specs, futures, strict=True):
+        outcome = future.result() if future.state.is_completed() else ""
+        if outcome.startswith("re-created as "):
+            new = outcome.removeprefix("re-created as ").split(" ", 1)[0]
+            renamed[spec.name] = new
+            notes.append(f"compute '{spec.name}' re-created as '{new}': Azure's Etag conflict on the old name persisted")
+    return manifest.model_copy(update={"renamed_computes": renamed, "notes": notes})
 
 
 def _results(futures: Any, kind: str = "") -> list[str]:

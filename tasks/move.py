@@ -12,7 +12,7 @@ from amlops.azure import computes, datastores, endpoints, jobs, moves, network, 
 from amlops.azure.errors import Conflict, NotFound
 from amlops.azure.retry import retrying
 from amlops.models import ComputeSpec, Datastore, OnlineEndpoint, ResourceId, RoleAssignment, deployment_names
-from amlops.move import Inventory, MoveRequest, Problem, required_providers
+from amlops.move import Inventory, MoveRequest, Problem, renamed_compute, required_providers
 from tasks.common import TASK_DEFAULTS, clients
 
 
@@ -171,7 +171,7 @@ def recreate_compute(workspace: ResourceId, spec: ComputeSpec, location: str, re
     except Conflict as err:
         if not (_is_etag_conflict(err) and rename_on_conflict):
             raise
-    renamed = spec.model_copy(update={"name": f"{spec.name[:20]}-moved"})
+    renamed = spec.model_copy(update={"name": renamed_compute(spec.name)})
     computes.create_compute(c, workspace, renamed, location)
     return f"re-created as {renamed.name} (Etag conflict on the old name persisted)"
 
