@@ -18,7 +18,8 @@ from amlops.cli import EXIT_CODES
 from amlops.manifests import ManifestStore
 from amlops.models import ComputeSpec, ResourceId
 from flows import pauses
-from tests.conftest import SUB, TARGET_SUB, WS_ID, Env, demo_scenario
+from tests.conftest import TARGET_SUB, WS_ID, Env, demo_scenario
+from tests.flows.test_move_workspace import _cmk, _databricks, _other_region, _other_tenant, _unregistered
 
 ROOT = Path(__file__).parents[2]
 WS = ResourceId.parse(WS_ID)
@@ -64,26 +65,6 @@ def _change(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     spec = demo_scenario()
     change(spec)
     return spec
-
-
-def _other_region(spec: dict[str, Any]) -> None:
-    spec["resource_groups"].append({"id": f"/subscriptions/{TARGET_SUB}/resourceGroups/ml-moved", "location": "eastus"})
-
-
-def _other_tenant(spec: dict[str, Any]) -> None:
-    spec["subscriptions"][1]["tenant"] = "99999999-9999-9999-9999-999999999999"
-
-
-def _unregistered(spec: dict[str, Any]) -> None:
-    spec["subscriptions"][1]["providers"] = ["Microsoft.MachineLearningServices"]
-
-
-def _cmk(spec: dict[str, Any]) -> None:
-    spec["workspaces"][0]["properties"]["encryption"] = {"status": "Enabled"}
-
-
-def _databricks(spec: dict[str, Any]) -> None:
-    spec["resources"].append({"id": f"/subscriptions/{SUB}/resourceGroups/ml-prod/providers/Microsoft.Databricks/workspaces/dbw", "location": "westeurope", "properties": {"parameters": {"amlWorkspaceId": {"value": WS_ID}}}})
 
 
 def _storage_elsewhere(spec: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from prefect.settings import PREFECT_API_URL
 
 from amlops.training import Budgets
@@ -99,17 +100,17 @@ def test_train_command_user_retries_escalation_and_resume_arg(training: Env, pre
     assert submitted[2]["properties"]["command"].startswith("python train.py --from azureml://datastores/checkpoints/paths/runs/forecast/step-")
 
 
-def test_train_command_infra_budget_exits_3_with_the_reason(training: Env, prefect_server: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("end", "options", "says", "attempts"),
+    [
+        ("node_failure", ["--infra-retries", "1"], "2 infrastructure ends (node failure last); the budget is 1 retries", 2),
+        ("preempt", ["--total-minutes", "0.01"], "total time budget of 0.01 minutes is spent", 1),
+    ],
+    ids=["infra-retries", "total-minutes"],
+)
+def test_train_command_budgets_exit_3_with_the_reason(training: Env, prefect_server: str, tmp_path: Path, end: str, options: list[str], says: str, attempts: int) -> None:
     lineage = f"fc-{uuid.uuid4().hex[:6]}"
-    training.control.schedule_job_end(f"{lineage}-*", "node_failure", after=0.3, times=5)
-    code, out = _train_cli(prefect_server, tmp_path, lineage, "--backoff", "0", "--infra-retries", "1")
-    assert code == 3 and "2 infrastructure ends (node failure last); the budget is 1 retries" in out, out
-    assert len(_jobs(training, lineage)) == 2
-
-
-def test_train_command_total_minutes(training: Env, prefect_server: str, tmp_path: Path) -> None:
-    lineage = f"fc-{uuid.uuid4().hex[:6]}"
-    training.control.schedule_job_end(f"{lineage}-*", "preempt", after=1.0, times=5)
-    code, out = _train_cli(prefect_server, tmp_path, lineage, "--backoff", "0", "--total-minutes", "0.01")
-    assert code == 3 and "total time budget of 0.01 minutes is spent" in out, out
-    assert len(_jobs(training, lineage)) == 1
+    training.control.schedule_job_end(f"{lineage}-*", end, after=1.0, times=5)
+    code, out = _train_cli(prefect_server, tmp_path, lineage, "--backoff", "0", *options)
+    assert code == 3 and says in out, out
+    assert len(_jobs(training, lineage)) == attempts
