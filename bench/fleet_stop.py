@@ -8,8 +8,6 @@ the same fleet in the same run, then scaled to 1,000).
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from typing import Any
 
@@ -39,8 +37,9 @@ def floor_seconds(n: int) -> float:
 def main(quick: bool = False) -> dict[str, float]:
     """``quick``: 2 workspaces of 5 instances (a smoke run, not a measurement)."""
     workspaces, per_workspace, sample = (2, 5, 3) if quick else (WORKSPACES, PER_WORKSPACE, SAMPLE)
-    state = tempfile.mkdtemp(prefix="amlops-bench-")
-    os.environ.setdefault("PREFECT_HOME", os.path.join(state, "prefect"))
+    from bench.common import local_prefect
+
+    local_prefect()
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from amlops.azure import computes

@@ -99,12 +99,13 @@ def warm_up() -> None:
 def main(quick: bool = False) -> dict[str, float]:
     """``quick``: the same workspace with every latency a tenth as long (a smoke run, not a measurement)."""
     state = tempfile.mkdtemp(prefix="amlops-bench-")
-    os.environ.setdefault("PREFECT_HOME", os.path.join(state, "prefect"))
+    from bench.common import local_prefect, pointed_at
+
+    local_prefect()
     os.environ["AMLOPS_STATE_DIR"] = state
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from amlops.emulator import Emulator
-    from bench.common import pointed_at
     from flows.move_workspace import move_workspace
 
     scale = 0.1 if quick else 1.0

@@ -5,9 +5,7 @@ the watch interval (goal: at most one interval plus one submit round trip, measu
 
 from __future__ import annotations
 
-import os
 import statistics
-import tempfile
 import time
 import uuid
 from datetime import datetime
@@ -22,7 +20,9 @@ def _at(iso: str) -> float:
 def main(quick: bool = False) -> dict[str, float]:
     """``quick``: one preemption and a shorter script (a smoke run, not a measurement)."""
     preemptions = 1 if quick else K
-    os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="amlops-bench-"))
+    from bench.common import local_prefect
+
+    local_prefect()
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from amlops.cli import DEMO_SCENARIO
