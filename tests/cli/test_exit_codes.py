@@ -35,7 +35,7 @@ class Amlops:
         self.log = log
         self.proc = subprocess.Popen([sys.executable, "-m", "amlops.cli", *args], cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
 
-    def wait(self, timeout: float = 180) -> int:
+    def wait(self, timeout: float = 600) -> int:
         try:
             return self.proc.wait(timeout=timeout)
         finally:
@@ -145,7 +145,7 @@ def test_a_move_already_in_progress_exits_3(amlops: Callable[..., Amlops], flows
     assert flows_env.control.writes(mark) == []
 
 
-def _paused_plan(known: set[str], timeout: float = 90) -> pauses.PausedRun:
+def _paused_plan(known: set[str], timeout: float = 300) -> pauses.PausedRun:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for run in pauses.list_paused():

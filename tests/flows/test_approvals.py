@@ -47,7 +47,7 @@ class Background:
         self.thread = threading.Thread(target=lambda: setattr(self, "state", run(**kwargs, return_state=True)), daemon=True)
         self.thread.start()
 
-    def paused(self, field: str, timeout: float = 60, newer_than: pauses.PausedRun | None = None) -> pauses.PausedRun:
+    def paused(self, field: str, timeout: float = 300, newer_than: pauses.PausedRun | None = None) -> pauses.PausedRun:
         """This run, once it waits for a form with ``field`` in it (in a pause after ``newer_than``, if given)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -59,7 +59,7 @@ class Background:
             time.sleep(0.2)
         raise AssertionError(f"{self.name} never paused asking about {field}")
 
-    def result(self, timeout: float = 120) -> Any:
+    def result(self, timeout: float = 300) -> Any:
         self.thread.join(timeout)
         assert not self.thread.is_alive(), "the flow did not finish"
         return self.state

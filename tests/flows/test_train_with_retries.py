@@ -85,14 +85,14 @@ def test_cancelled_by_a_person_is_never_retried(training: Env) -> None:
     outcome: list[Any] = []
     runner = threading.Thread(target=lambda: outcome.append(_run(lineage=lineage)), daemon=True)
     runner.start()
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while not _lineage_jobs(training, lineage):
         assert runner.is_alive() and time.monotonic() < deadline, f"never submitted: {outcome}"
         time.sleep(0.05)
     training.control.advance(1)  # past the queue
     assert jobs.get_job(training.clients, WS, f"{lineage}-001").status == "Running"
     jobs.cancel_job(training.clients, WS, f"{lineage}-001")
-    runner.join(120)
+    runner.join(300)
     [(state, error)] = outcome
     assert state.is_failed() and "cancelled by a person; not retried" in str(error)
     assert len(_lineage_jobs(training, lineage)) == 1

@@ -85,7 +85,7 @@ def _train_cli(prefect_server: str, tmp_path: Path, lineage: str, *options: str)
     args += [f"--env={k}={v}" for k, v in SCRIPT.items()]  # fmt: skip
     log = tmp_path / f"{lineage}.log"
     with open(log, "w") as out:
-        code = subprocess.run(args, cwd=ROOT, env={**os.environ, "PREFECT_API_URL": prefect_server}, stdout=out, stderr=subprocess.STDOUT, timeout=300).returncode
+        code = subprocess.run(args, cwd=ROOT, env={**os.environ, "PREFECT_API_URL": prefect_server}, stdout=out, stderr=subprocess.STDOUT, timeout=600).returncode
     return code, log.read_text()
 
 
