@@ -47,8 +47,9 @@ test: $(STAMP) $(AZURITE) browser-deps postgres-deps lint
 demo: $(STAMP) $(AZURITE)
 	$(PY) -m amlops.cli demo
 
-bench: $(STAMP)
-	$(PY) -m bench.run_all
+# `make bench BENCH_ARGS=--quick`: each benchmark in its shortest form (the suite runs it so they cannot rot).
+bench: $(STAMP) $(AZURITE)
+	$(PY) -m bench.run_all $(BENCH_ARGS)
 
 emulator: $(STAMP)
 	$(PY) -m amlops.cli emulator --port 8443

@@ -115,6 +115,7 @@ def _demo(args: argparse.Namespace) -> int:
     then a short training run in the moved workspace that survives a preemption."""
     home = Path(tempfile.mkdtemp(prefix="amlops-demo-"))
     os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")  # Prefect's 20 s is short on a busy laptop
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # its start-up write races the server's own
     os.environ["AMLOPS_STATE_DIR"] = str(home / "state")
     from amlops.emulator import Emulator, scenario

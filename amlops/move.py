@@ -401,7 +401,7 @@ def _compute_checks(manifest: MoveManifest, observed: Inventory) -> list[Check]:
         problems = []
         if have.provisioning_state != "Succeeded":
             problems.append(f"provisioning {have.provisioning_state or 'unknown'}")
-        diff = sorted(k for k, v in want.settings().items() if have.settings().get(k) != v)
+        diff = sorted(k for k, v in want.settings().items() if have.settings().get(k) != v and k != "name")  # a rename is reported on its own
         if diff:
             problems.append(f"differs in {', '.join(diff)}")
         if want.is_instance and power_state(want.state) != power_state(have.state):

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import Field
 
-from amlops.models import Model
+from amlops.errors import AmlopsError
+from amlops.models import Job, Model
 
 COMPLETE_MARKER = "_COMPLETE"
 _STEP = re.compile(r"^step-(\d+)$")
@@ -97,6 +99,30 @@ def classify(status: str, error_code: str | None = None, error_message: str | No
     if status == "NotResponding" or (error_code or "").lower() in ("systemerror", "serviceerror", "internalservererror"):
         return "infrastructure"
     return "user error"
+
+
+def watch_until_end(
+    read: Callable[[], Job],
+    sleep: Callable[[float], None],
+    every: float,
+    on_error: Callable[[AmlopsError], None],
+    on_running: Callable[[Job], None] = lambda job: None,
+) -> Job:
+    """Read a job until it has ended. A failed read is not an end; an end is read twice before it is
+    believed, so a status seen once (a stale replica, a flicker) never decides a retry. ``on_running``
+    sees each read of a job still going (to give up on one queued too long)."""
+    while True:
+        try:
+            job = read()
+            if classify(job.status, job.error_code, job.error_message) is not None:
+                confirmed = read()
+                if confirmed.status == job.status:
+                    return confirmed
+            else:
+                on_running(job)
+        except AmlopsError as err:
+            on_error(err)
+        sleep(every)
 
 
 class Budgets(Model):

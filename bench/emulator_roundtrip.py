@@ -96,7 +96,9 @@ def emulator_process() -> Iterator[tuple[str, str]]:
         proc.wait()
 
 
-def main() -> dict[str, float]:
+def main(quick: bool = False) -> dict[str, float]:
+    """``quick``: a few samples and half-second throughput runs (a smoke run, not a measurement)."""
+    n, seconds = (20, 0.5) if quick else (300, 3.0)
     with emulator_process() as (base_url, ca_file):
         clients = Clients(Target("emulator", base_url, ca_file), budget=unpaced())
         session = requests.Session()
@@ -109,11 +111,11 @@ def main() -> dict[str, float]:
             computes.restart_compute(clients, WS, "alice-ci")
 
         figures = {
-            "bare GET median ms": median_ms(bare, 300),
-            "SDK GET median ms": median_ms(sdk_get, 300),
-            "SDK long-running op median ms": median_ms(sdk_lro, 200),
-            "emulator GETs/s (bare clients, 4 threads)": throughput(bare, 4, 3.0),
-            "SDK GETs/s (4 threads, client-bound)": throughput(sdk_get, 4, 3.0),
+            "bare GET median ms": median_ms(bare, n),
+            "SDK GET median ms": median_ms(sdk_get, n),
+            "SDK long-running op median ms": median_ms(sdk_lro, n),
+            "emulator GETs/s (bare clients, 4 threads)": throughput(bare, 4, seconds),
+            "SDK GETs/s (4 threads, client-bound)": throughput(sdk_get, 4, seconds),
         }
     print("emulator round trips (real SDK over HTTPS; emulator in its own process; ARM pacing off)")
     print(f"  machine: {machine()}")

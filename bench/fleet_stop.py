@@ -8,8 +8,6 @@ the same fleet in the same run, then scaled to 1,000).
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from typing import Any
 
@@ -22,12 +20,12 @@ def _ws(i: int) -> str:
     return f"/subscriptions/{SUB}/resourceGroups/fleet/providers/Microsoft.MachineLearningServices/workspaces/team-{i:02d}"
 
 
-def scenario() -> dict[str, Any]:
+def scenario(workspaces: int = WORKSPACES, per_workspace: int = PER_WORKSPACE) -> dict[str, Any]:
     ci = {"computeType": "ComputeInstance", "properties": {"vmSize": "STANDARD_DS3_V2", "idleTimeBeforeShutdown": "PT60M"}}
     return {
         "subscriptions": [{"id": SUB, "region": "eastus"}],
         "resource_groups": [{"id": f"/subscriptions/{SUB}/resourceGroups/fleet", "location": "eastus"}],
-        "workspaces": [{"id": _ws(i), "location": "eastus", "computes": [{"name": f"ci-{i:02d}-{j:02d}", "properties": ci} for j in range(PER_WORKSPACE)]} for i in range(WORKSPACES)],
+        "workspaces": [{"id": _ws(i), "location": "eastus", "computes": [{"name": f"ci-{i:02d}-{j:02d}", "properties": ci} for j in range(per_workspace)]} for i in range(workspaces)],
     }
 
 
@@ -36,9 +34,12 @@ def floor_seconds(n: int) -> float:
     return max(0, n - BURST) / RATE + STOP_SECONDS
 
 
-def main() -> dict[str, float]:
-    state = tempfile.mkdtemp(prefix="amlops-bench-")
-    os.environ.setdefault("PREFECT_HOME", os.path.join(state, "prefect"))
+def main(quick: bool = False) -> dict[str, float]:
+    """``quick``: 2 workspaces of 5 instances (a smoke run, not a measurement)."""
+    workspaces, per_workspace, sample = (2, 5, 3) if quick else (WORKSPACES, PER_WORKSPACE, SAMPLE)
+    from bench.common import local_prefect
+
+    local_prefect()
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from amlops.azure import computes
@@ -46,20 +47,20 @@ def main() -> dict[str, float]:
     from amlops.emulator import Emulator
     from amlops.fleet import Selector
     from amlops.models import ResourceId
+    from bench.common import pointed_at
     from bench.move_workspace import warm_up
     from flows.compute_power import stop_computes
 
-    with Emulator(scenario_spec=scenario()) as emu, temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        os.environ.update(emu.env())
+    with Emulator(scenario_spec=scenario(workspaces, per_workspace)) as emu, pointed_at(emu.env()), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         emu.state.settings.lro = {"default": {"mode": "immediate"}, "compute.stop": {"mode": "seconds", "seconds": STOP_SECONDS}}
         warm_up()
 
         # Baseline: one after another, waiting for each, as `for c in ...; do az ml compute stop ...; done` would.
-        clients, sample_ws = Clients(), ResourceId.parse(_ws(WORKSPACES - 1))
+        clients, sample_ws = Clients(), ResourceId.parse(_ws(workspaces - 1))
         started = time.perf_counter()
-        for j in range(SAMPLE):
-            computes.stop_compute(clients, sample_ws, f"ci-{WORKSPACES - 1:02d}-{j:02d}")
-        per_stop = (time.perf_counter() - started) / SAMPLE
+        for j in range(sample):
+            computes.stop_compute(clients, sample_ws, f"ci-{workspaces - 1:02d}-{j:02d}")
+        per_stop = (time.perf_counter() - started) / sample
         emu.throttler.reset()  # the fleet run starts with a full budget, as the floor assumes
         first = len(emu.log.entries)
 
@@ -73,16 +74,17 @@ def main() -> dict[str, float]:
         reads = sum(1 for e in run if e["kind"] == "reads")
     stopped = report.counts.get("stopped", 0)
     floor = floor_seconds(stopped)
-    sequential = per_stop * WORKSPACES * PER_WORKSPACE
-    print(f"stop {WORKSPACES * PER_WORKSPACE} instances across {WORKSPACES} workspaces: {report.counts}")
+    fleet = workspaces * per_workspace
+    sequential = per_stop * fleet
+    print(f"stop {fleet} instances across {workspaces} workspaces: {report.counts}")
     print(f"  wall time                       {wall:8.1f} s")
     print(f"  floor set by the write budget   {floor:8.1f} s   (burst {BURST}, {RATE:.0f}/s, {STOP_SECONDS:.0f} s per stop)")
     print(f"  ratio wall/floor                {wall / floor:8.2f}x   goal <= 1.2x: {'met' if wall / floor <= 1.2 else 'MISSED'}")
     print(f"  429 responses                   {throttled:8d}     goal: near zero")
     print(f"  reads in the run                {reads:8d}     of which re-reads just before a stop: {rechecks} ({rechecks / max(1, stopped):.1f} per stop)")
     print(f"  read floor (250 burst, 25/s)    {max(0, reads - 250) / 25:8.1f} s   must stay under the write floor for the re-reads to cost no time")
-    print(f"  sequential loop, per stop       {per_stop:8.2f} s   (measured on {SAMPLE} instances of the same fleet)")
-    print(f"  sequential loop, 1,000 stops    {sequential:8.0f} s   (scaled)")
+    print(f"  sequential loop, per stop       {per_stop:8.2f} s   (measured on {sample} instances of the same fleet)")
+    print(f"  sequential loop, {fleet:,} stops    {sequential:8.0f} s   (scaled)")
     print(f"  speed-up over the loop          {sequential / wall:8.1f}x")
     return {"wall": wall, "floor": floor, "throttled": throttled, "sequential": sequential, "reads": reads, "rechecks": rechecks}
 

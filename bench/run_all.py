@@ -1,14 +1,21 @@
-"""Run every benchmark in turn; each prints its own figures and ratios."""
+"""Run every benchmark in turn; each prints its own figures and ratios.
+
+`python -m bench.run_all --quick` runs each in its shortest form: a smoke run that proves the benchmarks
+still work end to end (the suite runs it), not a measurement.
+"""
 
 from __future__ import annotations
+
+import sys
 
 from bench import emulator_roundtrip, fleet_stop, move_workspace, training_recovery
 
 if __name__ == "__main__":
-    emulator_roundtrip.main()
+    quick = "--quick" in sys.argv[1:]
+    emulator_roundtrip.main(quick)
     print()
-    move_workspace.main()
+    move_workspace.main(quick)
     print()
-    fleet_stop.main()
+    fleet_stop.main(quick)
     print()
-    training_recovery.main()
+    training_recovery.main(quick)

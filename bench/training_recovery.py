@@ -5,9 +5,7 @@ the watch interval (goal: at most one interval plus one submit round trip, measu
 
 from __future__ import annotations
 
-import os
 import statistics
-import tempfile
 import time
 import uuid
 from datetime import datetime
@@ -19,14 +17,19 @@ def _at(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
-def main() -> dict[str, float]:
-    os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="amlops-bench-"))
+def main(quick: bool = False) -> dict[str, float]:
+    """``quick``: one preemption and a shorter script (a smoke run, not a measurement)."""
+    preemptions = 1 if quick else K
+    from bench.common import local_prefect
+
+    local_prefect()
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from amlops.cli import DEMO_SCENARIO
     from amlops.emulator import Emulator, scenario
     from amlops.emulator.azurite import KEY, Azurite
     from amlops.training import Budgets, CheckpointLocation
+    from bench.common import pointed_at
     from bench.move_workspace import warm_up
     from flows.train_with_retries import train_with_retries
 
@@ -36,17 +39,16 @@ def main() -> dict[str, float]:
     ws = spec["workspaces"][0]
     ws["datastores"].append({"name": "checkpoints", "properties": {"datastoreType": "AzureBlob", "accountName": "devstoreaccount1", "containerName": "bench"}})
     try:
-        with Emulator(scenario_spec=spec) as emu, temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-            os.environ.update({**emu.env(), **azurite.env()})
+        with Emulator(scenario_spec=spec) as emu, pointed_at({**emu.env(), **azurite.env()}), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             emu.state.settings.storage_url, emu.state.settings.storage_key, emu.state.settings.job_queue_seconds = url, KEY, 0.5
             lineage = f"bench-{uuid.uuid4().hex[:6]}"
-            emu.state.job_schedules.append({"match": f"{lineage}-*", "end": "preempt", "after": PREEMPT_AFTER, "partial": True, "times": K})
+            emu.state.job_schedules.append({"match": f"{lineage}-*", "end": "preempt", "after": PREEMPT_AFTER, "partial": True, "times": preemptions})
             warm_up()
             report = train_with_retries(
                 workspace=ws["id"], command="python train.py", environment="azureml:forecast-env:1", compute="gpu-cluster",
                 checkpoint=CheckpointLocation(datastore="checkpoints", path="runs/bench"), lineage=lineage,
                 budgets=Budgets(backoff_seconds=0), watch_seconds=WATCH,
-                environment_variables={"AMLOPS_STEPS_PER_SECOND": "10", "AMLOPS_CHECKPOINT_EVERY": str(CHECKPOINT_EVERY), "AMLOPS_TOTAL_STEPS": "200"},
+                environment_variables={"AMLOPS_STEPS_PER_SECOND": "10", "AMLOPS_CHECKPOINT_EVERY": str(CHECKPOINT_EVERY), "AMLOPS_TOTAL_STEPS": "80" if quick else "200"},
             )  # fmt: skip
             puts = [e["time"] for e in emu.log.entries if e["method"] == "PUT" and "/jobs/" in e["path"]]
             # One submit round trip through the SDK, measured on its own (what the goal allows on top of a watch).

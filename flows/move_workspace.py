@@ -29,10 +29,12 @@ from amlops.approvals import AllowList, Verdict
 from amlops.azure.clients import POOL_SIZE
 from amlops.errors import (
     AmlopsError,
+    InvalidInput,
     MoveFailed,
     MoveIncomplete,
     MoveInProgress,
     MoveNeedsAPerson,
+    NotFound,
     PlanChanged,
     PreflightFailed,
     RestoreIncomplete,
@@ -193,7 +195,10 @@ def _prepare(
 ) -> tuple[MovePlan, MoveManifest | None]:
     """Preflight, plan and approval: reads only. Returns the manifest to persist, or None for a dry run."""
     logger = get_run_logger()
-    inventory: Inventory = t.snapshot_workspace(request.source_id)
+    try:
+        inventory: Inventory = t.snapshot_workspace(request.source_id)
+    except NotFound as err:
+        raise InvalidInput(f"Workspace {request.source} does not exist; check the resource id (az ml workspace show).") from err
     _refuse(t.preflight_move(request, inventory), "preflight")
     _refuse(t.quiesce_check(request.source_id, [e.name for e in inventory.online_endpoints], request.quiesce_window_minutes, request.allow_missing_metrics), "the workspace is in use")
     plan = build_plan(request, inventory)

@@ -13,7 +13,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from pydantic import BaseModel, Field
 
-from amlops.errors import AmlopsError, TrainingStopped
+from amlops.errors import TrainingStopped
 from amlops.models import Job, ResourceId
 from amlops.training import (
     Attempt,
@@ -26,6 +26,7 @@ from amlops.training import (
     lineage_of,
     next_step,
     time_lost,
+    watch_until_end,
 )
 from tasks import training as t
 
@@ -69,27 +70,24 @@ def _attempt(job: Job) -> Attempt:
 
 
 def _watch(workspace: ResourceId, name: str, every: float, queued_limit_minutes: float | None = None) -> Job:
-    """Until the job ends. A failed read is not an end; an end is read twice before it is believed. A job still
-    Queued after ``queued_limit_minutes`` of watching is cancelled: the tier has no place for it."""
+    """Until the job ends, its end read twice (see watch_until_end). A job still Queued after
+    ``queued_limit_minutes`` of watching is cancelled: the tier has no place for it."""
     logger = get_run_logger()
-    queued_for = 0.0
-    while True:
-        try:
-            # Plain calls, deliberately: a status read every few seconds for hours would be thousands of
-            # task runs on the Prefect server; a failed read is handled here, not by task retries.
-            job = t.read_job.fn(workspace, name)
-            if _end_of(job) is not None:
-                confirmed = t.read_job.fn(workspace, name)
-                if confirmed.status == job.status:
-                    return confirmed
-            queued_for = queued_for + every if job.status in ("NotStarted", "Queued") else 0.0
-            if queued_limit_minutes is not None and queued_for >= queued_limit_minutes * 60:
-                logger.warning("%s has waited in the queue %.0f s; cancelling it (counts toward escalation)", name, queued_for)
-                t.give_up_queued.fn(workspace, name, "queued too long")
-                queued_limit_minutes = None  # cancelled: now wait for the end like any other
-        except AmlopsError as err:
-            logger.warning("Reading %s failed (%s); still watching", name, err)
-        time.sleep(every)
+    queued = {"for": 0.0, "limit": queued_limit_minutes}
+
+    def on_running(job: Job) -> None:
+        queued["for"] = (queued["for"] or 0.0) + every if job.status in ("NotStarted", "Queued") else 0.0
+        limit = queued["limit"]
+        if limit is not None and (queued["for"] or 0.0) >= limit * 60:
+            logger.warning("%s has waited in the queue %.0f s; cancelling it (counts toward escalation)", name, queued["for"])
+            t.give_up_queued.fn(workspace, name, "queued too long")
+            queued["limit"] = None  # cancelled: now wait for the end like any other
+
+    # Plain calls, deliberately: a status read every few seconds for hours would be thousands of task runs
+    # on the Prefect server; a failed read is handled here, not by task retries.
+    return watch_until_end(
+        lambda: t.read_job.fn(workspace, name), time.sleep, every, lambda err: logger.warning("Reading %s failed (%s); still watching", name, err), on_running
+    )
 
 
 def _lost(attempt: Attempt, checkpoint: Checkpoint | None) -> float:

@@ -68,6 +68,9 @@ def emulator() -> Iterator[Emulator]:
 def env(emulator: Emulator) -> Env:
     control = EmulatorControl(emulator.base_url, str(emulator.ca_file))
     control.reset()
+    # The emulator's time moves only when a test (or its injected sleep) advances it: throttle buckets,
+    # job timelines and long-running operations come out the same on a fast machine and a loaded one.
+    control.freeze()
     sleeps: list[float] = []
     return Env(emulator, control, make_clients(emulator, control, sleeps), sleeps)
 

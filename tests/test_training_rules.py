@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from amlops.training import Attempt, Budgets, attempt_name, classify, compute_for, next_step
+from amlops.errors import TransientError
+from amlops.models import Job
+from amlops.training import Attempt, Budgets, attempt_name, classify, compute_for, next_step, watch_until_end
 
 
 def _a(n: int, end: str) -> Attempt:
@@ -51,3 +53,26 @@ def test_a_job_stuck_in_the_queue_counts_toward_escalation() -> None:
     budgets = Budgets(escalate_after_preemptions=2)
     assert compute_for([_a(1, "queued too long"), _a(2, "preempted")], budgets, "lowpri", "dedicated") == "dedicated"
     assert next_step([_a(1, "queued too long")], Budgets(infra_retries=1), 0)[0] == "retry", "retried on the infrastructure budget"
+
+
+def _job(status: str, reason: str | None = None) -> Job:
+    return Job(name="L-001", status=status, error_message=reason)
+
+
+def test_an_end_is_read_twice_before_it_is_believed() -> None:
+    """A Failed seen once and gone on the next read (a flicker) does not end the watch; a failed read is not an end."""
+    reads = iter([_job("Running"), _job("Failed", "LowPriorityNodePreempted"), _job("Running"), TransientError("503"), _job("Completed"), _job("Completed")])
+    seen: list[str] = []
+    slept: list[float] = []
+    errors: list[str] = []
+
+    def read() -> Job:
+        nxt = next(reads)
+        if isinstance(nxt, Exception):
+            raise nxt
+        seen.append(nxt.status)
+        return nxt
+
+    ended = watch_until_end(read, slept.append, 7, lambda e: errors.append(str(e)))
+    assert ended.status == "Completed" and seen == ["Running", "Failed", "Running", "Completed", "Completed"]
+    assert errors == ["503"] and slept == [7, 7, 7], "waited between reads, never between an end and its confirmation"

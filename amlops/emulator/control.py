@@ -114,6 +114,14 @@ class Controls:
             setattr(self.state.settings, key, value)
         return ok(vars(self.state.settings))
 
+    def post_clock(self, req: Request) -> Response:
+        """{"frozen": true} stops the clock (only advance moves it), false lets it follow real time again."""
+        frozen = (req.body or {}).get("frozen")
+        if not isinstance(frozen, bool):
+            raise bad_request("POST /_emulator/clock needs {\"frozen\": true|false}.")
+        (self.state.clock.freeze if frozen else self.state.clock.thaw)()
+        return ok({"now": self.state.clock.iso(), "frozen": self.state.clock.frozen})
+
     def post_clock_advance(self, req: Request) -> Response:
         self.state.clock.advance(float((req.body or {}).get("seconds", 0)))
         return ok({"now": self.state.clock.iso()})

@@ -45,6 +45,10 @@ class EmulatorControl:
     def advance(self, seconds: float) -> None:
         self.call("POST", "clock/advance", {"seconds": seconds})
 
+    def freeze(self, frozen: bool = True) -> None:
+        """Stop the emulator's clock (it moves only by advance) or, with False, let it run again."""
+        self.call("POST", "clock", {"frozen": frozen})
+
     def job(self, job_id: str, action: str) -> dict[str, Any]:
         return self.call("POST", "jobs/action", {"id": job_id, "action": action})
 

@@ -39,7 +39,10 @@ def read(path: str | Path) -> dict[str, Any]:
 
 
 def load(state: State, spec: dict[str, Any]) -> None:
+    frozen = state.clock.frozen  # a new scenario starts from the present, on a clock that runs as before
     state.reset()
+    if frozen:
+        state.clock.freeze()
     state.strict_subscriptions = bool(spec.get("subscriptions"))
     for sub in spec.get("subscriptions", []):
         providers = sub.get("providers")

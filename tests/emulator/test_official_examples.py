@@ -37,8 +37,23 @@ PARSERS: dict[str, Any] = {
     "EnvironmentVersions": ml_models.EnvironmentVersion,
     "ModelVersions": ml_models.ModelVersion,
     "ResourceGroups": arm_models.ResourceGroup,
-    "Providers": arm_models.Provider,
+    "PrivateLinkResources": ml_models.PrivateLinkResource,
 }
+# Answers that are not a resource (no name), each read by the SDK model azure-ai-ml deserialises it into.
+NAMELESS: dict[str, Any] = {
+    "Workspaces_ListKeys": ml_models.ListWorkspaceKeysResult,
+    "Datastores_ListSecrets": ml_models.DatastoreSecrets,
+    # A page of nodes; this SDK has a model per node only (AmlComputeNodeInformation).
+    "Compute_ListNodes": lambda body: {"nodes": [ml_models.AmlComputeNodeInformation(n) for n in body["nodes"]], "nextLink": body.get("nextLink")},
+    "Providers_Get": arm_models.Provider,  # named by its namespace
+}
+
+
+def _read(model: Any, body: Any) -> Any:
+    """azure-mgmt-resource's models deserialise (msrest); azure-ai-ml's generated ones take the mapping."""
+    if hasattr(model, "deserialize"):
+        return model.deserialize(body)
+    return model(body)
 
 
 def _operations() -> list[tuple[str, str, str, str]]:
@@ -120,17 +135,25 @@ def _prepare_jobs(env: Env, operation: str, p: dict[str, Any]) -> None:
 
 
 def _parse(operation: str, body: Any) -> None:
+    """Every answer is read, none skipped: by the SDK model of its kind, by its non-resource model, or
+    (role assignments: azure-mgmt-authorization is not among the project's dependencies) by ARM's shape."""
     kind = operation.split("_")[0]
+    if operation in NAMELESS:
+        model = _read(NAMELESS[operation], body)
+        assert model is not None and (model.as_dict() if hasattr(model, "as_dict") else dict(model)), f"{operation}: the SDK read nothing from {body}"
+        if operation == "Providers_Get":
+            assert model.namespace == body["namespace"]
+        return
     parser = PARSERS.get(kind)
     items = body.get("value") if isinstance(body, dict) and "value" in body else [body]
     for item in items:
+        assert isinstance(item, dict) and "name" in item, f"{operation}: an item without a name: {item}"
         if kind == "RoleAssignments":
             assert set(item) >= {"id", "name", "type", "properties"} and item["properties"]["principalId"]
             continue
-        if parser is None or not isinstance(item, dict) or "name" not in item:
-            continue
-        model = parser(item)
-        assert model.name or getattr(model, "namespace", None), f"the SDK could not read a name from {item}"
+        assert parser is not None, f"{operation}: no SDK model to read {kind} with; add one to PARSERS"
+        model = _read(parser, item)
+        assert model.name, f"the SDK could not read a name from {item}"
         if kind == "Compute":
             assert model.properties.compute_type == item["properties"]["computeType"]
 

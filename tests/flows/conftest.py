@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from prefect.testing.utilities import prefect_test_harness
 
 from amlops.emulator import Emulator
 from tasks import common
-from tests.conftest import TARGET_SUB, WS_ID, Env
+from tests.conftest import AZURITE_KEY, TARGET_SUB, WS_ID, Env, demo_scenario
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +28,9 @@ def prefect_server(emulator: Emulator) -> Iterator[str]:
 @pytest.fixture
 def flows_env(env: Env, prefect_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
     monkeypatch.setenv("AMLOPS_STATE_DIR", str(tmp_path / "state"))
+    # Flows wait in real time (their sleeps, Prefect's polls, other processes), so here the emulator's clock
+    # follows real time; a test whose outcome hangs on the emulator's timing freezes it again.
+    env.control.freeze(False)
     return env
 
 
@@ -43,3 +47,17 @@ def move_args(**changes: Any) -> dict[str, Any]:
     }
     args.update(changes)
     return args
+
+
+# 20 steps a second, a checkpoint every second (20 steps), 100 steps in all: 5 s of training.
+SCRIPT = {"AMLOPS_STEPS_PER_SECOND": "20", "AMLOPS_CHECKPOINT_EVERY": "1", "AMLOPS_TOTAL_STEPS": "100"}
+
+
+@pytest.fixture
+def training(flows_env: Env, azurite: str) -> Env:
+    spec = demo_scenario()
+    spec["workspaces"][0]["datastores"].append({"name": "checkpoints", "properties": {"datastoreType": "AzureBlob", "accountName": "devstoreaccount1", "containerName": f"c-{uuid.uuid4().hex[:10]}"}})
+    spec["workspaces"][0]["computes"].append({"name": "gpu-dedicated", "properties": {"computeType": "AmlCompute", "properties": {"vmSize": "STANDARD_NC6S_V3", "vmPriority": "Dedicated"}}})
+    flows_env.control.load(spec)
+    flows_env.control.settings(storage_url=azurite, storage_key=AZURITE_KEY, job_queue_seconds=0.2)
+    return flows_env

@@ -47,20 +47,29 @@ class Background:
         self.thread = threading.Thread(target=lambda: setattr(self, "state", run(**kwargs, return_state=True)), daemon=True)
         self.thread.start()
 
-    def paused(self, field: str, timeout: float = 60) -> pauses.PausedRun:
-        """This run, once it waits for a form with ``field`` in it."""
+    def paused(self, field: str, timeout: float = 300, newer_than: pauses.PausedRun | None = None) -> pauses.PausedRun:
+        """This run, once it waits for a form with ``field`` in it (in a pause after ``newer_than``, if given)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for run in pauses.list_paused():
+                if newer_than is not None and run.paused_at <= newer_than.paused_at:
+                    continue
                 if run.name == self.name and any(field in name or field in spec.get("title", "") for name, spec in run.fields.items()):
                     return run
             time.sleep(0.2)
         raise AssertionError(f"{self.name} never paused asking about {field}")
 
-    def result(self, timeout: float = 120) -> Any:
+    def result(self, timeout: float = 300) -> Any:
         self.thread.join(timeout)
         assert not self.thread.is_alive(), "the flow did not finish"
         return self.state
+
+
+def _history(run_id: Any) -> list[str]:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return [s.name for s in client.read_flow_run_states(run_id)]
 
 
 def _run(**kwargs: Any) -> Background:
@@ -68,7 +77,6 @@ def _run(**kwargs: Any) -> Background:
 
 
 def test_allow_list_alone_decides_without_a_pause(flows_env: Env) -> None:
-    _pending_scenario(flows_env)
     spec = demo_scenario()
     spec["workspaces"][0]["private_endpoint_connections"].append({"name": "hub-2", "private_endpoint": HUB, "status": "Pending"})
     flows_env.control.load(spec)
@@ -76,6 +84,7 @@ def test_allow_list_alone_decides_without_a_pause(flows_env: Env) -> None:
     decisions = state.result()
     assert [(d.connection, d.via, d.outcome) for d in decisions] == [("hub-2", "allow-list", "Approved")]
     assert _statuses(flows_env)["hub-2"] == "Approved"
+    assert "Paused" not in _history(state.state_details.flow_run_id), "nobody was asked"
 
 
 def test_mixed_allow_list_and_a_person(flows_env: Env) -> None:
@@ -100,8 +109,8 @@ def test_invalid_answer_is_refused_and_asked_again(flows_env: Env) -> None:
     with pytest.raises(InvalidInput, match="Not pending"):
         pauses.answer(first.id, approve=True, approver="bob", reason="", decisions={"partner-9": "approve"})
     pauses.answer(first.id, approve=True, approver="  ", reason="", decisions={"partner-1": "approve"})  # no approver
-    second = run.paused("partner-1")
-    assert second.id == first.id
+    second = run.paused("partner-1", newer_than=first)
+    assert second.paused_at > first.paused_at, "asked again, in a new pause"
     assert "refused" in second.description and "approver" in second.description
     pauses.answer(second.id, approve=True, approver="bob", reason="ok", decisions={"partner-1": "approve"})
     state = run.result()
@@ -141,7 +150,7 @@ def test_plan_approval_pause_takes_a_person_and_checks_the_typed_name(flows_env:
     paused = run.paused("workspace_name")
     assert "Move plan" in paused.description and "alice-ci" in paused.description
     pauses.answer(paused.id, approve=True, approver="carol", reason="CHG-1", workspace_name="ml-prod")  # mistyped
-    again = run.paused("workspace_name")
+    again = run.paused("workspace_name", newer_than=paused)
     assert "ml-prod'" in again.description and "refused" in again.description
     assert flows_env.control.writes(mark) == [], "nothing is written before the plan is approved"
     pauses.answer(again.id, approve=False, approver="carol", reason="not today", workspace_name="")

@@ -142,6 +142,7 @@ def test_bad_input_is_refused_before_any_write(flows_env: Env, change: Any, args
 def test_active_jobs_and_endpoint_traffic_refuse_the_move(flows_env: Env) -> None:
     from amlops.azure import jobs
 
+    flows_env.control.freeze()  # the job stays active however long the run takes to reach the gate
     flows_env.load_demo()
     jobs.submit_command_job(flows_env.clients, ResourceId.parse(WS_ID), "busy-1", "python x.py", "azureml:forecast-env:1", "gpu-cluster")
     flows_env.control.traffic(f"{WS_ID}/onlineEndpoints/forecast-api", 12, seconds_ago=300)
@@ -169,17 +170,23 @@ def test_a_second_move_of_the_same_workspace_is_refused(flows_env: Env, tmp_path
     flows_env.load_demo()
     store = ManifestStore(tmp_path / "state")
     store.acquire(WS_ID, "other-move", "another-live-run")  # held by this (live) process
+    mark = flows_env.control.mark()
     state, error = _run()
     assert state.is_failed() and "already being moved by flow run another-live-run" in str(error)
+    assert flows_env.control.writes(mark) == [], "refused, yet something was written"
 
 
 def test_transient_faults_during_the_move_are_retried(flows_env: Env) -> None:
     flows_env.load_demo()
     flows_env.control.fault("/computes$", "503", method="GET", count=2)
-    flows_env.control.fault("/datastores/curated$", "drop", method="GET", count=1)
+    flows_env.control.fault("/datastores$", "drop", method="GET", count=1)
     state, report = _run()
     assert state.is_completed() and report.status == "completed"
-    assert any(r["fault"] == "503" for r in flows_env.control.requests())
+    log = flows_env.control.requests()
+    listed = [(r["fault"], r["status"]) for r in log if r["method"] == "GET" and r["path"].endswith("/computes")]
+    assert listed[:3] == [("503", 503), ("503", 503), (None, 200)], "each 503 was retried until the list came"
+    lists = [(r["fault"], r["status"]) for r in log if r["method"] == "GET" and r["path"].endswith("/datastores")]
+    assert lists[:2] == [("drop", 0), (None, 200)], "the dropped read was sent again"
 
 
 def test_persistent_etag_conflict_leaves_clear_work_for_a_person(flows_env: Env) -> None:

@@ -17,6 +17,7 @@ from prefect.client.orchestration import get_client
 from prefect.flow_engine import run_flow
 from prefect.states import Scheduled
 
+from amlops.errors import InvalidInput
 from amlops.fleet import Selector
 from deployments.fleet import fleet_deployments
 from flows.compute_power import CronRule, overtaken_by, stop_computes
@@ -47,9 +48,9 @@ def test_a_0800_start_stays_0800_local_across_daylight_saving(start: datetime, u
 
 
 def test_bad_schedules_are_refused_before_deploying() -> None:
-    with pytest.raises(Exception, match="invalid"):
+    with pytest.raises(InvalidInput, match="invalid"):
         fleet_deployments("x", Selector(subscriptions=[SUB]), start_cron="61 8 * * *")
-    with pytest.raises(Exception, match="invalid"):
+    with pytest.raises(InvalidInput, match="invalid"):
         fleet_deployments("x", Selector(subscriptions=[SUB]), timezone="Europe/Atlantis")
 
 

@@ -28,6 +28,14 @@ def _state(run_id: object) -> str:
     return state.name if state else ""
 
 
+def _history(run_id: object) -> list[str]:
+    """The names of the run's states, oldest first, as the Prefect server recorded them."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return [s.name for s in sorted(client.read_flow_run_states(run_id), key=lambda s: s.timestamp)]
+
+
 def _wait_for(run_id: object, names: set[str], timeout: float = 90) -> str:
     deadline = time.monotonic() + timeout
     while (name := _state(run_id)) not in names:
@@ -51,7 +59,9 @@ def test_a_deployment_run_suspends_and_resumes_from_the_top(flows_env: Env, pref
             except Exception:  # noqa: BLE001 - the deployment appears once the runner has registered it
                 assert time.monotonic() < deadline, (tmp_path / "runner.log").read_text()[-2000:]
                 time.sleep(1)
-        assert _wait_for(run.id, {"Suspended"}) == "Suspended", "a deployment run suspends instead of holding its process"
+        _wait_for(run.id, {"Suspended"})  # a deployment run suspends instead of holding its process
+        mark = flows_env.control.mark()
+        assert flows_env.control.writes() == [], "nothing was decided before the person answered"
 
         assert cli(["pending"]) == 0
         out = capsys.readouterr().out  # type: ignore[attr-defined]
@@ -64,5 +74,10 @@ def test_a_deployment_run_suspends_and_resumes_from_the_top(flows_env: Env, pref
         runner.wait(timeout=30)
     status = {c.name: c.status for c in network.list_connections(flows_env.clients, ResourceId.parse(WS_ID))}
     assert status["partner-1"] == "Approved"
-    log = (tmp_path / "runner.log").read_text()
-    assert log.count("Beginning flow run") >= 2 or log.count("Opening process") >= 2, "the resumed run started again from the top"
+    states = _history(run.id)
+    suspended = states.index("Suspended")
+    assert states[:suspended].count("Running") == 1 and states[suspended:].count("Running") == 1, f"run again from the top after the suspension: {states}"
+    after = flows_env.control.requests(mark)
+    assert any(r["method"] == "GET" and r["path"].endswith("/privateEndpointConnections") for r in after), "the resumed run read the connections again, from the top"
+    writes = [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in flows_env.control.writes(mark)]
+    assert writes == [("PUT", "partner-1")], "the answered pause was not asked again and each decision was acted on once"

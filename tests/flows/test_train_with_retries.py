@@ -16,22 +16,11 @@ from amlops.azure import jobs
 from amlops.models import ResourceId
 from amlops.training import Budgets, CheckpointLocation
 from flows.train_with_retries import train_with_retries
-from tests.conftest import AZURITE_KEY, WS_ID, Env, demo_scenario
+from tests.conftest import WS_ID, Env
+from tests.flows.conftest import SCRIPT
 
 ROOT = Path(__file__).parents[2]
 WS = ResourceId.parse(WS_ID)
-# 20 steps a second, a checkpoint every second (20 steps), 100 steps in all: 5 s of training.
-SCRIPT = {"AMLOPS_STEPS_PER_SECOND": "20", "AMLOPS_CHECKPOINT_EVERY": "1", "AMLOPS_TOTAL_STEPS": "100"}
-
-
-@pytest.fixture
-def training(flows_env: Env, azurite: str) -> Env:
-    spec = demo_scenario()
-    spec["workspaces"][0]["datastores"].append({"name": "checkpoints", "properties": {"datastoreType": "AzureBlob", "accountName": "devstoreaccount1", "containerName": f"c-{uuid.uuid4().hex[:10]}"}})
-    spec["workspaces"][0]["computes"].append({"name": "gpu-dedicated", "properties": {"computeType": "AmlCompute", "properties": {"vmSize": "STANDARD_NC6S_V3", "vmPriority": "Dedicated"}}})
-    flows_env.control.load(spec)
-    flows_env.control.settings(storage_url=azurite, storage_key=AZURITE_KEY, job_queue_seconds=0.2)
-    return flows_env
 
 
 def _args(**changes: Any) -> dict[str, Any]:
@@ -88,24 +77,23 @@ def test_user_error_retried_within_its_own_budget(training: Env) -> None:
 
 
 def test_cancelled_by_a_person_is_never_retried(training: Env) -> None:
-    lineage = f"fc-{uuid.uuid4().hex[:6]}"
+    """The emulator's clock stands still, so the attempt stays Running until the person cancels it, on any machine."""
     import threading
 
-    def cancel_when_running() -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if jobs.get_job(training.clients, WS, f"{lineage}-001").status == "Running":
-                    jobs.cancel_job(training.clients, WS, f"{lineage}-001")
-                    return
-            except Exception:  # noqa: BLE001 - not submitted yet
-                pass
-            time.sleep(0.05)
-
-    canceller = threading.Thread(target=cancel_when_running)
-    canceller.start()
-    state, error = _run(lineage=lineage)
-    canceller.join()
+    lineage = f"fc-{uuid.uuid4().hex[:6]}"
+    training.control.freeze()
+    outcome: list[Any] = []
+    runner = threading.Thread(target=lambda: outcome.append(_run(lineage=lineage)), daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 300
+    while not _lineage_jobs(training, lineage):
+        assert runner.is_alive() and time.monotonic() < deadline, f"never submitted: {outcome}"
+        time.sleep(0.05)
+    training.control.advance(1)  # past the queue
+    assert jobs.get_job(training.clients, WS, f"{lineage}-001").status == "Running"
+    jobs.cancel_job(training.clients, WS, f"{lineage}-001")
+    runner.join(300)
+    [(state, error)] = outcome
     assert state.is_failed() and "cancelled by a person; not retried" in str(error)
     assert len(_lineage_jobs(training, lineage)) == 1
 
@@ -156,19 +144,24 @@ def test_a_flow_killed_after_submitting_follows_its_attempt_on_restart(training:
     finally:
         proc.kill()
         proc.wait()
+    mark = training.control.mark()
     state, report = _run(lineage=lineage)
     assert state.is_completed(), report
     assert [j.name for j in _lineage_jobs(training, lineage)] == [f"{lineage}-001"], "followed, not submitted twice"
+    assert [w for w in training.control.writes(mark) if "/jobs/" in w["path"]] == [], "the restarted flow sent no job PUT, not even an identical one"
 
 
 def test_inputs_reach_every_attempt(training: Env) -> None:
     lineage = f"fc-{uuid.uuid4().hex[:6]}"
-    state, _ = _run(lineage=lineage, inputs={"sales": "azureml:sales:1", "epochs": "10"})
-    assert state.is_completed()
-    [job] = [r for r in training.control.resources() if r["id"].endswith(f"/jobs/{lineage}-001")]
-    inputs = job["properties"]["inputs"]
-    assert inputs["sales"]["jobInputType"] == "uri_folder" and inputs["sales"]["uri"].endswith("/data/sales/versions/1"), "resolved to the data asset"
-    assert inputs["epochs"]["value"] == "10"
+    training.control.schedule_job_end(f"{lineage}-001", "preempt", after=1.2)
+    state, report = _run(lineage=lineage, inputs={"sales": "azureml:sales:1", "epochs": "10"})
+    assert state.is_completed() and [a.end for a in report.attempts] == ["preempted", "completed"]
+    submitted = [r for r in training.control.resources() if f"/jobs/{lineage}-" in r["id"]]
+    assert len(submitted) == 2
+    for job in submitted:
+        inputs = job["properties"]["inputs"]
+        assert inputs["sales"]["jobInputType"] == "uri_folder" and inputs["sales"]["uri"].endswith("/data/sales/versions/1"), "resolved to the data asset"
+        assert inputs["epochs"]["value"] == "10"
 
 
 def test_a_job_stuck_in_the_low_priority_queue_escalates_to_dedicated(training: Env) -> None:

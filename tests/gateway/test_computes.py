@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from amlops.azure import computes, resources
-from amlops.errors import Conflict, InvalidInput, NotFound
+from amlops.errors import Conflict, InvalidInput, NotFound, TransientError
 from amlops.models import ResourceId
 from tests.conftest import SUB, Env
 
@@ -37,7 +37,9 @@ def test_delete_then_recreate_gives_the_same_settings(demo: Env, ws: ResourceId)
 
 def test_detach_keeps_the_cluster_delete_removes_it(demo: Env, ws: ResourceId) -> None:
     aks = computes.get_compute(demo.clients, ws, "aks-attached")
-    computes.delete_compute(demo.clients, ws, aks)
+    assert computes.delete_compute(demo.clients, ws, aks) == "Detach"
+    with pytest.raises(NotFound):
+        computes.get_compute(demo.clients, ws, "aks-attached")
     assert resources.exists(demo.clients, AKS, "2024-01-01"), "detach leaves the Kubernetes cluster in place"
 
 
@@ -81,6 +83,7 @@ def test_paging_follows_next_link(demo: Env, ws: ResourceId) -> None:
 def test_failed_create_lro_surfaces_and_marks_the_compute_failed(demo: Env, ws: ResourceId) -> None:
     spec = computes.get_compute(demo.clients, ws, "bob-ci").model_copy(update={"name": "carol-ci"})
     demo.control.fault("/computes/carol-ci$", "lro_failed", method="PUT", count=1)
-    with pytest.raises(Exception, match="failed"):
+    with pytest.raises(TransientError, match="failed") as err:  # InternalServerError: Azure's own trouble, worth another try
         computes.create_compute(demo.clients, ws, spec, "westeurope")
+    assert err.value.code == "InternalServerError"
     assert computes.get_compute(demo.clients, ws, "carol-ci").provisioning_state == "Failed"

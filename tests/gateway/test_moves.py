@@ -171,8 +171,9 @@ def test_groups_are_locked_while_the_move_runs(env: Env, ws: ResourceId) -> None
     rest.send(env.clients, SUB, "POST", f"/subscriptions/{SUB}/resourceGroups/ml-prod/moveResources", "2025-04-01", body)  # started, not awaited
     with pytest.raises(Locked, match="moving resources"):
         datastores.repoint_datastore(env.clients, ws, datastores.get_datastore(env.clients, ws, "curated"), TARGET_SUB, "ml-moved")
+    resources.ensure_resource_group(env.clients, TARGET_SUB, "ml-other", "westeurope")  # a new group elsewhere is fine
+    assert resources.get_resource_group(env.clients, TARGET_SUB, "ml-other") is not None
     with pytest.raises(Locked):
-        resources.ensure_resource_group(env.clients, TARGET_SUB, "ml-other", "westeurope")  # a new group elsewhere is fine
         network.set_connection_status(env.clients, ws, "pe-corp-hub", "Rejected", "x")
     env.control.advance(120)
     moved = ws.moved_to(TARGET_SUB, "ml-moved")

@@ -123,16 +123,33 @@ def test_injected_conflict_is_not_retried(demo: Env, ws: ResourceId) -> None:
 
 
 def test_the_pacer_keeps_a_burst_under_the_budget_without_429s(env: Env) -> None:
-    """Clients pace every request per subscription and kind: a burst past ARM's budget waits its turn."""
+    """ARM's real figures on both sides: the emulator's buckets are ARM's documented defaults (200 writes,
+    then 10 a second) and the clients pace with ARM_BUDGET, the figures every amlops client uses. The
+    emulator's clock stands still except when the pacer waits, so both count the same seconds."""
     from amlops.pacing import ARM_BUDGET, Budget, Schedule
 
     rate, burst = ARM_BUDGET["writes"]
     schedule = Schedule(rate, burst)
     waits = [schedule.reserve(0.0) for _ in range(burst + 3)]
     assert waits[:burst] == [0.0] * burst and waits[burst:] == pytest.approx([1 / rate, 2 / rate, 3 / rate])
-    env.control.settings(throttle={"writes": [5, 1]})
+
+    waited = [0.0]
+
+    def sleep(seconds: float) -> None:
+        waited[0] += seconds
+        env.control.advance(seconds)
+
+    writes = burst + 15
     paced = env.fresh_clients()
-    paced.budget = Budget(sleep=paced.sleep, limits={**ARM_BUDGET, "writes": (0.9, 4)})  # a little under the tightened bucket
-    for n in range(8):
+    paced.budget = Budget(sleep=sleep, clock=lambda: waited[0])
+    for n in range(writes):
         resources.ensure_resource_group(paced, SUB.replace("1", "8"), f"rg-{n}", "eastus")
-    assert [r["status"] for r in env.control.requests() if r["method"] == "PUT"] == [201] * 8, "paced, never throttled"
+    assert [r["status"] for r in env.control.requests() if r["method"] == "PUT"] == [201] * writes, "paced, never throttled"
+    assert waited[0] == pytest.approx((writes - burst) / rate, abs=1 / rate), "and no slower than the budget needs"
+
+    env.control.call("DELETE", "requests")
+    unpaced = env.fresh_clients()
+    unpaced.budget = Budget(sleep=sleep, limits={k: (1e9, 10**9) for k in ARM_BUDGET})
+    for n in range(writes):
+        resources.ensure_resource_group(unpaced, SUB.replace("1", "9"), f"rg-{n}", "eastus")
+    assert sum(1 for r in env.control.requests() if r["status"] == 429) > 0, "the same burst unpaced runs into ARM's bucket"

@@ -1,0 +1,218 @@
+"""Every exit code the README documents, through the real `amlops` command in its own process."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from amlops.azure import computes, jobs
+from amlops.cli import EXIT_CODES
+from amlops.manifests import ManifestStore
+from amlops.models import ComputeSpec, ResourceId
+from flows import pauses
+from tests.conftest import TARGET_SUB, WS_ID, Env, demo_scenario
+from tests.flows.test_move_workspace import _cmk, _databricks, _other_region, _other_tenant, _unregistered
+
+ROOT = Path(__file__).parents[2]
+WS = ResourceId.parse(WS_ID)
+MOVE = ["move", "--source", WS_ID, "--target-subscription", TARGET_SUB, "--target-resource-group", "ml-moved", "--approval-poll", "1"]
+UNATTENDED = ["--approve-plan-as", "alice", "--confirm-workspace", "ml-prod-ws", "--approve-private-endpoints-as", "alice"]
+
+
+class Amlops:
+    """`python -m amlops.cli ...` started in the background, pointed at the test's emulator and Prefect server."""
+
+    def __init__(self, args: list[str], prefect_server: str, state_dir: Path, log: Path) -> None:
+        env = {**os.environ, "PREFECT_API_URL": prefect_server, "AMLOPS_STATE_DIR": str(state_dir)}
+        self.log = log
+        self.proc = subprocess.Popen([sys.executable, "-m", "amlops.cli", *args], cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+
+    def wait(self, timeout: float = 600) -> int:
+        try:
+            return self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+
+@pytest.fixture
+def amlops(flows_env: Env, prefect_server: str, tmp_path: Path) -> Callable[..., Amlops]:
+    flows_env.control.freeze()  # jobs submitted by a test stay active however slow the machine
+    def start(*args: str) -> Amlops:
+        return Amlops(list(args), prefect_server, tmp_path / "state", tmp_path / f"amlops-{time.monotonic_ns()}.log")
+
+    return start
+
+
+def _run(amlops: Callable[..., Amlops], *args: str) -> tuple[int, str]:
+    proc = amlops(*args)
+    code = proc.wait()
+    return code, proc.output()
+
+
+def _change(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    spec = demo_scenario()
+    change(spec)
+    return spec
+
+
+def _storage_elsewhere(spec: dict[str, Any]) -> None:
+    """The workspace passes preflight, but its storage account sits in another region: Azure's validation says no."""
+    spec["resources"][0]["location"] = "northeurope"
+
+
+def test_the_readme_lists_exactly_the_codes_the_cli_uses() -> None:
+    readme = (ROOT / "README.md").read_text()
+    line = next(x for x in readme.splitlines() if x.startswith("Exit codes:"))
+    documented = {int(code): meaning for code, meaning in re.findall(r"(\d) ([a-z ]+?)(?:,|\.)", line)}
+    assert documented == {0: "done", 2: "bad input", 3: "refused", 4: "finished with work left for a person"}
+    assert set(EXIT_CODES.values()) == set(documented) - {0}, "a code the README does not document, or a documented one nothing uses"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--source", "ml-prod-ws"], ["--target-subscription", "not-a-guid"], ["--source", WS_ID.replace("ml-prod-ws", "ghost-ws")]],
+    ids=["malformed-source", "malformed-subscription", "unknown-workspace"],
+)
+def test_bad_input_exits_2_before_any_write(amlops: Callable[..., Amlops], flows_env: Env, args: list[str]) -> None:
+    flows_env.load_demo()
+    mark = flows_env.control.mark()
+    code, out = _run(amlops, *MOVE, *UNATTENDED, *args)
+    assert code == 2, out
+    assert flows_env.control.writes(mark) == []
+
+
+def test_a_missing_required_option_exits_2(amlops: Callable[..., Amlops], flows_env: Env) -> None:
+    code, out = _run(amlops, "move", "--source", WS_ID)
+    assert code == 2 and "--target-subscription" in out, out
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [(_other_region, "OtherRegion"), (_other_tenant, "OtherTenant"), (_unregistered, "ProvidersNotRegistered"), (_cmk, "CustomerManagedKey"), (_databricks, "DatabricksLink")],
+    ids=["other-region", "other-tenant", "providers", "cmk", "databricks"],
+)
+def test_each_preflight_refusal_exits_3_before_any_write(amlops: Callable[..., Amlops], flows_env: Env, change: Callable[[dict[str, Any]], None], says: str) -> None:
+    flows_env.control.load(_change(change))
+    mark = flows_env.control.mark()
+    code, out = _run(amlops, *MOVE, *UNATTENDED)
+    assert code == 3 and says in out, out
+    assert flows_env.control.writes(mark) == []
+
+
+def test_a_workspace_in_use_exits_3(amlops: Callable[..., Amlops], flows_env: Env) -> None:
+    flows_env.load_demo()
+    flows_env.control.traffic(f"{WS_ID}/onlineEndpoints/forecast-api", 5, seconds_ago=120)
+    code, out = _run(amlops, *MOVE, *UNATTENDED)
+    assert code == 3 and "EndpointTraffic" in out, out
+
+
+def test_a_refusal_by_azures_validation_exits_3_and_restores_the_source(amlops: Callable[..., Amlops], flows_env: Env) -> None:
+    flows_env.control.load(_change(_storage_elsewhere))
+    before = sorted(c.name for c in computes.list_computes(flows_env.clients, WS))
+    code, out = _run(amlops, *MOVE, *UNATTENDED)
+    assert code == 3, out
+    assert "CrossRegionMoveNotSupported" in out or "across regions" in out, out
+    assert sorted(c.name for c in computes.list_computes(flows_env.clients, WS)) == before, "compute put back in the source"
+    assert not any(r["path"].lower().endswith("/moveresources") for r in flows_env.control.requests()), "never sent moveResources"
+
+
+def test_a_plan_not_approved_exits_3(amlops: Callable[..., Amlops], flows_env: Env) -> None:
+    flows_env.load_demo()
+    mark = flows_env.control.mark()
+    code, out = _run(amlops, *MOVE, "--approve-plan-as", "alice", "--confirm-workspace", "ml-prod")
+    assert code == 3 and "confirmed exactly" in out, out
+    assert flows_env.control.writes(mark) == []
+
+
+def test_a_move_already_in_progress_exits_3(amlops: Callable[..., Amlops], flows_env: Env, tmp_path: Path) -> None:
+    flows_env.load_demo()
+    ManifestStore(tmp_path / "state").acquire(WS_ID, "other-move", "another-live-run")  # held by this live process
+    mark = flows_env.control.mark()
+    code, out = _run(amlops, *MOVE, *UNATTENDED)
+    assert code == 3 and "already being moved by flow run another-live-run" in out, out
+    assert flows_env.control.writes(mark) == []
+
+
+def _paused_plan(known: set[str], timeout: float = 300) -> pauses.PausedRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in pauses.list_paused():
+            if run.id not in known and run.flow_name == "move-workspace" and "workspace_name" in run.fields:
+                return run
+        time.sleep(0.3)
+    raise AssertionError("the move never paused for its plan")
+
+
+def _answered_after(amlops: Callable[..., Amlops], meanwhile: Callable[[], None]) -> tuple[int, str]:
+    """Start a move that waits for a person; change the workspace meanwhile; approve; the exit code."""
+    known = {r.id for r in pauses.list_paused()}
+    proc = amlops(*MOVE, "--approve-private-endpoints-as", "alice")
+    try:
+        paused = _paused_plan(known)
+    except AssertionError:
+        proc.wait(timeout=1)
+        raise AssertionError(proc.output()) from None
+    meanwhile()
+    pauses.answer(paused.id, approve=True, approver="carol", reason="CHG-7", workspace_name="ml-prod-ws")
+    return proc.wait(), proc.output()
+
+
+def test_a_plan_changed_while_waiting_exits_3_without_writing(amlops: Callable[..., Amlops], flows_env: Env) -> None:
+    flows_env.load_demo()
+    mark = flows_env.control.mark()
+    extra = ComputeSpec(name="late-ci", compute_type="ComputeInstance", create_properties={"computeType": "ComputeInstance", "properties": {"vmSize": "STANDARD_DS3_V2"}})
+
+    def someone_adds_compute() -> None:
+        computes.create_compute(flows_env.clients, WS, extra, "westeurope")
+
+    code, out = _answered_after(amlops, someone_adds_compute)
+    assert code == 3 and "changed while the plan waited" in out, out
+    assert [w["path"].rsplit("/", 1)[-1] for w in flows_env.control.writes(mark)] == ["late-ci"], "only the test's own write"
+
+
+def test_a_job_started_while_the_plan_waited_refuses_the_move(amlops: Callable[..., Amlops], flows_env: Env) -> None:
+    """The quiesce gate runs again after the person approved: time passed while they read the plan."""
+    flows_env.load_demo()
+    mark = flows_env.control.mark()
+
+    def someone_submits_a_job() -> None:
+        jobs.submit_command_job(flows_env.clients, WS, "late-job", "python x.py", "azureml:forecast-env:1", "gpu-cluster")
+
+    code, out = _answered_after(amlops, someone_submits_a_job)
+    assert code == 3 and "ActiveJobs" in out and "late-job" in out, out
+    assert [w["path"].rsplit("/", 1)[-1] for w in flows_env.control.writes(mark)] == ["late-job"], "nothing deleted or moved"
+
+
+def test_a_private_endpoint_approval_timed_out_after_the_move_exits_4(amlops: Callable[..., Amlops], flows_env: Env) -> None:
+    flows_env.load_demo()
+    code, out = _run(amlops, *MOVE, "--approve-plan-as", "alice", "--confirm-workspace", "ml-prod-ws", "--approval-timeout", "2")
+    assert code == 4, out
+    assert "timed out" in out and "left Pending" in out, out
+    target = WS.moved_to(TARGET_SUB, "ml-moved")
+    assert computes.get_compute(flows_env.clients, target, "alice-ci").name == "alice-ci", "the move itself was done"
+
+
+def test_work_left_for_a_person_after_the_move_exits_4(amlops: Callable[..., Amlops], flows_env: Env) -> None:
+    spec = demo_scenario()
+    spec["settings"] = {"etag_conflicts_after_move": 50}
+    flows_env.control.load(spec)
+    code, out = _run(amlops, *MOVE, *UNATTENDED)
+    assert code == 4 and "left for a person" in out and "alice-ci" in out, out
+
+
+def test_a_completed_move_exits_0(amlops: Callable[..., Amlops], flows_env: Env) -> None:
+    flows_env.load_demo()
+    code, out = _run(amlops, *MOVE, *UNATTENDED)
+    assert code == 0 and ": completed." in out, out
