@@ -58,6 +58,7 @@ class Launcher:
 
     def __init__(self, base_env: dict[str, str]) -> None:
         self.base_env = base_env
+        self._started: list[subprocess.Popen[str]] = []
         self._next = self._spawn()
 
     def _spawn(self) -> subprocess.Popen[str]:
@@ -67,6 +68,7 @@ class Launcher:
 
     def start(self, state_dir: Path, log: Path) -> subprocess.Popen[str]:
         proc, self._next = self._next, self._spawn()
+        self._started.append(proc)
         assert proc.stdin is not None
         proc.stdin.write(json.dumps({"AMLOPS_STATE_DIR": str(state_dir)}) + "\n")
         proc.stdin.flush()
@@ -81,8 +83,11 @@ class Launcher:
         return proc.returncode
 
     def close(self) -> None:
-        self._next.kill()
-        self._next.wait()
+        """Kill whatever is still running (a test that timed out mid-trial), so nothing writes on afterwards."""
+        for proc in [*self._started, self._next]:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 @dataclass
