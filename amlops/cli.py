@@ -7,12 +7,12 @@ left for a person; 1 anything else.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from amlops.rehearse import add_commands
 
 EXIT_CODES = {"InvalidInput": 2, "PreflightFailed": 3, "PlanNotApproved": 3, "MoveInProgress": 3, "PlanChanged": 3, "MoveIncomplete": 4}
 DEMO_SCENARIO = Path(__file__).parent / "emulator" / "scenarios" / "demo.yaml"
@@ -91,18 +91,12 @@ def _move(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     """A full move of the demo workspace against the emulator, approvals answered by policy flags,
     then a short training run in the moved workspace that survives a preemption."""
-    home = Path(tempfile.mkdtemp(prefix="amlops-demo-"))
-    os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # its start-up write races the server's own
-    os.environ["AMLOPS_STATE_DIR"] = str(home / "state")
-    from amlops.emulator import Emulator, scenario
-    from amlops.emulator.azurite import KEY, Azurite
+    from amlops.emulator import scenario
+    from amlops.rehearsal import rehearsal
 
     spec = scenario.read(DEMO_SCENARIO)
-    azurite = Azurite()
-    with Emulator(scenario_spec=spec) as emulator, azurite as blob_url:
-        os.environ.update({**emulator.env(), **azurite.env()})
-        emulator.state.settings.storage_url, emulator.state.settings.storage_key = blob_url, KEY
+    with rehearsal(spec) as r:
+        emulator, blob_url = r.emulator, r.blob_url
         source = spec["workspaces"][0]["id"]
         started = time.perf_counter()
         print(f"Emulator at {emulator.base_url}, Azurite at {blob_url}; moving {source}\n  to subscription {DEMO_TARGET[0]}, resource group {DEMO_TARGET[1]}\n")
@@ -117,8 +111,8 @@ def _demo(args: argparse.Namespace) -> int:
                 "approve_private_endpoints_as": "demo-operator",
             }
         )
-        writes = sum(1 for r in emulator.log.entries if r["kind"] != "reads")
-        print(f"\nMove finished in {time.perf_counter() - started:.1f} s: {len(emulator.log.entries)} ARM requests ({writes} writes).")
+        requests, writes = r.counts()
+        print(f"\nMove finished in {time.perf_counter() - started:.1f} s: {requests} ARM requests ({writes} writes).")
         if code == 0:
             code = _demo_training(emulator, source.replace("11111111-1111-1111-1111-111111111111", DEMO_TARGET[0]).replace("/ml-prod/", f"/{DEMO_TARGET[1]}/"))
     return code
@@ -223,6 +217,23 @@ def _approve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _move_options(m: argparse.ArgumentParser) -> None:
+    """What a move takes besides source and target: amlops move and amlops rehearse share them."""
+    m.add_argument("--dry-run", action="store_true", help="plan only: no change at all")
+    m.add_argument("--exclude-associated", action="store_true", help="leave storage, key vault, registry and insights where they are")
+    m.add_argument("--no-approval", action="store_true", help="do not pause for a plan approval")
+    m.add_argument("--approve-plan-as", help="unattended: approve the plan as this person (needs --confirm-workspace)")
+    m.add_argument("--confirm-workspace", help="the workspace name, typed exactly, to confirm --approve-plan-as")
+    m.add_argument("--approve-private-endpoints-as", help="unattended: approve every new Pending connection as this person")
+    _allow_list_options(m)
+    m.add_argument("--quiesce-window", type=int, default=60, help="minutes of endpoint traffic that block the move")
+    m.add_argument("--no-recreate-compute", action="store_true")
+    m.add_argument("--no-redeploy-endpoints", action="store_true")
+    m.add_argument("--etag-conflict-policy", choices=["report", "rename"], default="report")
+    m.add_argument("--approval-timeout", type=int, default=3600, help="seconds to wait for a person")
+    m.add_argument("--approval-poll", type=int, default=10, help="seconds between checks for an answer")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="amlops", description="Azure ML operations as Prefect flows.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -237,20 +248,10 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--source", required=True, help="the workspace's resource id")
     m.add_argument("--target-subscription", required=True)
     m.add_argument("--target-resource-group", required=True, help="created in the workspace's region if absent")
-    m.add_argument("--dry-run", action="store_true", help="plan only: no change at all")
-    m.add_argument("--exclude-associated", action="store_true", help="leave storage, key vault, registry and insights where they are")
-    m.add_argument("--no-approval", action="store_true", help="do not pause for a plan approval")
-    m.add_argument("--approve-plan-as", help="unattended: approve the plan as this person (needs --confirm-workspace)")
-    m.add_argument("--confirm-workspace", help="the workspace name, typed exactly, to confirm --approve-plan-as")
-    m.add_argument("--approve-private-endpoints-as", help="unattended: approve every new Pending connection as this person")
-    _allow_list_options(m)
-    m.add_argument("--quiesce-window", type=int, default=60, help="minutes of endpoint traffic that block the move")
-    m.add_argument("--no-recreate-compute", action="store_true")
-    m.add_argument("--no-redeploy-endpoints", action="store_true")
-    m.add_argument("--etag-conflict-policy", choices=["report", "rename"], default="report")
-    m.add_argument("--approval-timeout", type=int, default=3600, help="seconds to wait for a person")
-    m.add_argument("--approval-poll", type=int, default=10, help="seconds between checks for an answer")
+    _move_options(m)
     m.set_defaults(run=_move)
+
+    add_commands(sub, _move_options)
 
     d = sub.add_parser("demo", help="a full move of the demo workspace against the emulator")
     d.set_defaults(run=_demo)

@@ -32,6 +32,8 @@ TABLE: list[tuple[str, str, Handler]] = [
     ("GET", "/{scope*}" + ROLES + "/{name}", auth.get_assignment),
     ("PUT", "/{scope*}" + ROLES + "/{name}", auth.put_assignment),
     ("DELETE", "/{scope*}" + ROLES + "/{name}", auth.delete_assignment),
+    # management locks: listed at any scope (one lock is a generic resource below)
+    ("GET", "/{scope*}/providers/Microsoft.Authorization/locks", auth.list_locks),
     # metrics of an online endpoint (Azure Monitor)
     ("GET", "{resource*}/providers/Microsoft.Insights/metrics", ml.endpoint_metrics),
     # Microsoft.Resources
@@ -82,6 +84,8 @@ TABLE: list[tuple[str, str, Handler]] = [
     ("GET", W + "/jobs/{name}", ml.get_job),
     ("DELETE", W + "/jobs/{name}", ml.delete_job),
     ("POST", W + "/jobs/{name}/cancel", ml.cancel_job),
+    # job schedules (one schedule is a generic resource below)
+    ("GET", W + "/schedules", ml.list_schedules),
     # datastores
     ("GET", W + "/datastores", ml.list_datastores),
     ("PUT", W + "/datastores/{name}", ml.put_datastore),

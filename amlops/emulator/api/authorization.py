@@ -1,10 +1,10 @@
-"""Handlers for Microsoft.Authorization role assignments."""
+"""Handlers for Microsoft.Authorization role assignments and management locks."""
 
 from __future__ import annotations
 
 from amlops.emulator.api.common import created, page
 from amlops.emulator.http import Request, Response, ok
-from amlops.emulator.models import roles
+from amlops.emulator.models import locks, roles
 from amlops.emulator.models.common import public
 from amlops.emulator.state import State
 
@@ -29,3 +29,8 @@ def delete_assignment(state: State, req: Request) -> Response:
 def list_assignments(state: State, req: Request) -> Response:
     at_scope = "atscope()" in req.query.get("$filter", "").lower()
     return page(state, req, roles.list_at(state, _scope(req), at_scope_only=at_scope))
+
+
+def list_locks(state: State, req: Request) -> Response:
+    at_scope = "atscope()" in req.query.get("$filter", "").lower()
+    return page(state, req, locks.list_at(state, _scope(req), at_scope_only=at_scope))

@@ -178,6 +178,10 @@ def delete_job(state: State, req: Request) -> Response:
     return accepted(state, req, op, async_header=False, location_header=True)
 
 
+def list_schedules(state: State, req: Request) -> Response:
+    return page(state, req, workspaces.list_schedules(state, workspace_id(req), req.query.get("listViewType", "EnabledOnly")))
+
+
 def cancel_job(state: State, req: Request) -> Response:
     op = jobs.cancel_job(state, workspace_id(req), req.params["name"])
     return accepted(state, req, op, async_header=False, location_header=True)

@@ -133,3 +133,29 @@ def put_asset(state: State, asset_id: str, body: dict[str, Any]) -> dict[str, An
     rtype = WORKSPACE_TYPE + "/" + "/".join(asset_id.split("/")[9::2])
     asset = arm_body(state, asset_id, rtype, (body or {}).get("properties") or {}, previous=previous)
     return state.store.put(asset)
+
+
+# Job schedules, Microsoft.MachineLearningServices/workspaces/schedules (REST specification
+# Microsoft.MachineLearningServices/stable/2024-04-01, Schedule/*.json): properties.action, trigger, isEnabled.
+# Schedules_List shows only enabled ones unless listViewType says DisabledOnly or All (azure-ai-ml's
+# generated build_schedules_list_request defaults it to EnabledOnly).
+SCHEDULE_VIEWS = {"enabledonly": (True,), "disabledonly": (False,), "all": (True, False)}
+
+
+def put_schedule(state: State, workspace_id: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    workspace = require_workspace(state, workspace_id)
+    props = dict((body or {}).get("properties") or {})
+    if not props.get("action") or not props.get("trigger"):
+        raise bad_request("A schedule needs properties.action and properties.trigger.", "InvalidSchedule")
+    props.setdefault("isEnabled", True)
+    props["provisioningState"] = "Succeeded"
+    sid = f"{workspace['id']}/schedules/{name}"
+    return state.store.put(arm_body(state, sid, f"{WORKSPACE_TYPE}/schedules", props, previous=state.store.get(sid)))
+
+
+def list_schedules(state: State, workspace_id: str, view: str = "EnabledOnly") -> list[dict[str, Any]]:
+    workspace = require_workspace(state, workspace_id)
+    wanted = SCHEDULE_VIEWS.get(view.lower())
+    if wanted is None:
+        raise bad_request(f"listViewType must be EnabledOnly, DisabledOnly or All, not '{view}'.", "InvalidListViewType")
+    return [s for s in state.store.children(workspace["id"], "schedules") if bool(s["properties"].get("isEnabled", True)) in wanted]
