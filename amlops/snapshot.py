@@ -109,6 +109,12 @@ def lock_applies(lock_scope: str, scopes: list[str], workspace_id: str) -> bool:
     return under(lock_scope, workspace_id) or any(under(s, lock_scope) for s in scopes)
 
 
+def relevant_locks(reads: WorkspaceReads) -> list[dict[str, Any]]:
+    """The locks read (one list per subscription) that a move of this workspace meets."""
+    scopes = touched_scopes(reads)
+    return [lk for lk in reads.locks if lock_applies(scope_of(lk, "Microsoft.Authorization/locks"), scopes, reads.workspace["id"])]
+
+
 def _datastore(body: dict[str, Any]) -> dict[str, Any]:
     declared = _declared(body)
     props = declared.setdefault("properties", {})
@@ -163,7 +169,6 @@ def build_scenario(reads: WorkspaceReads, source: str = "", taken_at: str | None
     """The scenario that rebuilds what the move touches, in the format ``amlops emulator --scenario`` loads."""
     ws = reads.workspace
     wid = ws["id"]
-    scopes = touched_scopes(reads)
     workspace = _declared(ws)
     workspace["id"] = wid
     workspace["properties"] = {k: v for k, v in workspace.get("properties", {}).items() if k != "privateEndpointConnections"}
@@ -191,7 +196,7 @@ def build_scenario(reads: WorkspaceReads, source: str = "", taken_at: str | None
         "resources": [{**_declared(r), "id": r["id"]} for r in reads.resources],
         "workspaces": [workspace],
         "role_assignments": [_assignment(a, with_scope=True) for a in elsewhere],
-        "locks": [_lock(lk) for lk in reads.locks if lock_applies(scope_of(lk, "Microsoft.Authorization/locks"), scopes, wid)],
+        "locks": [_lock(lk) for lk in relevant_locks(reads)],
     }
 
 

@@ -16,7 +16,7 @@ from amlops.azure.clients import POOL_SIZE, Clients
 from amlops.azure.errors import NotFound
 from amlops.azure.resources import SUBSCRIPTIONS_API
 from amlops.models import ResourceId
-from amlops.snapshot import ASSET_KINDS, SubscriptionReads, WorkspaceReads
+from amlops.snapshot import ASSET_KINDS, SubscriptionReads, WorkspaceReads, relevant_locks
 
 RESOURCES_API = "2025-04-01"  # resource groups and providers, as azure-mgmt-resource 26 sends
 LOCKS_API = "2020-05-01"  # Microsoft.Authorization/stable/2020-05-01/locks.json
@@ -169,3 +169,4 @@ def _order(reads: WorkspaceReads) -> None:
         unique = {b["id"].lower(): b for b in getattr(reads, name)}  # a lock may be listed at two subscriptions' scopes
         setattr(reads, name, [unique[k] for k in sorted(unique)])
     reads.subscriptions.sort(key=lambda s: s.id)
+    reads.locks = relevant_locks(reads)  # listed per subscription: keep those on the scopes the move touches
