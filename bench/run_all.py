@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import emulator_roundtrip, fleet_stop, move_workspace, training_recovery
+from bench import emulator_roundtrip, fleet_stop, move_workspace, snapshot, training_recovery
 
 if __name__ == "__main__":
     emulator_roundtrip.main()
@@ -12,3 +12,5 @@ if __name__ == "__main__":
     fleet_stop.main()
     print()
     training_recovery.main()
+    print()
+    snapshot.main()

@@ -7,6 +7,7 @@ depend on arrives, and every request goes through the clients' pipeline, paced u
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
@@ -51,6 +52,19 @@ def _get_or_none(clients: Clients, path: str, api: str) -> dict[str, Any] | None
         return None
 
 
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One pool of reader threads per process: starting threads costs more than the reads they make."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="amlops-read")
+        return _POOL
+
+
 class _Reads:
     """A tiny scheduler: reads run on a pool; a read's continuation runs here and may start more reads."""
 
@@ -79,86 +93,85 @@ def read_workspace(clients: Clients, workspace: ResourceId, target_subscription:
     groups = {workspace.group_id.lower(): workspace.group_id}
     if target_subscription and target_resource_group:
         groups.setdefault(f"/subscriptions/{target_subscription}/resourcegroups/{target_resource_group}".lower(), f"/subscriptions/{target_subscription}/resourceGroups/{target_resource_group}")
-    with ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="amlops-read") as pool:
-        work = _Reads(pool)
+    work = _Reads(_pool())
 
-        def keep(into: list[dict[str, Any]]) -> Callable[[Any], None]:
-            return lambda found: into.extend(found if isinstance(found, list) else [found] if found else [])
+    def keep(into: list[dict[str, Any]]) -> Callable[[Any], None]:
+        return lambda found: into.extend(found if isinstance(found, list) else [found] if found else [])
 
-        def subscription(sub: str) -> None:
-            def read() -> SubscriptionReads:
-                tenant = _get(clients, f"/subscriptions/{sub}", SUBSCRIPTIONS_API)["tenantId"]
-                providers = {p["namespace"]: p.get("registrationState", "NotRegistered") for p in _pages(clients, f"/subscriptions/{sub}/providers", RESOURCES_API)}
-                return SubscriptionReads(id=sub, tenant_id=tenant, providers=providers)
+    def subscription(sub: str) -> None:
+        def read() -> SubscriptionReads:
+            tenant = _get(clients, f"/subscriptions/{sub}", SUBSCRIPTIONS_API)["tenantId"]
+            providers = {p["namespace"]: p.get("registrationState", "NotRegistered") for p in _pages(clients, f"/subscriptions/{sub}/providers", RESOURCES_API)}
+            return SubscriptionReads(id=sub, tenant_id=tenant, providers=providers)
 
-            work.start(reads.subscriptions.append, read)
-            assignments(f"/subscriptions/{sub}")
-            work.start(keep(reads.locks), _pages, clients, f"/subscriptions/{sub}/providers/Microsoft.Authorization/locks", LOCKS_API)
+        work.start(reads.subscriptions.append, read)
+        assignments(f"/subscriptions/{sub}")
+        work.start(keep(reads.locks), _pages, clients, f"/subscriptions/{sub}/providers/Microsoft.Authorization/locks", LOCKS_API)
 
-        def group(group_id: str) -> None:
-            work.start(keep(reads.resource_groups), _get_or_none, clients, group_id, RESOURCES_API)
-            assignments(group_id)
+    def group(group_id: str) -> None:
+        work.start(keep(reads.resource_groups), _get_or_none, clients, group_id, RESOURCES_API)
+        assignments(group_id)
 
-        def assignments(scope: str) -> None:
-            exact = lambda found: reads.role_assignments.extend(a for a in found if (a.get("properties") or {}).get("scope", "").lower().rstrip("/") == scope.lower().rstrip("/"))  # noqa: E731
-            work.start(exact, _pages, clients, scope + "/providers/Microsoft.Authorization/roleAssignments", rest.AUTH_API, {"$filter": "atScope()"})
+    def assignments(scope: str) -> None:
+        exact = lambda found: reads.role_assignments.extend(a for a in found if (a.get("properties") or {}).get("scope", "").lower().rstrip("/") == scope.lower().rstrip("/"))  # noqa: E731
+        work.start(exact, _pages, clients, scope + "/providers/Microsoft.Authorization/roleAssignments", rest.AUTH_API, {"$filter": "atScope()"})
 
-        seen: set[str] = set()
+    seen: set[str] = set()
 
-        def resource(resource_id: str) -> None:
-            """An associated resource or attached cluster, its group and subscription too when they are new."""
-            if resource_id.lower() in seen:
-                return
-            seen.add(resource_id.lower())
-            rid = ResourceId.parse(resource_id)
-            if rid.subscription not in subscriptions:
-                subscriptions.add(rid.subscription)
-                subscription(rid.subscription)
-            if rid.group_id.lower() not in groups:
-                groups[rid.group_id.lower()] = rid.group_id
-                group(rid.group_id)
-            work.start(keep(reads.resources), _get, clients, resource_id, _api_for(resource_id))
-            assignments(resource_id)
+    def resource(resource_id: str) -> None:
+        """An associated resource or attached cluster, its group and subscription too when they are new."""
+        if resource_id.lower() in seen:
+            return
+        seen.add(resource_id.lower())
+        rid = ResourceId.parse(resource_id)
+        if rid.subscription not in subscriptions:
+            subscriptions.add(rid.subscription)
+            subscription(rid.subscription)
+        if rid.group_id.lower() not in groups:
+            groups[rid.group_id.lower()] = rid.group_id
+            group(rid.group_id)
+        work.start(keep(reads.resources), _get, clients, resource_id, _api_for(resource_id))
+        assignments(resource_id)
 
-        def workspace_read(body: dict[str, Any]) -> None:
-            reads.workspace = body
-            props = body.get("properties") or {}
-            for name in ("storageAccount", "keyVault", "containerRegistry", "applicationInsights"):
-                if props.get(name):
-                    resource(props[name])
+    def workspace_read(body: dict[str, Any]) -> None:
+        reads.workspace = body
+        props = body.get("properties") or {}
+        for name in ("storageAccount", "keyVault", "containerRegistry", "applicationInsights"):
+            if props.get(name):
+                resource(props[name])
 
-        def computes_read(found: list[dict[str, Any]]) -> None:
-            reads.computes.extend(found)
-            for c in found:
-                if (c.get("properties") or {}).get("resourceId"):
-                    resource(c["properties"]["resourceId"])
+    def computes_read(found: list[dict[str, Any]]) -> None:
+        reads.computes.extend(found)
+        for c in found:
+            if (c.get("properties") or {}).get("resourceId"):
+                resource(c["properties"]["resourceId"])
 
-        def endpoints_read(found: list[dict[str, Any]]) -> None:
-            reads.online_endpoints.extend(found)
-            for e in found:
-                name = e["name"]
-                work.start(lambda d, n=name: reads.deployments.__setitem__(n, d), _pages, clients, ws_path(f"onlineEndpoints/{name}/deployments"), ml)
+    def endpoints_read(found: list[dict[str, Any]]) -> None:
+        reads.online_endpoints.extend(found)
+        for e in found:
+            name = e["name"]
+            work.start(lambda d, n=name: reads.deployments.__setitem__(n, d), _pages, clients, ws_path(f"onlineEndpoints/{name}/deployments"), ml)
 
-        def assets_read(found: list[dict[str, Any]]) -> None:
-            reads.assets.extend(found)
-            for container in found:
-                work.start(keep(reads.assets), _pages, clients, container["id"] + "/versions", ml)
+    def assets_read(found: list[dict[str, Any]]) -> None:
+        reads.assets.extend(found)
+        for container in found:
+            work.start(keep(reads.assets), _pages, clients, container["id"] + "/versions", ml)
 
-        work.start(workspace_read, _get, clients, wid, ml)
-        work.start(computes_read, _pages, clients, ws_path("computes"), ml)
-        work.start(endpoints_read, _pages, clients, ws_path("onlineEndpoints"), ml)
-        work.start(keep(reads.batch_endpoints), _pages, clients, ws_path("batchEndpoints"), ml)
-        work.start(keep(reads.datastores), _pages, clients, ws_path("datastores"), ml)
-        work.start(keep(reads.connections), _pages, clients, ws_path("privateEndpointConnections"), ml)
-        work.start(keep(reads.schedules), _pages, clients, ws_path("schedules"), ml, {"listViewType": "All"})
-        for kind in ASSET_KINDS:
-            work.start(assets_read, _pages, clients, ws_path(kind), ml)
-        for sub in sorted(subscriptions):
-            subscription(sub)
-        for group_id in list(groups.values()):
-            group(group_id)
-        assignments(wid)
-        work.run()
+    work.start(workspace_read, _get, clients, wid, ml)
+    work.start(computes_read, _pages, clients, ws_path("computes"), ml)
+    work.start(endpoints_read, _pages, clients, ws_path("onlineEndpoints"), ml)
+    work.start(keep(reads.batch_endpoints), _pages, clients, ws_path("batchEndpoints"), ml)
+    work.start(keep(reads.datastores), _pages, clients, ws_path("datastores"), ml)
+    work.start(keep(reads.connections), _pages, clients, ws_path("privateEndpointConnections"), ml)
+    work.start(keep(reads.schedules), _pages, clients, ws_path("schedules"), ml, {"listViewType": "All"})
+    for kind in ASSET_KINDS:
+        work.start(assets_read, _pages, clients, ws_path(kind), ml)
+    for sub in sorted(subscriptions):
+        subscription(sub)
+    for group_id in list(groups.values()):
+        group(group_id)
+    assignments(wid)
+    work.run()
     _order(reads)
     return reads
 
