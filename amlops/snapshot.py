@@ -201,20 +201,21 @@ def build_scenario(reads: WorkspaceReads, source: str = "", taken_at: str | None
 
 
 def summary(scenario: dict[str, Any]) -> dict[str, int]:
-    """Counts a person checks against the portal: what the snapshot holds."""
+    """Counts a person checks against the portal: what a scenario (a snapshot or one written by hand) holds."""
     ws = scenario["workspaces"][0]
+    n = lambda key, where=ws: len(where.get(key) or [])  # noqa: E731
     return {
-        "computes": len(ws["computes"]),
-        "online endpoints": len(ws["online_endpoints"]),
-        "deployments": sum(len(e["deployments"]) for e in ws["online_endpoints"]),
-        "batch endpoints": len(ws["batch_endpoints"]),
-        "datastores": len(ws["datastores"]),
-        "private endpoint connections": len(ws["private_endpoint_connections"]),
-        "role assignments": len(ws["role_assignments"]) + len(scenario["role_assignments"]),
-        "management locks": len(scenario["locks"]),
-        "job schedules": len(ws["schedules"]),
-        "assets": len(ws["assets"]),
-        "associated resources": len(scenario["resources"]),
+        "computes": n("computes"),
+        "online endpoints": n("online_endpoints"),
+        "deployments": sum(len(e.get("deployments") or []) for e in ws.get("online_endpoints") or []),
+        "batch endpoints": n("batch_endpoints"),
+        "datastores": n("datastores"),
+        "private endpoint connections": n("private_endpoint_connections"),
+        "role assignments": n("role_assignments") + n("role_assignments", scenario),
+        "management locks": n("locks", scenario),
+        "job schedules": n("schedules"),
+        "assets": n("assets"),
+        "associated resources": n("resources", scenario),
     }
 
 
