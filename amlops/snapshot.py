@@ -57,6 +57,7 @@ class WorkspaceReads:
     assets: list[dict[str, Any]] = field(default_factory=list)  # containers and versions
     role_assignments: list[dict[str, Any]] = field(default_factory=list)  # at every scope the move touches
     locks: list[dict[str, Any]] = field(default_factory=list)
+    target_resources: list[dict[str, Any]] = field(default_factory=list)  # what the target resource group holds
     target_subscription: str | None = None
     target_resource_group: str | None = None
 
@@ -107,6 +108,19 @@ def touched_scopes(reads: WorkspaceReads) -> list[str]:
 def lock_applies(lock_scope: str, scopes: list[str], workspace_id: str) -> bool:
     """A lock matters to the move when it sits on a touched scope or above it, or inside the workspace."""
     return under(lock_scope, workspace_id) or any(under(s, lock_scope) for s in scopes)
+
+
+def name_clashes(reads: WorkspaceReads) -> list[dict[str, Any]]:
+    """Resources in the target group with the type and name of the workspace or one of its associated resources:
+    Azure refuses a move onto them, so a rehearsal must meet them too."""
+    moving = {(resource_type(r["id"]), r["id"].rsplit("/", 1)[-1].lower()) for r in [reads.workspace, *reads.resources]}
+    return [r for r in reads.target_resources if (resource_type(r["id"]), r["name"].lower()) in moving]
+
+
+def resource_type(resource_id: str) -> str:
+    """``.../providers/NS/type/name`` -> ``ns/type`` (lower-cased), for top-level resources."""
+    parts = resource_id.split("/providers/", 1)[-1].split("/")
+    return f"{parts[0]}/{parts[1]}".lower() if len(parts) > 2 else ""
 
 
 def relevant_locks(reads: WorkspaceReads) -> list[dict[str, Any]]:
@@ -193,7 +207,7 @@ def build_scenario(reads: WorkspaceReads, source: str = "", taken_at: str | None
         },
         "subscriptions": [{"id": s.id, "tenant": s.tenant_id, "region": _region(reads, s.id), "providers": dict(s.providers)} for s in reads.subscriptions],
         "resource_groups": [{"id": g["id"], "location": g["location"], "tags": g.get("tags") or {}} for g in reads.resource_groups],
-        "resources": [{**_declared(r), "id": r["id"]} for r in reads.resources],
+        "resources": [{**_declared(r), "id": r["id"]} for r in [*reads.resources, *name_clashes(reads)]],
         "workspaces": [workspace],
         "role_assignments": [_assignment(a, with_scope=True) for a in elsewhere],
         "locks": [_lock(lk) for lk in relevant_locks(reads)],

@@ -45,6 +45,13 @@ def _get(clients: Clients, path: str, api: str) -> dict[str, Any]:
     return rest.send(clients, path.split("/")[2], "GET", path, api)
 
 
+def _list_or_empty(clients: Clients, path: str, api: str) -> list[dict[str, Any]]:
+    try:
+        return _pages(clients, path, api)
+    except NotFound:  # the group does not exist (yet): nothing in it
+        return []
+
+
 def _get_or_none(clients: Clients, path: str, api: str) -> dict[str, Any] | None:
     try:
         return _get(clients, path, api)
@@ -170,6 +177,9 @@ def read_workspace(clients: Clients, workspace: ResourceId, target_subscription:
         subscription(sub)
     for group_id in list(groups.values()):
         group(group_id)
+    if target_subscription and target_resource_group:  # what already lives there: names the move would clash with
+        target_group = f"/subscriptions/{target_subscription}/resourceGroups/{target_resource_group}"
+        work.start(keep(reads.target_resources), _list_or_empty, clients, target_group + "/resources", RESOURCES_API)
     assignments(wid)
     work.run()
     _order(reads)
@@ -178,7 +188,7 @@ def read_workspace(clients: Clients, workspace: ResourceId, target_subscription:
 
 def _order(reads: WorkspaceReads) -> None:
     """Reads finish in any order; a snapshot lists them in a stable one."""
-    for name in ("resource_groups", "resources", "role_assignments", "locks", "assets"):
+    for name in ("resource_groups", "resources", "target_resources", "role_assignments", "locks", "assets"):
         unique = {b["id"].lower(): b for b in getattr(reads, name)}  # a lock may be listed at two subscriptions' scopes
         setattr(reads, name, [unique[k] for k in sorted(unique)])
     reads.subscriptions.sort(key=lambda s: s.id)

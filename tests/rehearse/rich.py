@@ -91,6 +91,9 @@ def scenario() -> dict[str, Any]:
              "properties": {"Application_Type": "web", "InstrumentationKey": SECRETS["insights key"], "ConnectionString": SECRETS["insights connection"]}},
             {"id": CLUSTER, "location": "westeurope", "properties": {"kubernetesVersion": "1.30.3", "dnsPrefix": "hub-aks"}},
             {"id": f"{OTHER_RG}/providers/Microsoft.Storage/storageAccounts/unrelatedstore", "location": "westeurope", "properties": {}},
+            # in the target group: one with the name of a resource that moves (Azure refuses the move), one without
+            {"id": f"/subscriptions/{TARGET_SUB}/resourceGroups/ml-rich-moved/providers/Microsoft.Storage/storageAccounts/mlrichstorage", "location": "westeurope", "properties": {}},
+            {"id": f"/subscriptions/{TARGET_SUB}/resourceGroups/ml-rich-moved/providers/Microsoft.Storage/storageAccounts/othername", "location": "westeurope", "properties": {}},
         ],  # fmt: skip
         "workspaces": [
             {
