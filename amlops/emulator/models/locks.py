@@ -36,14 +36,4 @@ def put_lock(state: State, scope: str, name: str, properties: dict[str, Any]) ->
 
 
 def list_at(state: State, scope: str, at_scope_only: bool = False) -> list[dict[str, Any]]:
-    target = ids.key(scope)
-    found = []
-    for body in state.store:
-        if body["type"] != TYPE:
-            continue
-        own = ids.key(scope_of(body))
-        above = target == own or target.startswith(own + "/")
-        below = own.startswith(target + "/")
-        if above or (below and not at_scope_only):
-            found.append(body)
-    return found
+    return [b for b in state.store if b["type"] == TYPE and ids.in_view(scope_of(b), scope, at_scope_only)]
