@@ -14,7 +14,7 @@ from typing import Any
 
 from amlops.azure import rest
 from amlops.azure.clients import POOL_SIZE, Clients
-from amlops.azure.errors import NotFound
+from amlops.azure.errors import InvalidInput, NotFound
 from amlops.azure.resources import SUBSCRIPTIONS_API
 from amlops.models import ResourceId
 from amlops.snapshot import ASSET_KINDS, SubscriptionReads, WorkspaceReads, relevant_locks
@@ -45,11 +45,12 @@ def _get(clients: Clients, path: str, api: str) -> dict[str, Any]:
     return rest.send(clients, path.split("/")[2], "GET", path, api)
 
 
-def _list_or_empty(clients: Clients, path: str, api: str) -> list[dict[str, Any]]:
+def _list_or_empty(clients: Clients, path: str, api: str, query: dict[str, str] | None = None) -> list[dict[str, Any]]:
     try:
-        return _pages(clients, path, api)
-    except NotFound:  # the group does not exist (yet): nothing in it
+        return _pages(clients, path, api, query)
+    except NotFound:  # the scope does not exist (a target group not created yet): nothing there
         return []
+
 
 
 def _get_or_none(clients: Clients, path: str, api: str) -> dict[str, Any] | None:
@@ -116,12 +117,13 @@ def read_workspace(clients: Clients, workspace: ResourceId, target_subscription:
         work.start(keep(reads.locks), _pages, clients, f"/subscriptions/{sub}/providers/Microsoft.Authorization/locks", LOCKS_API)
 
     def group(group_id: str) -> None:
+        """A resource group and the grants made on it; the target group may not exist yet."""
         work.start(keep(reads.resource_groups), _get_or_none, clients, group_id, RESOURCES_API)
         assignments(group_id)
 
     def assignments(scope: str) -> None:
         exact = lambda found: reads.role_assignments.extend(a for a in found if (a.get("properties") or {}).get("scope", "").lower().rstrip("/") == scope.lower().rstrip("/"))  # noqa: E731
-        work.start(exact, _pages, clients, scope + "/providers/Microsoft.Authorization/roleAssignments", rest.AUTH_API, {"$filter": "atScope()"})
+        work.start(exact, _list_or_empty, clients, scope + "/providers/Microsoft.Authorization/roleAssignments", rest.AUTH_API, {"$filter": "atScope()"})
 
     seen: set[str] = set()
 
@@ -137,7 +139,8 @@ def read_workspace(clients: Clients, workspace: ResourceId, target_subscription:
         if rid.group_id.lower() not in groups:
             groups[rid.group_id.lower()] = rid.group_id
             group(rid.group_id)
-        work.start(keep(reads.resources), _get, clients, resource_id, _api_for(resource_id))
+        # Absent (a deleted key vault the workspace still names): the rehearsal meets it as the move would.
+        work.start(keep(reads.resources), _get_or_none, clients, resource_id, _api_for(resource_id))
         assignments(resource_id)
 
     def workspace_read(body: dict[str, Any]) -> None:
@@ -181,7 +184,12 @@ def read_workspace(clients: Clients, workspace: ResourceId, target_subscription:
         target_group = f"/subscriptions/{target_subscription}/resourceGroups/{target_resource_group}"
         work.start(keep(reads.target_resources), _list_or_empty, clients, target_group + "/resources", RESOURCES_API)
     assignments(wid)
-    work.run()
+    try:
+        work.run()
+    except NotFound as err:
+        if _get_or_none(clients, wid, ml) is None:  # every read below a missing workspace fails: say which one
+            raise InvalidInput(f"No workspace {wid}: {err.message} Check the id (az ml workspace show).") from err
+        raise
     _order(reads)
     return reads
 

@@ -109,3 +109,11 @@ def test_bad_input_is_refused_before_any_request(env: Env, monkeypatch: pytest.M
     assert main(["snapshot", *[a for a in argv if a != "--out-dir-missing"], "--out", out]) == 2
     assert says in capsys.readouterr().err
     assert env.control.requests(mark) == []
+
+
+def test_a_workspace_that_does_not_exist_is_bad_input_and_nothing_is_written(rich_env: Env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name, value in rich_env.emulator.env().items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "x.yaml"
+    assert main(["snapshot", "--workspace", rich.WS.replace("ml-rich-ws", "no-such-ws"), "--out", str(out)]) == 2
+    assert "No workspace" in capsys.readouterr().err and not out.exists()
