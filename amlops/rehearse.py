@@ -174,12 +174,28 @@ def _prefect_server(wanted: bool) -> Iterator[str | None]:
         os.environ["PREFECT_API_URL"] = api
         yield f"http://127.0.0.1:{port}"
     finally:
+        _drain_prefect()
         if saved is None:
             os.environ.pop("PREFECT_API_URL", None)
         else:
             os.environ["PREFECT_API_URL"] = saved
         process.terminate()
         process.wait(timeout=30)
+
+
+def _drain_prefect() -> None:
+    """Send the logs and events this process still holds before their server stops: at exit they would
+    retry against a server that is gone (as prefect.testing's harness drains before stopping its own)."""
+    if "prefect" not in sys.modules:
+        return
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    try:
+        APILogWorker.instance().drain()
+    except RuntimeError:  # never started
+        pass
+    EventsWorker.drain_all(timeout=10)
 
 
 def _wait_healthy(api: str, process: subprocess.Popen[bytes], timeout: float = 90) -> None:
