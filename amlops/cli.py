@@ -14,7 +14,22 @@ from typing import Any
 
 from amlops.rehearse import add_commands
 
-EXIT_CODES = {"InvalidInput": 2, "PreflightFailed": 3, "PlanNotApproved": 3, "MoveInProgress": 3, "PlanChanged": 3, "MoveIncomplete": 4}
+EXIT_CODES = {
+    "InvalidInput": 2,
+    "PreflightFailed": 3,
+    "PlanNotApproved": 3,
+    "MoveInProgress": 3,
+    "PlanChanged": 3,
+    "MoveValidationFailed": 3,
+    "ResourceMoveProviderValidationFailed": 3,
+    "MoveFailed": 3,
+    "TeardownFailed": 3,
+    "RestoreResumed": 3,
+    "MoveIncomplete": 4,
+    "MoveNeedsAPerson": 4,
+    "RestoreIncomplete": 4,
+    "ApprovalTimedOut": 4,
+}
 DEMO_SCENARIO = Path(__file__).parent / "emulator" / "scenarios" / "demo.yaml"
 DEMO_TARGET = ("22222222-2222-2222-2222-222222222222", "ml-prod-moved")
 
@@ -58,6 +73,7 @@ def _move_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "require_approval": not args.no_approval,
         "private_endpoint_allow_list": _allow_list(args),
         "quiesce_window_minutes": args.quiesce_window,
+        "allow_missing_metrics": args.allow_missing_metrics,
         "recreate_compute": not args.no_recreate_compute,
         "redeploy_endpoints": not args.no_redeploy_endpoints,
         "etag_conflict_policy": args.etag_conflict_policy,
@@ -227,6 +243,7 @@ def _move_options(m: argparse.ArgumentParser) -> None:
     m.add_argument("--approve-private-endpoints-as", help="unattended: approve every new Pending connection as this person")
     _allow_list_options(m)
     m.add_argument("--quiesce-window", type=int, default=60, help="minutes of endpoint traffic that block the move")
+    m.add_argument("--allow-missing-metrics", action="store_true", help="go ahead when Azure Monitor has no request data for an endpoint (recorded in the manifest)")
     m.add_argument("--no-recreate-compute", action="store_true")
     m.add_argument("--no-redeploy-endpoints", action="store_true")
     m.add_argument("--etag-conflict-policy", choices=["report", "rename"], default="report")

@@ -3,14 +3,20 @@
 Writes are atomic (temp file, fsync, rename), so a run killed mid-write leaves the previous
 manifest intact. The lock is a lease: it names its holder (host, pid, flow run) and is taken
 over only when that holder is provably gone (same host, dead pid) or its lease has expired.
+Taking it is atomic (an flock around read-decide-write), and a `LeaseKeeper` thread renews it
+while the run works or waits for a person.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from amlops.azure.errors import AmlopsError
@@ -71,35 +77,80 @@ class ManifestStore:
         safe = source.strip("/").lower().replace("/", "_")
         return self.root / "locks" / f"{safe}.json"
 
+    @contextlib.contextmanager
+    def _exclusive(self, source: str) -> Iterator[Path]:
+        """Serialise every read-decide-write of one workspace's lock file across processes (flock)."""
+        path = self._lock_path(source)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_suffix(".mutex"), "w") as mutex:
+            fcntl.flock(mutex, fcntl.LOCK_EX)
+            try:
+                yield path
+            finally:
+                fcntl.flock(mutex, fcntl.LOCK_UN)
+
     def acquire(self, source: str, move_id: str, run_id: str, now: float | None = None) -> None:
         """Take the workspace's lock, or raise MoveInProgress naming who holds it."""
         now = time.time() if now is None else now
-        path = self._lock_path(source)
-        holder = json.loads(path.read_text()) if path.exists() else None
-        if holder and holder["run_id"] != run_id and self._holder_alive(holder, now):
-            raise MoveInProgress(
-                f"Workspace {source} is already being moved by flow run {holder['run_id']} (move {holder['move_id']}, "
-                f"host {holder['host']}, pid {holder['pid']}). Wait for it, or cancel that run first.",
-                code="MoveInProgress",
-            )
-        mine = {"run_id": run_id, "move_id": move_id, "host": socket.gethostname(), "pid": os.getpid(), "heartbeat": now}
-        _write_atomic(path, json.dumps(mine))
+        with self._exclusive(source) as path:
+            holder = json.loads(path.read_text()) if path.exists() else None
+            if holder and holder["run_id"] != run_id and self._holder_alive(holder, now):
+                raise MoveInProgress(
+                    f"Workspace {source} is already being moved by flow run {holder['run_id']} (move {holder['move_id']}, "
+                    f"host {holder['host']}, pid {holder['pid']}). Wait for it, or cancel that run first.",
+                    code="MoveInProgress",
+                )
+            mine = {"run_id": run_id, "move_id": move_id, "host": socket.gethostname(), "pid": os.getpid(), "heartbeat": now}
+            _write_atomic(path, json.dumps(mine))
 
-    def heartbeat(self, source: str, run_id: str) -> None:
-        path = self._lock_path(source)
-        if path.exists():
+    def heartbeat(self, source: str, run_id: str) -> bool:
+        """Renew the lease; False when this run no longer holds it (it expired and someone took it)."""
+        with self._exclusive(source) as path:
+            if not path.exists():
+                return False
             holder = json.loads(path.read_text())
-            if holder["run_id"] == run_id:
-                holder["heartbeat"] = time.time()
-                _write_atomic(path, json.dumps(holder))
+            if holder["run_id"] != run_id:
+                return False
+            holder.update(heartbeat=time.time(), pid=os.getpid(), host=socket.gethostname())
+            _write_atomic(path, json.dumps(holder))
+            return True
 
     def release(self, source: str, run_id: str) -> None:
-        path = self._lock_path(source)
-        if path.exists() and json.loads(path.read_text())["run_id"] == run_id:
-            path.unlink()
+        with self._exclusive(source) as path:
+            if path.exists() and json.loads(path.read_text())["run_id"] == run_id:
+                path.unlink()
 
     @staticmethod
     def _holder_alive(holder: dict[str, object], now: float) -> bool:
         if holder["host"] == socket.gethostname() and not _pid_alive(int(holder["pid"])):  # type: ignore[arg-type]
             return False
         return now - float(holder["heartbeat"]) < LEASE_SECONDS  # type: ignore[arg-type]
+
+
+class LeaseKeeper:
+    """Renews a move's lease in the background while the run works, waits on Azure, or waits for a person.
+
+    Renewing only between steps would let a lease expire inside a step longer than the lease (a move
+    Azure takes an hour over, a plan a person reads overnight) and a second run take over mid-step.
+    """
+
+    def __init__(self, store: ManifestStore, source: str, run_id: str, every: float = LEASE_SECONDS / 5) -> None:
+        self.store, self.source, self.run_id, self.every = store, source, run_id, every
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="amlops-lease", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.lost = not self.store.heartbeat(self.source, self.run_id)
+            except OSError:
+                continue  # a full disk or a blip: try again at the next beat; the lease is long
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

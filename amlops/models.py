@@ -156,6 +156,11 @@ READ_ONLY_INNER = {
 }
 
 
+# Fields Azure adds to each compute start/stop schedule it returns (ComputeStartStopSchedule in the
+# machinelearningservices REST spec: `id`, `provisioningStatus` are read-only): not settings a person chose.
+SCHEDULE_SERVICE_FIELDS = frozenset({"id", "provisioningStatus"})
+
+
 class ComputeSpec(Model):
     """Everything needed to re-create a compute exactly, and the fields people look at."""
 
@@ -191,8 +196,10 @@ class ComputeSpec(Model):
 
     def settings(self) -> dict[str, Any]:
         """The settings a verification compares: what a person would notice changed."""
-        return self.model_dump(exclude={"state", "provisioning_state", "location", "create_properties", "identity"}) | {
-            "identity_type": (self.identity or {}).get("type", "None")
+        return self.model_dump(exclude={"state", "provisioning_state", "location", "create_properties", "identity", "schedules"}) | {
+            "identity_type": (self.identity or {}).get("type", "None"),
+            "user_assigned_identities": sorted(k.lower() for k in (self.identity or {}).get("userAssignedIdentities") or {}),
+            "schedules": [{k: v for k, v in s.items() if k not in SCHEDULE_SERVICE_FIELDS} for s in self.schedules],
         }
 
 
@@ -264,6 +271,11 @@ class RoleAssignment(Model):
         """What makes two assignments the same grant, wherever they live."""
         return (self.principal_id.lower(), self.role_definition_id.rsplit("/", 1)[-1].lower())
 
+    @property
+    def grant(self) -> str:
+        """The same key as one string: how a manifest names this grant."""
+        return " as ".join(self.key())
+
 
 def assignment_name(scope: str, role_definition_id: str, principal_id: str) -> str:
     """A deterministic GUID, so re-creating the same grant twice is one grant."""
@@ -311,7 +323,10 @@ class Job(Model):
 
     @property
     def active(self) -> bool:
-        return self.status in ACTIVE_JOB_STATES
+        return self.status not in TERMINAL_JOB_STATES
 
 
-ACTIVE_JOB_STATES = {"NotStarted", "Queued", "Preparing", "Starting", "Provisioning", "Running", "Finalizing", "CancelRequested"}
+# Azure ML's JobStatus (REST spec machinelearningservices, JobStatus enum): only these three end a job.
+# Everything else (NotStarted, Queued, Running, NotResponding, Paused, Unknown, ...) counts as active,
+# so a state Azure adds later, or one we never saw, keeps a workspace busy rather than free.
+TERMINAL_JOB_STATES = frozenset({"Completed", "Failed", "Canceled"})

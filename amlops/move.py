@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import Field
@@ -17,6 +18,7 @@ from amlops.models import (
     BatchEndpoint,
     ComputeSpec,
     Datastore,
+    Job,
     Model,
     OnlineEndpoint,
     PrivateEndpointConnection,
@@ -54,6 +56,9 @@ class MoveRequest(Model):
     quiesce_window_minutes: int = Field(default=60, ge=0)
     private_endpoint_allow_list: AllowList = Field(default_factory=AllowList)
     etag_conflict_policy: EtagPolicy = "report"
+    # Endpoint metrics that return no data normally refuse the move (the gate fails closed); this
+    # override is part of the request, so the manifest records that someone chose it.
+    allow_missing_metrics: bool = False
 
     def validated(self) -> MoveRequest:
         """The request with ids normalised, or InvalidInput saying what to fix."""
@@ -153,7 +158,13 @@ class MovePlan(Model):
     datastores_left_as_is: list[str]
     recreate_role_assignments: list[str]
     private_endpoints_to_approve: list[str]
+    private_endpoints_for_a_person: list[str]
     notes: list[str]
+
+
+def previously_approved(inventory: Inventory) -> set[str]:
+    """Private endpoints whose connection was Approved before the move: the only ones approved again without a person."""
+    return {c.private_endpoint_id.lower() for c in inventory.private_endpoint_connections if c.status == "Approved"}
 
 
 def build_plan(request: MoveRequest, inventory: Inventory) -> MovePlan:
@@ -183,7 +194,10 @@ def build_plan(request: MoveRequest, inventory: Inventory) -> MovePlan:
         repoint_datastores=sorted(repoint_names),
         datastores_left_as_is=sorted(d.name for d in inventory.datastores if not d.is_default and d.name not in repoint_names),
         recreate_role_assignments=[f"{a.principal_type} {a.principal_id} as {a.role_definition_id.rsplit('/', 1)[-1]}" for a in inventory.role_assignments],
-        private_endpoints_to_approve=[c.private_endpoint_id for c in inventory.private_endpoint_connections if c.status == "Approved"],
+        private_endpoints_to_approve=sorted(previously_approved(inventory)),
+        private_endpoints_for_a_person=[
+            f"{c.private_endpoint_id} (was {c.status})" for c in inventory.private_endpoint_connections if c.status in ("Pending", "Rejected")
+        ],
         notes=notes,
     )
 
@@ -206,28 +220,32 @@ def plan_markdown(plan: MovePlan) -> str:
             section("Datastores re-pointed to the new subscription/resource group", plan.repoint_datastores),
             section("Datastores left as they are (their storage stays put)", plan.datastores_left_as_is),
             section("Role assignments re-created at the new scope", plan.recreate_role_assignments),
-            section("Private endpoints whose new connections need approval", plan.private_endpoints_to_approve),
+            section("Private endpoints approved before: their new connections are approved (allow-list or policy)", plan.private_endpoints_to_approve),
+            section("Private endpoints NOT approved before: their new connections wait for a person", plan.private_endpoints_for_a_person),
             "### Notes\n" + "\n".join(f"- {n}" for n in plan.notes),
         ]
     )
 
 
-# The steps of a move, in order. The manifest records each as it completes.
-STEPS = (
-    "snapshot",
-    "quiesce",
-    "delete_compute",
-    "delete_endpoints",
-    "validate",
-    "move",
-    "recreate_compute",
-    "redeploy_endpoints",
-    "repoint_datastores",
-    "recreate_role_assignments",
-    "approve_private_endpoints",
-    "verify",
-)
-Status = Literal["in-progress", "restored", "completed", "incomplete"]
+class Step(StrEnum):
+    """The steps of a move, in order. The manifest records each as it completes."""
+
+    SNAPSHOT = "snapshot"
+    QUIESCE = "quiesce"
+    DELETE_COMPUTE = "delete_compute"
+    DELETE_ENDPOINTS = "delete_endpoints"
+    VALIDATE = "validate"
+    MOVE = "move"
+    RECREATE_COMPUTE = "recreate_compute"
+    REDEPLOY_ENDPOINTS = "redeploy_endpoints"
+    REPOINT_DATASTORES = "repoint_datastores"
+    RECREATE_ROLE_ASSIGNMENTS = "recreate_role_assignments"
+    APPROVE_PRIVATE_ENDPOINTS = "approve_private_endpoints"
+    VERIFY = "verify"
+
+
+STEPS = tuple(Step)
+Status = Literal["in-progress", "restoring", "restored", "completed", "incomplete"]
 
 
 class MoveManifest(Model):
@@ -237,17 +255,87 @@ class MoveManifest(Model):
     request: MoveRequest
     inventory: Inventory
     resources: list[str]
-    steps_done: list[str] = Field(default_factory=list)
+    steps_done: list[Step] = Field(default_factory=list)
+    # The items of a many-item step that succeeded: a step is done only when all of its items are.
+    items_done: dict[Step, list[str]] = Field(default_factory=dict)
     status: Status = "in-progress"
     approved_by: str = ""
+    quiesced_at: str = ""  # when the gate first found the workspace quiet: the start of the last look-back
+    # The move in flight. `move_sent` is recorded BEFORE moveResources is sent; from then on no run
+    # restores or re-sends without first finding out where the workspace is. `move_operation` is the
+    # SDK's continuation token for Azure's operation (azure-core keeps only polling headers: no secret).
+    move_sent: bool = False
+    move_operation: str = ""
+    renamed_computes: dict[str, str] = Field(default_factory=dict)  # old name -> name re-created under
     decisions: list[Decision] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
 
-    def done(self, step: str) -> bool:
+    def done(self, step: Step) -> bool:
         return step in self.steps_done
 
-    def with_step(self, step: str) -> MoveManifest:
+    def with_step(self, step: Step) -> MoveManifest:
         return self if self.done(step) else self.model_copy(update={"steps_done": [*self.steps_done, step]})
+
+    def item_done(self, step: Step, item: str) -> bool:
+        return item in self.items_done.get(step, [])
+
+    def with_item(self, step: Step, item: str) -> MoveManifest:
+        if self.item_done(step, item):
+            return self
+        return self.model_copy(update={"items_done": {**self.items_done, step: [*self.items_done.get(step, []), item]}})
+
+    def restarted(self) -> MoveManifest:
+        """After a restore: the source is as it was; nothing of this attempt counts any more."""
+        return self.model_copy(update={"status": "restored", "steps_done": [Step.SNAPSHOT], "items_done": {}, "move_sent": False, "move_operation": ""})
+
+
+# -- the move in flight: where the workspace is, and what Azure said of the operation, decide the next step
+
+Location = Literal["source", "target", "missing"]
+OperationEnd = Literal["succeeded", "failed", "unknown"]
+InFlight = Literal["rebuild", "restore", "resend", "stop"]
+
+
+def after_move_sent(location: Location, operation: OperationEnd) -> InFlight:
+    """What a run does once moveResources may have been sent. It never re-sends blindly and never restores
+    a workspace that may be moving: it acts on where the workspace is and on Azure's word about the operation.
+
+    - In the target: the move happened (whatever we last knew): rebuild.
+    - In neither place: something outside this run is going on; touch nothing.
+    - In the source, and Azure reported the operation failed: the move is over and did not happen: restore.
+    - In the source, and Azure reported success: contradictory; touch nothing, a person looks.
+    - In the source with no word from Azure (the run died before it saved the operation): send again. That
+      is safe: while a move runs ARM refuses writes on both groups (ScopeLocked), so a second move cannot
+      start beside the first, and a move whose resources have left the source is refused as not found.
+    """
+    if location == "target":
+        return "rebuild"
+    if location == "missing":
+        return "stop"
+    return {"failed": "restore", "succeeded": "stop", "unknown": "resend"}[operation]
+
+
+def quiesce_problems(active_jobs: list[Job], requests: dict[str, int | None], window_minutes: int, allow_missing_metrics: bool) -> list[Problem]:
+    """The quiesce gate, failing closed: an active job, an endpoint that served requests in the window, or
+    an endpoint whose metrics returned no data at all (we cannot tell it is quiet) each refuse the move."""
+    problems = []
+    if active_jobs:
+        names = ", ".join(f"{j.name} ({j.status})" for j in active_jobs)
+        problems.append(Problem(code="ActiveJobs", message=f"Jobs are still active: {names}.", fix="Wait for them to finish or cancel them, then run the move again."))
+    for name, count in requests.items():
+        if count is None and not allow_missing_metrics:
+            problems.append(Problem(
+                code="EndpointMetricsMissing",
+                message=f"Azure Monitor returned no request data for online endpoint {name} over the last {window_minutes} minutes, so it cannot be shown to be idle.",
+                fix="Check the endpoint's metrics in Azure Monitor; if it is idle, run the move again with --allow-missing-metrics (recorded in the manifest).",
+            ))  # fmt: skip
+        elif count:
+            problems.append(Problem(
+                code="EndpointTraffic",
+                message=f"Online endpoint {name} served {count} requests in the last {window_minutes} minutes.",
+                fix=f"Stop sending traffic to {name} (or shorten the look-back window) and run the move again.",
+            ))  # fmt: skip
+    return problems
 
 
 class Check(Model):
@@ -261,26 +349,40 @@ class Check(Model):
     action: str = ""
 
 
+def power_state(state: str | None) -> str | None:
+    """A compute instance's power as a person means it: on (and billing) or off. Transitional states count as
+    where they are heading; None for compute without power (clusters, attached)."""
+    if state is None:
+        return None
+    if state in ("Stopped", "Stopping"):
+        return "Stopped"
+    return "Running"
+
+
 def _compute_checks(manifest: MoveManifest, observed: Inventory) -> list[Check]:
     found = {c.name: c for c in observed.computes}
     checks = []
     for want in manifest.inventory.computes:
-        have = found.get(want.name)
+        name = manifest.renamed_computes.get(want.name, want.name)
+        have = found.get(name)
+        renamed = f" (re-created as '{name}': Azure's Etag conflict on the old name persisted)" if name != want.name else ""
         if have is None:
             action = f"re-create compute '{want.name}' from manifest {manifest.move_id}" + (" (recreate_compute was off)" if not manifest.request.recreate_compute else "")
             checks.append(Check(kind="compute", name=want.name, expected=want.compute_type, actual="missing", ok=False, action=action))
             continue
+        problems = []
+        if have.provisioning_state != "Succeeded":
+            problems.append(f"provisioning {have.provisioning_state or 'unknown'}")
         diff = sorted(k for k, v in want.settings().items() if have.settings().get(k) != v)
-        checks.append(
-            Check(
-                kind="compute",
-                name=want.name,
-                expected=f"{want.compute_type}, same settings",
-                actual="same settings" if not diff else f"differs in {', '.join(diff)}",
-                ok=not diff,
-                action="" if not diff else f"compare compute '{want.name}' with the manifest and fix {', '.join(diff)}",
-            )
-        )
+        if diff:
+            problems.append(f"differs in {', '.join(diff)}")
+        if want.is_instance and power_state(want.state) != power_state(have.state):
+            problems.append(f"{power_state(have.state)} (was {power_state(want.state)} before the move)")
+        expected = f"{want.compute_type}, Succeeded, same settings" + (f", {power_state(want.state)}" if want.is_instance else "")
+        ok = not problems and not renamed
+        actual = ("; ".join(problems) or "as expected") + renamed
+        action = "" if ok else f"compute '{name}': " + ("; ".join(problems) or "update what refers to the old name") + f" (manifest {manifest.move_id})"
+        checks.append(Check(kind="compute", name=want.name, expected=expected, actual=actual, ok=ok, action=action))
     return checks
 
 
@@ -334,14 +436,25 @@ def _role_checks(manifest: MoveManifest, observed: Inventory) -> list[Check]:
 
 
 def _connection_checks(manifest: MoveManifest, observed: Inventory) -> list[Check]:
+    """Each private endpoint the workspace had a live connection with, after the move: Approved again if it was
+    Approved before, as it was if it was Pending, and whatever a person decided during the move (a decision)."""
+    decided = {d.private_endpoint_id.lower(): d for d in manifest.decisions if d.via == "person" and d.outcome in ("Approved", "Rejected")}
     checks = []
     for want in manifest.inventory.private_endpoint_connections:
-        if want.status != "Approved":
+        if want.status == "Disconnected":
             continue
-        live = [c for c in observed.private_endpoint_connections if same_id(c.private_endpoint_id, want.private_endpoint_id) and c.status != "Disconnected"]
+        endpoint = want.private_endpoint_id
+        live = [c for c in observed.private_endpoint_connections if same_id(c.private_endpoint_id, endpoint) and c.status != "Disconnected"]
         status = live[-1].status if live else "missing"
-        ok = status == "Approved"
-        checks.append(Check(kind="private endpoint", name=want.private_endpoint_id.rsplit("/", 1)[-1], expected="Approved", actual=status, ok=ok, action="" if ok else f"approve the connection of {want.private_endpoint_id} (amlops approve)"))
+        decision = decided.get(endpoint.lower())
+        name = endpoint.rsplit("/", 1)[-1]
+        if decision is not None and status == decision.outcome:
+            actual = f"{status} by {decision.decided_by} (a person's decision: {decision.reason or 'no reason given'})"
+            checks.append(Check(kind="private endpoint", name=name, expected=f"{want.status}, or a person's decision", actual=actual, ok=True))
+            continue
+        ok = status == want.status
+        action = "" if ok else f"decide the connection of {endpoint} (it was {want.status} before the move): amlops approve"
+        checks.append(Check(kind="private endpoint", name=name, expected=want.status, actual=status, ok=ok, action=action))
     return checks
 
 

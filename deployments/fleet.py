@@ -59,8 +59,7 @@ def all_deployments() -> list[Any]:
 def deploy(work_pool: str, checkout: str) -> list[str]:
     """Register every deployment on a work pool (a process worker runs them from ``checkout``).
 
-    The Python twin of `prefect deploy --all` with prefect.yaml: Prefect 3.8.8's CLI fails after its
-    first deployment (its worker check sends a null limit), so amlops applies them itself.
+    The Python twin of `prefect deploy --all` with prefect.yaml.
     """
     ids = []
     for deployment in all_deployments():

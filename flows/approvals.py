@@ -39,6 +39,11 @@ def fail_run_with(message: str) -> None:
             client.set_flow_run_state(context.flow_run.id, Failed(message=message), force=True)
 
 
+# Pause keys: one per question a run may ask, stable across the re-runs a suspend causes.
+PLAN_KEY = "plan"
+PRIVATE_ENDPOINTS_KEY = "private-endpoints"
+
+
 class PlanApproval(RunInput):
     """Approve a move plan. Type the workspace name exactly to confirm."""
 
@@ -48,12 +53,17 @@ class PlanApproval(RunInput):
     workspace_name: str = Field(default="", description="Type the workspace name exactly to confirm")
 
 
-def _paused(form: type[RunInput], description: str, timeout: int, poll_interval: int, suspend: bool) -> Any:
-    """Pause (or, from a deployment, suspend) for a typed answer."""
+def _paused(form: type[RunInput], description: str, timeout: int, poll_interval: int, suspend: bool, key: str) -> Any:
+    """Pause (or, from a deployment, suspend) for a typed answer.
+
+    The key names this question for the run's whole life: a suspended run starts again from the top, and
+    Prefect hands a keyed pause that was already answered its stored answer. Without keys, Prefect counts
+    pauses per process, so after a resume the second question of a move would read the first one's answer.
+    """
     prepared = form.with_initial_data(description=description)
     if suspend:
-        return suspend_flow_run(wait_for_input=prepared, timeout=timeout)
-    return pause_flow_run(wait_for_input=prepared, timeout=timeout, poll_interval=poll_interval)
+        return suspend_flow_run(wait_for_input=prepared, timeout=timeout, key=key)
+    return pause_flow_run(wait_for_input=prepared, timeout=timeout, poll_interval=poll_interval, key=key)
 
 
 def _can_suspend() -> bool:
@@ -68,15 +78,22 @@ def ask_until_valid(
     problems_of: Callable[[Any], list[str]],
     timeout: int,
     poll_interval: int,
+    key: str,
     suspend: bool | None = None,
 ) -> Any:
-    """Pause until a person gives an answer without problems; a bad answer is explained and asked again."""
+    """Pause until a person gives an answer without problems; a bad answer is explained and asked again.
+
+    Each asking has its own key (`plan-1`, `plan-2`, ...), so a run re-executed after a suspend replays
+    the refused answers in order and waits at the first question nobody has answered yet.
+    """
     logger = get_run_logger()
     problems: list[str] = []
     suspend = _can_suspend() if suspend is None else suspend
+    attempt = 0
     while True:
+        attempt += 1
         try:
-            answer = _paused(form, describe(problems), timeout, poll_interval, suspend)
+            answer = _paused(form, describe(problems), timeout, poll_interval, suspend, f"{key}-{attempt}")
         except FlowPauseTimeout as err:
             raise ApprovalTimedOut(f"Nobody answered within {timeout} s.") from err
         problems = problems_of(answer)
@@ -109,7 +126,7 @@ def approve_plan(plan_markdown: str, workspace_name: str, timeout: int, poll_int
         return found
 
     try:
-        answer = ask_until_valid(PlanApproval, describe, problems_of, timeout, poll_interval)
+        answer = ask_until_valid(PlanApproval, describe, problems_of, timeout, poll_interval, key=PLAN_KEY)
     except ApprovalTimedOut as err:
         message = f"The plan was not approved: nobody answered within {timeout} s. Nothing was changed."
         fail_run_with(message)
@@ -162,23 +179,37 @@ def decide_private_endpoints(
     decide_rest_as: tuple[str, Verdict] | None = None,
     previously_approved: set[str] | None = None,
 ) -> list[Decision]:
-    """Approve the allow-listed Pending connections, ask a person (or a policy) about the rest, act, audit."""
+    """Approve the allow-listed Pending connections, ask a person (or a policy) about the rest, act, audit.
+
+    After a move (``previously_approved`` given), the allow-list and the policy decide only connections of
+    private endpoints that were Approved before it: one a person had Rejected, or never decided, is a
+    person's to decide again, never approved by a rule. Unattended (a policy given), those are left Pending
+    and reported rather than waited for.
+    """
     logger = get_run_logger()
     c = clients()
     pending = [p for p in network.list_connections(c, workspace) if p.status == "Pending"]
     decisions: list[Decision] = []
-    needs_person = []
+    needs_person, for_a_person_later = [], []
     for conn in pending:
-        why = allow.match(conn)
+        eligible = previously_approved is None or conn.private_endpoint_id.lower() in previously_approved
+        why = allow.match(conn) if eligible else None
         if why:
             decisions.append(Decision(connection=conn.name, private_endpoint_id=conn.private_endpoint_id, verdict="approve", decided_by="allow-list", reason=why, via="allow-list"))
+        elif eligible and decide_rest_as is not None:
+            who, verdict = decide_rest_as
+            decisions.append(Decision(connection=conn.name, private_endpoint_id=conn.private_endpoint_id, verdict=verdict, decided_by=who, reason="decided by policy flag", via="policy"))
+        elif decide_rest_as is not None:
+            for_a_person_later.append(conn)
         else:
             needs_person.append(conn)
     timed_out: list[str] = []
-    if needs_person and decide_rest_as is not None:
-        who, verdict = decide_rest_as
-        decisions += [Decision(connection=p.name, private_endpoint_id=p.private_endpoint_id, verdict=verdict, decided_by=who, reason="decided by policy flag", via="policy") for p in needs_person]
-    elif needs_person:
+    if for_a_person_later:
+        logger.warning(
+            "Not approved before the move, so left Pending for a person (amlops approve-endpoints): %s",
+            ", ".join(f"{p.name} ({p.private_endpoint_id})" for p in for_a_person_later),
+        )
+    if needs_person:
         form = connection_form(needs_person)
         by_field = {_field_name(p.name): p for p in needs_person}
         table = connections_markdown(needs_person, workspace, allow, previously_approved or set())
@@ -194,7 +225,7 @@ def decide_private_endpoints(
             return found
 
         try:
-            answer = ask_until_valid(form, describe, problems_of, timeout, poll_interval)
+            answer = ask_until_valid(form, describe, problems_of, timeout, poll_interval, key=PRIVATE_ENDPOINTS_KEY)
             values = answer.model_dump()
             for name, conn in by_field.items():
                 if values.get(name, "undecided") != "undecided":

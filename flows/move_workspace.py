@@ -4,26 +4,30 @@ preflight -> plan -> approval -> manifest (persisted before anything is deleted)
 delete/detach compute and endpoints -> validate -> move -> recreate compute -> redeploy endpoints ->
 re-point datastores -> re-create role assignments -> approve private endpoints -> verify.
 
-Every step is recorded in the manifest as it completes; a run started again with the same
-parameters resumes after the last completed step. A failure before the move restores the
-deleted compute and endpoints in the source.
+Every step (and every item of a many-item step) is recorded in the manifest as it completes; a run
+started again with the same parameters resumes after the last completed one. Until moveResources is
+sent, a failure puts back in the source what the move deleted there. From the moment it is sent the
+move is in flight: a run finds where the workspace is and what Azure said of the operation before it
+does anything (amlops.move.after_move_sent), and never restores or re-sends on a guess.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: a deployment's runner loads this flow from its entrypoint
+# and validates parameters against the signature, which must then resolve without this module's globals.
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from prefect import flow, get_run_logger, unmapped
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.context import FlowRunContext
-from prefect.futures import wait
+from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel
 
 from amlops.approvals import AllowList
 from amlops.azure.clients import POOL_SIZE
 from amlops.azure.errors import AmlopsError, InvalidInput, PreflightFailed
-from amlops.manifests import ManifestStore
+from amlops.manifests import LeaseKeeper, ManifestStore
 from amlops.move import (
     Check,
     Inventory,
@@ -31,15 +35,22 @@ from amlops.move import (
     MovePlan,
     MoveRequest,
     Problem,
+    Step,
+    after_move_sent,
     build_plan,
     checks_markdown,
     datastores_to_repoint,
     plan_markdown,
+    previously_approved,
     resources_to_move,
     verify,
 )
 from flows import approvals
 from tasks import move as t
+
+# A move whose Azure answer is lost (a dropped connection, a killed run) is sent again only after the
+# workspace is found still in the source; this bounds how often within one run.
+SEND_ATTEMPTS = 3
 
 
 class MoveReport(BaseModel):
@@ -54,6 +65,10 @@ class MoveReport(BaseModel):
     notes: list[str] = []
 
 
+class MoveStopped(AmlopsError):
+    """The move cannot safely go on by itself: the workspace is not where a step expects it. Nothing was touched."""
+
+
 def _refuse(problems: list[Problem], what: str) -> None:
     if problems:
         create_table_artifact(key="move-refused", table=[p.model_dump() for p in problems], description=f"Move refused: {what}")
@@ -66,6 +81,27 @@ def _run_id() -> str:
     return str(context.flow_run.id) if context and context.flow_run else "local"
 
 
+class Ledger:
+    """The manifest of one move, saved after every change: what a killed run resumes from."""
+
+    def __init__(self, store: ManifestStore, manifest: MoveManifest) -> None:
+        self.store, self.manifest = store, manifest
+
+    def update(self, **changes: Any) -> None:
+        self.manifest = self.manifest.model_copy(update=changes)
+        self.store.save(self.manifest)
+
+    def step(self, step: Step, note: str = "") -> None:
+        notes = [*self.manifest.notes, note] if note else self.manifest.notes
+        self.manifest = self.manifest.with_step(step).model_copy(update={"notes": notes})
+        self.store.save(self.manifest)
+        get_run_logger().info("Step %s done", step.value)
+
+    def item(self, step: Step, key: str) -> None:
+        self.manifest = self.manifest.with_item(step, key)
+        self.store.save(self.manifest)
+
+
 @flow(name="move-workspace", task_runner=ThreadPoolTaskRunner(max_workers=POOL_SIZE), log_prints=True)
 def move_workspace(
     source: str,
@@ -76,6 +112,7 @@ def move_workspace(
     require_approval: bool = True,
     private_endpoint_allow_list: AllowList | None = None,
     quiesce_window_minutes: int = 60,
+    allow_missing_metrics: bool = False,
     recreate_compute: bool = True,
     redeploy_endpoints: bool = True,
     etag_conflict_policy: Literal["report", "rename"] = "report",
@@ -94,6 +131,7 @@ def move_workspace(
         recreate_compute=recreate_compute,
         redeploy_endpoints=redeploy_endpoints,
         quiesce_window_minutes=quiesce_window_minutes,
+        allow_missing_metrics=allow_missing_metrics,
         private_endpoint_allow_list=private_endpoint_allow_list or AllowList(),
         etag_conflict_policy=etag_conflict_policy,
     ).validated()
@@ -101,26 +139,35 @@ def move_workspace(
         raise InvalidInput(f"The target resource group is the workspace's own ({request.target_group_id}); name another resource group or subscription.")
     store = ManifestStore()
     manifest = store.load(request.move_id)
-    run_id = _run_id()
-
-    if manifest is None:
-        plan, manifest = _prepare(request, dry_run, require_approval, approve_plan_as, confirm_workspace, approval_timeout_seconds, approval_poll_seconds)
+    if manifest is not None and manifest.status == "restored":
+        logger.info("Move %s was stopped and restored earlier; starting again from a fresh snapshot and plan", manifest.move_id)
+        manifest = None
+    if dry_run:
         if manifest is None:
+            plan, _ = _prepare(request, True, require_approval, approve_plan_as, confirm_workspace, approval_timeout_seconds, approval_poll_seconds)
             return MoveReport(move_id=request.move_id, status="planned", source=request.source, target=str(request.target_id), plan=plan, notes=["dry run: nothing was changed"])
-        store.acquire(request.source, request.move_id, run_id)
-        store.save(manifest)
-        logger.info("Manifest %s saved to %s before anything is deleted", manifest.move_id, store.path(manifest.move_id))
-    else:
-        if manifest.status == "completed":
-            logger.info("Move %s already completed; verifying again", manifest.move_id)
-        elif dry_run:
-            return MoveReport(move_id=manifest.move_id, status="planned", source=request.source, target=str(request.target_id), plan=build_plan(manifest.request, manifest.inventory), notes=[f"a move is under way; done so far: {manifest.steps_done}"])
-        store.acquire(request.source, request.move_id, run_id)
-        logger.info("Resuming move %s after steps %s", manifest.move_id, manifest.steps_done)
+        plan = build_plan(manifest.request, manifest.inventory)
+        return MoveReport(move_id=manifest.move_id, status="planned", source=request.source, target=str(request.target_id), plan=plan, notes=[f"a move is under way; done so far: {manifest.steps_done}"])
+
+    run_id = _run_id()
+    # Taken before the plan waits for a person, and renewed all the while: two runs never both act.
+    store.acquire(request.source, request.move_id, run_id)
     try:
-        return _execute(store, manifest, run_id, approve_private_endpoints_as, approval_timeout_seconds, approval_poll_seconds)
-    finally:
+        with LeaseKeeper(store, request.source, run_id):
+            if manifest is None:
+                _, manifest = _prepare(request, False, require_approval, approve_plan_as, confirm_workspace, approval_timeout_seconds, approval_poll_seconds)
+                assert manifest is not None
+                store.save(manifest)
+                logger.info("Manifest %s saved to %s before anything is deleted", manifest.move_id, store.path(manifest.move_id))
+            else:
+                logger.info("Resuming move %s after steps %s", manifest.move_id, [s.value for s in manifest.steps_done])
+            report = _execute(Ledger(store, manifest), approve_private_endpoints_as, approval_timeout_seconds, approval_poll_seconds)
+    except Exception:
         store.release(request.source, run_id)
+        raise
+    # A suspend (Prefect's Pause, not an Exception) keeps the lock: the run comes back to it.
+    store.release(request.source, run_id)
+    return report
 
 
 def _prepare(
@@ -130,7 +177,7 @@ def _prepare(
     logger = get_run_logger()
     inventory: Inventory = t.snapshot_workspace(request.source_id)
     _refuse(t.preflight_move(request, inventory), "preflight")
-    _refuse(t.quiesce_check(request.source_id, [e.name for e in inventory.online_endpoints], request.quiesce_window_minutes), "the workspace is in use")
+    _refuse(t.quiesce_check(request.source_id, [e.name for e in inventory.online_endpoints], request.quiesce_window_minutes, request.allow_missing_metrics), "the workspace is in use")
     plan = build_plan(request, inventory)
     markdown = plan_markdown(plan)
     create_markdown_artifact(key="move-plan", markdown=markdown, description=f"Plan of move {plan.move_id}")
@@ -149,120 +196,219 @@ def _prepare(
                 raise AmlopsError("The workspace changed while the plan waited for approval; run the move again to see the new plan.", code="PlanChanged")
             inventory = fresh
     manifest = MoveManifest(move_id=request.move_id, request=request, inventory=inventory, resources=resources_to_move(request, inventory.workspace), approved_by=approver)
-    manifest = manifest.with_step("snapshot")
-    return plan, manifest.with_step("quiesce") if quiesced else manifest
+    manifest = manifest.with_step(Step.SNAPSHOT)
+    if quiesced:
+        manifest = manifest.with_step(Step.QUIESCE).model_copy(update={"quiesced_at": _now()})
+    return plan, manifest
 
 
-def _execute(store: ManifestStore, manifest: MoveManifest, run_id: str, approve_pe_as: str | None, timeout: int, poll: int) -> MoveReport:
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _execute(ledger: Ledger, approve_pe_as: str | None, timeout: int, poll: int) -> MoveReport:
+    if ledger.manifest.status == "restoring":  # a run stopped while putting the source back
+        where = t.workspace_location(ledger.manifest.request)
+        if where == "target":  # Azure's "failed" was wrong after all: the move happened; rebuild there
+            ledger.update(status="in-progress")
+            ledger.step(Step.MOVE)
+        elif where == "source":
+            _restore_source(ledger, AmlopsError("an earlier run was restoring the source when it stopped", code="RestoreResumed"))
+        else:
+            raise MoveStopped(f"The workspace is in neither {ledger.manifest.request.source} nor the target; nothing was touched.", code="MoveNeedsAPerson")
+    if not ledger.manifest.done(Step.MOVE):
+        try:
+            _teardown(ledger)
+            _move(ledger)
+        except AmlopsError as err:
+            # Restore only when the move cannot be running or done: never sent, or Azure said it failed.
+            if ledger.manifest.move_sent or t.workspace_location(ledger.manifest.request) != "source":
+                raise
+            _restore_source(ledger, err)
+    problems = _rebuild(ledger)
+    _approve_private_endpoints(ledger, approve_pe_as, timeout, poll)
+    return _finish(ledger, problems)
+
+
+# -- before the move: everything here can still be undone
+
+
+def _teardown(ledger: Ledger) -> None:
+    m = ledger.manifest
+    request, inv, source = m.request, m.inventory, m.request.source_id
+    endpoints = [e.name for e in inv.online_endpoints]
+    if not m.done(Step.QUIESCE):
+        _refuse(t.quiesce_check(source, endpoints, request.quiesce_window_minutes, request.allow_missing_metrics), "the workspace is in use")
+        ledger.update(quiesced_at=_now())
+        ledger.step(Step.QUIESCE)
+    elif not (m.done(Step.DELETE_ENDPOINTS) or m.items_done.get(Step.DELETE_ENDPOINTS)):
+        # The gate passed earlier (before the approval wait, or in a run that died): the last moment the
+        # endpoints surely exist is now, so look again at their traffic since then, and at jobs.
+        _refuse(t.quiesce_check(source, endpoints, _since_quiesced_minutes(m), request.allow_missing_metrics), "the workspace was used again since the quiesce gate")
+    # Independent of each other: compute and endpoints go at the same time.
+    deleting = {
+        Step.DELETE_COMPUTE: {c.name: t.delete_compute.submit(source, c) for c in inv.computes if not m.item_done(Step.DELETE_COMPUTE, c.name)},
+        Step.DELETE_ENDPOINTS: {e.name: t.delete_online_endpoint.submit(source, e.name) for e in inv.online_endpoints if not m.item_done(Step.DELETE_ENDPOINTS, e.name)},
+    }
+    for step, futures in deleting.items():
+        if m.done(step):
+            continue
+        failures = _collect(ledger, step, futures)
+        if failures:
+            raise AmlopsError(f"{step.value} failed before the move: " + "; ".join(failures), code="TeardownFailed")
+        ledger.step(step)
+
+
+def _since_quiesced_minutes(manifest: MoveManifest) -> float:
+    """The look-back of the last traffic check: from the first quiet reading to now (at least a minute)."""
+    if not manifest.quiesced_at:
+        return float(manifest.request.quiesce_window_minutes)
+    elapsed = (datetime.now(UTC) - datetime.fromisoformat(manifest.quiesced_at)).total_seconds() / 60
+    return max(1.0, elapsed) if manifest.request.quiesce_window_minutes else 0.0
+
+
+def _move(ledger: Ledger) -> None:
+    """Send moveResources once and follow it to its end; a resumed run follows the move it finds in flight."""
     logger = get_run_logger()
-    request, inv = manifest.request, manifest.inventory
-    source, target = request.source_id, request.target_id
+    request = ledger.manifest.request
+    for _ in range(SEND_ATTEMPTS):
+        m = ledger.manifest
+        if not m.move_sent:
+            t.ensure_target_group(request, m.inventory.workspace.location)
+            # Immediately before the move: no job started since the gate. (Endpoint traffic was read again
+            # just before the endpoints were deleted; deleted endpoints serve nothing.)
+            _refuse(t.quiesce_check(request.source_id, [], 0, request.allow_missing_metrics), "a job started before the move")
+            t.validate_move(request, m.resources)
+            ledger.step(Step.VALIDATE)
+            ledger.update(move_sent=True, move_operation="")  # the intent, recorded before the request leaves
+            outcome = t.send_move(request, m.resources, on_accepted=lambda token: ledger.update(move_operation=token))
+        elif m.move_operation:
+            logger.info("A move of %s is in flight: following Azure's operation", request.source)
+            outcome = t.follow_move(request, m.resources, m.move_operation)
+        else:
+            outcome = t.MoveOutcome(end="unknown", message="the run that sent the move stopped before Azure's answer was recorded")
+        location = t.workspace_location(request)
+        action = after_move_sent(location, outcome.end)
+        logger.info("Move operation %s%s; the workspace is in the %s: %s", outcome.end, f" ({outcome.message})" if outcome.message else "", location, action)
+        if action == "rebuild":
+            ledger.step(Step.MOVE)
+            return
+        if action == "restore":
+            ledger.update(move_sent=False, move_operation="")  # over, and it did not happen: the source may be restored
+            raise AmlopsError(f"Azure refused or failed the move: {outcome.message}", code="MoveFailed")
+        if action == "stop":
+            where = "in neither the source nor the target" if location == "missing" else "still in the source though Azure reported the move succeeded"
+            raise MoveStopped(
+                f"The workspace is {where}. Nothing more was touched. Check {request.source} and {request.target_id} in the Azure portal; "
+                f"run the same command again once it has settled (manifest {m.move_id}).",
+                code="MoveNeedsAPerson",
+            )
+        ledger.update(move_sent=False, move_operation="")  # resend: the workspace is in the source, no move of ours is known
+    raise AmlopsError(f"Azure's answer to the move was lost {SEND_ATTEMPTS} times; the workspace is still in the source.", code="MoveFailed")
+
+
+def _restore_source(ledger: Ledger, reason: AmlopsError) -> None:
+    """After a failure before the move: put back in the source what this move deleted there, then stop."""
+    ledger.update(status="restoring")
+    inv, source = ledger.manifest.inventory, ledger.manifest.request.source_id
     location = inv.workspace.location
+    have = t.observe_rebuild(source)
+    computes = {c.name: t.recreate_compute.submit(source, c, location) for c in inv.computes if not have.has_compute(c.name)}
+    online = {e.name: t.redeploy_online_endpoint.submit(source, e, location) for e in inv.online_endpoints if not have.has_endpoint(e)}
+    problems = _collect(None, None, computes) + _collect(None, None, online)
+    if problems:  # stays 'restoring': the next run finishes the restore before anything else
+        raise AmlopsError(f"The move stopped before Azure moved anything ({reason}), and putting back the source left work: " + "; ".join(problems), code="RestoreIncomplete") from reason
+    ledger.manifest = ledger.manifest.restarted()
+    ledger.store.save(ledger.manifest)
+    create_markdown_artifact(key="move-restored", markdown=f"Move `{ledger.manifest.move_id}` stopped before the move and restored the source's compute and endpoints.\n\nReason: {reason}")
+    raise reason
 
-    def record(step: str, note: str = "") -> None:
-        nonlocal manifest
-        manifest = manifest.with_step(step)
-        if note:
-            manifest = manifest.model_copy(update={"notes": [*manifest.notes, note]})
-        store.save(manifest)
-        store.heartbeat(request.source, run_id)
-        logger.info("Step %s done", step)
 
-    before_move = not manifest.done("move")
-    try:
-        if not manifest.done("quiesce"):
-            _refuse(t.quiesce_check(source, [e.name for e in inv.online_endpoints], request.quiesce_window_minutes), "the workspace is in use")
-            record("quiesce")
-        # Independent of each other: compute and endpoints go at the same time.
-        deleting = {}
-        if not manifest.done("delete_compute"):
-            deleting["delete_compute"] = t.delete_compute.map(unmapped(source), inv.computes)
-        if not manifest.done("delete_endpoints"):
-            deleting["delete_endpoints"] = t.delete_online_endpoint.map(unmapped(source), [e.name for e in inv.online_endpoints])
-        for step, futures in deleting.items():
-            _results(futures)
-            record(step)
-        if not manifest.done("validate"):
-            t.ensure_target_group(request, location)
-            _refuse(t.quiesce_check(source, [], 0), "jobs started before the move")  # checked again right before the move
-            t.validate_move(request, manifest.resources)
-            record("validate")
-        if not manifest.done("move"):
-            t.move_resources(request, manifest.resources)
-            record("move")
-    except AmlopsError as err:
-        if before_move and t.workspace_location(request) == "source":
-            _restore(manifest)
-            manifest = manifest.model_copy(update={"status": "restored", "steps_done": ["snapshot"]})
-            store.save(manifest)
-            create_markdown_artifact(key="move-restored", markdown=f"Move `{manifest.move_id}` stopped before the move and restored the source's compute and endpoints.\n\nReason: {err}")
-        raise
+# -- after the move: rebuild, approve, verify
 
-    # After the move the rebuild steps are independent: run them together, record each as it ends.
+
+def _rebuild(ledger: Ledger) -> list[str]:
+    """The rebuild steps are independent: submitted together, each item recorded as it succeeds."""
+    m = ledger.manifest
+    request, inv, target = m.request, m.inventory, m.request.target_id
+    location = inv.workspace.location
     have = t.observe_rebuild(target)  # one read per kind, so a resumed run re-creates only what is missing
-    rebuilding: dict[str, tuple[Any, str]] = {}
-    if request.recreate_compute and not manifest.done("recreate_compute"):
-        missing = [c for c in inv.computes if not have.has_compute(c.name)]
-        rename = request.etag_conflict_policy == "rename"
-        rebuilding["recreate_compute"] = (t.recreate_compute.map(unmapped(target), missing, unmapped(location), rename_on_conflict=unmapped(rename)), "compute")
-    if request.redeploy_endpoints and not manifest.done("redeploy_endpoints"):
-        missing_endpoints = [e for e in inv.online_endpoints if not have.has_endpoint(e)]
-        rebuilding["redeploy_endpoints"] = (t.redeploy_online_endpoint.map(unmapped(target), missing_endpoints, unmapped(location)), "online endpoint")
-    if not manifest.done("repoint_datastores"):
-        wanted = {d.name for d in datastores_to_repoint(request, inv, manifest.resources)}
-        stale = [d for d in have.datastores if d.name in wanted and not d.points_at(target.subscription, target.resource_group)]
-        rebuilding["repoint_datastores"] = (t.repoint_datastore.map(unmapped(target), stale, unmapped(target.subscription), unmapped(target.resource_group)), "datastore")
-    if not manifest.done("recreate_role_assignments"):
-        rebuilding["recreate_role_assignments"] = (t.recreate_role_assignment.map(unmapped(str(target)), inv.role_assignments), "role assignment")
+    rename = request.etag_conflict_policy == "rename"
+    wanted = {d.name for d in datastores_to_repoint(request, inv, m.resources)}
+    steps: list[tuple[Step, bool, dict[str, Callable[[], PrefectFuture[Any]]]]] = [
+        (Step.RECREATE_COMPUTE, request.recreate_compute, {
+            c.name: (lambda c=c: t.recreate_compute.submit(target, c, location, rename_on_conflict=rename, name=m.renamed_computes.get(c.name, c.name)))
+            for c in inv.computes
+        }),
+        (Step.REDEPLOY_ENDPOINTS, request.redeploy_endpoints, {
+            e.name: (lambda e=e: t.redeploy_online_endpoint.submit(target, e, location)) for e in inv.online_endpoints if not have.has_endpoint(e)
+        }),
+        (Step.REPOINT_DATASTORES, True, {
+            d.name: (lambda d=d: t.repoint_datastore.submit(target, d, target.subscription, target.resource_group))
+            for d in have.datastores if d.name in wanted and not d.points_at(target.subscription, target.resource_group)
+        }),
+        (Step.RECREATE_ROLE_ASSIGNMENTS, True, {
+            a.grant: (lambda a=a: t.recreate_role_assignment.submit(str(target), a)) for a in inv.role_assignments
+        }),
+    ]  # fmt: skip
+    running = {
+        step: {key: submit() for key, submit in items.items() if not m.item_done(step, key)}
+        for step, enabled, items in steps
+        if enabled and not m.done(step)
+    }
     problems: list[str] = []
-    for step, (futures, kind) in rebuilding.items():
-        problems += _results(futures, kind)
-        record(step)
-    if not manifest.done("approve_private_endpoints"):
-        before = {c.private_endpoint_id.lower() for c in inv.private_endpoint_connections if c.status == "Approved"}
-        rest = (approve_pe_as, "approve") if approve_pe_as else None
-        decisions = approvals.decide_private_endpoints(target, request.private_endpoint_allow_list, timeout, poll, rest, before)  # type: ignore[arg-type]
-        manifest = manifest.model_copy(update={"decisions": [*manifest.decisions, *decisions]})
-        record("approve_private_endpoints")
-
-    observed = t.snapshot_workspace(target)
-    checks = verify(manifest, observed)
-    create_table_artifact(key="move-verification", table=[c.model_dump() for c in checks], description=f"Move {manifest.move_id}: moved workspace against the manifest")
-    print(checks_markdown(checks))
-    left = [c for c in checks if not c.ok]
-    manifest = manifest.model_copy(update={"status": "completed" if not left else "incomplete"})
-    record("verify")
-    report = MoveReport(move_id=manifest.move_id, status=manifest.status, source=request.source, target=str(target), checks=checks, notes=problems + manifest.notes)  # type: ignore[arg-type]
-    if left:
-        todo = "\n".join(f"- {c.kind} {c.name}: {c.action}" for c in left)
-        raise AmlopsError(f"Move {manifest.move_id} finished with {len(left)} item(s) left for a person:\n{todo}", code="MoveIncomplete")
-    return report
+    for step, futures in running.items():
+        failures = _collect(ledger, step, futures)
+        problems += failures
+        if not failures:
+            ledger.step(step)
+    return problems
 
 
-def _results(futures: Any, kind: str = "") -> list[str]:
-    """Wait for mapped tasks. Before the move any failure stops the run; after it, failures are collected."""
-    done = wait(list(futures)).done
+def _collect(ledger: Ledger | None, step: Step | None, futures: dict[str, PrefectFuture[Any]]) -> list[str]:
+    """Wait for one step's items; record each that succeeded; return what failed, in words."""
+    by_future = {id(f): key for key, f in futures.items()}
     failures = []
-    for future in done:
+    for future in as_completed(list(futures.values())):
+        key = by_future[id(future)]
+        future.wait()  # as_completed can hand a future over before its final state is readable
         state = future.state
-        if state.is_failed():
-            error = state.result(raise_on_failure=False)
-            if not kind:
-                raise error if isinstance(error, BaseException) else AmlopsError(str(error))
-            failures.append(f"{kind}: {error}")
-    for note in failures:
-        get_run_logger().error(note)
+        if state.is_completed():
+            result = future.result()
+            if ledger is not None and step is not None:
+                if step == Step.RECREATE_COMPUTE and result != key:
+                    ledger.update(renamed_computes={**ledger.manifest.renamed_computes, key: result})
+                ledger.item(step, key)
+            continue
+        error = state.result(raise_on_failure=False)
+        failures.append(f"{key}: {error}")
+        get_run_logger().error("%s %s failed: %s", step.value if step else "restore", key, error)
     return failures
 
 
-def _restore(manifest: MoveManifest) -> None:
-    """After a failure before the move: put back in the source what this move deleted there."""
-    inv, source = manifest.inventory, manifest.request.source_id
-    location = inv.workspace.location
-    have = t.observe_rebuild(source)
-    computes = [c for c in inv.computes if not have.has_compute(c.name)]
-    online = [e for e in inv.online_endpoints if not have.has_endpoint(e)]
-    problems = _results(t.recreate_compute.map(unmapped(source), computes, unmapped(location)), "restore compute")
-    problems += _results(t.redeploy_online_endpoint.map(unmapped(source), online, unmapped(location)), "restore endpoint")
-    if problems:
-        get_run_logger().error("Restore left work for a person: %s", problems)
+def _approve_private_endpoints(ledger: Ledger, approve_pe_as: str | None, timeout: int, poll: int) -> None:
+    m = ledger.manifest
+    if m.done(Step.APPROVE_PRIVATE_ENDPOINTS):
+        return
+    rest = (approve_pe_as, "approve") if approve_pe_as else None
+    decisions = approvals.decide_private_endpoints(m.request.target_id, m.request.private_endpoint_allow_list, timeout, poll, rest, previously_approved(m.inventory))  # type: ignore[arg-type]
+    ledger.update(decisions=[*m.decisions, *decisions])
+    ledger.step(Step.APPROVE_PRIVATE_ENDPOINTS)
+
+
+def _finish(ledger: Ledger, problems: list[str]) -> MoveReport:
+    """Verify the moved workspace against the manifest, from Azure's state; exit clean only if all matches."""
+    m = ledger.manifest
+    request, target = m.request, m.request.target_id
+    observed = t.snapshot_workspace(target)
+    checks = verify(m, observed)
+    create_table_artifact(key="move-verification", table=[c.model_dump() for c in checks], description=f"Move {m.move_id}: moved workspace against the manifest")
+    print(checks_markdown(checks))
+    left = [c for c in checks if not c.ok]
+    ledger.update(status="completed" if not left else "incomplete")
+    ledger.step(Step.VERIFY)
+    report = MoveReport(move_id=m.move_id, status=ledger.manifest.status, source=request.source, target=str(target), checks=checks, notes=problems + ledger.manifest.notes)  # type: ignore[arg-type]
+    if left:
+        todo = "\n".join(f"- {c.kind} {c.name}: {c.action}" for c in left)
+        raise AmlopsError(f"Move {m.move_id} finished with {len(left)} item(s) left for a person:\n{todo}", code="MoveIncomplete")
+    return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from prefect import get_run_logger, task
@@ -9,10 +10,11 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from amlops.azure import computes, datastores, endpoints, jobs, moves, network, resources, roles, workspaces
-from amlops.azure.errors import Conflict, NotFound
+from amlops.azure.clients import Clients
+from amlops.azure.errors import AmlopsError, Conflict, Locked, NotFound, OperationFailed, TransientError
 from amlops.azure.retry import retrying
 from amlops.models import ComputeSpec, Datastore, OnlineEndpoint, ResourceId, RoleAssignment, deployment_names
-from amlops.move import Inventory, MoveRequest, Problem, required_providers
+from amlops.move import Inventory, Location, MoveRequest, OperationEnd, Problem, power_state, quiesce_problems, required_providers
 from tasks.common import TASK_DEFAULTS, clients
 
 
@@ -58,20 +60,18 @@ def preflight_move(request: MoveRequest, inventory: Inventory) -> list[Problem]:
 
 
 @task(name="quiesce_check", **TASK_DEFAULTS)
-def quiesce_check(workspace: ResourceId, endpoint_names: list[str], window_minutes: int) -> list[Problem]:
-    """No active jobs; no online endpoint traffic within the look-back window."""
+def quiesce_check(workspace: ResourceId, endpoint_names: list[str], window_minutes: float, allow_missing_metrics: bool = False) -> list[Problem]:
+    """No active job; no online endpoint traffic within the look-back window; no endpoint without metrics."""
     c = clients()
-    problems = []
-    active = jobs.active_jobs(c, workspace)
-    if active:
-        names = ", ".join(f"{j.name} ({j.status})" for j in active)
-        problems.append(Problem(code="ActiveJobs", message=f"Jobs are still active: {names}.", fix="Wait for them to finish or cancel them, then run the move again."))
-    if window_minutes > 0:
-        for name in endpoint_names:
-            count = endpoints.request_count(c, workspace, name, timedelta(minutes=window_minutes))
-            if count:
-                problems.append(Problem(code="EndpointTraffic", message=f"Online endpoint {name} served {count} requests in the last {window_minutes} minutes.", fix=f"Stop sending traffic to {name} (or shorten the look-back window) and run the move again."))
-    return problems
+
+    def requests(name: str) -> int | None:
+        try:
+            return endpoints.request_count(c, workspace, name, timedelta(minutes=window_minutes))
+        except NotFound:  # deleted already (by a run that died before recording it): it serves nothing now
+            return 0
+
+    counts = {name: requests(name) for name in endpoint_names} if window_minutes > 0 else {}
+    return quiesce_problems(jobs.active_jobs(c, workspace), counts, round(window_minutes), allow_missing_metrics)
 
 
 @task(name="delete_compute", **TASK_DEFAULTS)
@@ -103,33 +103,54 @@ def ensure_target_group(request: MoveRequest, location: str) -> None:
     resources.ensure_resource_group(clients(), request.target_subscription, request.target_resource_group, location)
 
 
-def workspace_location(request: MoveRequest) -> str:
-    """Where the workspace is now: 'source', 'target' or 'missing'. Asked before any move is (re)tried."""
+@task(name="workspace_location", **TASK_DEFAULTS)
+def workspace_location(request: MoveRequest) -> Location:
+    """Where the workspace is now: 'source', 'target' or 'missing'. Asked before any move is (re)tried or undone."""
     c = clients()
     for where, rid in (("target", request.target_id), ("source", request.source_id)):
         try:
             workspaces.get_workspace(c, rid)
-            return where
+            return where  # type: ignore[return-value]
         except NotFound:
             continue
     return "missing"
 
 
-@task(name="move_resources", retries=0, cache_policy=NO_CACHE)
-def move_resources(request: MoveRequest, resource_ids: list[str]) -> str:
-    """moveResources, never repeated blindly: where the workspace is decides whether to send it again."""
-    logger = get_run_logger()
-    if workspace_location(request) == "target":
-        return "already moved"
+class MoveOutcome(BaseModel):
+    end: OperationEnd
+    message: str = ""
+
+
+@task(name="send_move", retries=0, cache_policy=NO_CACHE)
+def send_move(request: MoveRequest, resource_ids: list[str], on_accepted: Callable[[str], None], wait_for_lock_seconds: float = 6 * 3600) -> MoveOutcome:
+    """moveResources, once. Never retried here: the caller decides from where the workspace is.
+
+    ARM blocks writes on both groups while a move runs, so a send refused with ScopeLocked means a move is
+    already under way (one an earlier run sent and died before it could record): wait and ask again, until
+    that move ends and this one is either accepted or refused for what it is.
+    """
+    c = clients()
+
+    def send() -> tuple[str, str]:
+        return moves.move_resources(c, request.source_id, resource_ids, request.target_group_id, on_accepted)
+
     try:
-        moves.move_resources(clients(), request.source_id, resource_ids, request.target_group_id)
-    except Exception:
-        where = workspace_location(request)
-        if where == "target":
-            logger.warning("moveResources reported an error, but the workspace is in the target: the move happened.")
-            return "moved"
-        raise
-    return "moved"
+        attempts = 6 + int(wait_for_lock_seconds // 30)  # backoff reaches its 30 s cap after ~6 tries
+        end, message = retrying(attempts=attempts, idempotent=False, sleep=c.sleep, when=lambda e: isinstance(e, Locked))(send)
+    except (Locked, TransientError):
+        return MoveOutcome(end="unknown", message="Azure's answer to the move was lost or the groups stayed locked")
+    except AmlopsError as err:  # refused outright (validation, a lock, permissions): the move did not start
+        return MoveOutcome(end="failed", message=f"{err.code}: {err.message}")
+    return MoveOutcome(end=end, message=message)  # type: ignore[arg-type]
+
+
+@task(name="follow_move", **TASK_DEFAULTS)
+def follow_move(request: MoveRequest, resource_ids: list[str], operation: str) -> MoveOutcome:
+    """Wait for the move an earlier run sent, on Azure's own operation; 'unknown' when Azure forgot it."""
+    ended = moves.follow_move(clients(), request.source_id, resource_ids, request.target_group_id, operation)
+    if ended is None:
+        return MoveOutcome(end="unknown", message="Azure no longer knows the move operation")
+    return MoveOutcome(end=ended[0], message=ended[1])
 
 
 def _is_etag_conflict(error: BaseException) -> bool:
@@ -160,20 +181,57 @@ def observe_rebuild(workspace: ResourceId) -> Rebuilt:
     )
 
 
-@task(name="recreate_compute", **TASK_DEFAULTS)
-def recreate_compute(workspace: ResourceId, spec: ComputeSpec, location: str, rename_on_conflict: bool = False, etag_attempts: int = 5) -> str:
-    """Re-create a compute with its old settings. Azure's same-name Etag conflict after a move is retried
-    with backoff; if it persists, the compute is re-created under a new name (policy 'rename') or reported."""
-    c = clients()
+# Provisioning states that end: a compute in any other is still being built or removed by Azure.
+SETTLED = ("Succeeded", "Failed", "Canceled")
+
+
+def _settled(c: Clients, workspace: ResourceId, name: str, wait_seconds: float = 1800) -> ComputeSpec | None:
+    """The compute once Azure has finished with it (None when it does not exist)."""
+    waited = 0.0
+    while True:
+        try:
+            current = computes.get_compute(c, workspace, name)
+        except NotFound:
+            return None
+        if current.provisioning_state in SETTLED or waited >= wait_seconds:
+            return current
+        c.sleep(5)
+        waited += 5
+
+
+def _create(c: Clients, workspace: ResourceId, spec: ComputeSpec, location: str, rename_on_conflict: bool, etag_attempts: int) -> str:
+    """PUT the compute; Azure's same-name Etag conflict after a move is retried with backoff, then renamed or reported."""
     try:
         retrying(attempts=etag_attempts, sleep=c.sleep, when=_is_etag_conflict)(computes.create_compute, c, workspace, spec, location)
-        return "re-created"
+        return spec.name
     except Conflict as err:
         if not (_is_etag_conflict(err) and rename_on_conflict):
             raise
-    renamed = spec.model_copy(update={"name": f"{spec.name[:20]}-moved"})
+    renamed = spec.model_copy(update={"name": f"{spec.name[:20]}-mvd"})
     computes.create_compute(c, workspace, renamed, location)
-    return f"re-created as {renamed.name} (Etag conflict on the old name persisted)"
+    return renamed.name
+
+
+@task(name="recreate_compute", **TASK_DEFAULTS)
+def recreate_compute(workspace: ResourceId, spec: ComputeSpec, location: str, rename_on_conflict: bool = False, etag_attempts: int = 5, name: str = "") -> str:
+    """Bring a compute back as it was: built (Succeeded) with its old settings and, for an instance, in its old
+    power state. Safe to run again: one being built is waited for, one that failed is deleted and built anew.
+    Returns the name it lives under (a new one only under the 'rename' Etag policy)."""
+    c = clients()
+    name = name or spec.name
+    current = _settled(c, workspace, name)
+    if current is not None and current.provisioning_state != "Succeeded":
+        get_run_logger().warning("Compute %s is %s; deleting it to build it again", name, current.provisioning_state)
+        computes.delete_compute(c, workspace, current)
+        current = None
+    if current is None:
+        name = _create(c, workspace, spec.model_copy(update={"name": name}), location, rename_on_conflict, etag_attempts)
+        current = _settled(c, workspace, name)
+        if current is None or current.provisioning_state != "Succeeded":
+            raise OperationFailed(f"Compute {name} ended {current.provisioning_state if current else 'missing'} after re-creation.", code="ComputeNotBuilt")
+    if spec.is_instance and power_state(spec.state) == "Stopped" and power_state(current.state) != "Stopped":
+        computes.stop_compute(c, workspace, name)  # it was off before the move: leave it off, not billing
+    return name
 
 
 @task(name="redeploy_online_endpoint", **TASK_DEFAULTS)

@@ -82,8 +82,11 @@ def list_batch_endpoints(clients: Clients, workspace: ResourceId) -> list[BatchE
         return [BatchEndpoint(name=e.name, auth_mode=e.auth_mode or "", location=e.location or "") for e in ml.batch_endpoints.list()]
 
 
-def request_count(clients: Clients, workspace: ResourceId, endpoint: str, window: timedelta, now: datetime | None = None) -> int:
-    """Requests an online endpoint served in the last ``window``, as Azure Monitor counts them."""
+def request_count(clients: Clients, workspace: ResourceId, endpoint: str, window: timedelta, now: datetime | None = None) -> int | None:
+    """Requests an online endpoint served in the last ``window``, as Azure Monitor counts them; None when
+    Azure Monitor has no data for the window at all (an empty timeseries, or no point with a total), which
+    is not the same as zero requests (Azure Monitor metrics REST API: a time grain without data carries no
+    aggregation value)."""
     end = now or datetime.now(UTC)
     timespan = f"{(end - window).isoformat()}/{end.isoformat()}".replace("+00:00", "Z")
     path = _path(workspace, endpoint) + "/providers/Microsoft.Insights/metrics"
@@ -91,8 +94,11 @@ def request_count(clients: Clients, workspace: ResourceId, endpoint: str, window
         clients, workspace.subscription, "GET", path, rest.METRICS_API,
         query={"metricnames": "RequestsPerMinute", "timespan": timespan, "aggregation": "Total", "interval": "PT1M"},
     )
-    total = 0.0
-    for metric in body.get("value", []):
-        for series in metric.get("timeseries", []):
-            total += sum(point.get("total") or 0 for point in series.get("data", []))
-    return int(total)
+    totals = [
+        point["total"]
+        for metric in body.get("value", [])
+        for series in metric.get("timeseries", [])
+        for point in series.get("data", [])
+        if point.get("total") is not None
+    ]
+    return int(sum(totals)) if totals else None

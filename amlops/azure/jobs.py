@@ -7,7 +7,7 @@ from typing import Any
 from amlops.azure import rest
 from amlops.azure.clients import Clients
 from amlops.azure.errors import azure_errors
-from amlops.models import ACTIVE_JOB_STATES, Job, ResourceId
+from amlops.models import Job, ResourceId
 
 
 def to_job(body: dict[str, Any]) -> Job:
@@ -41,7 +41,7 @@ def list_jobs(clients: Clients, workspace: ResourceId, view: str = "ActiveOnly")
 
 
 def active_jobs(clients: Clients, workspace: ResourceId) -> list[Job]:
-    return [j for j in list_jobs(clients, workspace) if j.status in ACTIVE_JOB_STATES]
+    return [j for j in list_jobs(clients, workspace) if j.active]
 
 
 def submit_command_job(

@@ -64,6 +64,9 @@ class Settings:
     # Azurite, where simulated training scripts write their checkpoints: URL (…/devstoreaccount1) and key.
     storage_url: str = ""
     storage_key: str = ""
+    # Azure Monitor emits no metric data for these online endpoints (ids, lower-cased): a new endpoint,
+    # or a gap in the metrics pipeline. The metrics API then answers with an empty timeseries.
+    endpoints_without_metrics: list[str] = field(default_factory=list)
 
 
 class Store:

@@ -131,7 +131,7 @@ def test_move_effects(env: Env, ws: ResourceId) -> None:
     _ready(env, ws)
     storage = workspaces.get_workspace(env.clients, ws).storage_account
     assert storage
-    moves.move_resources(env.clients, ws, [str(ws), storage], TARGET_RG)
+    assert moves.move_resources(env.clients, ws, [str(ws), storage], TARGET_RG, lambda token: None) == ("succeeded", "")
     moved = ws.moved_to(TARGET_SUB, "ml-moved")
 
     with pytest.raises(NotFound):
@@ -157,7 +157,7 @@ def test_same_name_compute_conflicts_right_after_a_move(env: Env, ws: ResourceId
     _with_target(env)
     alice = computes.get_compute(env.clients, ws, "alice-ci")
     _emptied(env, ws)
-    moves.move_resources(env.clients, ws, [str(ws)], TARGET_RG)
+    moves.move_resources(env.clients, ws, [str(ws)], TARGET_RG, lambda token: None)
     moved = ws.moved_to(TARGET_SUB, "ml-moved")
     with pytest.raises(Conflict, match="Etag conflict"):
         computes.create_compute(env.clients, moved, alice, "westeurope")
@@ -177,3 +177,32 @@ def test_groups_are_locked_while_the_move_runs(env: Env, ws: ResourceId) -> None
     env.control.advance(120)
     moved = ws.moved_to(TARGET_SUB, "ml-moved")
     assert datastores.repoint_datastore(env.clients, moved, datastores.get_datastore(env.clients, moved, "curated"), TARGET_SUB, "ml-moved").points_at(TARGET_SUB, "ml-moved")
+
+
+def test_a_move_in_flight_is_followed_from_its_operation_by_a_new_client(env: Env, ws: ResourceId) -> None:
+    """What a run that died mid-move leaves behind: Azure's operation, which a new process follows to its end."""
+    _ready(env, ws)
+    env.control.settings(lro={"default": {"mode": "immediate"}, "move": {"mode": "polls", "count": 3}})
+    tokens: list[str] = []
+
+    class Died(Exception):
+        pass
+
+    def die_once_accepted(token: str) -> None:
+        tokens.append(token)
+        raise Died  # the process is gone the moment Azure accepted the move
+
+    with pytest.raises(Died):
+        moves.move_resources(env.clients, ws, [str(ws)], TARGET_RG, die_once_accepted)
+    assert "authorization" not in tokens[0].lower() and "bearer" not in tokens[0].lower(), "the token holds no credential"
+    workspaces.get_workspace(env.clients, ws)  # still in the source: the move is running
+    assert moves.follow_move(env.fresh_clients(), ws, [str(ws)], TARGET_RG, tokens[0]) == ("succeeded", "")
+    workspaces.get_workspace(env.clients, ws.moved_to(TARGET_SUB, "ml-moved"))
+
+
+def test_a_move_azure_fails_is_reported_failed_not_raised(env: Env, ws: ResourceId) -> None:
+    _ready(env, ws)
+    env.control.fault("/moveResources$", "lro_failed", method="POST", code="InternalServerError")
+    end, message = moves.move_resources(env.clients, ws, [str(ws)], TARGET_RG, lambda token: None)
+    assert end == "failed" and "InternalServerError" in message
+    workspaces.get_workspace(env.clients, ws)  # nothing moved

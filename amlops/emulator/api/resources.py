@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amlops.emulator.api.common import accepted, created, group_id, page
+from amlops.emulator.api.common import accepted, created, fault_error, group_id, page
 from amlops.emulator.errors import ArmError
 from amlops.emulator.http import Request, Response, ok
 from amlops.emulator.models import moves, resources
@@ -89,5 +89,5 @@ def validate_move(state: State, req: Request) -> Response:
 
 def move(state: State, req: Request) -> Response:
     resources.get_group(state, req.params["sub"], req.params["rg"])
-    op = moves.move(state, group_id(req), req.body or {})
+    op = moves.move(state, group_id(req), req.body or {}, fault_error(req))
     return accepted(state, req, op, async_header=False, location_header=True)

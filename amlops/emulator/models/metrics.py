@@ -33,6 +33,10 @@ def request_metrics(state: State, resource_id: str, metric: str, timespan: str) 
     hi = now_mono - (now_wall - end).total_seconds()
     total = sum(n for t, n in state.endpoint_traffic.get(ids.key(resource_id), []) if lo <= t <= hi)
     stamp = (start + timedelta(seconds=0)).isoformat().replace("+00:00", "Z")
+    # Azure Monitor's metrics list (REST API 2018-01-01, Metrics - List): a resource that emitted nothing for
+    # the metric returns the metric with an empty `timeseries` array, not a zero.
+    no_data = ids.key(resource_id) in {ids.key(e) for e in state.settings.endpoints_without_metrics}
+    series = [] if no_data else [{"metadatavalues": [], "data": [{"timeStamp": stamp, "total": float(total)}]}]
     return {
         "cost": 0,
         "timespan": timespan,
@@ -45,7 +49,7 @@ def request_metrics(state: State, resource_id: str, metric: str, timespan: str) 
                 "type": "Microsoft.Insights/metrics",
                 "name": {"value": metric, "localizedValue": metric},
                 "unit": "Count",
-                "timeseries": [{"metadatavalues": [], "data": [{"timeStamp": stamp, "total": float(total)}]}],
+                "timeseries": series,
                 "errorCode": "Success",
             }
         ],

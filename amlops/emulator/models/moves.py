@@ -121,7 +121,7 @@ def validate(state: State, source_group: str, body: dict[str, Any]) -> Operation
     return lro.start(state, "validate", ids.subscription_of(source_group) or "", lambda: None, namespace="Microsoft.Resources", fail_with=error)
 
 
-def move(state: State, source_group: str, body: dict[str, Any]) -> Operation:
+def move(state: State, source_group: str, body: dict[str, Any], fail_with: ArmError | None = None) -> Operation:
     found = problems(state, source_group, body)
     if found:
         raise ArmError(409, "ResourceMoveProviderValidationFailed", "Resource move validation failed. " + " ".join(p["message"] for p in found), found)
@@ -145,7 +145,9 @@ def move(state: State, source_group: str, body: dict[str, Any]) -> Operation:
         finally:
             unlock()
 
-    return lro.start(state, "move", ids.subscription_of(source) or "", complete, namespace="Microsoft.Resources", on_fail=unlock)
+    # A move that fails after ARM accepted it (fail_with) moves nothing and unlocks both groups: ARM moves
+    # the resources of one request together ("the move operation ... either all resources move or none").
+    return lro.start(state, "move", ids.subscription_of(source) or "", complete, namespace="Microsoft.Resources", fail_with=fail_with, on_fail=unlock)
 
 
 def _apply_move(state: State, source: str, target: str, resources: list[str]) -> None:

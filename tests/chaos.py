@@ -1,0 +1,206 @@
+"""Chaos trials of `amlops move`: SIGKILL the real command at random moments, run it again, judge from Azure.
+
+Shared by the test (tests/flows/test_move_chaos.py) and the benchmark (bench/move_chaos.py). The judge
+reads the emulator through the real SDK gateway and compares with what the workspace had before the
+first run, never with amlops' own manifest: the workspace must be in exactly one place, and either
+moved with every compute (Succeeded, same settings, same power state), online endpoint and previously
+approved private endpoint connection back, or still in the source with everything it had.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from amlops.azure import computes, endpoints, network, workspaces
+from amlops.azure.clients import Clients
+from amlops.azure.errors import NotFound
+from amlops.emulator.control_client import EmulatorControl
+from amlops.models import ResourceId, deployment_names
+from amlops.move import power_state
+
+ROOT = Path(__file__).parents[1]
+SUB, TARGET_SUB = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
+SOURCE = ResourceId.parse(f"/subscriptions/{SUB}/resourceGroups/ml-prod/providers/Microsoft.MachineLearningServices/workspaces/ml-prod-ws")
+TARGET = SOURCE.moved_to(TARGET_SUB, "ml-moved")
+# Operations take time, as they do on Azure (minutes to hours there): compute and endpoint writes about
+# 0.4 s, the move itself about 3 s, so kills land inside them.
+LRO_SECONDS = {"default": {"mode": "seconds", "seconds": 0.4}, "move": {"mode": "seconds", "seconds": 3.0}, "validate": {"mode": "seconds", "seconds": 0.2}}
+FAULTS = [{"route": ".", "kind": "429", "probability": 0.05, "retry_after": 1}, {"route": ".", "kind": "503", "probability": 0.05}]
+
+
+ARGS = [
+    "move", "--source", str(SOURCE), "--target-subscription", TARGET_SUB, "--target-resource-group", TARGET.resource_group,
+    "--approve-plan-as", "chaos", "--confirm-workspace", SOURCE.name, "--approve-private-endpoints-as", "chaos", "--approval-poll", "1",
+]  # fmt: skip
+# A warm `amlops` process: the interpreter and its imports (seconds on a busy machine) are paid before
+# the trial's clock starts; then the real CLI's main runs with the arguments above, in its own process.
+WARM = (
+    "import json, os, sys\n"
+    "from amlops.cli import main\n"
+    "import flows.move_workspace, azure.ai.ml, azure.mgmt.resource.resources\n"
+    "line = sys.stdin.readline()\n"
+    "os.environ.update(json.loads(line))\n"
+    f"sys.exit(main({ARGS!r}))\n"
+)
+
+
+class Launcher:
+    """Starts `amlops move` runs, keeping one warm process ready for the next."""
+
+    def __init__(self, base_env: dict[str, str]) -> None:
+        self.base_env = base_env
+        self._next = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-c", WARM], cwd=ROOT, env=self.base_env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+
+    def start(self, state_dir: Path, log: Path) -> subprocess.Popen[str]:
+        proc, self._next = self._next, self._spawn()
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps({"AMLOPS_STATE_DIR": str(state_dir)}) + "\n")
+        proc.stdin.flush()
+        proc.log = log  # type: ignore[attr-defined]
+        return proc
+
+    @staticmethod
+    def finish(proc: subprocess.Popen[str], timeout: float = 300) -> int:
+        _, err = proc.communicate(timeout=timeout)
+        with open(proc.log, "a") as f:  # type: ignore[attr-defined]
+            f.write(err or "")
+        return proc.returncode
+
+    def close(self) -> None:
+        self._next.kill()
+        self._next.wait()
+
+
+@dataclass
+class Picture:
+    """What a person relies on in a workspace, read from Azure."""
+
+    computes: dict[str, tuple[str, Any, str | None]]  # name -> (provisioning state, settings, power)
+    endpoints: dict[str, tuple[list[str], dict[str, int]]]
+    approved_endpoints: set[str]
+
+    @staticmethod
+    def read(c: Clients, ws: ResourceId) -> Picture | None:
+        try:
+            workspaces.get_workspace(c, ws)
+        except NotFound:
+            return None
+        return Picture(
+            computes={x.name: (x.provisioning_state, x.settings(), power_state(x.state) if x.is_instance else None) for x in computes.list_computes(c, ws)},
+            endpoints={e.name: (deployment_names(e), e.traffic) for e in endpoints.list_online_endpoints(c, ws)},
+            approved_endpoints={p.private_endpoint_id.lower() for p in network.list_connections(c, ws) if p.status == "Approved"},
+        )
+
+
+@dataclass
+class Trial:
+    seed: int
+    faults: bool
+    kills: list[float] = field(default_factory=list)  # seconds after the run's first write
+    exits: list[int] = field(default_factory=list)
+    end: str = ""  # moved / restored / inconsistent: ...
+    recovery_seconds: float = 0.0  # from the restart after the last kill to the final run's end
+
+    @property
+    def consistent(self) -> bool:
+        return self.end in ("moved", "restored")
+
+
+def judge(c: Clients, before: Picture) -> str:
+    source, target = Picture.read(c, SOURCE), Picture.read(c, TARGET)
+    if (source is None) == (target is None):
+        return f"inconsistent: the workspace is in {'both places' if source else 'neither place'}"
+    where, have = ("moved", target) if target else ("restored", source)
+    assert have is not None
+    problems = []
+    for name, (_, settings, power) in before.computes.items():
+        got = have.computes.get(name)
+        if got is None:
+            problems.append(f"compute {name} missing")
+        elif got[0] != "Succeeded" or got[1] != settings or got[2] != power:
+            problems.append(f"compute {name}: {got[0]}, power {got[2]} (was {power}), settings {'same' if got[1] == settings else 'differ'}")
+    for name, want in before.endpoints.items():
+        if have.endpoints.get(name) != want:
+            problems.append(f"online endpoint {name}: {have.endpoints.get(name)} (was {want})")
+    missing = before.approved_endpoints - have.approved_endpoints
+    if missing:
+        problems.append(f"private endpoints no longer approved: {sorted(missing)}")
+    return where if not problems else f"inconsistent: {where} but " + "; ".join(problems)
+
+
+def _first_write(control: EmulatorControl, mark: int) -> bool:
+    return bool(control.writes(since=mark))
+
+
+def run_trial(control: EmulatorControl, c: Clients, launcher: Launcher, scenario: dict[str, Any], seed: int, faults: bool, work_seconds: float, workdir: Path) -> Trial:
+    """One seeded trial: one or two SIGKILLs at random moments after the run starts writing, then runs to the end."""
+    rng = random.Random(seed)
+    state, log = workdir / f"state-{seed}-{faults}", workdir / f"trial-{seed}-{faults}.log"
+    control.reset()
+    control.load(scenario)
+    control.settings(lro=LRO_SECONDS)
+    before = Picture.read(c, SOURCE)
+    assert before is not None
+    if faults:
+        for rule in FAULTS:
+            control.fault(**rule)
+    trial = Trial(seed=seed, faults=faults)
+    for _ in range(rng.choice((1, 1, 2))):
+        mark = control.mark()
+        proc = launcher.start(state, log)
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and not _first_write(control, mark) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        kill_at = rng.uniform(0, work_seconds)
+        time.sleep(kill_at)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            trial.kills.append(round(kill_at, 2))
+        trial.exits.append(launcher.finish(proc))
+    started = time.monotonic()
+    for _ in range(3):  # an operator runs the same command again until it says how it ended
+        code = launcher.finish(launcher.start(state, log))
+        trial.exits.append(code)
+        if code != 1:
+            break
+    trial.recovery_seconds = time.monotonic() - started
+    control.clear_faults()
+    trial.end = judge(c, before)
+    return trial
+
+
+def undisturbed(control: EmulatorControl, launcher: Launcher, scenario: dict[str, Any], workdir: Path) -> tuple[float, float]:
+    """An undisturbed move with the same operation times: (seconds from its first write to its end, total seconds)."""
+    control.reset()
+    control.load(scenario)
+    control.settings(lro=LRO_SECONDS)
+    mark = control.mark()
+    started = time.monotonic()
+    log = workdir / "undisturbed.log"
+    proc = launcher.start(workdir / "state-undisturbed", log)
+    while proc.poll() is None and not _first_write(control, mark):
+        time.sleep(0.02)
+    writing = time.monotonic()
+    code = launcher.finish(proc)
+    assert code == 0, f"the undisturbed move failed (exit {code}): {log.read_text()[-3000:]}"
+    return time.monotonic() - writing, time.monotonic() - started
+
+
+def cli_env(prefect_api_url: str) -> dict[str, str]:
+    env = {**os.environ, "PREFECT_API_URL": prefect_api_url}
+    env.pop("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", None)
+    return env

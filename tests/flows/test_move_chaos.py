@@ -1,0 +1,29 @@
+"""The never-stranded promise, tried the way it breaks: the real `amlops move` SIGKILLed at random moments
+(inside long-running operations, sometimes twice), run again, and the end judged from the emulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests import chaos
+from tests.conftest import Env, demo_scenario
+
+TRIALS = 20
+
+
+@pytest.mark.parametrize("faults", [False, True], ids=["kills", "kills-and-10pct-429-503"])
+def test_random_kills_never_strand_the_workspace(flows_env: Env, prefect_server: str, tmp_path: Path, faults: bool) -> None:
+    scenario = demo_scenario()
+    launcher = chaos.Launcher(chaos.cli_env(prefect_server))
+    try:
+        work, _ = chaos.undisturbed(flows_env.control, launcher, scenario, tmp_path)
+        trials = [chaos.run_trial(flows_env.control, flows_env.clients, launcher, scenario, seed, faults, work, tmp_path) for seed in range(1000, 1000 + TRIALS)]
+    finally:
+        launcher.close()
+    report = "\n".join(f"seed {t.seed}: kills at {t.kills} s, exits {t.exits} -> {t.end}" for t in trials)
+    assert all(t.consistent for t in trials), report
+    assert sum(len(t.kills) for t in trials) >= TRIALS, f"too few kills landed while the move ran:\n{report}"
+    if not faults:  # nothing refused the move, so every trial must end moved, not merely restored
+        assert all(t.end == "moved" for t in trials), report
