@@ -101,6 +101,7 @@ def rehearse(args: argparse.Namespace) -> int:
     if args.approve_plan_as:
         args.confirm_workspace = args.confirm_workspace or source.name
     spec, notes = declare_target(spec, source.subscription, args.target_subscription, args.target_tenant, args.target_unregistered_provider)
+    _check_loads(args.scenario, spec)
     args.source = str(source)
     kwargs = _move_kwargs(args)
     meta = spec.get("snapshot") or {}
@@ -147,6 +148,20 @@ def _read_scenario(path: str, workspace: str | None) -> tuple[dict[str, Any], Re
     if not any(n.lower() == wanted.lower() for n in names):
         raise InvalidInput(f"--workspace {wanted!r} is not in {path!r}; it holds {names}")
     return spec, ResourceId.parse(wanted).require_workspace()
+
+
+def _check_loads(path: str, spec: dict[str, Any]) -> None:
+    """Load the scenario into a throwaway state first: a file the emulator would refuse is bad input, said now."""
+    from amlops.emulator import scenario
+    from amlops.emulator.errors import ArmError
+    from amlops.emulator.state import State
+
+    try:
+        scenario.load(State(), spec)
+    except ArmError as err:
+        raise InvalidInput(f"--scenario {path!r} cannot be loaded: {err.code}: {err.message}") from err
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise InvalidInput(f"--scenario {path!r} is malformed: {type(err).__name__} {err}") from err
 
 
 def _forget_clients() -> None:

@@ -8,6 +8,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+import yaml
 
 from amlops.cli import main
 from tests.conftest import SUB, TARGET_SUB, WS_ID, Env
@@ -79,6 +80,7 @@ def test_a_move_that_leaves_work_for_a_person_exits_4(snapshot_of_demo: Path, ca
         (["--scenario", "/nonexistent/scenario.yaml"], "is not a file"),
         (["--scenario", "{scenario}", "--workspace", WS_ID.replace("ml-prod-ws", "other-ws")], "is not in"),
         (["--scenario", "{scenario}", "--target-subscription", "not-a-guid"], "is not a GUID"),
+        (["--scenario", "{bad_compute}"], "cannot be loaded: InvalidIdleTimeBeforeShutdown"),
     ],
 )
 def test_bad_input_is_refused_before_anything_starts(demo: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], argv: list[str], says: str) -> None:
@@ -86,9 +88,13 @@ def test_bad_input_is_refused_before_anything_starts(demo: Env, tmp_path: Path, 
 
     scenario = tmp_path / "s.yaml"
     scenario.write_text(f"workspaces:\n  - id: {WS_ID}\n")
+    bad_compute = tmp_path / "bad.yaml"  # an idle shutdown Azure refuses (5 minutes)
+    bad_compute.write_text(yaml.safe_dump({"subscriptions": [{"id": SUB}], "resource_groups": [{"id": WS_ID.split("/providers/")[0], "location": "westeurope"}],
+                                           "workspaces": [{"id": WS_ID, "computes": [{"name": "ci", "properties": {"computeType": "ComputeInstance",
+                                                                                                                 "properties": {"vmSize": "STANDARD_DS3_V2", "idleTimeBeforeShutdown": "PT5M"}}}]}]}))  # fmt: skip
     started: list[object] = []
     monkeypatch.setattr(server.Emulator, "start", lambda self: started.append(self))
-    args = [a.replace("{scenario}", str(scenario)) for a in argv]
+    args = [a.replace("{scenario}", str(scenario)).replace("{bad_compute}", str(bad_compute)) for a in argv]
     if "--target-subscription" not in args:
         args += ["--target-subscription", TARGET_SUB]
     assert main(["rehearse", *args, "--target-resource-group", "ml-moved"]) == 2
