@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from amlops.approvals import AllowList
 from amlops.azure.clients import POOL_SIZE
 from amlops.azure.errors import AmlopsError, InvalidInput, PreflightFailed
-from amlops.manifests import LeaseKeeper, ManifestStore
+from amlops.manifests import LeaseKeeper, ManifestStore, MoveInProgress
 from amlops.move import (
     Check,
     Inventory,
@@ -84,22 +84,27 @@ def _run_id() -> str:
 class Ledger:
     """The manifest of one move, saved after every change: what a killed run resumes from."""
 
-    def __init__(self, store: ManifestStore, manifest: MoveManifest) -> None:
-        self.store, self.manifest = store, manifest
+    def __init__(self, store: ManifestStore, manifest: MoveManifest, lease: LeaseKeeper | None = None) -> None:
+        self.store, self.manifest, self.lease = store, manifest, lease
+
+    def _save(self) -> None:
+        if self.lease is not None and self.lease.lost:  # another run holds the move now: act no further
+            raise MoveInProgress(f"This run's lock on {self.manifest.request.source} expired and another run took it; stopping here.", code="MoveInProgress")
+        self.store.save(self.manifest)
 
     def update(self, **changes: Any) -> None:
         self.manifest = self.manifest.model_copy(update=changes)
-        self.store.save(self.manifest)
+        self._save()
 
     def step(self, step: Step, note: str = "") -> None:
         notes = [*self.manifest.notes, note] if note else self.manifest.notes
         self.manifest = self.manifest.with_step(step).model_copy(update={"notes": notes})
-        self.store.save(self.manifest)
+        self._save()
         get_run_logger().info("Step %s done", step.value)
 
     def item(self, step: Step, key: str) -> None:
         self.manifest = self.manifest.with_item(step, key)
-        self.store.save(self.manifest)
+        self._save()
 
 
 @flow(name="move-workspace", task_runner=ThreadPoolTaskRunner(max_workers=POOL_SIZE), log_prints=True)
@@ -153,7 +158,7 @@ def move_workspace(
     # Taken before the plan waits for a person, and renewed all the while: two runs never both act.
     store.acquire(request.source, request.move_id, run_id)
     try:
-        with LeaseKeeper(store, request.source, run_id):
+        with LeaseKeeper(store, request.source, run_id) as lease:
             if manifest is None:
                 _, manifest = _prepare(request, False, require_approval, approve_plan_as, confirm_workspace, approval_timeout_seconds, approval_poll_seconds)
                 assert manifest is not None
@@ -161,7 +166,7 @@ def move_workspace(
                 logger.info("Manifest %s saved to %s before anything is deleted", manifest.move_id, store.path(manifest.move_id))
             else:
                 logger.info("Resuming move %s after steps %s", manifest.move_id, [s.value for s in manifest.steps_done])
-            report = _execute(Ledger(store, manifest), approve_private_endpoints_as, approval_timeout_seconds, approval_poll_seconds)
+            report = _execute(Ledger(store, manifest, lease), approve_private_endpoints_as, approval_timeout_seconds, approval_poll_seconds)
     except Exception:
         store.release(request.source, run_id)
         raise
@@ -319,7 +324,7 @@ def _restore_source(ledger: Ledger, reason: AmlopsError) -> None:
     if problems:  # stays 'restoring': the next run finishes the restore before anything else
         raise AmlopsError(f"The move stopped before Azure moved anything ({reason}), and putting back the source left work: " + "; ".join(problems), code="RestoreIncomplete") from reason
     ledger.manifest = ledger.manifest.restarted()
-    ledger.store.save(ledger.manifest)
+    ledger.update()
     create_markdown_artifact(key="move-restored", markdown=f"Move `{ledger.manifest.move_id}` stopped before the move and restored the source's compute and endpoints.\n\nReason: {reason}")
     raise reason
 

@@ -203,7 +203,5 @@ def undisturbed(control: EmulatorControl, launcher: Launcher, scenario: dict[str
 def cli_env(prefect_api_url: str) -> dict[str, str]:
     env = {**os.environ, "PREFECT_API_URL": prefect_api_url}
     env.pop("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", None)
-    # An MLClient built earlier in this process (any flow test before) exported its emulator cloud's name;
-    # a child importing azure.ai.ml resolves it at once and fails, the cloud being registered only here.
-    env.pop("AZUREML_CURRENT_CLOUD", None)
+    env.pop("AZUREML_CURRENT_CLOUD", None)  # azure-ai-ml resolves it at import: a cloud registered only in this process
     return env

@@ -46,7 +46,10 @@ def test_killed_while_azure_moves_resumes_by_following_the_move_not_restoring(fl
         proc = launcher.start(state_dir, tmp_path / "run.log")
         deadline = time.monotonic() + 120
         while not (state_dir.exists() and any(json.loads(p.read_text()).get("move_operation") for p in state_dir.glob("moves/*/manifest.json"))):
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "run.log").read_text()[-3000:] if proc.poll() is not None else "no move sent"
+            if proc.poll() is not None:
+                launcher.finish(proc)
+                raise AssertionError(f"the run ended before Azure accepted the move:\n{(tmp_path / 'run.log').read_text()[-3000:]}")
+            assert time.monotonic() < deadline, "the move was never sent"
             time.sleep(0.05)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
