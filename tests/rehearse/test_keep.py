@@ -36,7 +36,9 @@ def _read_until(process: subprocess.Popen[str], pattern: str, seen: list[str], t
 
 
 def test_keep_waits_for_a_person_then_stays_up_until_stopped(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AMLOPS_", "PREFECT_"))}
+    # A fresh terminal: nothing of this process's emulator, Prefect server or Azure ML cloud name (azure-ai-ml
+    # resolves AZUREML_CURRENT_CLOUD at import, and that cloud is registered only in this process).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AMLOPS_", "PREFECT_", "AZUREML_"))}
     env.update({"PYTHONUNBUFFERED": "1", "PREFECT_HOME": str(tmp_path / "prefect")})
     args = ["rehearse", "--scenario", str(DEMO), "--target-subscription", TARGET_SUB, "--target-resource-group", "ml-moved", "--keep",
             "--approve-private-endpoints-as", "alice", "--approval-poll", "1"]  # fmt: skip
