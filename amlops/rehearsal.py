@@ -36,7 +36,10 @@ class Rehearsal:
         return len(entries), sum(1 for r in entries if r["kind"] != "reads")
 
 
-ENV_NAMES = ("AMLOPS_TARGET", "AMLOPS_EMULATOR_URL", "AMLOPS_EMULATOR_CA", "AMLOPS_BLOB_URL", "AMLOPS_BLOB_KEY", "AMLOPS_STATE_DIR", "PREFECT_HOME", "PREFECT_SERVER_ANALYTICS_ENABLED")
+ENV_NAMES = (
+    "AMLOPS_TARGET", "AMLOPS_EMULATOR_URL", "AMLOPS_EMULATOR_CA", "AMLOPS_BLOB_URL", "AMLOPS_BLOB_KEY", "AMLOPS_STATE_DIR",
+    "PREFECT_HOME", "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS",
+)  # fmt: skip
 
 
 @contextmanager
@@ -48,6 +51,8 @@ def rehearsal(spec: dict[str, Any] | None = None, *, azurite: bool = True, port:
         try:
             os.environ.setdefault("PREFECT_HOME", str(temp / "prefect"))
             os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # its start-up write races the server's own
+            # Prefect's temporary server gets 20 s to start by default; a busy laptop needs more (seen: demo timed out).
+            os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
             os.environ["AMLOPS_STATE_DIR"] = str(temp / "state")
             emulator = stack.enter_context(Emulator(port=port, scenario_spec=spec))
             os.environ.update(emulator.env())
