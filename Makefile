@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 AZURITE := node_modules/.bin/azurite-blob
 
-.PHONY: test demo lint bench emulator clean browser-deps
+.PHONY: test demo lint bench emulator clean browser-deps postgres-deps team-db team-db-stop
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,19 @@ $(AZURITE): package.json package-lock.json
 browser-deps:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
-test: $(STAMP) $(AZURITE) browser-deps lint
+# The team tier's Prefect server runs on Debian's PostgreSQL, started by the project (amlops/postgres.py).
+postgres-deps:
+	@[ -n "$$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null)" ] || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
+
+# A PostgreSQL for a team's Prefect server in $(TEAM_DB) (127.0.0.1 only); prints the server's database URL.
+TEAM_DB ?= .team/postgres
+team-db: $(STAMP) postgres-deps
+	$(PY) -m amlops.postgres start $(TEAM_DB)
+
+team-db-stop: $(STAMP)
+	$(PY) -m amlops.postgres stop $(TEAM_DB)
+
+test: $(STAMP) $(AZURITE) browser-deps postgres-deps lint
 	$(PY) -m pytest -q
 
 demo: $(STAMP) $(AZURITE)

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from amlops.azure.errors import AmlopsError
 from amlops.move import MoveManifest
@@ -154,3 +155,15 @@ class LeaseKeeper:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+
+def open_store(env: dict[str, str] | None = None) -> Any:
+    """The move state a run should use: a blob container shared by a team's workers when AMLOPS_STATE_URL
+    names one (amlops.azure.manifest_blobs), else the local directory (AMLOPS_STATE_DIR or ~/.amlops)."""
+    env = dict(os.environ if env is None else env)
+    url = env.get("AMLOPS_STATE_URL", "").strip()
+    if not url:
+        return ManifestStore(Path(env["AMLOPS_STATE_DIR"]) if env.get("AMLOPS_STATE_DIR") else None)
+    from amlops.azure.manifest_blobs import BlobManifestStore
+
+    return BlobManifestStore.from_url(url, env.get("AMLOPS_STATE_KEY") or None)

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from amlops.approvals import AllowList
 from amlops.azure.clients import POOL_SIZE
 from amlops.azure.errors import AmlopsError, InvalidInput, PreflightFailed
-from amlops.manifests import LeaseKeeper, ManifestStore, MoveInProgress
+from amlops.manifests import LeaseKeeper, ManifestStore, MoveInProgress, open_store
 from amlops.move import (
     Check,
     Inventory,
@@ -142,7 +142,7 @@ def move_workspace(
     ).validated()
     if request.source_id.group_id.lower() == request.target_group_id.lower():
         raise InvalidInput(f"The target resource group is the workspace's own ({request.target_group_id}); name another resource group or subscription.")
-    store = ManifestStore()
+    store = open_store()  # a blob container shared by the team's workers when AMLOPS_STATE_URL names one
     manifest = store.load(request.move_id)
     if manifest is not None and manifest.status == "restored":
         logger.info("Move %s was stopped and restored earlier; starting again from a fresh snapshot and plan", manifest.move_id)

@@ -18,13 +18,13 @@ from urllib.parse import urlsplit
 import requests
 import requests.adapters
 from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
-from azure.core.pipeline import PipelineRequest
-from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.core.pipeline import PipelineRequest, PipelineResponse
+from azure.core.pipeline.policies import HTTPPolicy
 from azure.core.pipeline.transport import RequestsTransport
 
 from amlops.azure.errors import InvalidInput
 from amlops.azure.retry import GatewayRetryPolicy, Sleep
-from amlops.pacing import Budget, request_kind
+from amlops.pacing import Budget, remaining_from, request_kind
 
 ARM_URL = "https://management.azure.com"
 
@@ -52,18 +52,30 @@ class GatewayTransport(RequestsTransport):
         self._sleep(duration)
 
 
-class PacingPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
-    """Waits for the request's slot in ARM's per-subscription budget before it is sent, so fleets of
-    operations (and the status polls they bring) stay under the limits instead of collecting 429s."""
+class PacingPolicy(HTTPPolicy):  # type: ignore[type-arg]
+    """Waits for the request's slot in ARM's per-subscription budget before it is sent, and reads what ARM
+    says is left from the response, so fleets of operations on several workers share one budget
+    (amlops.pacing) instead of collecting 429s."""
 
     def __init__(self, budget: Budget) -> None:
+        super().__init__()
         self._budget = budget
 
-    def on_request(self, request: PipelineRequest) -> None:  # type: ignore[type-arg]
+    def send(self, request: PipelineRequest) -> PipelineResponse:  # type: ignore[type-arg]
         path = urlsplit(request.http_request.url).path
         parts = path.split("/")
-        if len(parts) > 2 and parts[1].lower() == "subscriptions":
-            self._budget.acquire(parts[2], request_kind(request.http_request.method, path))
+        if len(parts) <= 2 or parts[1].lower() != "subscriptions":
+            return self.next.send(request)
+        kind = request_kind(request.http_request.method, path)
+        lane = self._budget.lane(parts[2], kind)
+        lane.enter()
+        remaining = None
+        try:
+            response = self.next.send(request)
+            remaining = remaining_from(response.http_response.headers, kind)
+            return response
+        finally:
+            lane.leave(remaining)
 
 
 class EmulatorCredential(TokenCredential):

@@ -13,6 +13,7 @@ from tests.conftest import Env, demo_scenario
 TRIALS = 20
 
 
+@pytest.mark.timeout(1800)  # 20 trials of two to four real runs each
 @pytest.mark.parametrize("faults", [False, True], ids=["kills", "kills-and-10pct-429-503"])
 def test_random_kills_never_strand_the_workspace(flows_env: Env, prefect_server: str, tmp_path: Path, faults: bool) -> None:
     scenario = demo_scenario()

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-import yaml
 from prefect.client.orchestration import get_client
 from prefect.flow_engine import run_flow
 from prefect.states import Scheduled
@@ -123,13 +122,3 @@ def test_amlops_deploy_registers_on_a_work_pool(prefect_server: str) -> None:
     pooled = {d["name"]: d for d in _deployments(prefect_server).values() if d.get("work_pool_name") == "amlops-pool"}
     assert {"weekdays-berlin-start", "weekdays-berlin-stop", "on-demand"} <= set(pooled)
     assert pooled["weekdays-berlin-start"]["job_variables"]["working_dir"] == str(ROOT)
-
-
-def test_prefect_yaml_mirrors_the_python_deployments() -> None:
-    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
-    in_yaml = {(d["name"], d["entrypoint"].rsplit(":", 1)[1]): d for d in spec["deployments"]}
-    for deployment in fleet_deployments("weekdays-berlin", Selector(subscriptions=[SUB])):
-        entry = in_yaml[(deployment.name, deployment.flow_name.replace("-", "_"))]
-        schedule = deployment.schedules[0].schedule
-        assert entry["schedules"] == [{"cron": schedule.cron, "timezone": schedule.timezone}]
-        assert entry["parameters"]["schedule_group"] == deployment.parameters["schedule_group"]

@@ -1,0 +1,133 @@
+"""The team tier: PostgreSQL, a Prefect server with API authentication, and two process workers on one pool.
+
+Started once for the tier (a session fixture) and shared by its tests, as a team shares one server.
+Everything a test does to it goes through the commands a person would type (`prefect deploy --all`,
+`amlops approve`) or the REST API, with the team's credentials.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from amlops.emulator import Emulator
+from amlops.postgres import LocalPostgres
+from deployments.stack import POOL, ROOT, Stack
+from tests.conftest import AZURITE_KEY
+
+AUTH = "team:s3cret-for-tests"  # the tier's own throwaway credentials
+FINAL = {"Completed", "Failed", "Crashed", "Cancelled"}
+
+
+@dataclass
+class Team:
+    stack: Stack
+
+    @property
+    def api(self) -> str:
+        return self.stack.api
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.stack.env
+
+    @property
+    def workers(self) -> dict[str, Any]:
+        return self.stack.workers
+
+    def http(self) -> httpx.Client:
+        user, password = AUTH.split(":", 1)
+        return httpx.Client(base_url=self.api, auth=(user, password), timeout=30)
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        with self.http() as client:
+            response = client.request(method, path, json=body)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def run(self, *command: str, timeout: float = 240, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """A command in a team member's shell; fails the test with its output when it fails."""
+        done = subprocess.run(list(command), cwd=ROOT, env={**self.env, **(env_extra or {})}, capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0, f"{command} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        return done
+
+    def deployment(self, flow: str, name: str) -> dict[str, Any]:
+        return self.call("GET", f"/deployments/name/{flow}/{name}")
+
+    def start_run(self, flow: str, name: str, parameters: dict[str, Any]) -> str:
+        deployment = self.deployment(flow, name)
+        return str(self.call("POST", f"/deployments/{deployment['id']}/create_flow_run", {"parameters": parameters})["id"])
+
+    def state(self, run_id: str) -> str:
+        run = self.call("GET", f"/flow_runs/{run_id}")
+        return run["state"]["name"] if run.get("state") else ""
+
+    def wait(self, run_id: str, names: set[str], timeout: float = 240) -> str:
+        deadline = time.monotonic() + timeout
+        while (name := self.state(run_id)) not in names:
+            assert time.monotonic() < deadline, f"run {run_id} stayed {name}, expected one of {names}\n{self.worker_logs()[-4000:]}"
+            time.sleep(0.5)
+        return name
+
+    def worker_logs(self) -> str:
+        return "\n".join(f"--- {w}\n{self.stack.log_of(w)}" for w in sorted(self.workers))
+
+    def submitted_by(self, run_id: str) -> list[str]:
+        """The workers that started a process for the run, in order: a resumed run is submitted again."""
+        found = self.call("POST", "/events/filter", {"filter": {"event": {"name": ["prefect.worker.submitted-flow-run"]}, "any_resource": {"id": [f"prefect.flow-run.{run_id}"]}}, "limit": 50})
+        return [e["resource"]["prefect.resource.name"] for e in sorted(found["events"], key=lambda e: e["occurred"])]
+
+    def start_worker(self, name: str) -> None:
+        self.stack.start_worker(name)
+
+    def stop_worker(self, name: str) -> None:
+        self.stack.stop_worker(name)
+
+
+@pytest.fixture(scope="session")
+def team_db() -> Iterator[str]:
+    """PostgreSQL from Debian's packages in a temporary directory, run as the unprivileged postgres user."""
+    directory = Path(tempfile.mkdtemp(prefix="amlops-pg-"))
+    db = LocalPostgres(directory / "cluster")
+    with db as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def team(team_db: str, emulator: Emulator, azurite: str) -> Iterator[Team]:
+    flows_need = {
+        **emulator.env(),
+        "AMLOPS_STATE_URL": f"{azurite}/amlops-state",
+        "AMLOPS_STATE_KEY": AZURITE_KEY,
+        "AMLOPS_BLOB_URL": azurite,
+        "AMLOPS_BLOB_KEY": AZURITE_KEY,
+    }
+    stack = Stack(Path(tempfile.mkdtemp(prefix="amlops-team-")), team_db, AUTH, flows_need)
+    team = Team(stack)
+    try:
+        stack.start_server()
+        team.run(sys.executable, "-m", "prefect", "work-pool", "create", POOL, "--type", "process", "--overwrite")
+        for name in ("w1", "w2"):
+            stack.start_worker(name)
+        yield team
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def deployed(team: Team) -> Team:
+    """Every deployment registered the way the README says: the fleet variable, then `prefect deploy --all`."""
+    from tests.conftest import SUB
+
+    team.run(sys.executable, "-m", "prefect", "variable", "set", "amlops_fleet_subscriptions", f'["{SUB}"]', "--overwrite")
+    team.run(sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all")
+    return team

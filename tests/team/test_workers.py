@@ -1,0 +1,83 @@
+"""Flows from a work pool on two process workers, as a team runs them: a fleet stop, a training that
+survives a preemption, and a move that suspends for approval and is resumed by `amlops approve`."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from typing import Any
+
+from amlops.azure import computes, jobs, workspaces
+from amlops.azure.errors import NotFound
+from amlops.manifests import open_store
+from amlops.models import ResourceId
+from tests.conftest import AZURITE_KEY, TARGET_SUB, WS_ID, Env, demo_scenario
+from tests.team.conftest import FINAL, Team
+
+FLEET_SUB = "68686868-6868-6868-6868-686868686868"
+FLEET_WS = ResourceId.parse(f"/subscriptions/{FLEET_SUB}/resourceGroups/fleet/providers/Microsoft.MachineLearningServices/workspaces/team-w")
+
+
+def _instance(name: str, state: str = "Running") -> dict[str, Any]:
+    return {"name": name, "state": state, "properties": {"computeType": "ComputeInstance", "properties": {"vmSize": "STANDARD_DS3_V2", "idleTimeBeforeShutdown": "PT60M"}}}
+
+
+def test_stop_computes_runs_from_the_pool_on_a_worker(env: Env, deployed: Team) -> None:
+    env.control.load({
+        "subscriptions": [{"id": FLEET_SUB, "region": "eastus"}],
+        "resource_groups": [{"id": f"/subscriptions/{FLEET_SUB}/resourceGroups/fleet", "location": "eastus"}],
+        "workspaces": [{"id": str(FLEET_WS), "location": "eastus", "computes": [_instance("w-ann"), _instance("w-ben"), _instance("w-off", "Stopped")]}],
+    })  # fmt: skip
+    run = deployed.start_run("stop-computes", "weekdays-berlin-stop", {"selector": {"subscriptions": [FLEET_SUB]}})
+    assert deployed.wait(run, FINAL) == "Completed", deployed.worker_logs()[-4000:]
+    assert deployed.submitted_by(run), "a worker of the pool ran it"
+    assert {c.name: c.state for c in computes.list_computes(env.clients, FLEET_WS)} == {"w-ann": "Stopped", "w-ben": "Stopped", "w-off": "Stopped"}
+
+
+def test_train_with_retries_survives_a_preemption_on_a_worker(env: Env, azurite: str, deployed: Team) -> None:
+    spec = demo_scenario()
+    spec["workspaces"][0]["datastores"].append({"name": "checkpoints", "properties": {"datastoreType": "AzureBlob", "accountName": "devstoreaccount1", "containerName": f"c-{uuid.uuid4().hex[:10]}"}})
+    env.control.load(spec)
+    env.control.settings(storage_url=azurite, storage_key=AZURITE_KEY, job_queue_seconds=0.2)
+    lineage = f"team-{uuid.uuid4().hex[:6]}"
+    env.control.schedule_job_end(f"{lineage}-001", "preempt", after=1.6, partial=True)
+    run = deployed.start_run("train-with-retries", "on-demand", {
+        "workspace": WS_ID, "command": "python train.py", "environment": "azureml:forecast-env:1", "compute": "gpu-cluster",
+        "checkpoint": {"datastore": "checkpoints", "path": "runs/team"}, "lineage": lineage, "budgets": {"backoff_seconds": 0},
+        "watch_seconds": 0.2, "environment_variables": {"AMLOPS_STEPS_PER_SECOND": "20", "AMLOPS_CHECKPOINT_EVERY": "1", "AMLOPS_TOTAL_STEPS": "60"},
+    })  # fmt: skip
+    assert deployed.wait(run, FINAL) == "Completed", deployed.worker_logs()[-4000:]
+    attempts = sorted(j.name for j in jobs.list_jobs(env.clients, ResourceId.parse(WS_ID), view="All") if j.tags.get("amlops.lineage") == lineage)
+    assert attempts == [f"{lineage}-001", f"{lineage}-002"], "preempted once, resubmitted once"
+
+
+def test_a_move_suspends_for_approval_and_finishes_on_the_other_worker(env: Env, deployed: Team) -> None:
+    env.load_demo()
+    run = deployed.start_run("move-workspace", "on-demand", {
+        "source": WS_ID, "target_subscription": TARGET_SUB, "target_resource_group": "ml-moved",
+        "approve_private_endpoints_as": "alice", "approval_poll_seconds": 1,
+    })  # fmt: skip
+    assert deployed.wait(run, {"Suspended", *FINAL}) == "Suspended", deployed.worker_logs()[-4000:]
+    first = deployed.submitted_by(run)
+    assert len(first) == 1, first
+    # The worker that started it goes away (a deploy, a reboot): the run must not care where it resumes.
+    deployed.stop_worker(first[0])
+    try:
+        pending = deployed.run(sys.executable, "-m", "amlops.cli", "pending").stdout
+        assert run in pending, pending
+        deployed.run(sys.executable, "-m", "amlops.cli", "approve", run, "--approver", "bob", "--reason", "CHG-42", "--workspace-name", "ml-prod-ws")
+        assert deployed.wait(run, FINAL) == "Completed", deployed.worker_logs()[-4000:]
+    finally:
+        deployed.start_worker(first[0])
+    other = ({"w1", "w2"} - set(first)).pop()
+    assert other in deployed.submitted_by(run), deployed.worker_logs()[-4000:]
+    shared = open_store(deployed.env)  # the manifest is in the team's container, not on either worker's disk
+    manifests = [shared.load(b.name.split("/")[1]) for b in shared.container.list_blobs(name_starts_with="moves/")]
+    assert any(m and m.request.source == WS_ID and m.status == "completed" for m in manifests), manifests
+    moved = ResourceId.parse(WS_ID.replace(WS_ID.split("/")[2], TARGET_SUB).replace("/ml-prod/", "/ml-moved/"))
+    assert workspaces.get_workspace(env.clients, moved).name == "ml-prod-ws"
+    try:
+        workspaces.get_workspace(env.clients, ResourceId.parse(WS_ID))
+        raise AssertionError("the workspace is still in its source resource group")
+    except NotFound:
+        pass
