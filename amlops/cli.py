@@ -8,15 +8,14 @@ one paragraph, its message, as the last thing on stderr; only a bug prints a tra
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from amlops import terminal
 from amlops.errors import EXIT_CODES, AmlopsError, InvalidInput
+from amlops.rehearse import add_commands
 
 __all__ = ["EXIT_CODES", "main"]
 DEMO_SCENARIO = Path(__file__).parent / "emulator" / "scenarios" / "demo.yaml"
@@ -113,19 +112,12 @@ def _move(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     """A full move of the demo workspace against the emulator, approvals answered by policy flags,
     then a short training run in the moved workspace that survives a preemption."""
-    home = Path(tempfile.mkdtemp(prefix="amlops-demo-"))
-    os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")  # Prefect's 20 s is short on a busy laptop
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # its start-up write races the server's own
-    os.environ["AMLOPS_STATE_DIR"] = str(home / "state")
-    from amlops.emulator import Emulator, scenario
-    from amlops.emulator.azurite import KEY, Azurite
+    from amlops.emulator import scenario
+    from amlops.rehearsal import rehearsal
 
     spec = scenario.read(DEMO_SCENARIO)
-    azurite = Azurite()
-    with Emulator(scenario_spec=spec) as emulator, azurite as blob_url:
-        os.environ.update({**emulator.env(), **azurite.env()})
-        emulator.state.settings.storage_url, emulator.state.settings.storage_key = blob_url, KEY
+    with rehearsal(spec) as r:
+        emulator, blob_url = r.emulator, r.blob_url
         source = spec["workspaces"][0]["id"]
         started = time.perf_counter()
         print(f"Emulator at {emulator.base_url}, Azurite at {blob_url}; moving {source}\n  to subscription {DEMO_TARGET[0]}, resource group {DEMO_TARGET[1]}\n")
@@ -140,8 +132,8 @@ def _demo(args: argparse.Namespace) -> int:
                 "approve_private_endpoints_as": "demo-operator",
             }
         )
-        writes = sum(1 for r in emulator.log.entries if r["kind"] != "reads")
-        print(f"\nMove finished in {time.perf_counter() - started:.1f} s: {len(emulator.log.entries)} ARM requests ({writes} writes).")
+        requests, writes = r.counts()
+        print(f"\nMove finished in {time.perf_counter() - started:.1f} s: {requests} ARM requests ({writes} writes).")
         if code == 0:
             code = _demo_training(emulator, source.replace("11111111-1111-1111-1111-111111111111", DEMO_TARGET[0]).replace("/ml-prod/", f"/{DEMO_TARGET[1]}/"))
     return code
@@ -243,20 +235,8 @@ def _approve(args: argparse.Namespace) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="amlops", description="Azure ML operations as Prefect flows.")
-    sub = p.add_subparsers(dest="command", required=True)
-
-    e = sub.add_parser("emulator", help="run the local Azure emulator (prints the export lines first)")
-    e.add_argument("--host", default="127.0.0.1")
-    e.add_argument("--port", type=int, default=8443)
-    e.add_argument("--scenario", help="a scenario file (YAML or JSON)")
-    e.set_defaults(run=_emulator)
-
-    m = sub.add_parser("move", help="move an Azure ML workspace to another subscription or resource group")
-    m.add_argument("--source", required=True, help="the workspace's resource id")
-    m.add_argument("--target-subscription", required=True)
-    m.add_argument("--target-resource-group", required=True, help="created in the workspace's region if absent")
+def _move_options(m: argparse.ArgumentParser) -> None:
+    """What a move takes besides source and target: amlops move and amlops rehearse share them."""
     m.add_argument("--dry-run", action="store_true", help="plan only: no change at all")
     m.add_argument("--exclude-associated", action="store_true", help="leave storage, key vault, registry and insights where they are")
     m.add_argument("--no-approval", action="store_true", help="do not pause for a plan approval")
@@ -272,7 +252,26 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--move-shared", action="append", default=[], metavar="RESOURCE_ID", help="move this associated resource although other workspaces use it")
     m.add_argument("--approval-timeout", type=int, default=3600, help="seconds to wait for a person")
     m.add_argument("--approval-poll", type=int, default=10, help="seconds between checks for an answer")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="amlops", description="Azure ML operations as Prefect flows.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    e = sub.add_parser("emulator", help="run the local Azure emulator (prints the export lines first)")
+    e.add_argument("--host", default="127.0.0.1")
+    e.add_argument("--port", type=int, default=8443)
+    e.add_argument("--scenario", help="a scenario file (YAML or JSON)")
+    e.set_defaults(run=_emulator)
+
+    m = sub.add_parser("move", help="move an Azure ML workspace to another subscription or resource group")
+    m.add_argument("--source", required=True, help="the workspace's resource id")
+    m.add_argument("--target-subscription", required=True)
+    m.add_argument("--target-resource-group", required=True, help="created in the workspace's region if absent")
+    _move_options(m)
     m.set_defaults(run=_move)
+
+    add_commands(sub, _move_options)
 
     d = sub.add_parser("demo", help="a full move of the demo workspace against the emulator")
     d.set_defaults(run=_demo)

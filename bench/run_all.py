@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import emulator_roundtrip, fleet_stop, move_workspace, training_recovery
+from bench import emulator_roundtrip, fleet_stop, move_workspace, snapshot, training_recovery
 
 if __name__ == "__main__":
     quick = "--quick" in sys.argv[1:]
@@ -19,3 +19,5 @@ if __name__ == "__main__":
     fleet_stop.main(quick)
     print()
     training_recovery.main(quick)
+    print()
+    snapshot.main()

@@ -36,3 +36,11 @@ def name_of(resource_id: str) -> str:
 
 def is_under(resource_id: str, parent_id: str) -> bool:
     return key(resource_id).startswith(key(parent_id) + "/")
+
+
+def in_view(own_scope: str, scope: str, at_scope_only: bool = False) -> bool:
+    """Whether an extension resource (role assignment, lock) at ``own_scope`` is listed at ``scope``: ARM lists
+    those at the scope and above it (inherited) and, unless ``$filter=atScope()``, those below it."""
+    own, target = key(own_scope), key(scope)
+    above = target == own or target.startswith(own + "/")
+    return above or (not at_scope_only and own.startswith(target + "/"))

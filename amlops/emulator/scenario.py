@@ -1,7 +1,10 @@
 """Scenarios: subscriptions, resource groups, workspaces and their contents, declared as data.
 
 A scenario is a dict (from JSON or YAML). It goes through the same state models as requests
-do, so whatever a scenario builds obeys Azure's rules.
+do, so whatever a scenario builds obeys Azure's rules. Then what Azure sets itself and a snapshot
+of a real workspace observed (timestamps, power and provisioning states) is laid over the result,
+so a snapshot loads back as it was read. Keys beyond the demo's: role assignments at any scope and
+management locks (top level), job schedules (per workspace). Locks load last: they guard writes.
 """
 
 from __future__ import annotations
@@ -63,9 +66,9 @@ def load(state: State, spec: dict[str, Any]) -> None:
         for workspace in spec.get("workspaces", []):
             _load_workspace(state, workspace)
         for r in spec.get("role_assignments", []):  # grants at any scope: [{"scope", "name", "roleDefinitionId", "principalId", ...}]
-            roles.put_assignment(state, r["scope"], r["name"], {"properties": r})
+            _load_assignment(state, r["scope"], r)
         for lock in spec.get("locks", []):  # [{"scope", "name", "level", "notes"}], after what they lock
-            locks.put_lock(state, lock["scope"], lock["name"], {"properties": {"level": lock["level"], "notes": lock.get("notes", "")}})
+            locks.put_lock(state, lock["scope"], lock["name"], {"properties": {"level": lock["level"], "notes": lock.get("notes", ""), "owners": lock.get("owners", [])}})
     finally:
         state.settings.lro = saved_lro
     for key, value in (spec.get("settings") or {}).items():
@@ -79,10 +82,13 @@ def _load_workspace(state: State, spec: dict[str, Any]) -> None:
     body: dict[str, Any] = {k: spec[k] for k in ("location", "tags", "identity", "sku", "kind") if k in spec}
     body["properties"] = spec.get("properties", {})
     workspaces.put_workspace(state, wid, body)
+    _observe(state.store.require(wid), spec, ("provisioningState",))
     for c in spec.get("computes", []):
         computes.create_compute(state, wid, c["name"], c)
+        stored = state.store.require(computes.compute_id(wid, c["name"]))
         if c.get("state"):  # e.g. a compute instance that starts out Stopped
-            state.store.require(computes.compute_id(wid, c["name"]))["properties"]["properties"]["state"] = c["state"]
+            stored["properties"]["properties"]["state"] = c["state"]
+        _observe(stored, c, COMPUTE_OBSERVED, INNER_OBSERVED)
     for a in spec.get("assets", []):  # before the deployments that name them
         workspaces.put_asset(state, f"{wid}/{a['path']}", a)
     for e in spec.get("online_endpoints", []):
@@ -93,10 +99,12 @@ def _load_workspace(state: State, spec: dict[str, Any]) -> None:
             endpoints.put_deployment(state, wid, e["name"], d["name"], d)
         if traffic:
             endpoints.put_endpoint(state, wid, endpoints.ONLINE, e["name"], e)
+        _observe(state.store.require(endpoints.endpoint_id(wid, endpoints.ONLINE, e["name"])), e, ("provisioningState",))
     for e in spec.get("batch_endpoints", []):
         endpoints.put_endpoint(state, wid, endpoints.BATCH, e["name"], e)
         for d in e.get("deployments", []):
             endpoints.put_batch_deployment(state, wid, e["name"], d["name"], d)
+        _observe(state.store.require(endpoints.endpoint_id(wid, endpoints.BATCH, e["name"])), e, ("provisioningState",))
     for d in spec.get("datastores", []):
         datastores.put_datastore(state, wid, d["name"], d)
     for s in spec.get("schedules", []):  # Azure ML job schedules: {"name", "properties": {action, trigger, isEnabled}}
@@ -108,6 +116,29 @@ def _load_workspace(state: State, spec: dict[str, Any]) -> None:
     for c in spec.get("private_endpoint_connections", []):
         network.new_connection(state, wid, c["name"], c["private_endpoint"], c.get("status", "Approved"), c.get("description", ""))
     for r in spec.get("role_assignments", []):
-        roles.put_assignment(state, wid, r["name"], {"properties": r})
-    stored = state.store.get(wid)
-    assert stored is not None and stored["type"] == WORKSPACE_TYPE
+        _load_assignment(state, wid, r)
+    loaded = state.store.get(wid)
+    assert loaded is not None and loaded["type"] == WORKSPACE_TYPE
+
+
+# Read-only fields Azure sets on a compute (properties, and the inner properties of its type):
+# a snapshot carries what it observed, and the loaded compute shows the same.
+COMPUTE_OBSERVED = ("createdOn", "modifiedOn", "provisioningState", "provisioningErrors")
+INNER_OBSERVED = ("state", "allocationState", "allocationStateTransitionTime", "currentNodeCount", "targetNodeCount", "nodeStateCounts", "lastOperation", "errors")
+
+
+def _observe(stored: dict[str, Any], spec: dict[str, Any], fields: tuple[str, ...], inner: tuple[str, ...] = ()) -> None:
+    props = spec.get("properties") or {}
+    for name in fields:
+        if name in props:
+            stored["properties"][name] = props[name]
+    spec_inner = props.get("properties") or {}
+    for name in inner:
+        if name in spec_inner:
+            stored["properties"]["properties"][name] = spec_inner[name]
+
+
+def _load_assignment(state: State, scope: str, spec: dict[str, Any]) -> None:
+    assignment, _ = roles.put_assignment(state, scope, spec["name"], {"properties": spec})
+    if spec.get("createdOn"):
+        assignment["properties"]["createdOn"] = spec["createdOn"]

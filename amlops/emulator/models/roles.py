@@ -77,14 +77,4 @@ def delete_assignment(state: State, scope: str, name: str) -> dict[str, Any] | N
 
 def list_at(state: State, scope: str, at_scope_only: bool = False) -> list[dict[str, Any]]:
     """Assignments at the scope and above it; and below it, unless ``atScope()`` was asked."""
-    target = ids.key(scope)
-    found = []
-    for body in state.store:
-        if body["type"] != TYPE:
-            continue
-        own = ids.key(body["properties"]["scope"])
-        above = target == own or target.startswith(own + "/")
-        below = own.startswith(target + "/")
-        if above or (below and not at_scope_only):
-            found.append(body)
-    return found
+    return [b for b in state.store if b["type"] == TYPE and ids.in_view(b["properties"]["scope"], scope, at_scope_only)]

@@ -133,3 +133,7 @@ def put_asset(state: State, asset_id: str, body: dict[str, Any]) -> dict[str, An
     rtype = WORKSPACE_TYPE + "/" + "/".join(asset_id.split("/")[9::2])
     asset = arm_body(state, asset_id, rtype, (body or {}).get("properties") or {}, previous=previous)
     return state.store.put(asset)
+
+
+# Job schedules, Microsoft.MachineLearningServices/workspaces/schedules (REST specification
+# Microsoft.MachineLearningServices/stable/2024-04-01, Schedule/*.json): properties.action, trigger, isEnabled.

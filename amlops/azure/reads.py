@@ -1,0 +1,207 @@
+"""Everything a workspace move touches, read raw from ARM: GETs and list calls only.
+
+Never listKeys, never listSecrets: what a snapshot holds was never a secret in the first place. The
+reads run in parallel (each collection's pages in order), dependent reads start as soon as what they
+depend on arrives, and every request goes through the clients' pipeline, paced under ARM's read budget.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from amlops.azure import rest
+from amlops.azure.clients import POOL_SIZE, Clients
+from amlops.azure.resources import SUBSCRIPTIONS_API
+from amlops.errors import InvalidInput, NotFound
+from amlops.models import ResourceId
+from amlops.snapshot import ASSET_KINDS, SubscriptionReads, WorkspaceReads, relevant_locks
+
+RESOURCES_API = "2025-04-01"  # resource groups and providers, as azure-mgmt-resource 26 sends
+LOCKS_API = "2020-05-01"  # Microsoft.Authorization/stable/2020-05-01/locks.json
+# A generic GET needs an api-version the resource's provider serves.
+PROVIDER_APIS = {
+    "microsoft.storage/storageaccounts": "2023-05-01",
+    "microsoft.keyvault/vaults": "2023-07-01",
+    "microsoft.containerregistry/registries": "2023-07-01",
+    "microsoft.insights/components": "2020-02-02",
+    "microsoft.containerservice/managedclusters": "2024-05-01",
+    "microsoft.databricks/workspaces": "2024-05-01",
+}
+GENERIC_API = "2021-04-01"
+
+
+def _api_for(resource_id: str) -> str:
+    return PROVIDER_APIS.get(ResourceId.parse(resource_id).type.lower(), GENERIC_API)
+
+
+def _pages(clients: Clients, path: str, api: str, query: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    return list(rest.pages(clients, path.split("/")[2], path, api, query))
+
+
+def _get(clients: Clients, path: str, api: str) -> dict[str, Any]:
+    return rest.send(clients, path.split("/")[2], "GET", path, api)
+
+
+def _list_or_empty(clients: Clients, path: str, api: str, query: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    try:
+        return _pages(clients, path, api, query)
+    except NotFound:  # the scope does not exist (a target group not created yet): nothing there
+        return []
+
+
+
+def _get_or_none(clients: Clients, path: str, api: str) -> dict[str, Any] | None:
+    try:
+        return _get(clients, path, api)
+    except NotFound:
+        return None
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One pool of reader threads per process: starting threads costs more than the reads they make."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="amlops-read")
+        return _POOL
+
+
+class _Reads:
+    """A tiny scheduler: reads run on a pool; a read's continuation runs here and may start more reads."""
+
+    def __init__(self, pool: ThreadPoolExecutor) -> None:
+        self._pool = pool
+        self._pending: dict[Future[Any], Callable[[Any], None]] = {}
+
+    def start(self, then: Callable[[Any], None], fn: Callable[..., Any], *args: Any) -> None:
+        self._pending[self._pool.submit(fn, *args)] = then
+
+    def run(self) -> None:
+        while self._pending:
+            done, _ = wait(list(self._pending), return_when=FIRST_COMPLETED)
+            for future in done:
+                then = self._pending.pop(future)
+                then(future.result())  # re-raises the read's error; the pool finishes what is running
+
+
+def read_workspace(clients: Clients, workspace: ResourceId, target_subscription: str | None = None, target_resource_group: str | None = None) -> WorkspaceReads:
+    """Every body a move of ``workspace`` touches, and the target's subscription and resource group if named."""
+    wid = str(workspace.require_workspace())
+    ws_path = lambda segment: f"{wid}/{segment}"  # noqa: E731 - a one-line path helper
+    ml = rest.ML_API
+    reads = WorkspaceReads(workspace={}, target_subscription=target_subscription, target_resource_group=target_resource_group)
+    subscriptions = {workspace.subscription.lower()} | ({target_subscription.lower()} if target_subscription else set())
+    groups = {workspace.group_id.lower(): workspace.group_id}
+    if target_subscription and target_resource_group:
+        groups.setdefault(f"/subscriptions/{target_subscription}/resourcegroups/{target_resource_group}".lower(), f"/subscriptions/{target_subscription}/resourceGroups/{target_resource_group}")
+    work = _Reads(_pool())
+
+    def keep(into: list[dict[str, Any]]) -> Callable[[Any], None]:
+        return lambda found: into.extend(found if isinstance(found, list) else [found] if found else [])
+
+    def subscription(sub: str) -> None:
+        def read() -> SubscriptionReads:
+            tenant = _get(clients, f"/subscriptions/{sub}", SUBSCRIPTIONS_API)["tenantId"]
+            providers = {p["namespace"]: p.get("registrationState", "NotRegistered") for p in _pages(clients, f"/subscriptions/{sub}/providers", RESOURCES_API)}
+            return SubscriptionReads(id=sub, tenant_id=tenant, providers=providers)
+
+        work.start(reads.subscriptions.append, read)
+        assignments(f"/subscriptions/{sub}")
+        work.start(keep(reads.locks), _pages, clients, f"/subscriptions/{sub}/providers/Microsoft.Authorization/locks", LOCKS_API)
+
+    def group(group_id: str) -> None:
+        """A resource group and the grants made on it; the target group may not exist yet."""
+        work.start(keep(reads.resource_groups), _get_or_none, clients, group_id, RESOURCES_API)
+        assignments(group_id)
+
+    def assignments(scope: str) -> None:
+        exact = lambda found: reads.role_assignments.extend(a for a in found if (a.get("properties") or {}).get("scope", "").lower().rstrip("/") == scope.lower().rstrip("/"))  # noqa: E731
+        work.start(exact, _list_or_empty, clients, scope + "/providers/Microsoft.Authorization/roleAssignments", rest.AUTH_API, {"$filter": "atScope()"})
+
+    seen: set[str] = set()
+
+    def resource(resource_id: str) -> None:
+        """An associated resource or attached cluster, its group and subscription too when they are new."""
+        if resource_id.lower() in seen:
+            return
+        seen.add(resource_id.lower())
+        rid = ResourceId.parse(resource_id)
+        if rid.subscription not in subscriptions:
+            subscriptions.add(rid.subscription)
+            subscription(rid.subscription)
+        if rid.group_id.lower() not in groups:
+            groups[rid.group_id.lower()] = rid.group_id
+            group(rid.group_id)
+        # Absent (a deleted key vault the workspace still names): the rehearsal meets it as the move would.
+        work.start(keep(reads.resources), _get_or_none, clients, resource_id, _api_for(resource_id))
+        assignments(resource_id)
+
+    def workspace_read(body: dict[str, Any]) -> None:
+        reads.workspace = body
+        props = body.get("properties") or {}
+        for name in ("storageAccount", "keyVault", "containerRegistry", "applicationInsights"):
+            if props.get(name):
+                resource(props[name])
+
+    def computes_read(found: list[dict[str, Any]]) -> None:
+        reads.computes.extend(found)
+        for c in found:
+            if (c.get("properties") or {}).get("resourceId"):
+                resource(c["properties"]["resourceId"])
+
+    def endpoints_read(found: list[dict[str, Any]]) -> None:
+        reads.online_endpoints.extend(found)
+        for e in found:
+            name: str = e["name"]
+
+            def keep(d: list[dict[str, Any]], n: str = name) -> None:
+                reads.deployments[n] = d
+
+            work.start(keep, _pages, clients, ws_path(f"onlineEndpoints/{name}/deployments"), ml)
+
+    def assets_read(found: list[dict[str, Any]]) -> None:
+        reads.assets.extend(found)
+        for container in found:
+            work.start(keep(reads.assets), _pages, clients, container["id"] + "/versions", ml)
+
+    work.start(workspace_read, _get, clients, wid, ml)
+    work.start(computes_read, _pages, clients, ws_path("computes"), ml)
+    work.start(endpoints_read, _pages, clients, ws_path("onlineEndpoints"), ml)
+    work.start(keep(reads.batch_endpoints), _pages, clients, ws_path("batchEndpoints"), ml)
+    work.start(keep(reads.datastores), _pages, clients, ws_path("datastores"), ml)
+    work.start(keep(reads.connections), _pages, clients, ws_path("privateEndpointConnections"), ml)
+    work.start(keep(reads.schedules), _pages, clients, ws_path("schedules"), ml, {"listViewType": "All"})
+    for kind in ASSET_KINDS:
+        work.start(assets_read, _pages, clients, ws_path(kind), ml)
+    for sub in sorted(subscriptions):
+        subscription(sub)
+    for group_id in list(groups.values()):
+        group(group_id)
+    if target_subscription and target_resource_group:  # what already lives there: names the move would clash with
+        target_group = f"/subscriptions/{target_subscription}/resourceGroups/{target_resource_group}"
+        work.start(keep(reads.target_resources), _list_or_empty, clients, target_group + "/resources", RESOURCES_API)
+    assignments(wid)
+    try:
+        work.run()
+    except NotFound as err:
+        if _get_or_none(clients, wid, ml) is None:  # every read below a missing workspace fails: say which one
+            raise InvalidInput(f"No workspace {wid}: {err.message} Check the id (az ml workspace show).") from err
+        raise
+    _order(reads)
+    return reads
+
+
+def _order(reads: WorkspaceReads) -> None:
+    """Reads finish in any order; a snapshot lists them in a stable one."""
+    for name in ("resource_groups", "resources", "target_resources", "role_assignments", "locks", "assets"):
+        unique = {b["id"].lower(): b for b in getattr(reads, name)}  # a lock may be listed at two subscriptions' scopes
+        setattr(reads, name, [unique[k] for k in sorted(unique)])
+    reads.subscriptions.sort(key=lambda s: s.id)
+    reads.locks = relevant_locks(reads)  # listed per subscription: keep those on the scopes the move touches

@@ -1,0 +1,119 @@
+"""amlops snapshot: reads only, no secret in the file, and a round trip through a second emulator that ARM
+reads cannot tell from the original (apart from systemData, etags and secrets)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from amlops.azure.clients import Clients, Target
+from amlops.azure.reads import read_workspace
+from amlops.cli import main
+from amlops.emulator import Emulator
+from amlops.models import ResourceId
+from amlops.snapshot import PLACEHOLDER, WorkspaceReads, name_clashes, scrub
+from tests.conftest import Env
+from tests.rehearse import rich
+
+
+def _normalised(reads: WorkspaceReads) -> dict[str, Any]:
+    """What ARM said, without what may differ by design: systemData, etags, secret values."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in ("systemData", "etag")}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    reads = dataclasses.replace(reads, target_resources=name_clashes(reads))  # all a snapshot keeps of the target group
+    return scrub(strip(json.loads(json.dumps(dataclasses.asdict(reads)))))
+
+
+def _snapshot(env: Env, monkeypatch: pytest.MonkeyPatch, out: Path, *extra: str) -> int:
+    for name, value in env.emulator.env().items():
+        monkeypatch.setenv(name, value)
+    return main(["snapshot", "--workspace", rich.WS, "--out", str(out), *extra])
+
+
+@pytest.fixture
+def rich_env(env: Env) -> Env:
+    env.control.load(rich.scenario())
+    return env
+
+
+def test_round_trip_through_a_second_emulator_is_identical_and_snapshotting_writes_nothing(rich_env: Env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    out = tmp_path / "rich.yaml"
+    mark = rich_env.control.mark()
+    assert _snapshot(rich_env, monkeypatch, out, "--target-subscription", rich.TARGET_SUB, "--target-resource-group", "ml-rich-moved") == 0
+    sent = rich_env.control.requests(mark)
+    assert sent and {r["method"] for r in sent} == {"GET"}, "a snapshot sends GETs only: no write, no listKeys, no listSecrets"
+    assert rich_env.control.writes(mark) == []
+
+    spec = yaml.safe_load(out.read_text())
+    assert {s["id"] for s in spec["subscriptions"]} == {rich.SUB, rich.HUB_SUB, rich.TARGET_SUB}  # the AKS cluster's hub subscription too
+    assert {lk["name"] for lk in spec["locks"]} == {"no-delete", "storage-readonly", "target-no-delete"}  # not the unrelated group's
+    assert "20000000-0000-0000-0000-000000000006" not in out.read_text()  # nor its role assignment
+    target_group = f"/subscriptions/{rich.TARGET_SUB}/resourceGroups/ml-rich-moved/providers/"
+    assert [r["id"] for r in spec["resources"] if r["id"].startswith(target_group)] == [target_group + "Microsoft.Storage/storageAccounts/mlrichstorage"]  # the name clash only
+
+    workspace, target = ResourceId.parse(rich.WS), (rich.TARGET_SUB, "ml-rich-moved")
+    original = read_workspace(rich_env.clients, workspace, *target)
+    with Emulator(scenario_spec=spec) as second:
+        copy = read_workspace(Clients(Target("emulator", second.base_url, str(second.ca_file))), workspace, *target)
+    a, b = _normalised(original), _normalised(copy)
+    for part in a:
+        assert a[part] == b[part], f"{part} differs after the round trip"
+    # the settings a move must rebuild, present in what was compared
+    carol = next(c for c in a["computes"] if c["name"] == "carol-ci")["properties"]["properties"]
+    assert len(carol["schedules"]["computeStartStop"]) == 3 and carol["setupScripts"]["scripts"]["startupScript"]["scriptSource"] == "inline"
+    assert next(c for c in a["computes"] if c["name"] == "dave-ci")["properties"]["properties"]["state"] == "Stopped"
+    assert {s["name"] for s in a["schedules"]} == {"nightly-retrain", "monthly-backfill"}
+    assert {c["properties"]["privateLinkServiceConnectionState"]["status"] for c in a["connections"]} == {"Approved", "Rejected", "Pending"}
+    assert a["subscriptions"][2]["providers"]["Microsoft.Notebooks"] == "Registering"
+
+
+def test_no_secret_reaches_the_file(rich_env: Env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    out = tmp_path / "rich.json"
+    assert _snapshot(rich_env, monkeypatch, out) == 0
+    text = out.read_text()
+    for what, secret in rich.SECRETS.items():
+        assert secret not in text, f"the {what} reached the snapshot"
+    datastores = {d["name"]: d["properties"]["credentials"] for d in json.loads(text)["workspaces"][0]["datastores"]}
+    assert datastores["ledger"]["secrets"] == {"secretsType": "AccountKey", "key": PLACEHOLDER}
+    assert datastores["landing"]["secrets"] == {"secretsType": "Sas", "sasToken": PLACEHOLDER}
+    assert datastores["lake"]["credentialsType"] == "ServicePrincipal" and datastores["lake"]["clientId"] == "33330000-0000-0000-0000-000000000001"
+    assert datastores["lake"]["secrets"] == {"secretsType": "ServicePrincipal", "clientSecret": PLACEHOLDER}
+    assert datastores["shares"] == {"credentialsType": "None"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--workspace", "garbage"], "is not an Azure resource id"),
+        (["--workspace", rich.RG], "not an Azure ML workspace"),
+        (["--workspace", rich.WS, "--out-dir-missing"], "does not exist"),
+        (["--workspace", rich.WS, "--target-resource-group", "g"], "needs --target-subscription"),
+    ],
+)
+def test_bad_input_is_refused_before_any_request(env: Env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], says: str) -> None:
+    for name, value in env.emulator.env().items():
+        monkeypatch.setenv(name, value)
+    out = str(tmp_path / "missing" / "x.yaml") if "--out-dir-missing" in argv else str(tmp_path / "x.yaml")
+    mark = env.control.mark()
+    assert main(["snapshot", *[a for a in argv if a != "--out-dir-missing"], "--out", out]) == 2
+    assert says in capsys.readouterr().err
+    assert env.control.requests(mark) == []
+
+
+def test_a_workspace_that_does_not_exist_is_bad_input_and_nothing_is_written(rich_env: Env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name, value in rich_env.emulator.env().items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "x.yaml"
+    assert main(["snapshot", "--workspace", rich.WS.replace("ml-rich-ws", "no-such-ws"), "--out", str(out)]) == 2
+    assert "No workspace" in capsys.readouterr().err and not out.exists()
