@@ -1,35 +1,28 @@
-"""A move killed with SIGKILL after each step, then started again with the same parameters, finishes."""
+"""A move killed with SIGKILL after each step, then started again with the same parameters, finishes, and
+does not do again what was done: one moveResources, no compute deleted or re-created twice."""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from amlops.azure import computes, network, workspaces
 from amlops.models import ResourceId
-from amlops.move import STEPS
+from amlops.move import STEPS, Step
 from flows.move_workspace import move_workspace
+from tests import chaos
 from tests.conftest import TARGET_SUB, WS_ID, Env
 from tests.flows.conftest import move_args
 
-ROOT = Path(__file__).parents[2]
 TARGET = ResourceId.parse(WS_ID).moved_to(TARGET_SUB, "ml-moved")
-
-
-def _cli_args() -> list[str]:
-    a = move_args()
-    return [
-        sys.executable, "-m", "amlops.cli", "move", "--source", a["source"], "--target-subscription", a["target_subscription"],
-        "--target-resource-group", a["target_resource_group"], "--approve-plan-as", "alice", "--confirm-workspace", "ml-prod-ws",
-        "--approve-private-endpoints-as", "alice",
-    ]  # fmt: skip
+# With the plan approved by flag, the quiesce gate runs before the manifest is first written: snapshot and
+# quiesce are recorded together, so a kill "after quiesce" is the kill "after snapshot". One case, not two.
+KILL_AFTER = [s for s in STEPS[:-1] if s != Step.QUIESCE]
 
 
 def _steps_done(state_dir: Path) -> list[str]:
@@ -41,24 +34,34 @@ def _steps_done(state_dir: Path) -> list[str]:
     return []
 
 
-@pytest.mark.parametrize("killed_after", STEPS[:-1])
-def test_killed_after_a_step_resumes_and_finishes(flows_env: Env, prefect_server: str, tmp_path: Path, killed_after: str) -> None:
+def _writes(requests: list[dict[str, Any]], method: str, ending: str) -> list[str]:
+    return [r["path"] for r in requests if r["method"] == method and r["path"].lower().endswith(ending)]
+
+
+@pytest.mark.parametrize("killed_after", KILL_AFTER)
+def test_killed_after_a_step_resumes_and_finishes(flows_env: Env, prefect_server: str, tmp_path: Path, killed_after: Step) -> None:
     flows_env.load_demo()
     # Slow the long-running operations a little (virtual time is real here), so the kill lands mid-move.
     flows_env.control.settings(lro={"default": {"mode": "seconds", "seconds": 0.05}})
     state_dir = tmp_path / "state"
-    env = {**os.environ, "AMLOPS_STATE_DIR": str(state_dir), "PREFECT_API_URL": prefect_server, "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": ""}
-    env.pop("PREFECT_FLOWS_HEARTBEAT_FREQUENCY")
-    proc = subprocess.Popen(_cli_args(), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "run.log", "w"))
-    deadline = time.monotonic() + 120
+    launcher = chaos.Launcher(chaos.cli_env(prefect_server))
     try:
+        proc = launcher.start(state_dir, tmp_path / "run.log")
+        deadline = time.monotonic() + 120
         while killed_after not in _steps_done(state_dir):
-            assert proc.poll() is None, f"the run ended before step {killed_after} (exit {proc.returncode})"
+            if proc.poll() is not None:
+                launcher.finish(proc)
+                raise AssertionError(f"the run ended before step {killed_after} (exit {proc.returncode}):\n{(tmp_path / 'run.log').read_text()[-3000:]}")
             assert time.monotonic() < deadline, f"step {killed_after} never completed"
             time.sleep(0.02)
-    finally:
+        still_running = proc.poll() is None
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+    finally:
+        launcher.close()
+    assert still_running, f"the run had already ended when it was to be killed after {killed_after}"
+    before_restart = flows_env.control.requests()
+    mark = len(before_restart)
 
     state = move_workspace(**move_args(), return_state=True)
     report = state.result(raise_on_failure=False)
@@ -68,3 +71,15 @@ def test_killed_after_a_step_resumes_and_finishes(flows_env: Env, prefect_server
     assert workspaces.get_workspace(c, TARGET).id == str(TARGET)
     assert sorted(x.name for x in computes.list_computes(c, TARGET)) == ["aks-attached", "alice-ci", "bob-ci", "gpu-cluster"]
     assert sum(1 for x in network.list_connections(c, TARGET) if x.status == "Approved") == 2
+
+    # The resumed run skipped what was finished: judged from the request log, not from our manifest.
+    everything, after = flows_env.control.requests(), flows_env.control.requests(mark)
+    assert len(_writes(everything, "POST", "/moveresources")) == 1, "the workspace was moved once"
+    done = STEPS[: STEPS.index(killed_after) + 1]
+    if Step.DELETE_COMPUTE in done:
+        again = [p for p in _writes(after, "DELETE", "") if "/resourcegroups/ml-prod/" in p.lower() and "/computes/" in p.lower()]
+        assert not again, f"no compute deleted again: {again}"
+    if Step.MOVE in done:  # (before the move, validation is repeated on purpose: it checks the moment of sending)
+        assert not _writes(after, "POST", "/validatemoveresources"), "no validation after the move"
+    if Step.RECREATE_COMPUTE in done:
+        assert not [p for p in _writes(after, "PUT", "") if "/computes/" in p.lower()], "no compute re-created again"
