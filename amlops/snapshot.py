@@ -50,6 +50,7 @@ class WorkspaceReads:
     computes: list[dict[str, Any]] = field(default_factory=list)
     online_endpoints: list[dict[str, Any]] = field(default_factory=list)
     deployments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # endpoint name -> deployments
+    batch_deployments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # batch endpoint name -> deployments
     batch_endpoints: list[dict[str, Any]] = field(default_factory=list)
     datastores: list[dict[str, Any]] = field(default_factory=list)
     connections: list[dict[str, Any]] = field(default_factory=list)
@@ -188,7 +189,7 @@ def build_scenario(reads: WorkspaceReads, source: str = "", taken_at: str | None
     workspace["properties"] = {k: v for k, v in workspace.get("properties", {}).items() if k != "privateEndpointConnections"}
     workspace["computes"] = [_declared(c) for c in reads.computes]
     workspace["online_endpoints"] = [{**_declared(e), "deployments": [_declared(d) for d in reads.deployments.get(e["name"], [])]} for e in reads.online_endpoints]
-    workspace["batch_endpoints"] = [_declared(e) for e in reads.batch_endpoints]
+    workspace["batch_endpoints"] = [{**_declared(e), "deployments": [_declared(d) for d in reads.batch_deployments.get(e["name"], [])]} for e in reads.batch_endpoints]
     workspace["datastores"] = [_datastore(d) for d in reads.datastores]
     workspace["private_endpoint_connections"] = [_connection(c) for c in reads.connections]
     at_workspace = [a for a in reads.role_assignments if scope_of(a, "Microsoft.Authorization/roleAssignments").lower() == wid.lower()]

@@ -156,15 +156,18 @@ def read_workspace(clients: Clients, workspace: ResourceId, target_subscription:
             if (c.get("properties") or {}).get("resourceId"):
                 resource(c["properties"]["resourceId"])
 
-    def endpoints_read(found: list[dict[str, Any]]) -> None:
-        reads.online_endpoints.extend(found)
-        for e in found:
-            name: str = e["name"]
+    def endpoints_read(kind: str, into: list[dict[str, Any]], deployments: dict[str, list[dict[str, Any]]]) -> Any:
+        def read(found: list[dict[str, Any]]) -> None:
+            into.extend(found)
+            for e in found:
+                name: str = e["name"]
 
-            def keep(d: list[dict[str, Any]], n: str = name) -> None:
-                reads.deployments[n] = d
+                def keep(d: list[dict[str, Any]], n: str = name) -> None:
+                    deployments[n] = d
 
-            work.start(keep, _pages, clients, ws_path(f"onlineEndpoints/{name}/deployments"), ml)
+                work.start(keep, _pages, clients, ws_path(f"{kind}/{name}/deployments"), ml)
+
+        return read
 
     def assets_read(found: list[dict[str, Any]]) -> None:
         reads.assets.extend(found)
@@ -173,8 +176,8 @@ def read_workspace(clients: Clients, workspace: ResourceId, target_subscription:
 
     work.start(workspace_read, _get, clients, wid, ml)
     work.start(computes_read, _pages, clients, ws_path("computes"), ml)
-    work.start(endpoints_read, _pages, clients, ws_path("onlineEndpoints"), ml)
-    work.start(keep(reads.batch_endpoints), _pages, clients, ws_path("batchEndpoints"), ml)
+    work.start(endpoints_read("onlineEndpoints", reads.online_endpoints, reads.deployments), _pages, clients, ws_path("onlineEndpoints"), ml)
+    work.start(endpoints_read("batchEndpoints", reads.batch_endpoints, reads.batch_deployments), _pages, clients, ws_path("batchEndpoints"), ml)
     work.start(keep(reads.datastores), _pages, clients, ws_path("datastores"), ml)
     work.start(keep(reads.connections), _pages, clients, ws_path("privateEndpointConnections"), ml)
     work.start(keep(reads.schedules), _pages, clients, ws_path("schedules"), ml, {"listViewType": "All"})

@@ -9,6 +9,7 @@ management locks (top level), job schedules (per workspace). Locks load last: th
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,8 @@ def _load_workspace(state: State, spec: dict[str, Any]) -> None:
     workspaces.put_workspace(state, wid, body)
     _observe(state.store.require(wid), spec, ("provisioningState",))
     for c in spec.get("computes", []):
-        computes.create_compute(state, wid, c["name"], c)
+        c = copy.deepcopy(c)  # the model fills in what Azure sets; the overlay below needs what was observed
+        computes.create_compute(state, wid, c["name"], copy.deepcopy(c))
         stored = state.store.require(computes.compute_id(wid, c["name"]))
         if c.get("state"):  # e.g. a compute instance that starts out Stopped
             stored["properties"]["properties"]["state"] = c["state"]
@@ -136,6 +138,14 @@ def _observe(stored: dict[str, Any], spec: dict[str, Any], fields: tuple[str, ..
     for name in inner:
         if name in spec_inner:
             stored["properties"]["properties"][name] = spec_inner[name]
+    # The read-only fields Azure adds to each start/stop schedule (id, provisioningStatus), as observed.
+    observed = ((spec_inner.get("schedules") or {}).get("computeStartStop")) or []
+    loaded = ((stored["properties"].get("properties") or {}).get("schedules") or {}).get("computeStartStop") or []
+    for seen, have in zip(observed, loaded, strict=False):
+        have.update({k: seen[k] for k in SCHEDULE_OBSERVED if k in seen})
+
+
+SCHEDULE_OBSERVED = ("id", "provisioningStatus")
 
 
 def _load_assignment(state: State, scope: str, spec: dict[str, Any]) -> None:

@@ -133,7 +133,9 @@ def scenario() -> dict[str, Any]:
                          for i, (n, c) in enumerate((("v1", 3), ("v2", 2), ("shadow", 1)))
                      ]},
                 ],
-                "batch_endpoints": [{"name": "nightly-batch", "location": "westeurope", "properties": {"authMode": "AADToken", "description": "Nightly scoring"}}],
+                "batch_endpoints": [{"name": "nightly-batch", "location": "westeurope", "properties": {"authMode": "AADToken", "description": "Nightly scoring"},
+                                     "deployments": [{"name": "scorer", "properties": {"compute": f"{WS}/computes/train-cluster", "description": "nightly scorer",
+                                                                                       "maxConcurrencyPerInstance": 2, "outputAction": "AppendRow"}}]}],
                 "datastores": [
                     datastore("ledger", datastoreType="AzureBlob", accountName="mlrichstorage", containerName="ledger", description="general ledger", tags={"pii": "yes"},
                               credentials={"credentialsType": "AccountKey", "secrets": {"secretsType": "AccountKey", "key": SECRETS["account key"]}}),
@@ -177,7 +179,7 @@ def scenario() -> dict[str, Any]:
             {"scope": f"/subscriptions/{SUB}", "name": "20000000-0000-0000-0000-000000000002", "roleDefinitionId": ROLE + "8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "principalId": "55550000-0000-0000-0000-000000000002", "principalType": "Group", "description": "subscription owners"},
             {"scope": STORAGE, "name": "20000000-0000-0000-0000-000000000003", "roleDefinitionId": ROLE + "ba92f5b4-2d11-453d-a403-e96b0029c9fe", "principalId": "22220000-0000-0000-0000-000000000001", "principalType": "ServicePrincipal", "description": "workspace identity: blob data contributor"},
             {"scope": VAULT, "name": "20000000-0000-0000-0000-000000000004", "roleDefinitionId": ROLE + "00482a5a-887f-4fb3-b363-3b7fe8e74483", "principalId": "22220000-0000-0000-0000-000000000001", "principalType": "ServicePrincipal", "description": "workspace identity: key vault administrator"},
-            {"scope": CLUSTER, "name": "20000000-0000-0000-0000-000000000005", "roleDefinitionId": ROLE + "b24988ac-6180-42a0-ab88-20f7382dd24c", "principalId": "22220000-0000-0000-0000-000000000001", "principalType": "ServicePrincipal", "description": "workspace identity on the AKS cluster"},
+            {"scope": CLUSTER, "name": "20000000-0000-0000-0000-000000000005", "roleDefinitionId": ROLE.replace(SUB, HUB_SUB) + "b24988ac-6180-42a0-ab88-20f7382dd24c", "principalId": "22220000-0000-0000-0000-000000000001", "principalType": "ServicePrincipal", "description": "workspace identity on the AKS cluster"},
             {"scope": OTHER_RG, "name": "20000000-0000-0000-0000-000000000006", "roleDefinitionId": ROLE + "b24988ac-6180-42a0-ab88-20f7382dd24c", "principalId": "66660000-0000-0000-0000-000000000001", "principalType": "User", "description": "not touched by the move"},
         ],  # fmt: skip
         "locks": [

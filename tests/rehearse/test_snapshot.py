@@ -74,6 +74,7 @@ def test_round_trip_through_a_second_emulator_is_identical_and_snapshotting_writ
     assert len(carol["schedules"]["computeStartStop"]) == 3 and carol["setupScripts"]["scripts"]["startupScript"]["scriptSource"] == "inline"
     assert next(c for c in a["computes"] if c["name"] == "dave-ci")["properties"]["properties"]["state"] == "Stopped"
     assert {s["name"] for s in a["schedules"]} == {"nightly-retrain", "monthly-backfill"}
+    assert [d["name"] for d in a["batch_deployments"]["nightly-batch"]] == ["scorer"], "batch endpoints come with their deployments"
     assert {c["properties"]["privateLinkServiceConnectionState"]["status"] for c in a["connections"]} == {"Approved", "Rejected", "Pending"}
     assert a["subscriptions"][2]["providers"]["Microsoft.Notebooks"] == "Registering"
 

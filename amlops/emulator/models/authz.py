@@ -91,6 +91,8 @@ def action_for(method: str, path: str) -> str:
         return "/".join(types + [verb])
     last = max(i for i, p in enumerate(parts) if p.lower() == "providers")
     tail = parts[last + 1 :]
+    if not tail:  # /subscriptions/{s}/providers: the list of resource providers
+        return f"Microsoft.Resources/subscriptions/providers/{verb}"
     namespace, rest = tail[0], tail[1:]
     types = rest[0::2]
     if method == "POST" and len(rest) % 2 == 1:  # .../{type}/{name}/{action}
