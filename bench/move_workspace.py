@@ -45,7 +45,7 @@ def scenario() -> dict[str, Any]:
         for i in range(N["datastores"])
     ]  # fmt: skip
     roles = [
-        {"name": f"00000000-0000-0000-0000-0000000000{i:02d}", "roleDefinitionId": "/providers/Microsoft.Authorization/roleDefinitions/r1", "principalId": f"p-{i}", "principalType": "User"}
+        {"name": f"00000000-0000-0000-0000-0000000000{i:02d}", "roleDefinitionId": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7", "principalId": f"p-{i}", "principalType": "User"}
         for i in range(N["roles"])
     ]
     connections = [
