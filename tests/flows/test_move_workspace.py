@@ -70,7 +70,7 @@ def test_full_move_rebuilds_everything_and_verifies(flows_env: Env, tmp_path: Pa
     via = {d["via"] for d in manifest["decisions"]}
     assert via == {"allow-list", "policy"}, "the hub endpoint by allow-list, the analytics one by the policy flag"
     everything = manifest_file.read_text() + _artifacts_and_logs(state.state_details.flow_run_id)
-    assert "Step verify done: 12 of 12 steps" in everything and "Move plan" in everything, "the logs and artifacts were read"
+    assert "Step verify done: 16 of 16 steps" in everything and "Move plan" in everything, "the logs and artifacts were read"
     body = {"artifacts": {"flow_run_id": {"any_": [str(state.state_details.flow_run_id)]}, "type": {"any_": ["progress"]}}}
     progress = httpx.post(f"{PREFECT_API_URL.value()}/artifacts/filter", json=body, timeout=30).json()
     assert [(p["key"], p["data"]) for p in progress] == [("move-progress", 100.0)], "a person watching the UI sees the move's steps come to an end"

@@ -76,7 +76,7 @@ def test_the_report_artifact_lists_every_attempt(training: Env) -> None:
     ]
     assert abs(rows[0]["lost_seconds"] - 0.6) < 0.1 and rows[1]["lost_seconds"] == 0
     assert all(r["seconds"] > 0 and r["compute"] == "gpu-cluster" for r in rows)
-    assert artifact["description"] == f"{lineage}: completed in attempt 2; training time lost 1 s"
+    assert artifact["description"] == f"{lineage}: completed in attempt 2; training time lost 0.6 s"
 
 
 def _train_cli(prefect_server: str, tmp_path: Path, lineage: str, *options: str) -> tuple[int, str]:

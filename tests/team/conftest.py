@@ -131,3 +131,11 @@ def deployed(team: Team) -> Team:
     team.run(sys.executable, "-m", "prefect", "variable", "set", "amlops_fleet_subscriptions", f'["{SUB}"]', "--overwrite")
     team.run(sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all")
     return team
+
+
+@pytest.fixture(autouse=True)
+def clock_follows_real_time(request: pytest.FixtureRequest) -> None:
+    """Workers, Prefect's polls and the flows wait in real time; so does the emulator's clock here (the `env`
+    fixture freezes it for tests whose outcome must not hang on the machine's speed)."""
+    if "env" in request.fixturenames:
+        request.getfixturevalue("env").control.freeze(False)
