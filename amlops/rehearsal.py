@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,29 +43,35 @@ ENV_NAMES = (
 
 
 @contextmanager
+def environment_restored(names: Iterable[str]) -> Iterator[None]:
+    """Whatever happens to these environment variables inside, they are as they were afterwards."""
+    saved = {k: os.environ.get(k) for k in names}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
 def rehearsal(spec: dict[str, Any] | None = None, *, azurite: bool = True, port: int = 0, home: Path | None = None) -> Iterator[Rehearsal]:
     """Start the emulator (loaded with ``spec``) and, unless told not to, Azurite; point the environment at them."""
-    saved = {k: os.environ.get(k) for k in ENV_NAMES}
-    with ExitStack() as stack:
+    with environment_restored(ENV_NAMES), ExitStack() as stack:
         temp = home or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="amlops-rehearsal-")))
-        try:
-            os.environ.setdefault("PREFECT_HOME", str(temp / "prefect"))
-            os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # its start-up write races the server's own
-            # Prefect's temporary server gets 20 s to start by default; a busy laptop needs more (seen: demo timed out).
-            os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-            os.environ["AMLOPS_STATE_DIR"] = str(temp / "state")
-            emulator = stack.enter_context(Emulator(port=port, scenario_spec=spec))
-            os.environ.update(emulator.env())
-            blob_url = None
-            if azurite:
-                server = Azurite()
-                blob_url = stack.enter_context(server)
-                os.environ.update(server.env())
-                emulator.state.settings.storage_url, emulator.state.settings.storage_key = blob_url, KEY
-            yield Rehearsal(emulator, blob_url, temp)
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+        os.environ.setdefault("PREFECT_HOME", str(temp / "prefect"))
+        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # its start-up write races the server's own
+        # Prefect's temporary server gets 20 s to start by default; a busy laptop needs more (seen: demo timed out).
+        os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+        os.environ["AMLOPS_STATE_DIR"] = str(temp / "state")
+        emulator = stack.enter_context(Emulator(port=port, scenario_spec=spec))
+        os.environ.update(emulator.env())
+        blob_url = None
+        if azurite:
+            server = Azurite()
+            blob_url = stack.enter_context(server)
+            os.environ.update(server.env())
+            emulator.state.settings.storage_url, emulator.state.settings.storage_key = blob_url, KEY
+        yield Rehearsal(emulator, blob_url, temp)

@@ -20,17 +20,13 @@ def pointed_at(env: dict[str, str]) -> Iterator[None]:
     """Point amlops (the environment and the process's cached clients) at this run's emulator, and
     restore both afterwards: the next benchmark must not reach for an emulator that has stopped and
     deleted its certificate."""
+    from amlops.rehearsal import environment_restored
     from tasks import common
 
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    common.clients.cache_clear()
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with environment_restored(env):
+        os.environ.update(env)
         common.clients.cache_clear()
+        try:
+            yield
+        finally:
+            common.clients.cache_clear()
