@@ -1,13 +1,14 @@
 """Tasks of the fleet start/stop: one per workspace, not one per instance (a Prefect server records
-only a few dozen task runs a second). Inside a task, instances run concurrently (the clients pace
-every request under ARM's budget), each with its own outcome: one slow or failing instance holds
-up no other."""
+only a few dozen task runs a second). Inside a task, one thread sends the workspace's requests in
+turn and follows the operations Azure accepted without waiting on each (the clients pace every
+request under ARM's budget); each instance ends with its own outcome: a failing instance, or one
+waiting out a capacity retry, holds up no other."""
 
 from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from logging import Logger, LoggerAdapter
 from typing import Any
@@ -18,13 +19,12 @@ from prefect.artifacts import update_progress_artifact
 from prefect.context import TaskRunContext
 from pydantic import BaseModel
 
-from amlops.azure import computes, jobs, workspaces
-from amlops.errors import AmlopsError, Conflict, InvalidInput, NotFound
+from amlops.azure import computes, jobs, operations, workspaces
+from amlops.errors import AmlopsError, Conflict, InvalidInput, NotFound, TimedOut
 from amlops.fleet import CAPACITY_CODES, TARGET_STATES, Action, Outcome, Result, Selector, decide
 from amlops.models import ComputeSpec, ResourceId
 from tasks.common import TASK_DEFAULTS, clients
 
-INSTANCE_THREADS = 16
 
 class Progress:
     """Counts finished instances across tasks and keeps the progress artifact up to date."""
@@ -96,38 +96,111 @@ def recheck_before_stop(c: Any, workspace: ResourceId, name: str, active: _Activ
     return Outcome(workspace=str(workspace), compute=name, action="stop", result=verdict[0], reason=f"{verdict[1]} (read again just before the stop)")
 
 
-def _power_one(workspace: ResourceId, name: str, action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float, active: _ActiveJobs) -> Outcome:
-    c = clients()
-    done: Result = "started" if action == "start" else "stopped"
-    attempt = 0
-    if action == "stop":
-        try:
-            changed = recheck_before_stop(c, workspace, name, active)
-        except NotFound:
-            return Outcome(workspace=str(workspace), compute=name, action=action, result="skipped", reason="deleted meanwhile")
-        if changed is not None:
-            return changed
-    while True:
-        try:
-            (computes.start_compute if action == "start" else computes.stop_compute)(c, workspace, name, wait_seconds)
-            return Outcome(workspace=str(workspace), compute=name, action=action, result=done)
-        except Conflict as err:
-            # "only allowed in Stopped state": someone or something got there first. Where is it now?
+@dataclass
+class _Waiting:
+    """An instance between requests: its operation running at Azure, or its next capacity attempt not yet due."""
+
+    name: str
+    due: float  # monotonic time of the next request for it
+    started: float
+    attempt: int = 0
+    op: operations.Operation | None = None  # None: start (again) when due
+
+
+class _Batch:
+    """One workspace's instances, one thread: each re-read and started or stopped in turn, the operations
+    Azure accepted followed by polling each when its Retry-After is due, between the next instances'
+    requests. Waiting costs no thread, so hundreds of operations can be open at once; the pace is ARM's
+    budget (the clients' pacing), not the number of threads."""
+
+    def __init__(self, workspace: ResourceId, action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float, on_done: Any) -> None:
+        self.c = clients()
+        self.workspace, self.action, self.wait_seconds = workspace, action, wait_seconds
+        self.capacity_retries, self.capacity_delay = capacity_retries, capacity_delay
+        self.active = _ActiveJobs(workspace)
+        self.waiting: list[_Waiting] = []
+        self.outcomes: dict[str, Outcome] = {}
+        self._on_done = on_done
+
+    def _outcome(self, name: str, result: Result, reason: str = "") -> None:
+        self.outcomes[name] = Outcome(workspace=str(self.workspace), compute=name, action=self.action, result=result, reason=reason)
+        self._on_done()
+
+    def begin(self, name: str) -> None:
+        """Re-read a stop's instance, then send the request (a first attempt)."""
+        if self.action == "stop":
             try:
-                state = computes.get_compute(c, workspace, name).state
+                changed = recheck_before_stop(self.c, self.workspace, name, self.active)
             except NotFound:
-                return Outcome(workspace=str(workspace), compute=name, action=action, result="skipped", reason="deleted meanwhile")
-            if state in TARGET_STATES[action]:
-                return Outcome(workspace=str(workspace), compute=name, action=action, result="already", reason=f"already {state}")
-            return Outcome(workspace=str(workspace), compute=name, action=action, result="failed", reason=f"{err.code}: {err.message}")
+                return self._outcome(name, "skipped", "deleted meanwhile")
+            if changed is not None:
+                self.outcomes[name] = changed
+                return self._on_done()
+        self._send(_Waiting(name, 0.0, time.monotonic()))
+
+    def _send(self, item: _Waiting) -> None:
+        try:
+            item.op = computes.begin_power(self.c, self.workspace, item.name, self.action)
+        except Conflict as err:
+            return self._conflict(item.name, err)
         except AmlopsError as err:
-            # Quota and capacity: Azure's reason, whatever status carried it. Retried per policy.
-            if err.code in CAPACITY_CODES and attempt < capacity_retries:
-                attempt += 1
-                c.sleep(capacity_delay)
-                continue
-            tries = f" (after {attempt + 1} attempts)" if attempt else ""
-            return Outcome(workspace=str(workspace), compute=name, action=action, result="failed", reason=f"{err.code or type(err).__name__}: {err.message}{tries}")
+            return self._failed(item, err)
+        if item.op is None:
+            return self._outcome(item.name, "started" if self.action == "start" else "stopped")
+        item.due = time.monotonic() + item.op.retry_after
+        self.waiting.append(item)
+
+    def _conflict(self, name: str, err: Conflict) -> None:
+        # "only allowed in Stopped state": someone or something got there first. Where is it now?
+        try:
+            state = computes.get_compute(self.c, self.workspace, name).state
+        except NotFound:
+            return self._outcome(name, "skipped", "deleted meanwhile")
+        if state in TARGET_STATES[self.action]:
+            return self._outcome(name, "already", f"already {state}")
+        self._outcome(name, "failed", f"{err.code}: {err.message}")
+
+    def _failed(self, item: _Waiting, err: AmlopsError) -> None:
+        # Quota and capacity: Azure's reason, whatever status carried it. Tried again per policy, when due.
+        if err.code in CAPACITY_CODES and item.attempt < self.capacity_retries:
+            item.attempt += 1
+            item.op, item.due = None, time.monotonic() + self.capacity_delay
+            self.waiting.append(item)
+            return
+        tries = f" (after {item.attempt + 1} attempts)" if item.attempt else ""
+        self._outcome(item.name, "failed", f"{err.code or type(err).__name__}: {err.message}{tries}")
+
+    def _advance(self, item: _Waiting) -> None:
+        """The item's time has come: ask Azure how its operation went, or start it again."""
+        self.waiting.remove(item)
+        if item.op is None:
+            return self._send(item)
+        try:
+            done = operations.check(self.c, self.workspace.subscription, item.op)
+        except AmlopsError as err:
+            return self._failed(item, err)
+        if done:
+            return self._outcome(item.name, "started" if self.action == "start" else "stopped")
+        if time.monotonic() - item.started >= self.wait_seconds:
+            what = f"{self.action} of compute '{item.name}'"
+            return self._failed(item, TimedOut(f"{what} still running after {self.wait_seconds:.0f} s; Azure carries on with it."))
+        item.due = time.monotonic() + item.op.retry_after
+        self.waiting.append(item)
+
+    def poll_due(self) -> None:
+        now = time.monotonic()
+        for item in [w for w in self.waiting if w.due <= now]:
+            self._advance(item)
+
+    def finish(self) -> None:
+        """Wait for the rest, sleeping until the next one is due (through the clients' sleep, which tests make virtual)."""
+        while self.waiting:
+            item = min(self.waiting, key=lambda w: w.due)
+            pause = item.due - time.monotonic()
+            if pause > 0:
+                self.c.sleep(pause)
+            self._advance(item)
+            self.poll_due()
 
 
 @task(name="power_computes", **{**TASK_DEFAULTS, "retries": 0})
@@ -142,18 +215,13 @@ def power_computes(
     total: int = 0,
 ) -> list[Outcome]:
     """Start or stop these instances of one workspace; every instance ends with an outcome, none raises."""
-
-    # The instance threads run outside the task's context: they log through this one (none when the body runs bare).
-    logger = get_run_logger() if TaskRunContext.get() else None
-    active = _ActiveJobs(workspace)
-
-    def one(name: str) -> Outcome:
-        outcome = _power_one(workspace, name, action, wait_seconds, capacity_retries, capacity_delay, active)
-        Progress.tick(progress_id, total, logger)
-        return outcome
-
-    with ThreadPoolExecutor(max_workers=max(1, min(INSTANCE_THREADS, len(names)))) as pool:
-        return list(pool.map(one, names))
+    logger = get_run_logger() if TaskRunContext.get() else None  # none when the body runs bare
+    batch = _Batch(workspace, action, wait_seconds, capacity_retries, capacity_delay, lambda: Progress.tick(progress_id, total, logger))
+    for name in names:
+        batch.poll_due()
+        batch.begin(name)
+    batch.finish()
+    return [batch.outcomes[name] for name in names]
 
 
 @task(name="set_idle_shutdown", **TASK_DEFAULTS)

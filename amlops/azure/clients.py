@@ -176,6 +176,12 @@ class Clients:
             # process inheriting the emulator's cloud name fails before it could register it. Forget it.
             os.environ.pop("AZUREML_CURRENT_CLOUD", None)
 
+    @property
+    def poll_seconds(self) -> float:
+        """How long to wait between polls of an operation whose answer names no Retry-After: azure-mgmt's
+        default polling interval (30 s) on Azure; none against the emulator, which sends retry-after-ms when waiting matters."""
+        return 0.0 if self.target.is_emulator else 30.0
+
     def credential(self) -> TokenCredential:
         if self._credential is None:
             if self.target.is_emulator:
@@ -192,7 +198,7 @@ class Clients:
         kwargs: dict[str, Any] = {"retry_policy": GatewayRetryPolicy(), "per_retry_policies": [PacingPolicy(self.budget)]}
         if self.target.is_emulator:
             transport["connection_verify"] = self.target.ca_file
-            kwargs["polling_interval"] = 0  # the emulator sends retry-after-ms when waiting matters
+            kwargs["polling_interval"] = self.poll_seconds
         kwargs["transport"] = GatewayTransport(sleep=self.sleep, session=_pooled_session(), **transport)
         return kwargs
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from amlops.azure import rest
+from amlops.azure import operations, rest
 from amlops.azure.clients import Clients
 from amlops.azure.errors import azure_errors
-from amlops.errors import TimedOut
 from amlops.models import ATTACHED_COMPUTE, READ_ONLY_COMPUTE, READ_ONLY_INNER, ComputeSpec, ResourceId
 
 # Fields Azure adds to each compute-instance schedule (ComputeStartStopSchedule in the machinelearningservices REST
@@ -89,13 +88,18 @@ def delete_compute(clients: Clients, workspace: ResourceId, spec: ComputeSpec) -
     return action
 
 
+def begin_power(clients: Clients, workspace: ResourceId, name: str, action: str) -> operations.Operation | None:
+    """POST start, stop or restart (Azure ML's compute actions); the operation to follow, or None if already done.
+
+    Through the ARM pipeline rather than azure-ai-ml's begin_stop: the same request, without an MLClient per
+    workspace and a polling thread per instance (amlops.azure.operations)."""
+    return operations.begin(clients, workspace.subscription, "POST", f"{_path(workspace, name)}/{action}", rest.ML_API)
+
+
 def _power(clients: Clients, workspace: ResourceId, name: str, action: str, wait_seconds: float | None) -> None:
-    ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
-    with azure_errors():
-        poller = getattr(ml.compute, f"begin_{action}")(name)
-        poller.result(timeout=wait_seconds)
-        if not poller.done():
-            raise TimedOut(f"{action} of compute '{name}' still running after {wait_seconds:.0f} s; Azure carries on with it.")
+    op = begin_power(clients, workspace, name, action)
+    if op is not None:
+        operations.wait(clients, workspace.subscription, op, wait_seconds, f"{action} of compute '{name}'")
 
 
 def start_compute(clients: Clients, workspace: ResourceId, name: str, wait_seconds: float | None = None) -> None:

@@ -29,13 +29,14 @@ def child_path(workspace: ResourceId, segment: str, name: str = "") -> str:
     return f"{workspace.require_workspace()}/{segment}" + (f"/{name}" if name else "")
 
 
-def _url(clients: Clients, path: str, api_version: str, query: dict[str, str] | None = None) -> str:
+def full_url(clients: Clients, path: str, api_version: str, query: dict[str, str] | None = None) -> str:
+    """The target's full URL of an ARM path at an api-version."""
     return f"{clients.target.url}{path}?{urlencode({'api-version': api_version, **(query or {})})}"
 
 
 def send(clients: Clients, subscription: str, method: str, path: str, api_version: str, body: Any = None, query: dict[str, str] | None = None) -> Any:
     """One request; returns the parsed JSON body (or None). ARM errors become amlops errors."""
-    request = HttpRequest(method, _url(clients, path, api_version, query), json=body)
+    request = HttpRequest(method, full_url(clients, path, api_version, query), json=body)
     with azure_errors():
         response = clients.arm(subscription).send_request(request)
         if response.status_code >= 400:
@@ -45,7 +46,7 @@ def send(clients: Clients, subscription: str, method: str, path: str, api_versio
 
 def pages(clients: Clients, subscription: str, path: str, api_version: str, query: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
     """Every item of an ARM collection, following nextLink."""
-    url: str | None = _url(clients, path, api_version, query)
+    url: str | None = full_url(clients, path, api_version, query)
     with azure_errors():
         while url:
             response = clients.arm(subscription).send_request(HttpRequest("GET", url))

@@ -7,6 +7,7 @@ time has come. No sleeps: time is the emulator's virtual clock.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable
 from typing import Any
@@ -47,6 +48,7 @@ def start(
         op.polls_left = int(mode.get("count", 1))
     elif mode["mode"] == "seconds":
         op.ready_at = state.clock.now() + float(mode.get("seconds", 1))
+        heapq.heappush(state.due, (op.ready_at, op.id))
     state.operations[op.id] = op
     if mode["mode"] == "immediate":
         _finish(state, op)
@@ -83,8 +85,9 @@ def poll(state: State, op: Operation) -> Operation:
 def settle_due(state: State) -> None:
     """Finish every seconds-mode operation whose time has come, so GETs see its effect."""
     now = state.clock.now()
-    for op in list(state.operations.values()):
-        if op.status == "InProgress" and op.ready_at and now >= op.ready_at:
+    while state.due and state.due[0][0] <= now:  # only those due: every request settles, and a fleet opens thousands
+        op = state.operations.get(heapq.heappop(state.due)[1])
+        if op is not None and op.status == "InProgress":
             _finish(state, op)
 
 

@@ -72,10 +72,19 @@ class Settings:
 
 
 class Store:
-    """ARM resources as JSON bodies, keyed by lower-cased id, in insertion order."""
+    """ARM resources as JSON bodies, keyed by lower-cased id, in insertion order.
+
+    Also indexed by parent collection (``{parent}/{segment}/``), so listing a workspace's computes or
+    checking an instance's jobs reads that collection, not every resource of every subscription: a
+    platform-scale scenario holds tens of thousands."""
 
     def __init__(self) -> None:
         self._items: dict[str, dict[str, Any]] = {}
+        self._collections: dict[str, dict[str, dict[str, Any]]] = {}
+
+    @staticmethod
+    def _collection(key: str) -> str:
+        return key.rsplit("/", 1)[0] + "/"
 
     def get(self, resource_id: str) -> dict[str, Any] | None:
         return self._items.get(ids.key(resource_id))
@@ -89,11 +98,15 @@ class Store:
         return body
 
     def put(self, body: dict[str, Any]) -> dict[str, Any]:
-        self._items[ids.key(body["id"])] = body
+        key = ids.key(body["id"])
+        self._items[key] = body
+        self._collections.setdefault(self._collection(key), {})[key] = body
         return body
 
     def delete(self, resource_id: str) -> dict[str, Any] | None:
-        return self._items.pop(ids.key(resource_id), None)
+        key = ids.key(resource_id)
+        self._collections.get(self._collection(key), {}).pop(key, None)
+        return self._items.pop(key, None)
 
     def __contains__(self, resource_id: str) -> bool:
         return ids.key(resource_id) in self._items
@@ -103,8 +116,7 @@ class Store:
 
     def children(self, parent_id: str, segment: str) -> list[dict[str, Any]]:
         """Direct children such as ``{workspace}/computes/*``."""
-        prefix = ids.key(parent_id) + "/" + segment.lower() + "/"
-        return [b for k, b in self._items.items() if k.startswith(prefix) and "/" not in k[len(prefix):]]
+        return list(self._collections.get(ids.key(parent_id) + "/" + segment.lower() + "/", {}).values())
 
     def under(self, parent_id: str) -> list[dict[str, Any]]:
         """Everything below a resource (its whole subtree), not the resource itself."""
@@ -113,6 +125,7 @@ class Store:
 
     def clear(self) -> None:
         self._items.clear()
+        self._collections.clear()
 
 
 @dataclass
@@ -149,6 +162,7 @@ class State:
         # With a scenario loaded, only declared subscriptions exist; without, any well-formed one does.
         self.strict_subscriptions = False
         self.operations: dict[str, Operation] = {}
+        self.due: list[tuple[float, str]] = []  # (ready_at, id) of seconds-mode operations: a heap, earliest first
         self.locked_groups: dict[str, str] = {}  # resource group key -> why
         self.secrets: dict[str, dict[str, Any]] = {}  # datastore key -> secrets, never in GET bodies
         # compute key -> remaining Etag conflicts (Azure's same-name failure after a move)
