@@ -81,6 +81,7 @@ class Store:
     def __init__(self) -> None:
         self._items: dict[str, dict[str, Any]] = {}
         self._collections: dict[str, dict[str, dict[str, Any]]] = {}
+        self._types: dict[str, dict[str, dict[str, Any]]] = {}  # lower-cased type -> its resources (locks checked on every write)
 
     @staticmethod
     def _collection(key: str) -> str:
@@ -99,14 +100,21 @@ class Store:
 
     def put(self, body: dict[str, Any]) -> dict[str, Any]:
         key = ids.key(body["id"])
+        old, kind = self._items.get(key), str(body.get("type", "")).lower()
+        if old is not None and str(old.get("type", "")).lower() != kind:
+            self._types.get(str(old.get("type", "")).lower(), {}).pop(key, None)
         self._items[key] = body
         self._collections.setdefault(self._collection(key), {})[key] = body
+        self._types.setdefault(kind, {})[key] = body
         return body
 
     def delete(self, resource_id: str) -> dict[str, Any] | None:
         key = ids.key(resource_id)
         self._collections.get(self._collection(key), {}).pop(key, None)
-        return self._items.pop(key, None)
+        body = self._items.pop(key, None)
+        if body is not None:
+            self._types.get(str(body.get("type", "")).lower(), {}).pop(key, None)
+        return body
 
     def __contains__(self, resource_id: str) -> bool:
         return ids.key(resource_id) in self._items
@@ -118,6 +126,10 @@ class Store:
         """Direct children such as ``{workspace}/computes/*``."""
         return list(self._collections.get(ids.key(parent_id) + "/" + segment.lower() + "/", {}).values())
 
+    def of_type(self, resource_type: str) -> list[dict[str, Any]]:
+        """Every resource of an ARM type (``Microsoft.Authorization/locks``), in insertion order of each."""
+        return list(self._types.get(resource_type.lower(), {}).values())
+
     def under(self, parent_id: str) -> list[dict[str, Any]]:
         """Everything below a resource (its whole subtree), not the resource itself."""
         prefix = ids.key(parent_id) + "/"
@@ -126,6 +138,7 @@ class Store:
     def clear(self) -> None:
         self._items.clear()
         self._collections.clear()
+        self._types.clear()
 
 
 @dataclass

@@ -63,7 +63,7 @@ def delete_lock(state: State, scope: str, name: str) -> dict[str, Any] | None:
 
 
 def all_locks(state: State) -> list[dict[str, Any]]:
-    return [b for b in state.store if b["type"] == TYPE]
+    return state.store.of_type(TYPE)
 
 
 def list_at(state: State, scope: str, at_scope_only: bool = False) -> list[dict[str, Any]]:
