@@ -1,7 +1,7 @@
 """start-computes and stop-computes: one policy across every workspace.
 
 Idempotent (already there is success), never stops a busy instance (running job, keep-alive tag,
-exclusion), paced under ARM's write budget, one Prefect task per workspace rather than per instance.
+exclusion), paced under ARM's write budget, one Prefect task per subscription rather than per workspace or instance.
 Scheduled runs skip holidays, and a run that fires after a newer run of its schedule group does
 nothing: a stale backlog never replays out of order.
 """
@@ -108,7 +108,10 @@ def run_fleet(
         create_markdown_artifact(key=f"{action}-computes-summary", markdown=f"**{action}-computes did nothing**: {skip}")
         return FleetReport(action=action, skipped_run=skip)
 
-    surveys = [f.result() for f in t.survey_workspace.map(t.selected_workspaces(selector))]
+    by_subscription: dict[str, list[ResourceId]] = {}
+    for ws in t.selected_workspaces(selector):
+        by_subscription.setdefault(ws.subscription.lower(), []).append(ws)
+    surveys = [s for f in t.survey_subscription.map(list(by_subscription.values())) for s in f.result()]
     now = datetime.now(UTC)
     outcomes: list[Outcome] = []
     to_act: dict[str, list[str]] = {}
@@ -131,7 +134,11 @@ def run_fleet(
 
     total = sum(len(n) for n in to_act.values())
     progress_id = sync_result(create_progress_artifact(progress=0.0, key=f"{action}-computes-progress", description=f"{action} {total} instances")) if total else None
-    batches = [t.power_computes.submit(ResourceId.parse(ws), names, action, wait_seconds, capacity_retries, capacity_retry_delay, progress_id, total) for ws, names in to_act.items()]
+    targets: dict[str, list[tuple[ResourceId, list[str]]]] = {}
+    for ws, names in to_act.items():
+        workspace = ResourceId.parse(ws)
+        targets.setdefault(workspace.subscription.lower(), []).append((workspace, names))
+    batches = [t.power_subscription.submit(group, action, wait_seconds, capacity_retries, capacity_retry_delay, progress_id, total) for group in targets.values()]
     idle_sets = []
     if policy and policy.set_to and not dry_run:
         idle_sets = [t.set_idle_shutdown.submit(ResourceId.parse(v["workspace"]), v["compute"], policy.set_to) for v in violations]

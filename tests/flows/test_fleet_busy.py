@@ -43,11 +43,11 @@ def test_a_job_running_on_an_instance_shows_as_job_running_and_the_fleet_skips_i
 
 def test_a_job_started_after_the_survey_is_seen_by_the_read_just_before_the_stop(flows_env: Env) -> None:
     _load(flows_env, _ci("a-late"), _ci("a-free"))
-    survey = t.survey_workspace.fn(WS_A)
+    (survey,) = t.survey_subscription.fn([WS_A])
     assert survey.busy == {} and {c.state for c in survey.computes} == {"Running"}
     jobs.submit_command_job(flows_env.clients, WS_A, "late-1", "python train.py", "azureml:env:1", "a-late")  # after the survey
     mark = flows_env.control.mark()
-    outcomes = {o.compute: o for o in t.power_computes.fn(WS_A, ["a-late", "a-free"], "stop", wait_seconds=60)}
+    outcomes = {o.compute: o for o in t.power_subscription.fn([(WS_A, ["a-late", "a-free"])], "stop", wait_seconds=60)}
     assert outcomes["a-late"].result == "skipped" and "late-1" in outcomes["a-late"].reason and "read again just before the stop" in outcomes["a-late"].reason
     assert outcomes["a-free"].result == "stopped"
     stops = [r["path"] for r in flows_env.control.writes(mark)]
