@@ -78,6 +78,12 @@ class Team:
             time.sleep(0.5)
         return name
 
+    def waits_for(self, run_id: str) -> list[str]:
+        """What a suspended run asks for, as `amlops pending` reads it: the titles of its form's fields."""
+        keyset = self.call("GET", f"/flow_runs/{run_id}")["state"]["state_details"].get("run_input_keyset") or {}
+        schema = self.call("GET", f"/flow_runs/{run_id}/input/{keyset['schema']}")
+        return [field.get("title", name) if name.startswith("c_") else name for name, field in (schema.get("properties") or {}).items() if name not in ("approver", "reason", "approve", "description")]
+
     def worker_logs(self) -> str:
         return "\n".join(f"--- {w}\n{self.stack.log_of(w)}" for w in sorted(self.workers))
 

@@ -7,7 +7,7 @@ import sys
 import uuid
 from typing import Any
 
-from amlops.azure import computes, jobs, workspaces
+from amlops.azure import computes, jobs, network, workspaces
 from amlops.errors import NotFound
 from amlops.manifests import open_store
 from amlops.models import ResourceId
@@ -51,13 +51,16 @@ def test_train_with_retries_survives_a_preemption_on_a_worker(env: Env, azurite:
     assert attempts == [f"{lineage}-001", f"{lineage}-002"], "preempted once, resubmitted once"
 
 
-def test_a_move_suspends_for_approval_and_finishes_on_the_other_worker(env: Env, deployed: Team) -> None:
+def test_a_move_suspends_twice_and_finishes_on_whichever_worker_is_free(env: Env, deployed: Team) -> None:
+    """Suspended at the plan, resumed by `amlops approve`; suspended again at the private endpoints (after the
+    move), resumed again; every resume may land on either worker, and the run finishes where it lands."""
     env.load_demo()
     run = deployed.start_run("move-workspace", "on-demand", {
-        "source": WS_ID, "target_subscription": TARGET_SUB, "target_resource_group": "ml-moved",
-        "approve_private_endpoints_as": "alice", "approval_poll_seconds": 1,
+        "source": WS_ID, "target_subscription": TARGET_SUB, "target_resource_group": "ml-moved", "approval_poll_seconds": 1,
     })  # fmt: skip
     assert deployed.wait(run, {"Suspended", *FINAL}) == "Suspended", deployed.worker_logs()[-4000:]
+    assert "workspace_name" in deployed.waits_for(run), "the first question is the plan"
+    assert env.control.writes() == [], "nothing is written before the plan is approved"
     first = deployed.submitted_by(run)
     assert len(first) == 1, first
     # The worker that started it goes away (a deploy, a reboot): the run must not care where it resumes.
@@ -66,18 +69,33 @@ def test_a_move_suspends_for_approval_and_finishes_on_the_other_worker(env: Env,
         pending = deployed.run(sys.executable, "-m", "amlops.cli", "pending").stdout
         assert run in pending, pending
         deployed.run(sys.executable, "-m", "amlops.cli", "approve", run, "--approver", "bob", "--reason", "CHG-42", "--workspace-name", "ml-prod-ws")
-        assert deployed.wait(run, FINAL) == "Completed", deployed.worker_logs()[-4000:]
+        # Resumed on the other worker: it runs from the top, moves the workspace, then asks about the connections.
+        assert deployed.wait(run, {"Running", *FINAL}) == "Running"
+        assert deployed.wait(run, {"Suspended", *FINAL}) == "Suspended", deployed.worker_logs()[-4000:]
     finally:
         deployed.start_worker(first[0])
     other = ({"w1", "w2"} - set(first)).pop()
-    assert other in deployed.submitted_by(run), deployed.worker_logs()[-4000:]
-    shared = open_store(deployed.env)  # the manifest is in the team's container, not on either worker's disk
-    manifests = [shared.load(b.name.split("/")[1]) for b in shared.container.list_blobs(name_starts_with="moves/")]
-    assert any(m and m.request.source == WS_ID and m.status == "completed" for m in manifests), manifests
+    assert deployed.submitted_by(run)[1:] == [other], deployed.worker_logs()[-4000:]
+    connections = deployed.waits_for(run)
+    assert "workspace_name" not in connections and len(connections) == 2, f"the second question is the connections: {connections}"
     moved = ResourceId.parse(WS_ID.replace(WS_ID.split("/")[2], TARGET_SUB).replace("/ml-prod/", "/ml-moved/"))
-    assert workspaces.get_workspace(env.clients, moved).name == "ml-prod-ws"
+    assert workspaces.get_workspace(env.clients, moved).name == "ml-prod-ws", "moved before the second question"
+    pending = deployed.run(sys.executable, "-m", "amlops.cli", "pending").stdout
+    assert all(name in pending for name in connections), pending
+    decide = [arg for name in connections for arg in ("--decide", f"{name}=approve")]
+    deployed.run(sys.executable, "-m", "amlops.cli", "approve", run, "--approver", "bob", "--reason", "CHG-42", *decide)
+    assert deployed.wait(run, FINAL) == "Completed", deployed.worker_logs()[-4000:]
+    assert len(deployed.submitted_by(run)) == 3, "started, and resumed twice, each time on a worker of the pool"
+
+    # Judged from the emulator: moved once though the flow ran from the top three times, both connections approved.
+    moves = [r for r in env.control.requests() if r["method"] == "POST" and r["path"].lower().endswith("/moveresources")]
+    assert len(moves) == 1, moves
+    assert [c.status for c in network.list_connections(env.clients, moved)].count("Approved") == 2
     try:
         workspaces.get_workspace(env.clients, ResourceId.parse(WS_ID))
         raise AssertionError("the workspace is still in its source resource group")
     except NotFound:
         pass
+    shared = open_store(deployed.env)  # the manifest is in the team's container, not on either worker's disk
+    manifests = [shared.load(b.name.split("/")[1]) for b in shared.container.list_blobs(name_starts_with="moves/")]
+    assert any(m and m.request.source == WS_ID and m.status == "completed" for m in manifests), manifests
