@@ -3,7 +3,7 @@ and GETs per second sustained. Baseline, same run: bare HTTPS GETs on a kept-ali
 
 Goals: long-running round trip at most 10 ms median; at least 300 GETs per second.
 
-The clients here run without amlops' ARM pacing (amlops.pacing: 24 reads/s after a burst of 240), as the
+The clients here run without amlops' ARM pacing (amlops.pacing: 25 reads/s after a burst of 250), as the
 emulator runs without its throttle: this measures the server and the SDK. With the pacer on, every read
 after the 240th waited ~40 ms for its slot, which this benchmark once reported as a 40 ms "stall"
 (long-running round trip 38-42 ms, 49 SDK GETs/s); bench/fleet_stop.py measures the pacer itself.
