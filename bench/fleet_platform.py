@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,7 @@ def main() -> dict[str, float]:
     stops = sum(1 for e in entries if e["method"] == "POST" and e["path"].endswith("/stop") and e["status"] in (200, 202))
     states = sorted({f["state"]["name"] for f in finished.values()})
     run_seconds = max(f["total_run_time"] for f in finished.values())
+    start_up = max((datetime.fromisoformat(f["start_time"]) - datetime.fromisoformat(f["created"])).total_seconds() for f in finished.values())
     floor = floor_seconds()
     total = SUBSCRIPTIONS * WORKSPACES * PER_WORKSPACE
     serial = per_stop * total
@@ -180,6 +182,7 @@ def main() -> dict[str, float]:
     print(f"  stop requests accepted              {stops:8d}")
     print(f"  wall time, submit to both done      {wall:8.1f} s")
     print(f"  longest flow run (Prefect's clock)  {run_seconds:8.1f} s")
+    print(f"  longest start-up, created to Running{start_up:8.1f} s   (a worker's poll, a new process, Prefect's imports)")
     print(f"  floor set by the write budget       {floor:8.1f} s   ((1,000 - {BURST}) / {RATE:.0f} per s, subscriptions in parallel)")
     print(f"  ratio wall/floor                    {wall / floor:8.2f}x   goal <= 1.2x: {'met' if wall / floor <= 1.2 else 'MISSED'}")
     print(f"  429 responses                       {throttled:8d}     goal 0")
