@@ -5,14 +5,25 @@ Pure: the gateway (amlops.azure.reads) fills a ``WorkspaceReads`` with bodies ex
 No secret reaches a scenario: nothing from listKeys or listSecrets is ever read, a datastore keeps its
 credential type with a placeholder where the secret was, and any field that names a key, password,
 token or connection string is replaced by the placeholder wherever it appears.
+
+What makes the real move refuse travels too: the caller's permissions become the scenario's
+``denied_actions`` (each action the move performs, or the caller's roles exclude, that the permissions read at
+a scope do not grant), and the deny policies assigned in the target become its ``policies``, as far as their
+rules can be written in the emulator's terms. What could not be read (403) or judged is listed in
+``snapshot.unknowns`` for the rehearsal to report.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from amlops import preflight
+from amlops.models import Permission
 
 PLACEHOLDER = "amlops-snapshot-placeholder-not-a-secret"
 # Field names whose values are secrets wherever they appear (compared case-insensitively).
@@ -32,11 +43,22 @@ ENVELOPE = ("id", "type", "systemData", "etag")
 ASSET_KINDS = ("environments", "models", "data")
 
 
+ML = preflight.ML
+# What a move does that a permission can refuse: the preflight's own list and the writes of the rebuild.
+MOVE_ACTIONS = (
+    preflight.MOVE_ACTION, "Microsoft.Resources/subscriptions/resourceGroups/validateMoveResources/action", preflight.GROUP_WRITE,
+    preflight.ROLE_ASSIGNMENT_WRITE, f"{ML}/write", f"{ML}/computes/write", f"{ML}/computes/delete", f"{ML}/onlineEndpoints/write",
+    f"{ML}/onlineEndpoints/delete", f"{ML}/onlineEndpoints/deployments/write", f"{ML}/batchEndpoints/write", f"{ML}/batchEndpoints/delete",
+    f"{ML}/datastores/write", f"{ML}/privateEndpointConnections/write",
+)  # fmt: skip
+
+
 @dataclass
 class SubscriptionReads:
     id: str
     tenant_id: str
     providers: dict[str, str]  # namespace -> registrationState
+    readable: bool = True  # False: the caller may not read it (403); the rest of the snapshot went on
 
 
 @dataclass
@@ -59,6 +81,11 @@ class WorkspaceReads:
     role_assignments: list[dict[str, Any]] = field(default_factory=list)  # at every scope the move touches
     locks: list[dict[str, Any]] = field(default_factory=list)
     target_resources: list[dict[str, Any]] = field(default_factory=list)  # what the target resource group holds
+    permissions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # scope -> the Permissions API's entries
+    policy_assignments: list[dict[str, Any]] = field(default_factory=list)  # that apply in the target
+    policy_definitions: dict[str, dict[str, Any]] = field(default_factory=dict)  # lower-cased id -> definition
+    policy_scope: str | None = None  # where the assignments were listed: the target group, or its subscription
+    unread: list[dict[str, str]] = field(default_factory=list)  # {"what", "why", "unknown"}: 403s the snapshot went past
     target_subscription: str | None = None
     target_resource_group: str | None = None
 
@@ -180,6 +207,157 @@ def _region(reads: WorkspaceReads, subscription: str) -> str:
     return reads.workspace.get("location", "")
 
 
+def denied_actions(reads: WorkspaceReads) -> list[dict[str, Any]]:
+    """The caller's refusals, as the scenario declares them: at each scope read, the move's actions and the
+    caller's own notActions that no permission entry there grants; what a broader scope already denies is not
+    said again below it."""
+    said: list[tuple[str, set[str]]] = []
+    found = []
+    for scope in sorted(reads.permissions, key=lambda s: len(s.rstrip("/"))):  # broader scopes first
+        entries = reads.permissions[scope]
+        granted = [Permission(actions=e.get("actions") or [], not_actions=e.get("notActions") or []) for e in entries]
+        candidates = dict.fromkeys([*MOVE_ACTIONS, *(n for e in entries for n in e.get("notActions") or [])])
+        denied = [a for a in candidates if not preflight.allowed(a, granted)]
+        above = {a.lower() for at, actions in said if under(scope, at) for a in actions}
+        new = [a for a in denied if a.lower() not in above]
+        said.append((scope, {a.lower() for a in denied}))
+        if new:
+            found.append({"scope": scope, "actions": new})
+    return found
+
+
+class Untranslatable(Exception):
+    """A policy rule the emulator's deny policies cannot say."""
+
+
+_PARAMETER = re.compile(r"^\[parameters\('([^']+)'\)\]$")
+
+
+def _resolved(value: Any, assignment: dict[str, Any], definition: dict[str, Any]) -> Any:
+    """A rule's value with ``[parameters('x')]`` replaced: the assignment's value, else the definition's default."""
+    if not isinstance(value, str) or not _PARAMETER.match(value):
+        return value
+    name = _PARAMETER.match(value).group(1)  # type: ignore[union-attr]
+    given = ((assignment.get("properties") or {}).get("parameters") or {}).get(name) or {}
+    if "value" in given:
+        return given["value"]
+    declared = ((definition.get("properties") or {}).get("parameters") or {}).get(name) or {}
+    if "defaultValue" in declared:
+        return declared["defaultValue"]
+    raise Untranslatable(f"parameter {name!r} has no value")
+
+
+_NEGATED = {"equals": "notEquals", "in": "notIn", "notEquals": "equals", "notIn": "in"}
+
+
+def _conditions(condition: dict[str, Any], negate: bool = False) -> list[tuple[str, str, Any]]:
+    """An ``if`` as a conjunction of (field, operator, value), or Untranslatable."""
+    if "allOf" in condition and not negate:
+        return [c for part in condition["allOf"] for c in _conditions(part)]
+    if "not" in condition:
+        return _conditions(condition["not"], not negate)
+    field_name = str(condition.get("field", "")).lower()
+    ops = [op for op in ("equals", "in", "notEquals", "notIn", "like") if op in condition]
+    if field_name not in ("type", "location") or len(ops) != 1 or (negate and ops[0] == "like"):
+        raise Untranslatable(f"its rule tests {json.dumps(condition)[:160]}, which a rehearsal cannot evaluate")
+    op = _NEGATED[ops[0]] if negate else ops[0]
+    return [(field_name, op, condition[ops[0]])]
+
+
+def policy_rule(assignment: dict[str, Any], definition: dict[str, Any]) -> dict[str, Any] | None:
+    """A deny definition as assigned, in the emulator's terms (resource_types, not_resource_types, locations);
+    None when its effect does not deny. Raises Untranslatable for conditions beyond type and location."""
+    rule = (definition.get("properties") or {}).get("policyRule") or {}
+    effect = _resolved((rule.get("then") or {}).get("effect"), assignment, definition)
+    if not isinstance(effect, str) or effect.lower() != "deny":
+        return None
+    said: dict[str, Any] = {}
+    for name, op, raw in _conditions(rule.get("if") or {}):
+        value = _resolved(raw, assignment, definition)
+        values = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+        if name == "type" and op == "like" and values == ["*"]:
+            continue  # every type
+        if name == "type" and op in ("equals", "in"):
+            have = said.get("resource_types")
+            said["resource_types"] = values if have is None else [t for t in have if t.lower() in {v.lower() for v in values}]
+        elif name == "type" and op in ("notEquals", "notIn"):
+            said["not_resource_types"] = [*said.get("not_resource_types", []), *values]
+        elif name == "location" and op in ("notEquals", "notIn"):  # denied outside these: they are the allowed ones
+            said["locations"] = [*said.get("locations", []), *values]
+        else:
+            raise Untranslatable(f"its rule tests {name} with {op!r}, which a rehearsal cannot evaluate")
+    return said
+
+
+def deny_policies(reads: WorkspaceReads) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The deny policies assigned where the move creates resources, as scenario ``policies``, and those the
+    rehearsal cannot judge (initiatives, rules beyond type and location) as unknowns."""
+    if not reads.policy_scope:
+        return [], []
+    policies, unknowns = [], []
+    unknown = "whether it denies what the move creates in the target"
+    for assignment in reads.policy_assignments:
+        props = assignment.get("properties") or {}
+        if str(props.get("enforcementMode", "Default")).lower() == "donotenforce":
+            continue  # Azure evaluates it but denies nothing
+        if any(under(reads.policy_scope, s) for s in props.get("notScopes") or []):
+            continue
+        definition_id = props.get("policyDefinitionId", "")
+        what = f"could not evaluate policy assignment {assignment['id']}"
+        if "/policysetdefinitions/" in definition_id.lower():
+            unknowns.append({"what": what, "why": f"it assigns the initiative {definition_id}; a snapshot does not evaluate initiatives", "unknown": unknown})
+            continue
+        definition = reads.policy_definitions.get(definition_id.lower())
+        if definition is None:
+            continue  # not read (403): already an unknown
+        try:
+            said = policy_rule(assignment, definition)
+        except Untranslatable as err:
+            unknowns.append({"what": what, "why": str(err), "unknown": unknown})
+            continue
+        if said is None:
+            continue
+        scope = props.get("scope") or scope_of(assignment, "Microsoft.Authorization/policyAssignments")
+        if not scope.lower().startswith("/subscriptions/"):  # a management group: it covers the target subscription
+            scope = f"/subscriptions/{reads.target_subscription}"
+        policies.append({"name": assignment["name"], "scope": scope, **said})
+    return policies, unknowns
+
+
+def unknowns(reads: WorkspaceReads) -> list[dict[str, str]]:
+    """Everything the rehearsal cannot tell from this snapshot, each with why."""
+    found = list(reads.unread)
+    if not reads.target_subscription:
+        found.append({"what": "did not read the target", "why": "the snapshot was taken without --target-subscription", "unknown": "whether Azure Policy or your permissions in the target refuse the move"})
+    return found + deny_policies(reads)[1]
+
+
+def _declared_subscriptions(reads: WorkspaceReads) -> list[dict[str, Any]]:
+    """The subscriptions read; one the caller may not read is declared in the source's tenant with the emulator's
+    provider defaults so what lives in it loads, except the target, whose declaration the rehearsal assumes."""
+    source = reads.workspace["id"].split("/")[2].lower()
+    tenant = next((s.tenant_id for s in reads.subscriptions if s.id.lower() == source and s.readable), "")
+    declared = []
+    for s in reads.subscriptions:
+        if s.readable:
+            declared.append({"id": s.id, "tenant": s.tenant_id, "region": _region(reads, s.id), "providers": dict(s.providers)})
+        elif s.id.lower() != (reads.target_subscription or "").lower():
+            declared.append({k: v for k, v in {"id": s.id, "tenant": tenant, "region": _region(reads, s.id)}.items() if v})
+    return declared
+
+
+def _groups(reads: WorkspaceReads) -> list[dict[str, Any]]:
+    """The resource groups read, and any group that holds what the scenario declares but could not be read."""
+    groups = [{"id": g["id"], "location": g["location"], "tags": g.get("tags") or {}} for g in reads.resource_groups]
+    have = {g["id"].lower() for g in groups}
+    for body in [reads.workspace, *reads.resources]:
+        group = _parent(body["id"], 5)
+        if group.lower() not in have:
+            have.add(group.lower())
+            groups.append({"id": group, "location": reads.workspace.get("location", ""), "tags": {}})
+    return groups
+
+
 def build_scenario(reads: WorkspaceReads, source: str = "", taken_at: str | None = None) -> dict[str, Any]:
     """The scenario that rebuilds what the move touches, in the format ``amlops emulator --scenario`` loads."""
     ws = reads.workspace
@@ -205,13 +383,16 @@ def build_scenario(reads: WorkspaceReads, source: str = "", taken_at: str | None
             "target_subscription": reads.target_subscription,
             "target_resource_group": reads.target_resource_group,
             "note": "Written by amlops snapshot: reads only; secrets are placeholders.",
+            "unknowns": unknowns(reads),
         },
-        "subscriptions": [{"id": s.id, "tenant": s.tenant_id, "region": _region(reads, s.id), "providers": dict(s.providers)} for s in reads.subscriptions],
-        "resource_groups": [{"id": g["id"], "location": g["location"], "tags": g.get("tags") or {}} for g in reads.resource_groups],
+        "subscriptions": _declared_subscriptions(reads),
+        "resource_groups": _groups(reads),
         "resources": [{**_declared(r), "id": r["id"]} for r in [*reads.resources, *name_clashes(reads)]],
         "workspaces": [workspace],
         "role_assignments": [_assignment(a, with_scope=True) for a in elsewhere],
         "locks": [_lock(lk) for lk in relevant_locks(reads)],
+        "denied_actions": denied_actions(reads),
+        "policies": deny_policies(reads)[0],
     }
 
 
@@ -231,6 +412,8 @@ def summary(scenario: dict[str, Any]) -> dict[str, int]:
         "job schedules": n("schedules"),
         "assets": n("assets"),
         "associated resources": n("resources", scenario),
+        "denied actions": sum(len(d.get("actions") or []) for d in scenario.get("denied_actions") or []),
+        "deny policies": n("policies", scenario),
     }
 
 

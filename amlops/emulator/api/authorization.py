@@ -1,5 +1,5 @@
 """Handlers for Microsoft.Authorization (role assignments and definitions, locks, permissions) and
-Microsoft.PolicyInsights/checkPolicyRestrictions."""
+Azure Policy (assignments, definitions, Microsoft.PolicyInsights/checkPolicyRestrictions)."""
 
 from __future__ import annotations
 
@@ -59,3 +59,12 @@ def list_locks(state: State, req: Request) -> Response:
 
 def check_policy_restrictions(state: State, req: Request) -> Response:
     return ok(policy.check_restrictions(state, _scope(req), req.body or {}))
+
+
+def list_policy_assignments(state: State, req: Request) -> Response:
+    at_scope = "atscope()" in req.query.get("$filter", "").lower()
+    return page(state, req, policy.list_assignments(state, _scope(req), at_scope_only=at_scope))
+
+
+def get_policy_definition(state: State, req: Request) -> Response:
+    return ok(policy.get_definition(state, req.path))

@@ -1,8 +1,17 @@
 """Azure Policy deny assignments and Microsoft.PolicyInsights/checkPolicyRestrictions.
 
-A scenario assigns deny policies at a scope: ``{"name", "scope", "resource_types": [...], "locations": [...]}``
-(a resource matches when its type is listed, and, when ``locations`` is given, its location is not among them:
-the shape of the built-in "Not allowed resource types" and "Allowed locations" definitions).
+A scenario assigns deny policies at a scope: ``{"name", "scope", "resource_types": [...], "not_resource_types":
+[...], "locations": [...]}`` (a resource matches when its type is listed (any type when ``resource_types`` is
+absent), is not among ``not_resource_types``, and, when ``locations`` is given, its location is not among them:
+the shape of the built-in "Not allowed resource types" and "Allowed locations" definitions, whose rules read
+``{"field": "type", "in": [...]}`` and ``allOf [{"field": "location", "notIn": [...]}, {"field": "location",
+"notEquals": "global"}, {"field": "type", "notEquals": "Microsoft.AzureActiveDirectory/b2cDirectories"}]``).
+- ``GET {scope}/providers/Microsoft.Authorization/policyAssignments`` lists the assignments that apply to the scope
+  (at it and above it; below it too unless ``$filter=atScope()``), and ``GET /subscriptions/{s}/providers/
+  Microsoft.Authorization/policyDefinitions/{name}`` each one's definition, with a ``policyRule`` of
+  ``if``/``then: {"effect": "deny"}``: REST "Policy Assignments - List For Resource Group" and "Policy Definitions -
+  Get" (Microsoft.Authorization/policy 2023-04-01, examples listPolicyAssignmentsForResourceGroup.json and
+  createOrUpdatePolicyDefinition.json in Azure/azure-rest-api-specs).
 - A PUT that a deny policy matches is refused 403 ``RequestDisallowedByPolicy``, worded as in "Resolve errors for
   request disallowed by policy" (azure-resource-manager/troubleshooting/error-policy-requestdisallowedbypolicy).
 - ``POST {scope}/providers/Microsoft.PolicyInsights/checkPolicyRestrictions`` answers as the REST specification's
@@ -32,16 +41,26 @@ def _definition_id(policy: dict[str, Any]) -> str:
     return f"/subscriptions/{sub}/providers/Microsoft.Authorization/policyDefinitions/{policy['name']}"
 
 
+def _covers(policy: dict[str, Any], scope: str) -> bool:
+    return ids.key(scope) == ids.key(policy["scope"]) or ids.is_under(scope, policy["scope"])
+
+
 def matching(state: State, scope: str, resource_type: str, location: str | None) -> list[dict[str, Any]]:
     """Deny policies whose assignment covers ``scope`` and whose rule matches the resource."""
     found = []
     for policy in state.policies:
-        if not (ids.key(scope) == ids.key(policy["scope"]) or ids.is_under(scope, policy["scope"])):
+        if not _covers(policy, scope):
             continue
-        if resource_type.lower() not in {t.lower() for t in policy.get("resource_types", [])}:
+        listed = policy.get("resource_types")
+        if listed is not None and resource_type.lower() not in {t.lower() for t in listed}:
+            continue
+        if resource_type.lower() in {t.lower() for t in policy.get("not_resource_types", [])}:
             continue
         allowed = policy.get("locations")
-        if allowed and location and location.lower() in {a.lower() for a in allowed}:
+        # A location rule judges only resources that have a location: "Allowed locations" is an Indexed-mode
+        # definition, which evaluates only resource types that support tags and location (Azure Policy
+        # definition structure, "Mode").
+        if allowed and (not location or location.lower() in {a.lower() for a in allowed}):
             continue
         found.append(policy)
     return found
@@ -82,3 +101,45 @@ def check_restrictions(state: State, scope: str, body: dict[str, Any]) -> dict[s
         for p in matching(state, scope, content["type"], content.get("location"))
     ]
     return {"fieldRestrictions": [], "contentEvaluationResult": {"policyEvaluations": evaluations}}
+
+
+def list_assignments(state: State, scope: str, at_scope_only: bool) -> list[dict[str, Any]]:
+    """The assignments that apply at ``scope`` (at it and above it) and, unless ``atScope()``, those below it."""
+    return [_assignment_body(p) for p in state.policies if _covers(p, scope) or (not at_scope_only and ids.is_under(p["scope"], scope))]
+
+
+def get_definition(state: State, definition_id: str) -> dict[str, Any]:
+    for p in state.policies:
+        if ids.key(_definition_id(p)) == ids.key(definition_id):
+            return _definition_body(p)
+    raise ArmError(404, "PolicyDefinitionNotFound", f"The policy definition '{ids.name_of(definition_id)}' could not be found.")
+
+
+def _assignment_body(policy: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": _assignment_id(policy),
+        "type": "Microsoft.Authorization/policyAssignments",
+        "name": policy["name"],
+        "properties": {
+            "displayName": policy["name"], "policyDefinitionId": _definition_id(policy), "scope": policy["scope"],
+            "notScopes": [], "parameters": {}, "enforcementMode": "Default",
+        },
+    }  # fmt: skip
+
+
+def _definition_body(policy: dict[str, Any]) -> dict[str, Any]:
+    """A custom definition whose rule says what ``matching`` evaluates, in Azure Policy's rule language."""
+    conditions: list[dict[str, Any]] = []
+    if policy.get("resource_types") is not None:
+        conditions.append({"field": "type", "in": list(policy["resource_types"])})
+    if policy.get("not_resource_types"):
+        conditions.append({"field": "type", "notIn": list(policy["not_resource_types"])})
+    if policy.get("locations"):
+        conditions.append({"field": "location", "notIn": list(policy["locations"])})
+    rule = {"if": {"allOf": conditions} if conditions else {"field": "type", "like": "*"}, "then": {"effect": "deny"}}
+    return {
+        "id": _definition_id(policy),
+        "type": "Microsoft.Authorization/policyDefinitions",
+        "name": policy["name"],
+        "properties": {"policyType": "Custom", "mode": "Indexed" if policy.get("locations") else "All", "displayName": policy["name"], "policyRule": rule, "parameters": {}},
+    }
