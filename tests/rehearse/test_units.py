@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amlops.snapshot import PLACEHOLDER, WorkspaceReads, declare_target, relevant_locks, scrub
+from amlops.snapshot import PLACEHOLDER, WorkspaceReads, declare_target, denied_actions, deny_policies, relevant_locks, scrub
 from tests.rehearse import rich
 
 SOURCE = {"id": rich.SUB, "tenant": rich.TENANT, "region": "westeurope", "providers": {"Microsoft.MachineLearningServices": "Registered", "Microsoft.Notebooks": "Registered"}}
@@ -40,3 +40,79 @@ def test_locks_on_touched_scopes_and_above_them_matter_others_do_not() -> None:
 def test_scrub_replaces_secret_fields_at_any_depth_and_keeps_the_rest() -> None:
     body = {"properties": {"ConnectionString": "InstrumentationKey=x", "nested": [{"password": "p", "user": "u"}], "key": ""}}
     assert scrub(body) == {"properties": {"ConnectionString": PLACEHOLDER, "nested": [{"password": PLACEHOLDER, "user": "u"}], "key": ""}}
+
+
+TARGET_RG = f"/subscriptions/{rich.TARGET_SUB}/resourceGroups/ml-rich-moved"
+# The built-in "Allowed locations" definition (e56962a6-4747-49cd-b67b-bf8b01975c4c), as Azure serves it.
+ALLOWED_LOCATIONS = {
+    "id": "/providers/Microsoft.Authorization/policyDefinitions/e56962a6-4747-49cd-b67b-bf8b01975c4c",
+    "properties": {
+        "mode": "Indexed",
+        "parameters": {"listOfAllowedLocations": {"type": "Array"}},
+        "policyRule": {
+            "if": {"allOf": [
+                {"field": "location", "notIn": "[parameters('listOfAllowedLocations')]"},
+                {"field": "location", "notEquals": "global"},
+                {"field": "type", "notEquals": "Microsoft.AzureActiveDirectory/b2cDirectories"},
+            ]},
+            "then": {"effect": "deny"},
+        },
+    },
+}  # fmt: skip
+NO_COMPUTE = {
+    "id": f"/subscriptions/{rich.TARGET_SUB}/providers/Microsoft.Authorization/policyDefinitions/no-compute",
+    "properties": {
+        "parameters": {"effect": {"type": "String", "defaultValue": "Deny"}},
+        "policyRule": {"if": {"not": {"field": "type", "notIn": ["Microsoft.MachineLearningServices/workspaces/computes"]}}, "then": {"effect": "[parameters('effect')]"}},
+    },
+}
+
+
+def _assignment(name: str, definition: dict, scope: str = f"/subscriptions/{rich.TARGET_SUB}", **props: object) -> dict:
+    return {"id": f"{scope}/providers/Microsoft.Authorization/policyAssignments/{name}", "name": name,
+            "properties": {"scope": scope, "policyDefinitionId": definition["id"], **props}}  # fmt: skip
+
+
+def _policy_reads(*assignments: dict, definitions: tuple[dict, ...] = (ALLOWED_LOCATIONS, NO_COMPUTE)) -> WorkspaceReads:
+    return WorkspaceReads(workspace={"id": rich.WS}, policy_assignments=list(assignments), policy_definitions={d["id"].lower(): d for d in definitions},
+                          policy_scope=TARGET_RG, target_subscription=rich.TARGET_SUB, target_resource_group="ml-rich-moved")  # fmt: skip
+
+
+def test_deny_policies_are_written_in_the_emulators_terms_with_their_parameters_resolved() -> None:
+    management_group = "/providers/Microsoft.Management/managementGroups/corp"
+    reads = _policy_reads(
+        _assignment("eu-only", ALLOWED_LOCATIONS, scope=management_group, parameters={"listOfAllowedLocations": {"value": ["westeurope", "northeurope"]}}),
+        _assignment("no-compute", NO_COMPUTE),
+        _assignment("audit-only", NO_COMPUTE, parameters={"effect": {"value": "Audit"}}),  # audits: refuses nothing
+        _assignment("not-enforced", NO_COMPUTE, enforcementMode="DoNotEnforce"),
+        _assignment("exempted", NO_COMPUTE, notScopes=[TARGET_RG]),
+    )
+    policies, unknown = deny_policies(reads)
+    assert policies == [
+        {"name": "eu-only", "scope": f"/subscriptions/{rich.TARGET_SUB}", "locations": ["westeurope", "northeurope", "global"],
+         "not_resource_types": ["Microsoft.AzureActiveDirectory/b2cDirectories"]},
+        {"name": "no-compute", "scope": f"/subscriptions/{rich.TARGET_SUB}", "resource_types": ["Microsoft.MachineLearningServices/workspaces/computes"]},
+    ]  # fmt: skip
+    assert unknown == []
+
+
+def test_what_a_rehearsal_cannot_evaluate_is_an_unknown_not_a_guess() -> None:
+    tags = {"id": f"/subscriptions/{rich.TARGET_SUB}/providers/Microsoft.Authorization/policyDefinitions/tags",
+            "properties": {"policyRule": {"if": {"field": "tags['owner']", "exists": "false"}, "then": {"effect": "deny"}}}}  # fmt: skip
+    initiative = {"id": "/providers/Microsoft.Authorization/policySetDefinitions/landing-zone"}
+    policies, unknown = deny_policies(_policy_reads(_assignment("needs-owner", tags), _assignment("lz", initiative), definitions=(tags,)))
+    assert policies == []
+    assert [u["what"].rsplit("/", 1)[-1] for u in unknown] == ["needs-owner", "lz"]
+    assert "tags['owner']" in unknown[0]["why"] and "initiative" in unknown[1]["why"]
+    assert all(u["unknown"].startswith("whether") for u in unknown)
+
+
+def test_permissions_become_the_actions_the_move_needs_that_they_do_not_grant() -> None:
+    reader = [{"actions": ["*/read"], "notActions": []}]
+    owner_but = [{"actions": ["*"], "notActions": ["Microsoft.Authorization/*/Write"]}, {"actions": ["*/read"], "notActions": []}]
+    reads = WorkspaceReads(workspace={"id": rich.WS}, permissions={rich.WS: reader, rich.RG: reader, TARGET_RG: owner_but})
+    denied = {d["scope"]: d["actions"] for d in denied_actions(reads)}
+    assert set(denied) == {rich.RG, TARGET_RG}, "the workspace inherits its group's denials: not said twice"
+    assert "Microsoft.Resources/subscriptions/resourceGroups/moveResources/action" in denied[rich.RG]
+    assert "Microsoft.MachineLearningServices/workspaces/computes/delete" in denied[rich.RG]
+    assert denied[TARGET_RG] == ["Microsoft.Authorization/roleAssignments/write", "Microsoft.Authorization/*/Write"]
