@@ -31,8 +31,8 @@ def add_commands(sub: Any, move_options: Any) -> None:
     s = sub.add_parser("snapshot", help="read everything a move of a workspace touches into an emulator scenario (reads only, no secrets)")
     s.add_argument("--workspace", required=True, help="the workspace's resource id")
     s.add_argument("--out", required=True, help="the scenario file to write (.yaml, .yml or .json)")
-    s.add_argument("--target-subscription", help="also read the target subscription (tenant, provider registrations, locks)")
-    s.add_argument("--target-resource-group", help="also read the target resource group, if it exists")
+    s.add_argument("--target-subscription", help="also read the target subscription (tenant, provider registrations, locks, Azure Policy)")
+    s.add_argument("--target-resource-group", help="also read the target resource group, if it exists (resources, locks, your permissions there)")
     s.set_defaults(run=snapshot)
 
     r = sub.add_parser("rehearse", help="replay the move of a snapshot's workspace against a private emulator")
