@@ -6,24 +6,20 @@ No secret reaches a scenario: nothing from listKeys or listSecrets is ever read,
 credential type with a placeholder where the secret was, and any field that names a key, password,
 token or connection string is replaced by the placeholder wherever it appears.
 
-What makes the real move refuse travels too: the caller's permissions become the scenario's
-``denied_actions`` (each action the move performs, or the caller's roles exclude, that the permissions read at
-a scope do not grant), and the deny policies assigned in the target become its ``policies``, as far as their
-rules can be written in the emulator's terms. What could not be read (403) or judged is listed in
-``snapshot.unknowns`` for the rehearsal to report.
+What makes the real move refuse travels too (amlops.refusals): the caller's permissions become the scenario's
+``denied_actions`` and the deny policies assigned in the target its ``policies``. What could not be read (403)
+or judged is listed in ``snapshot.unknowns`` for the rehearsal to report.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from amlops import preflight
-from amlops.models import Permission
+from amlops import refusals
+from amlops.refusals import under
 
 PLACEHOLDER = "amlops-snapshot-placeholder-not-a-secret"
 # Field names whose values are secrets wherever they appear (compared case-insensitively).
@@ -41,16 +37,6 @@ DATASTORE_SECRET = {"AccountKey": "key", "Sas": "sasToken", "ServicePrincipal": 
 ENVELOPE = ("id", "type", "systemData", "etag")
 # Asset collections whose names the move's verification lists.
 ASSET_KINDS = ("environments", "models", "data")
-
-
-ML = preflight.ML
-# What a move does that a permission can refuse: the preflight's own list and the writes of the rebuild.
-MOVE_ACTIONS = (
-    preflight.MOVE_ACTION, "Microsoft.Resources/subscriptions/resourceGroups/validateMoveResources/action", preflight.GROUP_WRITE,
-    preflight.ROLE_ASSIGNMENT_WRITE, f"{ML}/write", f"{ML}/computes/write", f"{ML}/computes/delete", f"{ML}/onlineEndpoints/write",
-    f"{ML}/onlineEndpoints/delete", f"{ML}/onlineEndpoints/deployments/write", f"{ML}/batchEndpoints/write", f"{ML}/batchEndpoints/delete",
-    f"{ML}/datastores/write", f"{ML}/privateEndpointConnections/write",
-)  # fmt: skip
 
 
 @dataclass
@@ -112,10 +98,6 @@ def scope_of(body: dict[str, Any], segment: str) -> str:
     """The scope of an extension resource (role assignment, lock): its id up to ``/providers/<segment>``."""
     at = body["id"].lower().rfind(f"/providers/{segment.lower()}/")
     return body["id"][:at] if at > 0 else "/"
-
-
-def under(resource_id: str, scope: str) -> bool:
-    return resource_id.lower().rstrip("/") == scope.lower().rstrip("/") or resource_id.lower().startswith(scope.lower().rstrip("/") + "/")
 
 
 def touched_scopes(reads: WorkspaceReads) -> list[str]:
@@ -207,121 +189,11 @@ def _region(reads: WorkspaceReads, subscription: str) -> str:
     return reads.workspace.get("location", "")
 
 
-def denied_actions(reads: WorkspaceReads) -> list[dict[str, Any]]:
-    """The caller's refusals, as the scenario declares them: at each scope read, the move's actions and the
-    caller's own notActions that no permission entry there grants; what a broader scope already denies is not
-    said again below it."""
-    said: list[tuple[str, set[str]]] = []
-    found = []
-    for scope in sorted(reads.permissions, key=lambda s: len(s.rstrip("/"))):  # broader scopes first
-        entries = reads.permissions[scope]
-        granted = [Permission(actions=e.get("actions") or [], not_actions=e.get("notActions") or []) for e in entries]
-        candidates = dict.fromkeys([*MOVE_ACTIONS, *(n for e in entries for n in e.get("notActions") or [])])
-        denied = [a for a in candidates if not preflight.allowed(a, granted)]
-        above = {a.lower() for at, actions in said if under(scope, at) for a in actions}
-        new = [a for a in denied if a.lower() not in above]
-        said.append((scope, {a.lower() for a in denied}))
-        if new:
-            found.append({"scope": scope, "actions": new})
-    return found
-
-
-class Untranslatable(Exception):
-    """A policy rule the emulator's deny policies cannot say."""
-
-
-_PARAMETER = re.compile(r"^\[parameters\('([^']+)'\)\]$")
-
-
-def _resolved(value: Any, assignment: dict[str, Any], definition: dict[str, Any]) -> Any:
-    """A rule's value with ``[parameters('x')]`` replaced: the assignment's value, else the definition's default."""
-    if not isinstance(value, str) or not _PARAMETER.match(value):
-        return value
-    name = _PARAMETER.match(value).group(1)  # type: ignore[union-attr]
-    given = ((assignment.get("properties") or {}).get("parameters") or {}).get(name) or {}
-    if "value" in given:
-        return given["value"]
-    declared = ((definition.get("properties") or {}).get("parameters") or {}).get(name) or {}
-    if "defaultValue" in declared:
-        return declared["defaultValue"]
-    raise Untranslatable(f"parameter {name!r} has no value")
-
-
-_NEGATED = {"equals": "notEquals", "in": "notIn", "notEquals": "equals", "notIn": "in"}
-
-
-def _conditions(condition: dict[str, Any], negate: bool = False) -> list[tuple[str, str, Any]]:
-    """An ``if`` as a conjunction of (field, operator, value), or Untranslatable."""
-    if "allOf" in condition and not negate:
-        return [c for part in condition["allOf"] for c in _conditions(part)]
-    if "not" in condition:
-        return _conditions(condition["not"], not negate)
-    field_name = str(condition.get("field", "")).lower()
-    ops = [op for op in ("equals", "in", "notEquals", "notIn", "like") if op in condition]
-    if field_name not in ("type", "location") or len(ops) != 1 or (negate and ops[0] == "like"):
-        raise Untranslatable(f"its rule tests {json.dumps(condition)[:160]}, which a rehearsal cannot evaluate")
-    op = _NEGATED[ops[0]] if negate else ops[0]
-    return [(field_name, op, condition[ops[0]])]
-
-
-def policy_rule(assignment: dict[str, Any], definition: dict[str, Any]) -> dict[str, Any] | None:
-    """A deny definition as assigned, in the emulator's terms (resource_types, not_resource_types, locations);
-    None when its effect does not deny. Raises Untranslatable for conditions beyond type and location."""
-    rule = (definition.get("properties") or {}).get("policyRule") or {}
-    effect = _resolved((rule.get("then") or {}).get("effect"), assignment, definition)
-    if not isinstance(effect, str) or effect.lower() != "deny":
-        return None
-    said: dict[str, Any] = {}
-    for name, op, raw in _conditions(rule.get("if") or {}):
-        value = _resolved(raw, assignment, definition)
-        values = [str(v) for v in value] if isinstance(value, list) else [str(value)]
-        if name == "type" and op == "like" and values == ["*"]:
-            continue  # every type
-        if name == "type" and op in ("equals", "in"):
-            have = said.get("resource_types")
-            said["resource_types"] = values if have is None else [t for t in have if t.lower() in {v.lower() for v in values}]
-        elif name == "type" and op in ("notEquals", "notIn"):
-            said["not_resource_types"] = [*said.get("not_resource_types", []), *values]
-        elif name == "location" and op in ("notEquals", "notIn"):  # denied outside these: they are the allowed ones
-            said["locations"] = [*said.get("locations", []), *values]
-        else:
-            raise Untranslatable(f"its rule tests {name} with {op!r}, which a rehearsal cannot evaluate")
-    return said
-
-
-def deny_policies(reads: WorkspaceReads) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """The deny policies assigned where the move creates resources, as scenario ``policies``, and those the
-    rehearsal cannot judge (initiatives, rules beyond type and location) as unknowns."""
-    if not reads.policy_scope:
+def _deny_policies(reads: WorkspaceReads) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The target's deny policies in scenario terms, and those a rehearsal cannot judge."""
+    if not reads.policy_scope or not reads.target_subscription:
         return [], []
-    policies, unknowns = [], []
-    unknown = "whether it denies what the move creates in the target"
-    for assignment in reads.policy_assignments:
-        props = assignment.get("properties") or {}
-        if str(props.get("enforcementMode", "Default")).lower() == "donotenforce":
-            continue  # Azure evaluates it but denies nothing
-        if any(under(reads.policy_scope, s) for s in props.get("notScopes") or []):
-            continue
-        definition_id = props.get("policyDefinitionId", "")
-        what = f"could not evaluate policy assignment {assignment['id']}"
-        if "/policysetdefinitions/" in definition_id.lower():
-            unknowns.append({"what": what, "why": f"it assigns the initiative {definition_id}; a snapshot does not evaluate initiatives", "unknown": unknown})
-            continue
-        definition = reads.policy_definitions.get(definition_id.lower())
-        if definition is None:
-            continue  # not read (403): already an unknown
-        try:
-            said = policy_rule(assignment, definition)
-        except Untranslatable as err:
-            unknowns.append({"what": what, "why": str(err), "unknown": unknown})
-            continue
-        if said is None:
-            continue
-        scope = props.get("scope") or scope_of(assignment, "Microsoft.Authorization/policyAssignments")
-        if not scope.lower().startswith("/subscriptions/"):  # a management group: it covers the target subscription
-            scope = f"/subscriptions/{reads.target_subscription}"
-        policies.append({"name": assignment["name"], "scope": scope, **said})
-    return policies, unknowns
+    return refusals.deny_policies(reads.policy_assignments, reads.policy_definitions, reads.policy_scope, reads.target_subscription)
 
 
 def unknowns(reads: WorkspaceReads) -> list[dict[str, str]]:
@@ -329,7 +201,7 @@ def unknowns(reads: WorkspaceReads) -> list[dict[str, str]]:
     found = list(reads.unread)
     if not reads.target_subscription:
         found.append({"what": "did not read the target", "why": "the snapshot was taken without --target-subscription", "unknown": "whether Azure Policy or your permissions in the target refuse the move"})
-    return found + deny_policies(reads)[1]
+    return found + _deny_policies(reads)[1]
 
 
 def _declared_subscriptions(reads: WorkspaceReads) -> list[dict[str, Any]]:
@@ -391,8 +263,8 @@ def build_scenario(reads: WorkspaceReads, source: str = "", taken_at: str | None
         "workspaces": [workspace],
         "role_assignments": [_assignment(a, with_scope=True) for a in elsewhere],
         "locks": [_lock(lk) for lk in relevant_locks(reads)],
-        "denied_actions": denied_actions(reads),
-        "policies": deny_policies(reads)[0],
+        "denied_actions": refusals.denied_actions(reads.permissions),
+        "policies": _deny_policies(reads)[0],
     }
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from amlops.snapshot import PLACEHOLDER, WorkspaceReads, declare_target, denied_actions, deny_policies, relevant_locks, scrub
+from amlops.refusals import denied_actions, deny_policies
+from amlops.snapshot import PLACEHOLDER, WorkspaceReads, declare_target, relevant_locks, scrub
 from tests.rehearse import rich
 
 SOURCE = {"id": rich.SUB, "tenant": rich.TENANT, "region": "westeurope", "providers": {"Microsoft.MachineLearningServices": "Registered", "Microsoft.Notebooks": "Registered"}}
@@ -73,21 +74,19 @@ def _assignment(name: str, definition: dict, scope: str = f"/subscriptions/{rich
             "properties": {"scope": scope, "policyDefinitionId": definition["id"], **props}}  # fmt: skip
 
 
-def _policy_reads(*assignments: dict, definitions: tuple[dict, ...] = (ALLOWED_LOCATIONS, NO_COMPUTE)) -> WorkspaceReads:
-    return WorkspaceReads(workspace={"id": rich.WS}, policy_assignments=list(assignments), policy_definitions={d["id"].lower(): d for d in definitions},
-                          policy_scope=TARGET_RG, target_subscription=rich.TARGET_SUB, target_resource_group="ml-rich-moved")  # fmt: skip
+def _denials(*assignments: dict, definitions: tuple[dict, ...] = (ALLOWED_LOCATIONS, NO_COMPUTE)) -> tuple[list[dict], list[dict]]:
+    return deny_policies(list(assignments), {d["id"].lower(): d for d in definitions}, TARGET_RG, rich.TARGET_SUB)
 
 
 def test_deny_policies_are_written_in_the_emulators_terms_with_their_parameters_resolved() -> None:
     management_group = "/providers/Microsoft.Management/managementGroups/corp"
-    reads = _policy_reads(
+    policies, unknown = _denials(
         _assignment("eu-only", ALLOWED_LOCATIONS, scope=management_group, parameters={"listOfAllowedLocations": {"value": ["westeurope", "northeurope"]}}),
         _assignment("no-compute", NO_COMPUTE),
         _assignment("audit-only", NO_COMPUTE, parameters={"effect": {"value": "Audit"}}),  # audits: refuses nothing
         _assignment("not-enforced", NO_COMPUTE, enforcementMode="DoNotEnforce"),
         _assignment("exempted", NO_COMPUTE, notScopes=[TARGET_RG]),
     )
-    policies, unknown = deny_policies(reads)
     assert policies == [
         {"name": "eu-only", "scope": f"/subscriptions/{rich.TARGET_SUB}", "locations": ["westeurope", "northeurope", "global"],
          "not_resource_types": ["Microsoft.AzureActiveDirectory/b2cDirectories"]},
@@ -100,7 +99,7 @@ def test_what_a_rehearsal_cannot_evaluate_is_an_unknown_not_a_guess() -> None:
     tags = {"id": f"/subscriptions/{rich.TARGET_SUB}/providers/Microsoft.Authorization/policyDefinitions/tags",
             "properties": {"policyRule": {"if": {"field": "tags['owner']", "exists": "false"}, "then": {"effect": "deny"}}}}  # fmt: skip
     initiative = {"id": "/providers/Microsoft.Authorization/policySetDefinitions/landing-zone"}
-    policies, unknown = deny_policies(_policy_reads(_assignment("needs-owner", tags), _assignment("lz", initiative), definitions=(tags,)))
+    policies, unknown = _denials(_assignment("needs-owner", tags), _assignment("lz", initiative), definitions=(tags,))
     assert policies == []
     assert [u["what"].rsplit("/", 1)[-1] for u in unknown] == ["needs-owner", "lz"]
     assert "tags['owner']" in unknown[0]["why"] and "initiative" in unknown[1]["why"]
@@ -110,8 +109,7 @@ def test_what_a_rehearsal_cannot_evaluate_is_an_unknown_not_a_guess() -> None:
 def test_permissions_become_the_actions_the_move_needs_that_they_do_not_grant() -> None:
     reader = [{"actions": ["*/read"], "notActions": []}]
     owner_but = [{"actions": ["*"], "notActions": ["Microsoft.Authorization/*/Write"]}, {"actions": ["*/read"], "notActions": []}]
-    reads = WorkspaceReads(workspace={"id": rich.WS}, permissions={rich.WS: reader, rich.RG: reader, TARGET_RG: owner_but})
-    denied = {d["scope"]: d["actions"] for d in denied_actions(reads)}
+    denied = {d["scope"]: d["actions"] for d in denied_actions({rich.WS: reader, rich.RG: reader, TARGET_RG: owner_but})}
     assert set(denied) == {rich.RG, TARGET_RG}, "the workspace inherits its group's denials: not said twice"
     assert "Microsoft.Resources/subscriptions/resourceGroups/moveResources/action" in denied[rich.RG]
     assert "Microsoft.MachineLearningServices/workspaces/computes/delete" in denied[rich.RG]
