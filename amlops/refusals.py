@@ -8,7 +8,8 @@
   where their rule is a conjunction of tests on ``type`` and ``location`` (Azure Policy definition structure:
   conditions ``equals``, ``in``, ``notEquals``, ``notIn``, ``like``; logical ``allOf`` and ``not``), parameters
   resolved from the assignment, else the definition's defaultValue; an assignment with enforcementMode
-  DoNotEnforce, or whose notScopes cover the target, denies nothing. An initiative (policy set) or any other
+  DoNotEnforce, or whose notScopes cover the target, denies nothing. An initiative (REST: Policy Set
+  Definitions - Get) is read member by member, each with the values the initiative passes it. Any other
   condition is an unknown the rehearsal reports, never a guess.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from amlops import preflight
 from amlops.models import Permission
@@ -118,10 +119,40 @@ def policy_rule(assignment: dict[str, Any], definition: dict[str, Any]) -> dict[
     return said
 
 
+class _Member(NamedTuple):
+    reference: str | None  # its policyDefinitionReferenceId in an initiative; None for a definition assigned alone
+    definition: dict[str, Any] | None  # None when it was not read (403): already an unknown
+    initiative: dict[str, Any] | None = None
+    parameters: dict[str, Any] | None = None  # the values the initiative passes it, as written there
+
+
+def _members(assignment: dict[str, Any], definitions: dict[str, dict[str, Any]]) -> list[_Member]:
+    """What an assignment assigns: a definition alone, or each member of an initiative."""
+    definition_id = (assignment.get("properties") or {}).get("policyDefinitionId", "")
+    found = definitions.get(definition_id.lower())
+    if "/policysetdefinitions/" not in definition_id.lower():
+        return [_Member(None, found)]
+    if found is None:
+        return []  # the initiative itself was not read (403): already an unknown
+    return [
+        _Member(m.get("policyDefinitionReferenceId") or m["policyDefinitionId"].rsplit("/", 1)[-1], definitions.get(m["policyDefinitionId"].lower()), found, m.get("parameters") or {})
+        for m in (found.get("properties") or {}).get("policyDefinitions") or []
+    ]
+
+
+def _as_assigned(assignment: dict[str, Any], member: _Member) -> dict[str, Any]:
+    """The assignment as the member's definition sees it: an initiative's values may name the initiative's own
+    parameters, resolved from the assignment, else the initiative's defaultValue."""
+    if member.initiative is None:
+        return assignment
+    values = {k: {"value": _resolved((v or {}).get("value"), assignment, member.initiative)} for k, v in (member.parameters or {}).items()}
+    return {"properties": {"parameters": values}}
+
+
 def deny_policies(assignments: list[dict[str, Any]], definitions: dict[str, dict[str, Any]], at: str, target_subscription: str) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """The deny policies of ``assignments`` (listed at ``at``, where the move creates resources; ``definitions`` by
-    lower-cased id) as scenario ``policies``, and those a rehearsal cannot judge (initiatives, rules beyond type
-    and location) as unknowns."""
+    """The deny policies of ``assignments`` (listed at ``at``, where the move creates resources; ``definitions``,
+    initiatives' included, by lower-cased id) as scenario ``policies``, and those a rehearsal cannot judge (rules
+    beyond type and location) as unknowns."""
     policies, unknowns = [], []
     unknown = "whether it denies what the move creates in the target"
     for assignment in assignments:
@@ -130,23 +161,19 @@ def deny_policies(assignments: list[dict[str, Any]], definitions: dict[str, dict
             continue  # Azure evaluates it but denies nothing
         if any(under(at, s) for s in props.get("notScopes") or []):
             continue
-        definition_id = props.get("policyDefinitionId", "")
-        what = f"could not evaluate policy assignment {assignment['id']}"
-        if "/policysetdefinitions/" in definition_id.lower():
-            unknowns.append({"what": what, "why": f"it assigns the initiative {definition_id}; a snapshot does not evaluate initiatives", "unknown": unknown})
-            continue
-        definition = definitions.get(definition_id.lower())
-        if definition is None:
-            continue  # not read (403): already an unknown
-        try:
-            said = policy_rule(assignment, definition)
-        except Untranslatable as err:
-            unknowns.append({"what": what, "why": str(err), "unknown": unknown})
-            continue
-        if said is None:
-            continue
         scope = props.get("scope") or assignment["id"].split("/providers/Microsoft.Authorization/policyAssignments/")[0]
         if not scope.lower().startswith("/subscriptions/"):  # a management group: it covers the target subscription
             scope = f"/subscriptions/{target_subscription}"
-        policies.append({"name": assignment["name"], "scope": scope, **said})
+        for member in _members(assignment, definitions):
+            if member.definition is None:
+                continue  # not read (403): already an unknown
+            try:
+                said = policy_rule(_as_assigned(assignment, member), member.definition)
+            except Untranslatable as err:
+                what = f"could not evaluate policy assignment {assignment['id']}" + (f" (its policy {member.reference})" if member.reference else "")
+                unknowns.append({"what": what, "why": str(err), "unknown": unknown})
+                continue
+            if said is not None:
+                named = {"name": member.reference, "initiative": assignment["name"]} if member.reference else {"name": assignment["name"]}
+                policies.append({**named, "scope": scope, **said})
     return policies, unknowns

@@ -234,14 +234,25 @@ def read_workspace(clients: Clients, workspace: ResourceId, target_subscription:
 
     def policy_read(found: list[dict[str, Any]]) -> None:
         reads.policy_assignments.extend(found)
-        wanted = {(a.get("properties") or {}).get("policyDefinitionId", "") for a in found}
-        for definition in sorted(d for d in wanted if "/policydefinitions/" in d.lower()):  # an initiative is judged unknown, not read
-            unknown = "whether it denies what the move creates in the target"
-            work.start(keep_definition, tolerant(f"policy definition {definition}", unknown, _get_or_none, None), clients, definition, POLICY_API, target_subscription)
+        for definition in sorted({(a.get("properties") or {}).get("policyDefinitionId", "") for a in found} - {""}):
+            definition_read(definition)
+
+    def definition_read(definition_id: str) -> None:
+        """A policy definition, or an initiative and then each of its members' definitions."""
+        if definition_id.lower() in requested:
+            return
+        requested.add(definition_id.lower())
+        kind = "initiative" if "/policysetdefinitions/" in definition_id.lower() else "policy definition"
+        unknown = "whether it denies what the move creates in the target"
+        work.start(keep_definition, tolerant(f"{kind} {definition_id}", unknown, _get_or_none, None), clients, definition_id, POLICY_API, target_subscription)
+
+    requested: set[str] = set()
 
     def keep_definition(body: dict[str, Any] | None) -> None:
         if body:
             reads.policy_definitions[body["id"].lower()] = body
+            for member in (body.get("properties") or {}).get("policyDefinitions") or []:  # an initiative's
+                definition_read(member["policyDefinitionId"])
 
     def policies(scope: str) -> None:
         """Assignments that apply at ``scope`` (at it and above it, management groups included), or at the

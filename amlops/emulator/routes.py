@@ -43,6 +43,7 @@ TABLE: list[tuple[str, str, Handler]] = [
     ("POST", "/{scope*}/providers/Microsoft.PolicyInsights/checkPolicyRestrictions", auth.check_policy_restrictions),
     ("GET", "/{scope*}/providers/Microsoft.Authorization/policyAssignments", auth.list_policy_assignments),
     ("GET", "/{scope*}/providers/Microsoft.Authorization/policyDefinitions/{name}", auth.get_policy_definition),
+    ("GET", "/{scope*}/providers/Microsoft.Authorization/policySetDefinitions/{name}", auth.get_policy_set_definition),
     # metrics of an online endpoint (Azure Monitor)
     ("GET", "{resource*}/providers/Microsoft.Insights/metrics", ml.endpoint_metrics),
     # Microsoft.Resources

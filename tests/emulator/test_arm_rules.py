@@ -114,6 +114,23 @@ def test_policy_assignments_and_their_definitions_read_as_the_rest_examples_show
         rest.send(demo.clients, SUB, "GET", f"/subscriptions/{SUB}/providers/Microsoft.Authorization/policyDefinitions/never-assigned", "2023-04-01")
 
 
+def test_policies_of_one_initiative_are_one_assignment_of_a_policy_set(demo: Env, ws: ResourceId) -> None:
+    demo.control.rules(policies=[
+        {"name": "no-compute", "initiative": "guardrails", "scope": RG, "resource_types": ["Microsoft.MachineLearningServices/workspaces/computes"]},
+        {"name": "no-aks", "initiative": "guardrails", "scope": RG, "resource_types": ["Microsoft.ContainerService/managedClusters"]},
+    ])  # fmt: skip
+    [assignment] = rest.pages(demo.clients, SUB, f"{RG}/providers/Microsoft.Authorization/policyAssignments", "2023-04-01", {"$filter": "atScope()"})
+    assert assignment["name"] == "guardrails" and "/policySetDefinitions/guardrails" in assignment["properties"]["policyDefinitionId"]
+    initiative = rest.send(demo.clients, SUB, "GET", assignment["properties"]["policyDefinitionId"], "2023-04-01")
+    assert [m["policyDefinitionReferenceId"] for m in initiative["properties"]["policyDefinitions"]] == ["no-compute", "no-aks"]
+    member = rest.send(demo.clients, SUB, "GET", initiative["properties"]["policyDefinitions"][1]["policyDefinitionId"], "2023-04-01")
+    assert member["properties"]["policyRule"]["if"] == {"allOf": [{"field": "type", "in": ["Microsoft.ContainerService/managedClusters"]}]}
+    [gpu] = [c for c in computes.list_computes(demo.clients, ws) if c.name == "gpu-cluster"]
+    with pytest.raises(AuthenticationFailed) as refused:
+        computes.create_compute(demo.clients, ws, gpu.model_copy(update={"name": "gpu2"}), "westeurope")
+    assert '"policySetDefinition":{"name":"guardrails"' in refused.value.message and "policyAssignments/guardrails" in refused.value.message
+
+
 def test_check_policy_restrictions_accepts_the_official_example_request(demo: Env) -> None:
     # The request body of PolicyRestrictions_CheckAtResourceGroupScope.json (policyinsights 2022-03-01).
     body = {

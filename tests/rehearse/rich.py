@@ -197,7 +197,8 @@ def scenario() -> dict[str, Any]:
         ],
         "policies": [
             {"name": "eu-only", "scope": f"/subscriptions/{TARGET_SUB}", "locations": ["westeurope", "northeurope"]},
-            {"name": "no-databricks", "scope": TARGET_RG, "resource_types": ["Microsoft.Databricks/workspaces"]},
+            {"name": "no-databricks", "initiative": "landing-zone", "scope": TARGET_RG, "resource_types": ["Microsoft.Databricks/workspaces"]},
+            {"name": "no-aks", "initiative": "landing-zone", "scope": TARGET_RG, "resource_types": ["Microsoft.ContainerService/managedClusters"]},
             {"name": "unrelated-policy", "scope": OTHER_RG, "resource_types": ["Microsoft.Storage/storageAccounts"]},
         ],
     }

@@ -1,5 +1,5 @@
 """What makes the real move refuse travels in the snapshot: the caller's denied actions and the deny policies of
-the target meet the rehearsal as they meet `amlops move`; a scope the caller may not read is reported as unknown,
+the target (one assigned through an initiative) meet the rehearsal as they meet `amlops move`; a scope the caller may not read is reported as unknown,
 not fatal. The source gets reads only."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def test_denied_actions_and_target_deny_policies_refuse_the_rehearsal_as_they_re
     demo.control.rules(
         denied_actions=[{"scope": SOURCE_RG, "actions": [MOVE]}],
         policies=[
-            {"name": "no-ml-compute", "scope": f"/subscriptions/{TARGET_SUB}", "resource_types": [COMPUTES]},
+            {"name": "no-ml-compute", "initiative": "ml-guardrails", "scope": f"/subscriptions/{TARGET_SUB}", "resource_types": [COMPUTES]},
             {"name": "eu-only", "scope": f"/subscriptions/{TARGET_SUB}", "locations": ["westeurope", "northeurope"]},  # allows the workspace's region
         ],
     )
@@ -44,7 +44,7 @@ def test_denied_actions_and_target_deny_policies_refuse_the_rehearsal_as_they_re
     spec = yaml.safe_load(out.read_text())
     assert spec["denied_actions"] == [{"scope": SOURCE_RG, "actions": [MOVE]}]  # said once, at the group, not again at the workspace
     assert {p["name"]: p for p in spec["policies"]} == {
-        "no-ml-compute": {"name": "no-ml-compute", "scope": f"/subscriptions/{TARGET_SUB}", "resource_types": [COMPUTES]},
+        "no-ml-compute": {"name": "no-ml-compute", "initiative": "ml-guardrails", "scope": f"/subscriptions/{TARGET_SUB}", "resource_types": [COMPUTES]},
         "eu-only": {"name": "eu-only", "scope": f"/subscriptions/{TARGET_SUB}", "locations": ["westeurope", "northeurope"]},
     }
     assert demo.control.writes(mark) == [], "neither the refused move nor the snapshot wrote to the source"
@@ -53,7 +53,7 @@ def test_denied_actions_and_target_deny_policies_refuse_the_rehearsal_as_they_re
     said_by_rehearsal = capfd.readouterr().err
     assert moved == rehearsed == 3
     assert _refusals(said_by_move) == _refusals(said_by_rehearsal) == {"AuthorizationFailed", "RequestDisallowedByPolicy"}
-    assert MOVE in said_by_rehearsal and "no-ml-compute" in said_by_rehearsal and "eu-only" not in said_by_rehearsal
+    assert MOVE in said_by_rehearsal and "policyAssignments/ml-guardrails" in said_by_rehearsal and "eu-only" not in said_by_rehearsal
     assert demo.control.writes(mark) == []
 
 

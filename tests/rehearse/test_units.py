@@ -95,15 +95,27 @@ def test_deny_policies_are_written_in_the_emulators_terms_with_their_parameters_
     assert unknown == []
 
 
-def test_what_a_rehearsal_cannot_evaluate_is_an_unknown_not_a_guess() -> None:
+def test_an_initiative_passes_its_members_the_values_it_was_assigned_and_what_cannot_be_evaluated_is_unknown() -> None:
     tags = {"id": f"/subscriptions/{rich.TARGET_SUB}/providers/Microsoft.Authorization/policyDefinitions/tags",
             "properties": {"policyRule": {"if": {"field": "tags['owner']", "exists": "false"}, "then": {"effect": "deny"}}}}  # fmt: skip
-    initiative = {"id": "/providers/Microsoft.Authorization/policySetDefinitions/landing-zone"}
-    policies, unknown = _denials(_assignment("needs-owner", tags), _assignment("lz", initiative), definitions=(tags,))
-    assert policies == []
-    assert [u["what"].rsplit("/", 1)[-1] for u in unknown] == ["needs-owner", "lz"]
-    assert "tags['owner']" in unknown[0]["why"] and "initiative" in unknown[1]["why"]
-    assert all(u["unknown"].startswith("whether") for u in unknown)
+    # Shaped as getPolicySetDefinition.json: members with a reference id and the values the set passes them.
+    initiative = {
+        "id": "/providers/Microsoft.Authorization/policySetDefinitions/landing-zone",
+        "properties": {
+            "parameters": {"regions": {"type": "Array", "defaultValue": ["westeurope"]}},
+            "policyDefinitions": [
+                {"policyDefinitionId": ALLOWED_LOCATIONS["id"], "policyDefinitionReferenceId": "locations", "parameters": {"listOfAllowedLocations": {"value": "[parameters('regions')]"}}},
+                {"policyDefinitionId": tags["id"], "policyDefinitionReferenceId": "owner-tag"},
+                {"policyDefinitionId": NO_COMPUTE["id"], "policyDefinitionReferenceId": "compute", "parameters": {"effect": {"value": "Audit"}}},
+            ],
+        },
+    }  # fmt: skip
+    policies, unknown = _denials(_assignment("lz", initiative, parameters={"regions": {"value": ["swedencentral"]}}), definitions=(initiative, ALLOWED_LOCATIONS, tags, NO_COMPUTE))
+    assert policies == [{"name": "locations", "initiative": "lz", "scope": f"/subscriptions/{rich.TARGET_SUB}", "locations": ["swedencentral", "global"],
+                         "not_resource_types": ["Microsoft.AzureActiveDirectory/b2cDirectories"]}]  # fmt: skip
+    [owner] = unknown
+    assert owner["what"].endswith("policyAssignments/lz (its policy owner-tag)") and "tags['owner']" in owner["why"] and owner["unknown"].startswith("whether")
+    assert _denials(_assignment("unread", initiative), definitions=()) == ([], []), "an initiative not read is already an unknown of the reads"
 
 
 def test_permissions_become_the_actions_the_move_needs_that_they_do_not_grant() -> None:

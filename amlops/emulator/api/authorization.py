@@ -72,3 +72,7 @@ def list_policy_assignments(state: State, req: Request) -> Response:
 
 def get_policy_definition(state: State, req: Request) -> Response:
     return ok(policy.get_definition(state, req.path))
+
+
+def get_policy_set_definition(state: State, req: Request) -> Response:
+    return ok(policy.get_set_definition(state, req.path))

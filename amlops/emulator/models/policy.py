@@ -12,6 +12,11 @@ the shape of the built-in "Not allowed resource types" and "Allowed locations" d
   ``if``/``then: {"effect": "deny"}``: REST "Policy Assignments - List For Resource Group" and "Policy Definitions -
   Get" (Microsoft.Authorization/policy 2023-04-01, examples listPolicyAssignmentsForResourceGroup.json and
   createOrUpdatePolicyDefinition.json in Azure/azure-rest-api-specs).
+- Policies that name the same ``initiative`` at a scope are assigned together as one policy set: one assignment
+  named after the initiative whose ``policyDefinitionId`` is ``/subscriptions/{s}/providers/Microsoft.Authorization/
+  policySetDefinitions/{initiative}``, a set listing each policy's definition with its ``policyDefinitionReferenceId``
+  (REST "Policy Set Definitions - Get", example getPolicySetDefinition.json), and denials that name the set and
+  the reference, as a RequestDisallowedByPolicy through an initiative does.
 - A PUT that a deny policy matches is refused 403 ``RequestDisallowedByPolicy``, worded as in "Resolve errors for
   request disallowed by policy" (azure-resource-manager/troubleshooting/error-policy-requestdisallowedbypolicy).
 - ``POST {scope}/providers/Microsoft.PolicyInsights/checkPolicyRestrictions`` answers as the REST specification's
@@ -32,8 +37,17 @@ def load(state: State, spec: dict[str, Any]) -> None:
     state.policies = [dict(p) for p in spec.get("policies", [])]
 
 
+def _assignment_name(policy: dict[str, Any]) -> str:
+    return str(policy.get("initiative") or policy["name"])
+
+
 def _assignment_id(policy: dict[str, Any]) -> str:
-    return f"{policy['scope'].rstrip('/')}/providers/Microsoft.Authorization/policyAssignments/{policy['name']}"
+    return f"{policy['scope'].rstrip('/')}/providers/Microsoft.Authorization/policyAssignments/{_assignment_name(policy)}"
+
+
+def _set_id(policy: dict[str, Any]) -> str:
+    sub = ids.subscription_of(policy["scope"]) or ""
+    return f"/subscriptions/{sub}/providers/Microsoft.Authorization/policySetDefinitions/{policy['initiative']}"
 
 
 def _definition_id(policy: dict[str, Any]) -> str:
@@ -71,7 +85,9 @@ def enforce_write(state: State, resource_id: str, resource_type: str, body: Any)
     found = matching(state, resource_id, resource_type, location)
     if found:
         identifiers = ",".join(
-            f'{{"policyAssignment":{{"name":"{p["name"]}","id":"{_assignment_id(p)}"}},"policyDefinition":{{"name":"{p["name"]}","id":"{_definition_id(p)}"}}}}'
+            f'{{"policyAssignment":{{"name":"{_assignment_name(p)}","id":"{_assignment_id(p)}"}},"policyDefinition":{{"name":"{p["name"]}","id":"{_definition_id(p)}"}}'
+            + (f',"policySetDefinition":{{"name":"{p["initiative"]}","id":"{_set_id(p)}"}}' if p.get("initiative") else "")
+            + "}"
             for p in found
         )
         raise ArmError(403, "RequestDisallowedByPolicy", f"Resource '{ids.name_of(resource_id)}' was disallowed by policy. Policy identifiers: '[{identifiers}]'.")
@@ -88,6 +104,7 @@ def check_restrictions(state: State, scope: str, body: dict[str, Any]) -> dict[s
                 "policyDefinitionId": _definition_id(p),
                 "policyAssignmentId": _assignment_id(p),
                 "policyDefinitionReferenceId": p["name"],
+                **({"policySetDefinitionId": _set_id(p)} if p.get("initiative") else {}),
             },
             "evaluationResult": "NonCompliant",
             "evaluationDetails": {
@@ -104,8 +121,10 @@ def check_restrictions(state: State, scope: str, body: dict[str, Any]) -> dict[s
 
 
 def list_assignments(state: State, scope: str, at_scope_only: bool) -> list[dict[str, Any]]:
-    """The assignments that apply at ``scope`` (at it and above it) and, unless ``atScope()``, those below it."""
-    return [_assignment_body(p) for p in state.policies if _covers(p, scope) or (not at_scope_only and ids.is_under(p["scope"], scope))]
+    """The assignments that apply at ``scope`` (at it and above it) and, unless ``atScope()``, those below it;
+    the policies of one initiative are one assignment."""
+    found = {_assignment_id(p).lower(): p for p in state.policies if _covers(p, scope) or (not at_scope_only and ids.is_under(p["scope"], scope))}
+    return [_assignment_body(p) for p in found.values()]
 
 
 def get_definition(state: State, definition_id: str) -> dict[str, Any]:
@@ -115,14 +134,30 @@ def get_definition(state: State, definition_id: str) -> dict[str, Any]:
     raise ArmError(404, "PolicyDefinitionNotFound", f"The policy definition '{ids.name_of(definition_id)}' could not be found.")
 
 
+def get_set_definition(state: State, set_id: str) -> dict[str, Any]:
+    members = [p for p in state.policies if p.get("initiative") and ids.key(_set_id(p)) == ids.key(set_id)]
+    if not members:
+        raise ArmError(404, "PolicySetDefinitionNotFound", f"The policy set definition '{ids.name_of(set_id)}' could not be found.")
+    return {
+        "id": _set_id(members[0]),
+        "type": "Microsoft.Authorization/policySetDefinitions",
+        "name": members[0]["initiative"],
+        "properties": {
+            "policyType": "Custom", "displayName": members[0]["initiative"], "parameters": {},
+            "policyDefinitions": [{"policyDefinitionId": _definition_id(p), "policyDefinitionReferenceId": p["name"], "parameters": {}} for p in members],
+        },
+    }  # fmt: skip
+
+
 def _assignment_body(policy: dict[str, Any]) -> dict[str, Any]:
+    name = _assignment_name(policy)
     return {
         "id": _assignment_id(policy),
         "type": "Microsoft.Authorization/policyAssignments",
-        "name": policy["name"],
+        "name": name,
         "properties": {
-            "displayName": policy["name"], "policyDefinitionId": _definition_id(policy), "scope": policy["scope"],
-            "notScopes": [], "parameters": {}, "enforcementMode": "Default",
+            "displayName": name, "policyDefinitionId": _set_id(policy) if policy.get("initiative") else _definition_id(policy),
+            "scope": policy["scope"], "notScopes": [], "parameters": {}, "enforcementMode": "Default",
         },
     }  # fmt: skip
 
