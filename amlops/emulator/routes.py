@@ -41,6 +41,9 @@ TABLE: list[tuple[str, str, Handler]] = [
     ("DELETE", "/{scope*}" + LOCKS + "/{name}", auth.delete_lock),
     ("GET", "/{scope*}/providers/Microsoft.Authorization/permissions", auth.list_permissions),
     ("POST", "/{scope*}/providers/Microsoft.PolicyInsights/checkPolicyRestrictions", auth.check_policy_restrictions),
+    ("GET", "/{scope*}/providers/Microsoft.Authorization/policyAssignments", auth.list_policy_assignments),
+    ("GET", "/{scope*}/providers/Microsoft.Authorization/policyDefinitions/{name}", auth.get_policy_definition),
+    ("GET", "/{scope*}/providers/Microsoft.Authorization/policySetDefinitions/{name}", auth.get_policy_set_definition),
     # metrics of an online endpoint (Azure Monitor)
     ("GET", "{resource*}/providers/Microsoft.Insights/metrics", ml.endpoint_metrics),
     # Microsoft.Resources

@@ -64,6 +64,9 @@ def list_providers(state: State, req: Request) -> Response:
 
 def list_resources(state: State, req: Request) -> Response:
     state.subscription(req.params["sub"])
+    if "rg" in req.params:  # a group that does not exist has no list: 404 ResourceGroupNotFound, as ARM answers
+        # ("Resolve errors for resource not found", azure-resource-manager/troubleshooting/error-not-found)
+        resources.get_group(state, req.params["sub"], req.params["rg"])
     scope = group_id(req) if "rg" in req.params else f"/subscriptions/{req.params['sub']}"
     rtype = resources.parse_type_filter(req.query.get("$filter"))
     return page(state, req, resources.list_resources(state, scope, rtype))
