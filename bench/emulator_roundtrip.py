@@ -25,14 +25,12 @@ import requests
 
 from amlops.azure import computes, workspaces
 from amlops.azure.clients import Clients, Target
-from amlops.cli import DEMO_SCENARIO
 from amlops.emulator import scenario
 from amlops.emulator.control_client import EmulatorControl
 from amlops.models import ResourceId
 from amlops.pacing import ARM_BUDGET, Budget
 
-DEMO_PATH = DEMO_SCENARIO
-DEMO = scenario.read(DEMO_PATH)
+DEMO = scenario.read(scenario.DEMO)
 WS = ResourceId.parse(DEMO["workspaces"][0]["id"])
 
 
@@ -83,7 +81,7 @@ def throughput(fn: Callable[[], object], threads: int, seconds: float) -> float:
 @contextlib.contextmanager
 def emulator_process() -> Iterator[tuple[str, str]]:
     """The emulator in its own process, as operators run it: the server gets its own core and GIL."""
-    proc = subprocess.Popen([sys.executable, "-m", "amlops.cli", "emulator", "--port", "0", "--scenario", str(DEMO_PATH)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "emulator", "--port", "0", "--scenario", str(scenario.DEMO)], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None  # stdout=PIPE
         exports = (proc.stdout.readline().removeprefix("export ").strip() for _ in range(3))

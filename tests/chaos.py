@@ -45,7 +45,7 @@ ARGS = [
 # the trial's clock starts; then the real CLI's main runs with the arguments above, in its own process.
 WARM = (
     "import json, os, sys\n"
-    "from amlops.cli import main\n"
+    "from app.cli import main\n"
     "import flows.move_workspace, azure.ai.ml, azure.mgmt.resource.resources\n"
     "line = sys.stdin.readline()\n"
     "os.environ.update(json.loads(line))\n"

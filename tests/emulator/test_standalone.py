@@ -15,7 +15,7 @@ ROOT = Path(__file__).parents[2]
 
 
 def test_amlops_emulator_prints_exports_then_serves_the_scenario() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "amlops.cli", "emulator", "--port", "0", "--scenario", str(DEMO)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "emulator", "--port", "0", "--scenario", str(DEMO)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         lines = [proc.stdout.readline().strip() for _ in range(3)]  # type: ignore[union-attr]
         assert all(line.startswith("export AMLOPS_") for line in lines), lines

@@ -14,7 +14,7 @@ from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 
 from amlops.azure import computes, network, workspaces
-from amlops.cli import main as cli
+from app.cli import main as cli
 from flows import pauses
 from tests.chaos import SOURCE, TARGET
 from tests.conftest import TARGET_SUB, Env

@@ -100,7 +100,7 @@ def _deployments(api: str) -> dict[str, dict[str, Any]]:
 
 def test_amlops_serve_registers_every_deployment_with_its_schedule(prefect_server: str, tmp_path: Path) -> None:
     env = {**os.environ, "PREFECT_API_URL": prefect_server, "AMLOPS_FLEET_SUBSCRIPTIONS": SUB}
-    proc = subprocess.Popen([sys.executable, "-m", "amlops.cli", "serve"], cwd=ROOT, env=env, stdout=open(tmp_path / "serve.log", "w"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve"], cwd=ROOT, env=env, stdout=open(tmp_path / "serve.log", "w"), stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while not any(d["name"] == "weekdays-berlin-stop" for d in _deployments(prefect_server).values()):
@@ -118,7 +118,7 @@ def test_amlops_serve_registers_every_deployment_with_its_schedule(prefect_serve
 def test_amlops_deploy_registers_on_a_work_pool(prefect_server: str) -> None:
     env = {**os.environ, "PREFECT_API_URL": prefect_server, "AMLOPS_FLEET_SUBSCRIPTIONS": SUB}
     subprocess.run([sys.executable, "-m", "prefect", "work-pool", "create", "amlops-pool", "--type", "process", "--overwrite"], cwd=ROOT, env=env, check=True, capture_output=True)
-    done = subprocess.run([sys.executable, "-m", "amlops.cli", "deploy", "--work-pool", "amlops-pool"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    done = subprocess.run([sys.executable, "-m", "app.cli", "deploy", "--work-pool", "amlops-pool"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     pooled = {d["name"]: d for d in _deployments(prefect_server).values() if d.get("work_pool_name") == "amlops-pool"}
     assert {"weekdays-berlin-start", "weekdays-berlin-stop", "on-demand"} <= set(pooled)

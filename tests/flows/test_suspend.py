@@ -11,8 +11,8 @@ from pathlib import Path
 from prefect.deployments import run_deployment
 
 from amlops.azure import network
-from amlops.cli import main as cli
 from amlops.models import ResourceId
+from app.cli import main as cli
 from tests.conftest import WS_ID, Env, demo_scenario
 
 ROOT = Path(__file__).parents[2]
