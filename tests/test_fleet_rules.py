@@ -91,5 +91,6 @@ def test_instances_outside_the_idle_policy_are_noted_whatever_the_run_does_to_th
 
 
 def test_results_are_counted_per_kind() -> None:
-    outcomes = [Outcome(workspace=WS, compute=n, action="stop", result=r) for n, r in (("a", "stopped"), ("b", "stopped"), ("c", "failed"))]
+    outcomes = [Outcome(workspace=WS, compute="a", action="stop", result="stopped"), Outcome(workspace=WS, compute="b", action="stop", result="stopped"),
+                Outcome(workspace=WS, compute="c", action="stop", result="failed")]  # fmt: skip
     assert count_results(outcomes) == {"stopped": 2, "failed": 1}

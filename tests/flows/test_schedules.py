@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import State
 from prefect.flow_engine import run_flow
 from prefect.states import Scheduled
 
@@ -66,7 +67,9 @@ def _run_scheduled(scheduled_at: datetime, **parameters: Any) -> Any:
     """Run stop-computes as a run that was scheduled at ``scheduled_at`` (as a late worker would pick it up)."""
     with get_client(sync_client=True) as client:
         flow_run = client.create_flow_run(stop_computes, parameters=parameters, state=Scheduled(scheduled_time=scheduled_at))
-    return run_flow(stop_computes, flow_run=flow_run, parameters=parameters, return_type="state").result()
+    state = run_flow(stop_computes, flow_run=flow_run, parameters=parameters, return_type="state")
+    assert isinstance(state, State), "a sync flow run asked for its state returns it"
+    return state.result()
 
 
 def test_a_stale_run_does_nothing_and_says_why(flows_env: Env) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from azure.core.rest import HttpRequest
 
@@ -32,7 +34,7 @@ def test_retry_after_wins_over_backoff() -> None:
 
 def test_tenacity_policy_retries_transient_idempotent_calls_honouring_retry_after() -> None:
     slept: list[float] = []
-    calls = iter([Throttled("slow down", retry_after=4), TransientError("blip"), "ok"])
+    calls: Iterator[Exception | str] = iter([Throttled("slow down", retry_after=4), TransientError("blip"), "ok"])
 
     def flaky() -> str:
         outcome = next(calls)
