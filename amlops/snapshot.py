@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from amlops.models import extension_scope
+
 PLACEHOLDER = "amlops-snapshot-placeholder-not-a-secret"
 # Field names whose values are secrets wherever they appear (compared case-insensitively).
 SECRET_FIELDS = frozenset(
@@ -82,9 +84,7 @@ def _parent(resource_id: str, depth: int) -> str:
 
 
 def scope_of(body: dict[str, Any], segment: str) -> str:
-    """The scope of an extension resource (role assignment, lock): its id up to ``/providers/<segment>``."""
-    at = body["id"].lower().rfind(f"/providers/{segment.lower()}/")
-    return body["id"][:at] if at > 0 else "/"
+    return extension_scope(body["id"], segment)
 
 
 def under(resource_id: str, scope: str) -> bool:
