@@ -157,6 +157,11 @@ def duration(seconds: float) -> str:
     return f"{seconds:.1f} s"
 
 
+def attempt_line(a: Attempt) -> str:
+    """One attempt as the terminal shows it (``amlops train`` and the demo)."""
+    return f"attempt {a.number} ({a.job}): {a.end}, resumed from {a.resumed_from or 'the start'}, {duration(a.seconds)} on {a.compute}, lost {duration(a.lost_seconds)}"
+
+
 def time_lost(attempts: list[Attempt]) -> str:
     """The one summary of what preemptions and failures cost, shared by the report artifact and the terminal."""
     return f"training time lost {duration(sum(a.lost_seconds for a in attempts))}"

@@ -11,12 +11,15 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from amlops import terminal
 from amlops.errors import EXIT_CODES, AmlopsError, InvalidInput
 from app.rehearse import add_commands
 from app.running import allow_list, allow_list_options, move_kwargs, move_options, run_move, settled
+
+if TYPE_CHECKING:
+    from amlops.emulator import Emulator
 
 __all__ = ["EXIT_CODES", "main"]
 DEMO_TARGET = ("22222222-2222-2222-2222-222222222222", "ml-prod-moved")
@@ -95,14 +98,16 @@ def _demo(args: argparse.Namespace) -> int:
     return code
 
 
-def _demo_training(emulator: Any, workspace: str) -> int:
+def _demo_training(emulator: Emulator, workspace: str) -> int:
     """Training in the moved workspace: preempted once, resumed from its latest checkpoint, completed."""
-    from amlops.training import Budgets, CheckpointLocation, duration, time_lost
+    from amlops.emulator.control_client import EmulatorControl
+    from amlops.training import Budgets, CheckpointLocation, attempt_line, time_lost
     from flows.train_with_retries import train_with_retries
 
     print("\nTraining in the moved workspace; the first attempt will be preempted.\n")
-    emulator.state.settings.job_queue_seconds = 0.5
-    emulator.state.job_schedules.append({"match": "demo-forecast-001", "end": "preempt", "after": 3.5, "partial": True, "times": 1})
+    control = EmulatorControl(emulator.base_url, str(emulator.ca_file))  # over HTTPS, as any client reaches the emulator
+    control.settings(job_queue_seconds=0.5)
+    control.schedule_job_end("demo-forecast-001", "preempt", after=3.5, partial=True)
     state = train_with_retries(
         workspace=workspace, command="python train.py", environment="azureml:forecast-env:1", compute="gpu-cluster",
         checkpoint=CheckpointLocation(datastore="checkpoints", path="runs/forecast"), lineage="demo-forecast",
@@ -112,7 +117,7 @@ def _demo_training(emulator: Any, workspace: str) -> int:
     )  # fmt: skip
     report = settled(state, "Training did not complete.")
     for a in report.attempts:
-        print(f"  attempt {a.number} ({a.job}): {a.end}, resumed from {a.resumed_from or 'the start'}, lost {duration(a.lost_seconds)}")
+        print("  " + attempt_line(a))
     print(f"Training {report.lineage}: {report.outcome}; {time_lost(report.attempts)}")
     return 0
 
@@ -147,7 +152,7 @@ def _deploy(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     """Run train-with-retries here: resubmitted from its latest checkpoint after preemption or node failure."""
-    from amlops.training import Budgets, CheckpointLocation, duration, time_lost
+    from amlops.training import Budgets, CheckpointLocation, attempt_line, time_lost
 
     workspace, variables = _workspace_id(args.workspace), _pairs(args.env, "--env")
     datastore, _, path = args.checkpoints.partition(":")
@@ -163,7 +168,7 @@ def _train(args: argparse.Namespace) -> int:
     )  # fmt: skip
     outcome = settled(state, "Training did not complete.")
     for a in outcome.attempts:
-        print(f"attempt {a.number} {a.job} on {a.compute}: {a.end}, resumed from {a.resumed_from or 'the start'}, {duration(a.seconds)}, lost {duration(a.lost_seconds)}")
+        print(attempt_line(a))
     print(f"{outcome.outcome}; {time_lost(outcome.attempts)}")
     return 0
 
