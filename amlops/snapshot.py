@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from amlops import refusals
+from amlops.models import extension_scope
 from amlops.refusals import under
 
 PLACEHOLDER = "amlops-snapshot-placeholder-not-a-secret"
@@ -95,9 +96,7 @@ def _parent(resource_id: str, depth: int) -> str:
 
 
 def scope_of(body: dict[str, Any], segment: str) -> str:
-    """The scope of an extension resource (role assignment, lock): its id up to ``/providers/<segment>``."""
-    at = body["id"].lower().rfind(f"/providers/{segment.lower()}/")
-    return body["id"][:at] if at > 0 else "/"
+    return extension_scope(body["id"], segment)
 
 
 def touched_scopes(reads: WorkspaceReads) -> list[str]:

@@ -42,7 +42,7 @@ def emulator_process(scenario: Path, throttled: bool = True) -> Iterator[tuple[s
     server without ARM's budget."""
     from amlops.emulator.control_client import EmulatorControl
 
-    proc = subprocess.Popen([sys.executable, "-m", "amlops.cli", "emulator", "--port", "0", "--scenario", str(scenario)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "emulator", "--port", "0", "--scenario", str(scenario)], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None  # stdout=PIPE
         exports = (proc.stdout.readline().removeprefix("export ").strip() for _ in range(3))

@@ -22,14 +22,12 @@ import requests
 
 from amlops.azure import computes, workspaces
 from amlops.azure.clients import Clients, Target
-from amlops.cli import DEMO_SCENARIO
 from amlops.emulator import scenario
 from amlops.models import ResourceId
 from amlops.pacing import ARM_BUDGET, Budget
 from bench.common import emulator_process
 
-DEMO_PATH = DEMO_SCENARIO
-DEMO = scenario.read(DEMO_PATH)
+DEMO = scenario.read(scenario.DEMO)
 WS = ResourceId.parse(DEMO["workspaces"][0]["id"])
 
 
@@ -80,7 +78,7 @@ def throughput(fn: Callable[[], object], threads: int, seconds: float) -> float:
 def main(quick: bool = False) -> dict[str, float]:
     """``quick``: a few samples and half-second throughput runs (a smoke run, not a measurement)."""
     n, seconds = (20, 0.5) if quick else (300, 3.0)
-    with emulator_process(DEMO_PATH, throttled=False) as (base_url, ca_file):  # measure the server, not ARM's budget
+    with emulator_process(scenario.DEMO, throttled=False) as (base_url, ca_file):  # measure the server, not ARM's budget
         clients = Clients(Target("emulator", base_url, ca_file), budget=unpaced())
         session = requests.Session()
         session.trust_env = False

@@ -41,12 +41,12 @@ def test_a_read_only_lock_refuses_updates_and_post_actions(demo: Env, ws: Resour
 
 def test_validate_move_fails_on_locks(demo: Env) -> None:
     demo.control.load({**_demo_with_target(), "locks": [{"scope": STORAGE, "name": "keep-data", "level": "CanNotDelete"}]})
-    body = {"resources": [STORAGE], "targetResourceGroup": f"/subscriptions/{TARGET_SUB}/resourceGroups/ml-moved"}
+    target = f"/subscriptions/{TARGET_SUB}/resourceGroups/ml-moved"
     from amlops.azure import moves
     from amlops.errors import MoveValidationFailed
 
     with pytest.raises(MoveValidationFailed) as refused:
-        moves.validate_move(demo.clients, ResourceId.parse(RG), body["resources"], body["targetResourceGroup"])
+        moves.validate_move(demo.clients, ResourceId.parse(RG), [STORAGE], target)
     assert any(d["code"] == "ScopeLocked" and "keep-data" in d["message"] for d in refused.value.details)
 
 

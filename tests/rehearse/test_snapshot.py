@@ -13,10 +13,10 @@ import yaml
 
 from amlops.azure.clients import Clients, Target
 from amlops.azure.reads import read_workspace
-from amlops.cli import main
 from amlops.emulator import Emulator
 from amlops.models import ResourceId
 from amlops.snapshot import PLACEHOLDER, WorkspaceReads, name_clashes, scrub
+from app.cli import main
 from tests.conftest import Env
 from tests.rehearse import rich
 

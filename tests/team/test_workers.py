@@ -66,9 +66,9 @@ def test_a_move_suspends_twice_and_finishes_on_whichever_worker_is_free(env: Env
     # The worker that started it goes away (a deploy, a reboot): the run must not care where it resumes.
     deployed.stop_worker(first[0])
     try:
-        pending = deployed.run(sys.executable, "-m", "amlops.cli", "pending").stdout
+        pending = deployed.run(sys.executable, "-m", "app.cli", "pending").stdout
         assert run in pending, pending
-        deployed.run(sys.executable, "-m", "amlops.cli", "approve", run, "--approver", "bob", "--reason", "CHG-42", "--workspace-name", "ml-prod-ws")
+        deployed.run(sys.executable, "-m", "app.cli", "approve", run, "--approver", "bob", "--reason", "CHG-42", "--workspace-name", "ml-prod-ws")
         # Resumed on the other worker: it runs from the top, moves the workspace, then asks about the connections.
         assert deployed.wait(run, {"Running", *FINAL}) == "Running"
         assert deployed.wait(run, {"Suspended", *FINAL}) == "Suspended", deployed.worker_logs()[-4000:]
@@ -80,10 +80,10 @@ def test_a_move_suspends_twice_and_finishes_on_whichever_worker_is_free(env: Env
     assert "workspace_name" not in connections and len(connections) == 2, f"the second question is the connections: {connections}"
     moved = ResourceId.parse(WS_ID.replace(WS_ID.split("/")[2], TARGET_SUB).replace("/ml-prod/", "/ml-moved/"))
     assert workspaces.get_workspace(env.clients, moved).name == "ml-prod-ws", "moved before the second question"
-    pending = deployed.run(sys.executable, "-m", "amlops.cli", "pending").stdout
+    pending = deployed.run(sys.executable, "-m", "app.cli", "pending").stdout
     assert all(name in pending for name in connections), pending
     decide = [arg for name in connections for arg in ("--decide", f"{name}=approve")]
-    deployed.run(sys.executable, "-m", "amlops.cli", "approve", run, "--approver", "bob", "--reason", "CHG-42", *decide)
+    deployed.run(sys.executable, "-m", "app.cli", "approve", run, "--approver", "bob", "--reason", "CHG-42", *decide)
     assert deployed.wait(run, FINAL) == "Completed", deployed.worker_logs()[-4000:]
     assert len(deployed.submitted_by(run)) == 3, "started, and resumed twice, each time on a worker of the pool"
 

@@ -22,12 +22,13 @@ from typing import Any
 
 from amlops.errors import AmlopsError, InvalidInput
 from amlops.models import ResourceId, check_resource_group, check_subscription
+from app.running import move_kwargs, move_options, run_move
 
 REHEARSAL_APPROVER = "rehearsal"
 
 
-def add_commands(sub: Any, move_options: Any) -> None:
-    """Register ``snapshot`` and ``rehearse``; ``move_options`` adds the options ``amlops move`` takes."""
+def add_commands(sub: Any) -> None:
+    """Register ``snapshot`` and ``rehearse`` (which takes the options ``amlops move`` takes)."""
     s = sub.add_parser("snapshot", help="read everything a move of a workspace touches into an emulator scenario (reads only, no secrets)")
     s.add_argument("--workspace", required=True, help="the workspace's resource id")
     s.add_argument("--out", required=True, help="the scenario file to write (.yaml, .yml or .json)")
@@ -95,7 +96,6 @@ def write_scenario(path: Path, spec: dict[str, Any]) -> None:
 
 
 def rehearse(args: argparse.Namespace) -> int:
-    from amlops.cli import _move_kwargs, run_move
     from amlops.rehearsal import rehearsal
     from amlops.snapshot import declare_target, summary
 
@@ -110,7 +110,7 @@ def rehearse(args: argparse.Namespace) -> int:
     spec, notes = declare_target(spec, source.subscription, args.target_subscription, args.target_tenant, args.target_unregistered_provider)
     _check_loads(args.scenario, spec)
     args.source = str(source)
-    kwargs = _move_kwargs(args)
+    kwargs = move_kwargs(args)
     meta = spec.get("snapshot") or {}
     print(f"Rehearsing the move of {source}\n  to subscription {args.target_subscription}, resource group {args.target_resource_group}")
     if meta:
