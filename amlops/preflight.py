@@ -217,10 +217,17 @@ def custom_role_problems(request: MoveRequest, missing_roles: list[str]) -> list
     ]
 
 
-def in_use_problems(labeling_running: list[str], web_services: list[str]) -> list[Problem]:
-    """The workspace-move documentation's unsupported scenarios: "Workspace with deployed services" and
-    "Workspace with currently running labeling projects"."""
+def in_use_problems(labeling_running: list[str], web_services: list[str], profiling_runs: list[str]) -> list[Problem]:
+    """The workspace-move documentation's unsupported scenarios: "Workspace with deployed services", "Workspace with
+    currently running labeling projects" and running data profiling jobs. Judged by preflight and again by the
+    quiesce gate (right before the first deletion and before moveResources): any of them can start meanwhile."""
     problems = []
+    if profiling_runs:
+        problems.append(Problem(
+            code="DataProfilingRunning",
+            message=f"Data profiling runs {', '.join(profiling_runs)} are running.",
+            fix="Wait for them to complete or cancel them (Run.cancel(), or Cancel in Azure ML studio > Jobs), then run the move again.",
+        ))
     if labeling_running:
         problems.append(Problem(
             code="LabelingProjectsRunning",

@@ -304,7 +304,7 @@ def _move(ledger: Ledger) -> None:
             t.ensure_target_group(request, m.inventory.workspace.location)
             # Immediately before the move: no job started since the gate. (Endpoint traffic was read again
             # just before the endpoints were deleted; deleted endpoints serve nothing.)
-            _refuse(t.quiesce_check(request.source_id, [], 0, request.allow_missing_metrics), "a job started before the move")
+            _refuse(t.quiesce_check(request.source_id, [], 0, request.allow_missing_metrics), "the workspace was used again before the move")
             t.validate_move(request, m.resources)
             ledger.step(Step.VALIDATE)
             ledger.update(move_sent=True, move_operation="")  # the intent, recorded before the request leaves

@@ -22,6 +22,7 @@ from amlops.azure import (
     network,
     permissions,
     policy,
+    profiling,
     resources,
     roles,
     schedules,
@@ -119,13 +120,20 @@ def _arm_rule_problems(request: MoveRequest, inventory: Inventory, target_exists
     guids = sorted({a.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower() for a in inventory.role_assignments})
     problems += preflight.custom_role_problems(request, [g for g in guids if not roles.definition_exists(c, request.target_subscription, g)])
     problems += preflight.rename_problems(request, inventory, [])
-    problems += preflight.in_use_problems(labeling.running_projects(c, request.source_id), services.list_web_services(c, request.source_id))
+    problems += _in_use(c, request.source_id)
     return problems
+
+
+def _in_use(c: Clients, workspace: ResourceId) -> list[Problem]:
+    """Labeling projects running, v1 web services deployed, data profiling running: the move documentation's
+    unsupported scenarios that a person can start at any time."""
+    return preflight.in_use_problems(labeling.running_projects(c, workspace), services.list_web_services(c, workspace), profiling.running_profile_runs(c, workspace))
 
 
 @task(name="quiesce_check", **TASK_DEFAULTS)
 def quiesce_check(workspace: ResourceId, endpoint_names: list[str], window_minutes: float, allow_missing_metrics: bool = False) -> list[Problem]:
-    """No active job; no online endpoint traffic within the look-back window; no endpoint without metrics."""
+    """No active job; no online endpoint traffic within the look-back window; no endpoint without metrics; no
+    labeling project running, web service deployed or data profiling running."""
     c = clients()
 
     def requests(name: str) -> int | None:
@@ -135,7 +143,7 @@ def quiesce_check(workspace: ResourceId, endpoint_names: list[str], window_minut
             return 0
 
     counts = {name: requests(name) for name in endpoint_names} if window_minutes > 0 else {}
-    return quiesce_problems(jobs.active_jobs(c, workspace), counts, round(window_minutes), allow_missing_metrics)
+    return quiesce_problems(jobs.active_jobs(c, workspace), counts, round(window_minutes), allow_missing_metrics) + _in_use(c, workspace)
 
 
 @task(name="delete_compute", **TASK_DEFAULTS)

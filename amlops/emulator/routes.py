@@ -90,6 +90,12 @@ TABLE: list[tuple[str, str, Handler]] = [
     ("DELETE", W + "/{kind:onlineEndpoints|batchEndpoints}/{name}", ml.delete_endpoint),
     # jobs, and their run history (Azure ML's data plane: /history/v1.0/{workspace}/runs/{run}/details)
     ("GET", "/history/v1.0" + W + "/runs/{run}/details", ml.run_details),
+    # v1 run history: experiments and their runs (azureml-core's Run History client; models/runhistory.py)
+    ("POST", "/history/v1.0" + W + "/experiments:query", ml.query_experiments),
+    ("POST", "/history/v1.0" + W + "/experiments/{experiment}/runs:query", ml.query_runs),
+    ("PATCH", "/history/v1.0" + W + "/experiments/{experiment}/runs/{run}", ml.patch_run),
+    ("GET", "/history/v1.0" + W + "/experiments/{experiment}/runs/{run}", ml.get_run),
+    ("POST", "/history/v1.0" + W + "/experiments/{experiment}", ml.create_experiment),
     ("GET", W + "/jobs", ml.list_jobs),
     ("PUT", W + "/jobs/{name}", ml.put_job),
     ("GET", W + "/jobs/{name}", ml.get_job),

@@ -16,6 +16,11 @@ from amlops.emulator.state import State
 _LOCK_EXEMPT_ACTIONS = ("/moveresources/action", "/validatemoveresources/action", "microsoft.policyinsights/checkpolicyrestrictions/action")
 
 
+# Azure ML's regional data plane (run history, model management): "Locks only apply to control plane Azure Resource
+# Manager operations and not to data plane operations" (lock-resources, "Considerations before applying your locks").
+DATA_PLANE = ("/history/", "/modelmanagement/")
+
+
 def _scope(method: str, path: str) -> str:
     """The resource a request acts on: for a POST action, the path without the action (and without a
     bare ``/providers/{namespace}`` left over, as in ``{scope}/providers/Microsoft.PolicyInsights/...``)."""
@@ -45,7 +50,7 @@ def enforce(state: State, req: Request) -> None:
         if isinstance(target, str) and target:
             # The move documentation: write on the destination resource group is needed too.
             authz.enforce(state, "Microsoft.Resources/subscriptions/resourceGroups/write", target)
-    if method in ("GET", "HEAD") or locks.SEGMENT.lower() in path.lower():
+    if method in ("GET", "HEAD") or locks.SEGMENT.lower() in path.lower() or path.lower().startswith(DATA_PLANE):
         return
     if not action.lower().endswith(_LOCK_EXEMPT_ACTIONS):
         locks.enforce(state, scope, "delete" if method == "DELETE" else "write")

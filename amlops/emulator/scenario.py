@@ -26,6 +26,7 @@ from amlops.emulator.models import (
     policy,
     resources,
     roles,
+    runhistory,
     schedules,
     workspaces,
 )
@@ -115,6 +116,10 @@ def _load_workspace(state: State, spec: dict[str, Any]) -> None:
         labeling.put_labeling_job(state, wid, j["name"], j)
     for w in spec.get("web_services", []):  # deployed v1 services: {"name", "computeType": "ACI"|"AKS", "state"}
         labeling.put_service(state, wid, w["name"], w)
+    for x in spec.get("experiments", []):  # v1 run history: {"name", "runs": [{"runId", "status", "properties"}]}
+        runhistory.create_experiment(state, wid, x["name"])
+        for r in x.get("runs", []):
+            runhistory.patch_run(state, wid, x["name"], r["runId"], r)
     for c in spec.get("private_endpoint_connections", []):
         network.new_connection(state, wid, c["name"], c["private_endpoint"], c.get("status", "Approved"), c.get("description", ""))
     for r in spec.get("role_assignments", []):

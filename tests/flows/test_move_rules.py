@@ -178,13 +178,20 @@ def test_a_failed_move_enables_the_paused_schedules_in_the_source(flows_env: Env
     assert schedules.list_schedule_names(flows_env.clients, ResourceId.parse(WS_ID)) == ["nightly-train"]
 
 
+PROFILE_ACTION = "_azureml.DatasetActionId"  # azureml-core's DatasetProfileRun property
+
+
 def _labeling_and_services(spec: dict[str, Any]) -> None:
     ws = spec["workspaces"][0]
     ws["labeling_jobs"] = [{"name": "defects", "properties": {"status": "Running"}}, {"name": "old-project", "properties": {"status": "Completed"}}]
     ws["web_services"] = [{"name": "legacy-scoring", "computeType": "ACI"}]
+    ws["experiments"] = [{"name": "profile-sales", "runs": [
+        {"runId": "dataset_5f1c", "status": "Running", "properties": {PROFILE_ACTION: "a-1"}},
+        {"runId": "dataset_0a2b", "status": "Completed", "properties": {PROFILE_ACTION: "a-0"}},
+    ]}]
 
 
-def test_running_labeling_projects_and_deployed_web_services_refuse_the_move(flows_env: Env) -> None:
+def test_running_labeling_projects_deployed_web_services_and_data_profiling_refuse_the_move(flows_env: Env) -> None:
     spec = demo_scenario()
     _labeling_and_services(spec)
     flows_env.control.load(spec)
@@ -193,7 +200,49 @@ def test_running_labeling_projects_and_deployed_web_services_refuse_the_move(flo
     assert state.is_failed()
     assert "LabelingProjectsRunning" in str(error) and "defects" in str(error) and "old-project" not in str(error)
     assert "DeployedWebServices" in str(error) and "legacy-scoring (ACI)" in str(error)
+    assert "DataProfilingRunning" in str(error) and "profile-sales/dataset_5f1c" in str(error) and "dataset_0a2b" not in str(error)
     assert flows_env.control.writes(mark) == []
+
+
+def _start_labeling(env: Env) -> None:
+    from amlops.azure import labeling, rest
+
+    rest.send(env.clients, SUB, "PUT", f"{WS_ID}/labelingJobs/late-project", labeling.LABELING_API, {"properties": {"jobType": "Labeling", "status": "Running"}})
+
+
+def _start_profiling(env: Env) -> None:
+    from amlops.azure import rest
+
+    ws, history = ResourceId.parse(WS_ID), f"/history/v1.0{WS_ID}/experiments"
+    rest.ml_data_plane(env.clients, ws, f"{history}/late-profile", method="POST")
+    rest.ml_data_plane(env.clients, ws, f"{history}/late-profile/runs/dataset_77aa", method="PATCH", body={"status": "Running", "properties": {PROFILE_ACTION: "a-7"}})
+
+
+@pytest.mark.parametrize(("start", "code"), [(_start_labeling, "LabelingProjectsRunning"), (_start_profiling, "DataProfilingRunning")], ids=["labeling", "profiling"])
+def test_what_starts_while_the_plan_waits_for_approval_refuses_the_move_before_any_delete(flows_env: Env, start: Callable[[Env], None], code: str) -> None:
+    from flows import pauses
+    from tests.flows.test_approvals import Background
+
+    flows_env.load_demo()
+    run = Background(move_workspace, **move_args(approve_plan_as=None, confirm_workspace=None))
+    paused = run.paused("workspace_name")
+    start(flows_env)  # someone starts work in the workspace while the plan is read
+    mark = flows_env.control.mark()
+    pauses.answer(paused.id, approve=True, approver="carol", reason="CHG-9", workspace_name="ml-prod-ws")
+    state = run.result()
+    assert state.is_failed() and code in str(state.result(raise_on_failure=False))
+    assert [r for r in flows_env.control.requests(mark) if r["method"] == "DELETE"] == [], "nothing was deleted after it started"
+
+
+def test_labeling_services_and_profiling_are_read_again_right_before_the_move(flows_env: Env) -> None:
+    flows_env.load_demo()
+    state, report = _run()
+    assert state.is_completed(), report
+    log = flows_env.control.requests()
+    move_at = next(i for i, r in enumerate(log) if r["path"].lower().endswith("/moveresources"))
+    last_delete = max(i for i, r in enumerate(log[:move_at]) if r["method"] == "DELETE")
+    reads = {r["path"].rsplit("/", 1)[-1] for r in log[last_delete:move_at]}
+    assert {"labelingJobs", "services", "experiments:query"} <= reads, "read again after the teardown, before moveResources"
 
 
 def test_grants_of_a_replaced_system_identity_go_to_the_new_one(flows_env: Env) -> None:

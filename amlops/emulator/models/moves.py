@@ -14,7 +14,7 @@ from typing import Any
 
 from amlops.emulator import ids, lro
 from amlops.emulator.errors import ArmError, bad_request
-from amlops.emulator.models import labeling, locks, network, roles
+from amlops.emulator.models import labeling, locks, network, roles, runhistory
 from amlops.emulator.models.common import WORKSPACE_TYPE, ensure_writable
 from amlops.emulator.state import Operation, State
 
@@ -103,6 +103,9 @@ def _workspace_problems(state: State, workspace: dict[str, Any]) -> list[dict[st
     running = labeling.running_labeling_jobs(state, wid)
     if running:  # "Workspace with currently running labeling projects" is not supported
         found.append(_problem("WorkspaceHasRunningLabelingProjects", f"Workspace '{name}' has running labeling projects {running}.", wid))
+    profiling = runhistory.running_profile_runs(state, wid)
+    if profiling:  # the move documentation's limitations: running data profiling jobs are not supported
+        found.append(_problem("WorkspaceHasRunningDataProfilingJobs", f"Workspace '{name}' has running data profiling jobs {profiling}.", wid))
     if (workspace["properties"].get("encryption") or {}).get("status", "").lower() == "enabled":
         found.append(_problem("CustomerManagedKeyNotSupported", f"Workspace '{name}' uses a customer-managed key; such workspaces cannot be moved.", wid))
     for linked in databricks_links(state, wid):
