@@ -256,17 +256,21 @@ def observe_rebuild(workspace: ResourceId) -> Rebuilt:
 
 # Provisioning states that end: a compute in any other is still being built or removed by Azure.
 SETTLED = ("Succeeded", "Failed", "Canceled")
+# Compute instance states on the way to another (ComputeInstanceState): Azure refuses start/stop in them, and a new
+# instance passes through SettingUp after provisioning succeeded, while its creation script runs.
+PASSING = ("Creating", "SettingUp", "UserSettingUp", "Starting", "Stopping", "Restarting", "Deleting")
 
 
 def _settled(c: Clients, workspace: ResourceId, name: str, wait_seconds: float = 1800) -> ComputeSpec | None:
-    """The compute once Azure has finished with it (None when it does not exist)."""
+    """The compute once Azure has finished with it, an instance out of its passing states (None when it does not exist)."""
     waited = 0.0
     while True:
         try:
             current = computes.get_compute(c, workspace, name)
         except NotFound:
             return None
-        if current.provisioning_state in SETTLED or waited >= wait_seconds:
+        built = current.provisioning_state == "Succeeded" and current.state not in PASSING
+        if built or current.provisioning_state in SETTLED[1:] or waited >= wait_seconds:
             return current
         c.sleep(5)
         waited += 5

@@ -121,7 +121,7 @@ def create_compute(
     def complete() -> dict[str, Any]:
         compute["properties"]["provisioningState"] = "Succeeded"
         if ctype == "ComputeInstance":
-            compute["properties"]["properties"]["state"] = "Running"
+            _set_up(state, compute)
         return compute
 
     def failed() -> None:
@@ -129,6 +129,30 @@ def create_compute(
 
     sub = ids.subscription_of(cid) or ""
     return compute, lro.start(state, "compute.create", sub, complete, location=compute["location"], fail_with=fail_with, on_fail=failed), previous is None
+
+
+def _needs_setup(inner: dict[str, Any]) -> bool:
+    scripts = (inner.get("setupScripts") or {}).get("scripts") or {}
+    return bool(scripts.get("creationScript") or (inner.get("schedules") or {}).get("computeStartStop"))
+
+
+def _set_up(state: State, compute: dict[str, Any]) -> None:
+    """A new compute instance, once provisioned: SettingUp while its creation script runs and its schedules are put
+    in place, then Running. ComputeInstanceState (machinelearningservices REST specification, ComputeInstance
+    properties.state: Creating, SettingUp, UserSettingUp, SetupFailed, Running, ...) and "Customize the compute
+    instance with a script" (a creation script runs once, as the instance is created). How long it lasts is the
+    "compute.setup" progression (immediate unless a test or scenario sets it)."""
+    inner = compute["properties"]["properties"]
+    if not _needs_setup(inner):
+        inner["state"] = "Running"
+        return
+    inner["state"] = "SettingUp"
+
+    def ready() -> None:
+        if inner.get("state") == "SettingUp":
+            inner["state"] = "Running"
+
+    lro.start(state, "compute.setup", ids.subscription_of(compute["id"]) or "", ready, location=compute["location"])
 
 
 def update_compute(state: State, workspace_id: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -206,6 +230,8 @@ def power(state: State, workspace_id: str, name: str, action: str, fail_with: Ar
     allowed, transitional, final = POWER_ACTIONS[action]
     inner = compute["properties"]["properties"]
     current = inner.get("state")
+    # Start/stop/restart act on a settled instance only; in Creating, SettingUp, Starting, Stopping... Azure answers
+    # 409 Conflict naming the state (the states of ComputeInstanceState; azure-cli's "az ml compute stop" surfaces it).
     if current not in allowed:
         needed = " or ".join(sorted(allowed))
         raise ArmError(
