@@ -31,8 +31,18 @@ from amlops.azure import (
 )
 from amlops.azure.clients import Clients
 from amlops.azure.retry import retrying
-from amlops.errors import AmlopsError, Conflict, Locked, NotFound, OperationFailed, TransientError
-from amlops.models import ComputeSpec, Datastore, Deployment, OnlineEndpoint, ResourceId, RoleAssignment, Workspace, deployment_names
+from amlops.errors import AmlopsError, AuthenticationFailed, Conflict, Locked, NotFound, OperationFailed, TransientError
+from amlops.models import (
+    ComputeSpec,
+    Datastore,
+    Deployment,
+    OnlineEndpoint,
+    ResourceId,
+    RoleAssignment,
+    Workspace,
+    deployment_names,
+    same_id,
+)
 from amlops.move import (
     Inventory,
     Location,
@@ -119,9 +129,33 @@ def _arm_rule_problems(request: MoveRequest, inventory: Inventory, target_exists
     problems += preflight.shared_problems(request, moving, preflight.shared_resources(ws, others))
     guids = sorted({a.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower() for a in inventory.role_assignments})
     problems += preflight.custom_role_problems(request, [g for g in guids if not roles.definition_exists(c, request.target_subscription, g)])
-    problems += preflight.rename_problems(request, inventory, [])
+    instances = request.recreate_compute and any(x.is_instance for x in inventory.computes)
+    problems += preflight.recreate_name_problems(request, inventory, _region_instances(c, request, ws, others) if instances else {})
     problems += _in_use(c, request.source_id)
     return problems
+
+
+def _region_instances(c: Clients, request: MoveRequest, ws: Workspace, in_source: list[Workspace]) -> dict[str, str]:
+    """Compute instance names other workspaces of the region hold (lower-cased name -> workspace), in the source
+    subscription (``in_source``, read already) and the target's, as far as the caller can read: instance names are
+    unique per region."""
+    held: dict[str, str] = {}
+    lists = [in_source]
+    if request.target_subscription.lower() != request.source_id.subscription.lower():
+        try:
+            lists.append(workspaces.list_workspaces(c, request.target_subscription))
+        except (AuthenticationFailed, NotFound):
+            pass
+    for others in lists:
+        for other in others:
+            if same_id(other.id, ws.id) or other.location.lower().replace(" ", "") != ws.location.lower().replace(" ", ""):
+                continue
+            try:
+                found = computes.list_computes(c, ResourceId.parse(other.id))
+            except (AuthenticationFailed, NotFound):  # not ours to read: Azure will say it at create time
+                continue
+            held |= {x.name.lower(): other.name for x in found if x.is_instance}
+    return held
 
 
 def _in_use(c: Clients, workspace: ResourceId) -> list[Problem]:

@@ -167,6 +167,8 @@ class State:
         self.policies: list[dict[str, Any]] = []
         self.role_definitions: dict[str, dict[str, Any]] = {}
         self.deleted_principals: set[str] = set()
+        # "{region}/{name}" -> id of the compute instance holding that name (names are unique per region)
+        self.instance_names: dict[str, str] = {}
 
     def subscription(self, subscription_id: str) -> Subscription:
         sub = self.subscriptions.get(subscription_id.lower())

@@ -65,6 +65,15 @@ def _custom_role_only_in_source(spec: dict[str, Any]) -> None:
     })
 
 
+def _renamed_instance_held_in_region(spec: dict[str, Any]) -> None:
+    spec["resource_groups"].append({"id": f"/subscriptions/{TARGET_SUB}/resourceGroups/team", "location": "westeurope"})
+    spec["workspaces"].append({
+        "id": f"/subscriptions/{TARGET_SUB}/resourceGroups/team/providers/Microsoft.MachineLearningServices/workspaces/team-eu",
+        "location": "westeurope",
+        "computes": [{"name": "alice-ci-mvd", "properties": {"computeType": "ComputeInstance", "properties": {"vmSize": "STANDARD_DS3_V2"}}}],
+    })
+
+
 @pytest.mark.parametrize(
     ("change", "says"),
     [
@@ -74,15 +83,16 @@ def _custom_role_only_in_source(spec: dict[str, Any]) -> None:
         (_no_compute_in_target, ["RequestDisallowedByPolicy", "no-ml-compute", "exemption"]),
         (_shared_storage, ["SharedResource", "ml-prod-sidecar", "--move-shared"]),
         (_custom_role_only_in_source, ["RoleDefinitionDoesNotExist", CUSTOM_ROLE, "assignableScopes"]),
+        (_renamed_instance_held_in_region, ["ComputeNameTaken", "alice-ci-mvd", "team-eu", "unique per region"]),
     ],
-    ids=["source-delete-lock", "target-read-only", "no-move-permission", "policy-denies-compute", "shared-storage", "custom-role-missing"],
+    ids=["source-delete-lock", "target-read-only", "no-move-permission", "policy-denies-compute", "shared-storage", "custom-role-missing", "rename-taken-in-region"],
 )
 def test_what_azure_would_refuse_later_is_refused_before_any_write(flows_env: Env, change: Callable[[dict[str, Any]], None], says: list[str]) -> None:
     spec = demo_scenario()
     change(spec)
     flows_env.control.load(spec)
     mark = flows_env.control.mark()
-    state, error = _run()
+    state, error = _run(etag_conflict_policy="rename")
     assert state.is_failed()
     for text in says:
         assert text in str(error), f"{text!r} missing from: {error}"

@@ -69,7 +69,9 @@ def create_compute(
             f"Etag conflict: compute '{name}' was recently deleted from this workspace's previous location and its "
             "record is still being cleaned up. Retry later.",
         )
+    location = (body or {}).get("location") or workspace["location"]
     if ctype == "ComputeInstance":
+        _claim_name(state, cid, name, location)
         if not inner.get("vmSize"):
             raise bad_request("A ComputeInstance needs properties.properties.vmSize.", "InvalidComputeSpec")
         _check_idle(inner.get("idleTimeBeforeShutdown"))
@@ -108,7 +110,7 @@ def create_compute(
         cid,
         COMPUTE_TYPE,
         props,
-        location=(body or {}).get("location") or workspace["location"],
+        location=location,
         tags=(body or {}).get("tags") or {},
         previous=previous,
         identity=identity,
@@ -129,6 +131,24 @@ def create_compute(
 
     sub = ids.subscription_of(cid) or ""
     return compute, lro.start(state, "compute.create", sub, complete, location=compute["location"], fail_with=fail_with, on_fail=failed), previous is None
+
+
+def _region_key(location: str, name: str) -> str:
+    return f"{location.lower().replace(' ', '')}/{name.lower()}"
+
+
+def _claim_name(state: State, compute_id_: str, name: str, location: str) -> None:
+    """Compute instance names are unique per region, across workspaces and subscriptions: "The name must be unique
+    across all existing computes within an Azure region" ("Create an Azure Machine Learning compute instance"); Azure
+    ML refuses a duplicate with "Compute with this name already exists. Compute name needs to be unique across all
+    existing computes within an Azure region." (as reported in microsoft/MCW-ML-Ops#28)."""
+    key = _region_key(location, name)
+    holder = state.instance_names.get(key)
+    if holder and ids.key(holder) != ids.key(compute_id_):
+        held = state.store.get(holder)
+        if held is not None and held["properties"].get("computeType") == "ComputeInstance":
+            raise ArmError(409, "Conflict", "Compute with this name already exists. Compute name needs to be unique across all existing computes within an Azure region.")
+    state.instance_names[key] = compute_id_
 
 
 def _needs_setup(inner: dict[str, Any]) -> bool:
