@@ -316,6 +316,20 @@ class MoveManifest(Model):
         return self.model_copy(update={"status": "restored", "steps_done": [Step.SNAPSHOT], "items_done": {}, "move_sent": False, "move_operation": ""})
 
 
+def replaced_identities(manifest: MoveManifest) -> dict[str, str]:
+    """System-assigned identities the rebuild replaces, "compute NAME" / "online endpoint NAME" (under the name the
+    resource lives under after the rebuild) -> the old principal. A re-created compute or redeployed endpoint gets a
+    new principal; grants to the old one must be given to it again. Only what has grants matters."""
+    request, inv = manifest.request, manifest.inventory
+    granted = {a.principal_id.lower() for a in inv.role_assignments}
+    found: dict[str, str] = {}
+    if request.recreate_compute:
+        found |= {f"compute {manifest.renamed_computes.get(c.name, c.name)}": c.principal_id for c in inv.computes if c.principal_id}
+    if request.redeploy_endpoints:
+        found |= {f"online endpoint {e.name}": e.principal_id for e in inv.online_endpoints if e.principal_id}
+    return {k: v for k, v in found.items() if v.lower() in granted}
+
+
 # -- the move in flight: where the workspace is, and what Azure said of the operation, decide the next step
 
 Location = Literal["source", "target", "missing"]

@@ -171,8 +171,8 @@ def recreate_names(request: MoveRequest, spec: ComputeSpec) -> list[str]:
 
 
 def recreate_name_problems(request: MoveRequest, inventory: Inventory, region_instances: dict[str, str]) -> list[Problem]:
-    """Every name a re-create may use must be valid for its kind, and an instance's not held by another workspace's
-    instance in the region (``region_instances``: lower-cased name -> that workspace, as far as the caller can read)."""
+    """Every name a re-create may use must be valid for its kind (a new name; its own Azure accepted), and an
+    instance's not held by another workspace's instance in the region (``region_instances``: lower-cased name -> that workspace, as far as the caller can read)."""
     if not request.recreate_compute:
         return []
     own = {c.name.lower() for c in inventory.computes}
@@ -183,7 +183,7 @@ def recreate_name_problems(request: MoveRequest, inventory: Inventory, region_in
             renamed = name != spec.name
             said = f"Compute '{spec.name}' would be re-created as '{name}'" if renamed else f"Compute instance '{name}'"
             fix = "Rename the compute before the move, or use --etag-conflict-policy report." if renamed else f"Rename '{name}' (or the other instance) before the move."
-            if not valid_compute_name(spec, name):
+            if renamed and not valid_compute_name(spec, name):  # its own name Azure accepted when it was made
                 problems.append(Problem(code="InvalidComputeName", message=f"{said}, which is not a valid {spec.compute_type} name.", fix=fix))
             elif spec.is_instance and name.lower() in region_instances:
                 problems.append(Problem(code="ComputeNameTaken", message=f"{said}, a name workspace {region_instances[name.lower()]} already uses for a compute instance in {inventory.workspace.location} (compute instance names are unique per region).", fix=fix))

@@ -56,6 +56,7 @@ from amlops.move import (
     datastores_to_repoint,
     plan_markdown,
     previously_approved,
+    replaced_identities,
     resources_to_move,
     verify,
 )
@@ -364,7 +365,7 @@ def _rebuild(ledger: Ledger) -> list[str]:
     rename = request.etag_conflict_policy == "rename"
     wanted = {d.name for d in datastores_to_repoint(request, inv, m.resources)}
     moved = (m.resources, request.source_id.group_id, request.target_group_id)  # issue 10: what ARM rebased, ours to rebase too
-    replaced = {c.principal_id for c in inv.computes if c.principal_id and request.recreate_compute}
+    replaced = set(replaced_identities(m).values())  # their grants go to the new identities, by the re-grant step
     grants = rebase_assignments(inv.role_assignments, *moved, request.target_subscription, replaced)
     steps: list[tuple[Step, bool, dict[str, Callable[[], PrefectFuture[Any]]]]] = [
         (Step.RECREATE_COMPUTE, request.recreate_compute, {
@@ -400,7 +401,7 @@ def _rebuild_what_carries_a_subscription(ledger: Ledger, moved: tuple[list[str],
     """Issue 10, after compute is back: batch deployments re-pointed, grants of replaced identities given to
     their successors, job schedules enabled again."""
     m = ledger.manifest
-    request, inv, target = m.request, m.inventory, m.request.target_id
+    inv, target = m.inventory, m.request.target_id
     problems: list[str] = []
     if not m.done(Step.REPOINT_BATCH_DEPLOYMENTS):
         repoint = {f"{e}/{d.name}": t.repoint_batch_deployment.submit(target, e, d, inv.workspace.location) for e, d in batch_repoints(inv.batch_endpoints, *moved)}
@@ -409,15 +410,18 @@ def _rebuild_what_carries_a_subscription(ledger: Ledger, moved: tuple[list[str],
         if not failures:
             ledger.step(Step.REPOINT_BATCH_DEPLOYMENTS)
     if not m.done(Step.REGRANT_IDENTITIES):
-        old_principals = {c.principal_id.lower() for c in inv.computes if c.principal_id}
-        if request.recreate_compute and any(a.principal_id.lower() in old_principals for a in inv.role_assignments):
+        before = replaced_identities(ledger.manifest)  # after the rebuild: under the names computes live under now
+        if before:
             try:
-                regranted, replaced = t.regrant_replaced_identities(target, inv.computes, inv.role_assignments, *moved)
+                done = t.regrant_replaced_identities(target, before, inv.role_assignments, *moved)
             except AmlopsError as err:  # after the move failures are reported, not raised; the next run tries again
                 problems.append(f"grants of replaced identities: {err}")
             else:
-                ledger.update(replaced_principals=replaced)
-                ledger.step(Step.REGRANT_IDENTITIES, "; ".join(regranted))
+                ledger.update(replaced_principals={**ledger.manifest.replaced_principals, **done.replaced})
+                if done.missing:  # not re-created (yet): the next run gives their grants once they are back
+                    problems.append(f"grants of replaced identities: {', '.join(done.missing)} not back yet, so their grants were not given again")
+                else:
+                    ledger.step(Step.REGRANT_IDENTITIES, "; ".join(done.granted))
         else:
             ledger.step(Step.REGRANT_IDENTITIES)
     if not m.done(Step.RESUME_JOB_SCHEDULES):

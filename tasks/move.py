@@ -381,20 +381,32 @@ def resume_job_schedules(workspace: ResourceId, names: list[str]) -> list[str]:
     return [name for name in names if schedules.set_enabled(c, workspace, name, True)]
 
 
+class Regranted(BaseModel):
+    """What the re-grant step did: grants given (in words), old -> new principals, identities not found yet."""
+
+    granted: list[str]
+    replaced: dict[str, str]
+    missing: list[str]
+
+
 @task(name="regrant_replaced_identities", **TASK_DEFAULTS)
-def regrant_replaced_identities(
-    target: ResourceId, computes_before: list[ComputeSpec], assignments: list[RoleAssignment], moved: list[str], source_group: str, target_group: str
-) -> tuple[list[str], dict[str, str]]:
-    """Give the grants of each re-created compute's old system-assigned identity to its new one.
-    Returns what was granted (for the report) and the old -> new principal ids."""
+def regrant_replaced_identities(target: ResourceId, before: dict[str, str], assignments: list[RoleAssignment], moved: list[str], source_group: str, target_group: str) -> Regranted:
+    """Give the grants of each replaced system-assigned identity (``before``: "compute NAME" / "online endpoint NAME"
+    -> old principal, from amlops.move.replaced_identities) to the identity its re-created resource has now."""
     c = clients()
-    now = {x.name: x.principal_id for x in computes.list_computes(c, target)}
-    replaced = {b.principal_id: new for b in computes_before if b.principal_id and (new := now.get(b.name)) and new != b.principal_id}
-    done = []
+    now: dict[str, str | None] = {}
+    if any(k.startswith("compute ") for k in before):
+        now |= {f"compute {x.name}": x.principal_id for x in computes.list_computes(c, target)}
+    if any(k.startswith("online endpoint ") for k in before):
+        now |= {f"online endpoint {e.name}": e.principal_id for e in endpoints.list_online_endpoints(c, target)}
+    replaced = {old: new for key, old in before.items() if (new := now.get(key)) and new.lower() != old.lower()}
+    missing = sorted(key for key in before if not now.get(key))
+    granted = []
     for grant in rebase.regrants(assignments, replaced, moved, source_group, target_group):
         roles.create(c, grant.scope, grant)
-        done.append(f"role {grant.role_definition_id.rsplit('/', 1)[-1]} at {grant.scope} given to the new identity {grant.principal_id} (was {next(o for o, n in replaced.items() if n == grant.principal_id)})")
-    return done, replaced
+        owner = next(k for k, o in before.items() if replaced.get(o) == grant.principal_id)
+        granted.append(f"role {grant.role_definition_id.rsplit('/', 1)[-1]} at {grant.scope} given to the new identity {grant.principal_id} of {owner} (was {before[owner]})")
+    return Regranted(granted=granted, replaced=replaced, missing=missing)
 
 
 @task(name="repoint_batch_deployment", **TASK_DEFAULTS)

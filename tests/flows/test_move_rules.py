@@ -286,3 +286,22 @@ def test_batch_deployments_are_re_pointed_at_the_re_created_cluster(flows_env: E
     body = rest.send(flows_env.clients, TARGET_SUB, "GET", f"{TARGET}/batchEndpoints/nightly-scoring/deployments/v3", rest.ML_API)
     assert body["properties"]["compute"] == f"{TARGET}/computes/gpu-cluster"
     assert body["properties"]["model"]["assetId"] == f"{TARGET}/models/forecast/versions/3"
+
+
+def test_grants_of_an_online_endpoint_s_system_identity_go_to_the_redeployed_endpoint(flows_env: Env) -> None:
+    from amlops.models import RoleAssignment
+
+    flows_env.load_demo()
+    [before] = endpoints.list_online_endpoints(flows_env.clients, ResourceId.parse(WS_ID))
+    old = before.principal_id
+    assert old, "an online endpoint is system-assigned unless told otherwise"
+    reader = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+    roles.create(flows_env.clients, STORAGE, RoleAssignment(name="x", scope=STORAGE, role_definition_id=reader, principal_id=old, principal_type="ServicePrincipal"))
+    state, report = _run()
+    assert state.is_completed(), report
+    [after] = endpoints.list_online_endpoints(flows_env.clients, TARGET)
+    assert after.principal_id and after.principal_id != old, "a redeployed endpoint has a new principal"
+    grants = {a.principal_id: a for a in roles.list_at_scope(flows_env.clients, STORAGE.replace(SOURCE_RG, TARGET_RG))}
+    assert old not in grants, "nothing granted to an identity that no longer exists"
+    assert grants[after.principal_id].role_definition_id == reader.replace(SUB, TARGET_SUB)
+    assert any(old in n and after.principal_id in n and "online endpoint forecast-api" in n for n in report.notes), "the report says which identity was replaced"
