@@ -292,6 +292,8 @@ class MoveManifest(Model):
     notes: list[str] = Field(default_factory=list)
     # System-assigned identities the rebuild replaced: old principal id -> new (their grants were given again).
     replaced_principals: dict[str, str] = Field(default_factory=dict)
+    # Principals deleted from the directory (ARM: PrincipalNotFound): their grants were skipped, with the reason.
+    gone_principals: list[str] = Field(default_factory=list)
 
     def done(self, step: Step) -> bool:
         return step in self.steps_done
@@ -470,12 +472,16 @@ def _role_checks(manifest: MoveManifest, observed: Inventory) -> list[Check]:
     have = {a.key() for a in observed.role_assignments}
     checks = []
     replaced = {k.lower(): v for k, v in manifest.replaced_principals.items()}
+    gone = {p.lower() for p in manifest.gone_principals}
     for want in manifest.inventory.role_assignments:
         if want.principal_id.lower() in replaced:  # issue 10: the grant now belongs to the re-created identity
             want = want.model_copy(update={"principal_id": replaced[want.principal_id.lower()]})
-        ok = want.key() in have
         name = f"{want.principal_type} {want.principal_id}"
         role = want.role_definition_id.rsplit("/", 1)[-1]
+        if want.principal_id.lower() in gone:
+            checks.append(Check(kind="role assignment", name=name, expected=f"role {role} at the workspace", actual="skipped: the principal no longer exists in the directory (PrincipalNotFound)", ok=True))
+            continue
+        ok = want.key() in have
         checks.append(Check(kind="role assignment", name=name, expected=f"role {role} at the workspace", actual="present" if ok else "missing", ok=ok, action="" if ok else f"grant role {role} to {want.principal_id} at {manifest.request.target_id}"))
     return checks
 

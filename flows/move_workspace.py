@@ -390,11 +390,23 @@ def _rebuild(ledger: Ledger) -> list[str]:
     }
     problems: list[str] = []
     for step, futures in running.items():
-        failures = _collect(ledger, step, futures)
+        results: dict[str, Any] = {}
+        failures = _collect(ledger, step, futures, results)
         problems += failures
+        if step == Step.RECREATE_ROLE_ASSIGNMENTS:
+            _record_gone_principals(ledger, results)
         if not failures:
             ledger.step(step)
     return problems + _rebuild_what_carries_a_subscription(ledger, moved)
+
+
+def _record_gone_principals(ledger: Ledger, results: dict[str, Any]) -> None:
+    """Grants skipped because their principal was deleted from the directory: recorded, so the verification and the
+    report say why they are not there, and nobody is asked to grant them again."""
+    gone = sorted({key.split(" as ")[0] for key, said in results.items() if str(said).startswith(t.SKIPPED_GONE)})
+    if gone:
+        notes = [f"grant {key} skipped: its principal no longer exists in the directory (PrincipalNotFound)" for key, said in results.items() if str(said).startswith(t.SKIPPED_GONE)]
+        ledger.update(gone_principals=sorted({*ledger.manifest.gone_principals, *gone}), notes=[*ledger.manifest.notes, *notes])
 
 
 def _rebuild_what_carries_a_subscription(ledger: Ledger, moved: tuple[list[str], str, str]) -> list[str]:
@@ -433,8 +445,9 @@ def _rebuild_what_carries_a_subscription(ledger: Ledger, moved: tuple[list[str],
     return problems
 
 
-def _collect(ledger: Ledger | None, step: Step | None, futures: dict[str, PrefectFuture[Any]]) -> list[str]:
-    """Wait for one step's items; record each that succeeded; return what failed, in words."""
+def _collect(ledger: Ledger | None, step: Step | None, futures: dict[str, PrefectFuture[Any]], results: dict[str, Any] | None = None) -> list[str]:
+    """Wait for one step's items; record each that succeeded (its result into ``results``, if given); return what
+    failed, in words."""
     by_future = {id(f): key for key, f in futures.items()}
     failures = []
     for future in as_completed(list(futures.values())):
@@ -443,6 +456,8 @@ def _collect(ledger: Ledger | None, step: Step | None, futures: dict[str, Prefec
         state = future.state
         if state.is_completed():
             result = future.result()
+            if results is not None:
+                results[key] = result
             if ledger is not None and step is not None:
                 if step == Step.RECREATE_COMPUTE and result != key:
                     ledger.update(renamed_computes={**ledger.manifest.renamed_computes, key: result})

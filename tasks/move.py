@@ -31,7 +31,7 @@ from amlops.azure import (
 )
 from amlops.azure.clients import Clients
 from amlops.azure.retry import retrying
-from amlops.errors import AmlopsError, AuthenticationFailed, Conflict, Locked, NotFound, OperationFailed, TransientError
+from amlops.errors import AmlopsError, AuthenticationFailed, Conflict, InvalidInput, Locked, NotFound, OperationFailed, TransientError
 from amlops.models import (
     ComputeSpec,
     Datastore,
@@ -358,10 +358,20 @@ def repoint_datastore(workspace: ResourceId, current: Datastore, subscription: s
     return "re-pointed"
 
 
+SKIPPED_GONE = "skipped: principal no longer exists"
+
+
 @task(name="recreate_role_assignment", **TASK_DEFAULTS)
 def recreate_role_assignment(grant: RoleAssignment) -> str:
-    """Grant again, at its (rebased) scope, naming the target's role definition, condition kept."""
-    created = roles.create(clients(), grant.scope, grant)
+    """Grant again, at its (rebased) scope, naming the target's role definition, condition kept. A grant whose
+    principal was deleted from the directory cannot be made again (ARM: 400 PrincipalNotFound) and grants nothing
+    to anyone: skipped, with the reason, rather than failing the rebuild."""
+    try:
+        created = roles.create(clients(), grant.scope, grant)
+    except InvalidInput as err:
+        if err.code != "PrincipalNotFound":
+            raise
+        return f"{SKIPPED_GONE} ({err.code}: {err.message})"
     return f"granted {grant.role_definition_id.rsplit('/', 1)[-1]} to {grant.principal_id} at {grant.scope} as {created.name}"
 
 

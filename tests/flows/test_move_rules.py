@@ -305,3 +305,23 @@ def test_grants_of_an_online_endpoint_s_system_identity_go_to_the_redeployed_end
     assert old not in grants, "nothing granted to an identity that no longer exists"
     assert grants[after.principal_id].role_definition_id == reader.replace(SUB, TARGET_SUB)
     assert any(old in n and after.principal_id in n and "online endpoint forecast-api" in n for n in report.notes), "the report says which identity was replaced"
+
+
+def test_a_grant_to_a_principal_deleted_from_the_directory_is_skipped_with_the_reason(flows_env: Env) -> None:
+    gone = "dddddddd-0000-0000-0000-00000000dead"
+    spec = demo_scenario()
+    spec["workspaces"][0]["role_assignments"].append({
+        "name": "5c5fe924-9a61-425c-96af-cfe6e287ca32",
+        "roleDefinitionId": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/f6c7c914-8db3-469d-8ca1-694a8f32e121",
+        "principalId": gone, "principalType": "User",
+    })
+    flows_env.control.load(spec)
+    flows_env.control.rules(deleted_principals=[gone])  # the person left the company after the grant was made
+    state, report = _run()
+    assert state.is_completed(), report
+    assert gone not in {a.principal_id for a in roles.list_at_scope(flows_env.clients, str(TARGET))}
+    assert any(gone in n and "PrincipalNotFound" in n for n in report.notes), "the report says which grant was skipped and why"
+    [check] = [c for c in report.checks if gone in c.name]
+    assert check.ok and "no longer exists" in check.actual
+    others = [c for c in report.checks if c.kind == "role assignment" and gone not in c.name]
+    assert others and all(c.ok for c in others), "every other grant was re-created"
