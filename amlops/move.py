@@ -32,7 +32,10 @@ from amlops.models import (
     same_id,
 )
 
-# The providers Azure's move documentation requires in the destination subscription.
+# The providers the destination subscription must register: "Move Azure Machine Learning workspaces between
+# subscriptions" (learn.microsoft.com/azure/machine-learning/how-to-move-workspace), Prerequisites, the table of
+# resource providers; Microsoft.ContainerService only "If you plan on deploying trained models to Azure Kubernetes
+# Services". Checked against the table's text in tests/emulator/test_documented_facts.py.
 REQUIRED_PROVIDERS = (
     "Microsoft.MachineLearningServices",
     "Microsoft.Storage",

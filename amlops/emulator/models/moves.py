@@ -18,7 +18,10 @@ from amlops.emulator.models import labeling, locks, network, roles, runhistory
 from amlops.emulator.models.common import WORKSPACE_TYPE, ensure_writable
 from amlops.emulator.state import Operation, State
 
-# The move documentation's table of providers the destination subscription must have registered.
+# The providers the destination subscription must have registered: "Move Azure Machine Learning workspaces between
+# subscriptions" (learn.microsoft.com/azure/machine-learning/how-to-move-workspace), Prerequisites, the table of
+# resource providers (Microsoft.Notebooks/NotebookProxies is a type of Microsoft.Notebooks). Checked against the
+# table's text in tests/emulator/test_documented_facts.py.
 REQUIRED_PROVIDERS = (
     "Microsoft.MachineLearningServices",
     "Microsoft.Storage",
