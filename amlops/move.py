@@ -119,6 +119,9 @@ class Inventory(Model):
     assets: dict[str, list[str]] = Field(default_factory=dict)
     # Enabled Azure ML job schedules: disabled for the move (they would start jobs mid-move), enabled after it.
     job_schedules: list[str] = Field(default_factory=list)
+    # Principals of its role assignments that no longer exist in the directory (Microsoft Graph); None when the
+    # caller may not read the directory (then the rebuild finds them out from ARM's PrincipalNotFound).
+    gone_principals: list[str] | None = None
     taken_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
@@ -175,6 +178,7 @@ class MovePlan(Model):
     private_endpoints_for_a_person: list[str]
     notes: list[str]
     pause_job_schedules: list[str] = Field(default_factory=list)
+    skip_role_assignments: list[str] = Field(default_factory=list)
 
 
 def previously_approved(inventory: Inventory) -> set[str]:
@@ -199,6 +203,9 @@ def build_plan(request: MoveRequest, inventory: Inventory) -> MovePlan:
         notes.append("Compute is NOT re-created (recreate_compute is off): the manifest keeps its settings.")
     if not request.redeploy_endpoints and inventory.online_endpoints:
         notes.append("Online endpoints are NOT redeployed (redeploy_endpoints is off): the manifest keeps them.")
+    gone = {p.lower() for p in inventory.gone_principals or []}
+    if inventory.gone_principals is None and inventory.role_assignments:
+        notes.append("The directory could not be read (Microsoft Graph needs Directory.Read.All): a grant whose principal was deleted is skipped at the rebuild, with the reason.")
     return MovePlan(
         move_id=request.move_id,
         source=request.source,
@@ -211,7 +218,8 @@ def build_plan(request: MoveRequest, inventory: Inventory) -> MovePlan:
         redeploy_endpoints=[e.name for e in inventory.online_endpoints] if request.redeploy_endpoints else [],
         repoint_datastores=sorted(repoint_names),
         datastores_left_as_is=sorted(d.name for d in inventory.datastores if not d.is_default and d.name not in repoint_names),
-        recreate_role_assignments=[f"{a.principal_type} {a.principal_id} as {a.role_definition_id.rsplit('/', 1)[-1]}" for a in inventory.role_assignments],
+        recreate_role_assignments=[_grant_words(a) for a in inventory.role_assignments if a.principal_id.lower() not in gone],
+        skip_role_assignments=[_grant_words(a) for a in inventory.role_assignments if a.principal_id.lower() in gone],
         private_endpoints_to_approve=sorted(previously_approved(inventory)),
         private_endpoints_for_a_person=[
             f"{c.private_endpoint_id} (was {c.status})" for c in inventory.private_endpoint_connections if c.status in ("Pending", "Rejected")
@@ -219,6 +227,10 @@ def build_plan(request: MoveRequest, inventory: Inventory) -> MovePlan:
         notes=notes,
         pause_job_schedules=list(inventory.job_schedules),
     )
+
+
+def _grant_words(a: RoleAssignment) -> str:
+    return f"{a.principal_type} {a.principal_id} as {a.role_definition_id.rsplit('/', 1)[-1]}"
 
 
 def plan_markdown(plan: MovePlan) -> str:
@@ -239,6 +251,7 @@ def plan_markdown(plan: MovePlan) -> str:
             section("Datastores re-pointed to the new subscription/resource group", plan.repoint_datastores),
             section("Datastores left as they are (their storage stays put)", plan.datastores_left_as_is),
             section("Role assignments re-created at the new scope", plan.recreate_role_assignments),
+            section("Role assignments NOT re-created: their principal no longer exists in the directory", plan.skip_role_assignments),
             section("Private endpoints approved before: their new connections are approved (allow-list or policy)", plan.private_endpoints_to_approve),
             section("Private endpoints NOT approved before: their new connections wait for a person", plan.private_endpoints_for_a_person),
             section("Job schedules disabled for the move, enabled after it", plan.pause_job_schedules),

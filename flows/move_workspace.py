@@ -366,7 +366,10 @@ def _rebuild(ledger: Ledger) -> list[str]:
     wanted = {d.name for d in datastores_to_repoint(request, inv, m.resources)}
     moved = (m.resources, request.source_id.group_id, request.target_group_id)  # issue 10: what ARM rebased, ours to rebase too
     replaced = set(replaced_identities(m).values())  # their grants go to the new identities, by the re-grant step
-    grants = rebase_assignments(inv.role_assignments, *moved, request.target_subscription, replaced)
+    gone = {p.lower() for p in inv.gone_principals or []}  # deleted from the directory, seen before the move
+    grants = [g for g in rebase_assignments(inv.role_assignments, *moved, request.target_subscription, replaced) if g.principal_id.lower() not in gone]
+    if gone - {p.lower() for p in m.gone_principals}:
+        _record_gone_principals(ledger, {a.grant: t.SKIPPED_GONE for a in inv.role_assignments if a.principal_id.lower() in gone})
     steps: list[tuple[Step, bool, dict[str, Callable[[], PrefectFuture[Any]]]]] = [
         (Step.RECREATE_COMPUTE, request.recreate_compute, {
             c.name: partial(t.recreate_compute.submit, target, c, location, rename_on_conflict=rename, name=m.renamed_computes.get(c.name, c.name))
@@ -403,9 +406,10 @@ def _rebuild(ledger: Ledger) -> list[str]:
 def _record_gone_principals(ledger: Ledger, results: dict[str, Any]) -> None:
     """Grants skipped because their principal was deleted from the directory: recorded, so the verification and the
     report say why they are not there, and nobody is asked to grant them again."""
-    gone = sorted({key.split(" as ")[0] for key, said in results.items() if str(said).startswith(t.SKIPPED_GONE)})
+    skipped = [key for key, said in results.items() if str(said).startswith(t.SKIPPED_GONE)]
+    gone = sorted({key.split(" as ")[0] for key in skipped})
     if gone:
-        notes = [f"grant {key} skipped: its principal no longer exists in the directory (PrincipalNotFound)" for key, said in results.items() if str(said).startswith(t.SKIPPED_GONE)]
+        notes = [f"grant {key} skipped: its principal no longer exists in the directory (PrincipalNotFound)" for key in skipped]
         ledger.update(gone_principals=sorted({*ledger.manifest.gone_principals, *gone}), notes=[*ledger.manifest.notes, *notes])
 
 

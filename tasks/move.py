@@ -14,6 +14,7 @@ from amlops import preflight, rebase
 from amlops.azure import (
     computes,
     datastores,
+    directory,
     endpoints,
     jobs,
     labeling,
@@ -63,13 +64,15 @@ def snapshot_workspace(workspace: ResourceId) -> Inventory:
     """Everything a move destroys or breaks, read from Azure. Secrets are never part of it."""
     c = clients()
     info = workspaces.get_workspace(c, workspace)
+    grants = _role_assignments(c, info)
     return Inventory(
         workspace=info,
         computes=computes.list_computes(c, workspace),
         online_endpoints=endpoints.list_online_endpoints(c, workspace),
         batch_endpoints=endpoints.list_batch_endpoints(c, workspace),
         datastores=datastores.list_datastores(c, workspace),
-        role_assignments=_role_assignments(c, info),
+        role_assignments=grants,
+        gone_principals=directory.missing_principals(c, [a.principal_id for a in grants]) if grants else [],
         private_endpoint_connections=network.list_connections(c, workspace),
         assets=workspaces.list_asset_names(c, workspace),
         job_schedules=schedules.list_schedule_names(c, workspace),

@@ -41,6 +41,8 @@ TABLE: list[tuple[str, str, Handler]] = [
     ("DELETE", "/{scope*}" + LOCKS + "/{name}", auth.delete_lock),
     ("GET", "/{scope*}/providers/Microsoft.Authorization/permissions", auth.list_permissions),
     ("POST", "/{scope*}/providers/Microsoft.PolicyInsights/checkPolicyRestrictions", auth.check_policy_restrictions),
+    # Microsoft Graph: which principals still exist (models/authz.py)
+    ("POST", "/v1.0/directoryObjects/getByIds", auth.directory_objects_by_ids),
     # metrics of an online endpoint (Azure Monitor)
     ("GET", "{resource*}/providers/Microsoft.Insights/metrics", ml.endpoint_metrics),
     # Microsoft.Resources

@@ -19,6 +19,7 @@ _LOCK_EXEMPT_ACTIONS = ("/moveresources/action", "/validatemoveresources/action"
 # Azure ML's regional data plane (run history, model management): "Locks only apply to control plane Azure Resource
 # Manager operations and not to data plane operations" (lock-resources, "Considerations before applying your locks").
 DATA_PLANE = ("/history/", "/modelmanagement/")
+GRAPH = "/v1.0/"
 
 
 def _scope(method: str, path: str) -> str:
@@ -42,6 +43,8 @@ def _type_of(path: str) -> str:
 
 def enforce(state: State, req: Request) -> None:
     method, path = req.method, req.path
+    if path.lower().startswith(GRAPH):  # Microsoft Graph is not ARM: its own permissions (models/authz.py)
+        return
     action = authz.action_for(method, path)
     scope = _scope(method, path)
     authz.enforce(state, action, scope)

@@ -169,3 +169,13 @@ def test_compute_instance_names_are_unique_per_region_across_workspaces(demo: En
     computes.create_compute(demo.clients, other_us, alice, "eastus")  # another region: free
     computes.delete_compute(demo.clients, ResourceId.parse(WS_ID), alice)
     computes.create_compute(demo.clients, other_eu, alice, "westeurope")  # freed by the delete
+
+
+def test_graph_get_by_ids_leaves_out_deleted_principals_and_needs_directory_read(demo: Env) -> None:
+    from amlops.azure import directory
+
+    alive, gone = "aaaaaaaa-0000-0000-0000-000000000001", "dddddddd-0000-0000-0000-00000000dead"
+    demo.control.rules(deleted_principals=[gone])
+    assert directory.missing_principals(demo.clients, [alive, gone.upper()]) == [gone]
+    demo.control.rules(directory_read_denied=True)  # the caller lacks Directory.Read.All
+    assert directory.missing_principals(demo.clients, [alive, gone]) is None, "cannot tell, rather than a guess"

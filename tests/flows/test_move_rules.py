@@ -307,7 +307,11 @@ def test_grants_of_an_online_endpoint_s_system_identity_go_to_the_redeployed_end
     assert any(old in n and after.principal_id in n and "online endpoint forecast-api" in n for n in report.notes), "the report says which identity was replaced"
 
 
-def test_a_grant_to_a_principal_deleted_from_the_directory_is_skipped_with_the_reason(flows_env: Env) -> None:
+@pytest.mark.parametrize("directory_readable", [True, False], ids=["seen-in-the-directory-before-the-move", "found-by-the-rebuild"])
+def test_a_grant_to_a_principal_deleted_from_the_directory_is_skipped_with_the_reason(flows_env: Env, directory_readable: bool) -> None:
+    """With Directory.Read.All, Microsoft Graph says before any deletion that the principal is gone, and the plan
+    lists the grant as not re-created; without it, ARM's PrincipalNotFound at the rebuild skips it. Either way the
+    move completes and says why the grant is not there."""
     gone = "dddddddd-0000-0000-0000-00000000dead"
     spec = demo_scenario()
     spec["workspaces"][0]["role_assignments"].append({
@@ -316,9 +320,15 @@ def test_a_grant_to_a_principal_deleted_from_the_directory_is_skipped_with_the_r
         "principalId": gone, "principalType": "User",
     })
     flows_env.control.load(spec)
-    flows_env.control.rules(deleted_principals=[gone])  # the person left the company after the grant was made
+    flows_env.control.rules(deleted_principals=[gone], directory_read_denied=not directory_readable)  # left after the grant was made
+    plan_state, planned = _run(dry_run=True)
+    assert plan_state.is_completed()
+    assert any(gone in g for g in planned.plan.skip_role_assignments) == directory_readable
+    assert all(gone not in g for g in planned.plan.recreate_role_assignments) == directory_readable
     state, report = _run()
     assert state.is_completed(), report
+    refused = [r for r in flows_env.control.requests() if r["status"] == 400 and "roleAssignments" in r["path"]]
+    assert bool(refused) != directory_readable, "known gone before the move: never asked ARM to grant it"
     assert gone not in {a.principal_id for a in roles.list_at_scope(flows_env.clients, str(TARGET))}
     assert any(gone in n and "PrincipalNotFound" in n for n in report.notes), "the report says which grant was skipped and why"
     [check] = [c for c in report.checks if gone in c.name]

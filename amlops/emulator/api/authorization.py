@@ -59,3 +59,7 @@ def list_locks(state: State, req: Request) -> Response:
 
 def check_policy_restrictions(state: State, req: Request) -> Response:
     return ok(policy.check_restrictions(state, _scope(req), req.body or {}))
+
+
+def directory_objects_by_ids(state: State, req: Request) -> Response:
+    return ok(authz.directory_objects(state, req.body or {}))
