@@ -74,8 +74,9 @@ def kind_of(method: str, path: str) -> str:
         return "deletes"
     last = path.rstrip("/").rsplit("/", 1)[-1].lower()
     # checkPolicyRestrictions evaluates a resource against policy and stores nothing (PolicyInsights REST spec).
-    # Run history's ``experiments:query`` and ``runs:query`` (azureml-core's Run History client, get_by_query) are
-    # POSTs that only read.
-    if method == "POST" and (last.startswith("list") or last.endswith(":query") or last in ("validatemoveresources", "checkpolicyrestrictions")):
+    # Run history's ``experiments:query`` and ``runs:query`` (azureml-core's Run History client, get_by_query) and
+    # Microsoft Graph's ``directoryObjects/getByIds`` ("Return the directory objects specified in a list of IDs")
+    # are POSTs that only read.
+    if method == "POST" and (last.startswith("list") or last.endswith(":query") or last in ("validatemoveresources", "checkpolicyrestrictions", "getbyids")):
         return "reads"
     return "writes"

@@ -244,17 +244,6 @@ def test_what_starts_while_the_plan_waits_for_approval_refuses_the_move_before_a
     assert [r for r in flows_env.control.requests(mark) if r["method"] == "DELETE"] == [], "nothing was deleted after it started"
 
 
-def test_labeling_services_and_profiling_are_read_again_right_before_the_move(flows_env: Env) -> None:
-    flows_env.load_demo()
-    state, report = _run()
-    assert state.is_completed(), report
-    log = flows_env.control.requests()
-    move_at = next(i for i, r in enumerate(log) if r["path"].lower().endswith("/moveresources"))
-    last_delete = max(i for i, r in enumerate(log[:move_at]) if r["method"] == "DELETE")
-    reads = {r["path"].rsplit("/", 1)[-1] for r in log[last_delete:move_at]}
-    assert {"labelingJobs", "services", "experiments:query"} <= reads, "read again after the teardown, before moveResources"
-
-
 def test_grants_of_a_replaced_system_identity_go_to_the_new_one(flows_env: Env) -> None:
     from amlops.azure import computes
     from amlops.models import RoleAssignment
