@@ -45,14 +45,14 @@ test: $(STAMP) $(AZURITE) browser-deps postgres-deps lint
 	$(PY) -m pytest -q
 
 demo: $(STAMP) $(AZURITE)
-	$(PY) -m amlops.cli demo
+	$(PY) -m app.cli demo
 
 # `make bench BENCH_ARGS=--quick`: each benchmark in its shortest form (the suite runs it so they cannot rot).
 bench: $(STAMP) $(AZURITE)
 	$(PY) -m bench.run_all $(BENCH_ARGS)
 
 emulator: $(STAMP)
-	$(PY) -m amlops.cli emulator --port 8443
+	$(PY) -m app.cli emulator --port 8443
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

@@ -131,3 +131,56 @@ class IdlePolicy(Model):
         if self.minutes(setting) > self.minutes(self.maximum):
             return f"{setting} is above {self.maximum}"
         return None
+
+
+# -- one run over the fleet
+
+
+class Survey(Model):
+    """What a run found in one workspace: its computes and which of them run jobs (the facts the tasks gather)."""
+
+    workspace: str
+    computes: list[ComputeSpec]
+    busy: dict[str, list[str]] = Field(default_factory=dict)  # compute name -> its running jobs
+
+
+class FleetPlan(Model):
+    """What a run does: the outcomes known without acting, the instances to act on per workspace, and the
+    instances outside the idle-shutdown policy."""
+
+    outcomes: list[Outcome] = Field(default_factory=list)
+    to_act: dict[str, list[str]] = Field(default_factory=dict)  # workspace id -> compute names
+    idle_violations: list[dict[str, str]] = Field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(len(names) for names in self.to_act.values())
+
+
+def plan_run(action: Action, selector: Selector, policy: IdlePolicy | None, surveys: list[Survey], now: datetime, dry_run: bool) -> FleetPlan:
+    """Each surveyed compute: not selected (an explicit exclusion is reported), outside the idle policy
+    (noted, whatever else happens), then ``decide``'s verdict; what is left is acted on, or only named in a dry run."""
+    plan = FleetPlan()
+    for survey in surveys:
+        for compute in survey.computes:
+            if not selector.matches(compute):
+                if selector.excluded(compute) and compute.compute_type in selector.compute_types:
+                    plan.outcomes.append(Outcome(workspace=survey.workspace, compute=compute.name, action=action, result="skipped", reason="excluded by the selector"))
+                continue
+            if policy and (why := policy.violation(compute)):
+                plan.idle_violations.append({"workspace": survey.workspace, "compute": compute.name, "idle shutdown": compute.idle_time_before_shutdown or "-", "problem": why})
+            verdict = decide(compute, action, survey.busy.get(compute.name, []), now)
+            if verdict is not None:
+                plan.outcomes.append(Outcome(workspace=survey.workspace, compute=compute.name, action=action, result=verdict[0], reason=verdict[1]))
+            elif dry_run:
+                plan.outcomes.append(Outcome(workspace=survey.workspace, compute=compute.name, action=action, result="would start" if action == "start" else "would stop", reason=f"is {compute.state}"))
+            else:
+                plan.to_act.setdefault(survey.workspace, []).append(compute.name)
+    return plan
+
+
+def count_results(outcomes: list[Outcome]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.result] = counts.get(o.result, 0) + 1
+    return counts

@@ -291,6 +291,18 @@ def assignment_name(scope: str, role_definition_id: str, principal_id: str) -> s
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope.lower()}|{role}|{principal_id.lower()}"))
 
 
+def _segment(resource_id: str, index: int) -> str:
+    """A segment of an ARM id by position (2: the subscription, 4: the resource group); '' when it is shorter."""
+    parts = resource_id.split("/")
+    return parts[index] if len(parts) > index else ""
+
+
+def extension_scope(resource_id: str, resource_type: str) -> str:
+    """The scope an extension resource (a role assignment, a lock) applies to: its id up to ``/providers/<type>/``."""
+    at = resource_id.lower().rfind(f"/providers/{resource_type.lower()}/")
+    return resource_id[:at] if at > 0 else "/"
+
+
 class PrivateEndpointConnection(Model):
     name: str
     id: str
@@ -300,13 +312,11 @@ class PrivateEndpointConnection(Model):
 
     @property
     def endpoint_subscription(self) -> str:
-        parts = self.private_endpoint_id.split("/")
-        return parts[2] if len(parts) > 2 else ""
+        return _segment(self.private_endpoint_id, 2)
 
     @property
     def endpoint_resource_group(self) -> str:
-        parts = self.private_endpoint_id.split("/")
-        return parts[4] if len(parts) > 4 else ""
+        return _segment(self.private_endpoint_id, 4)
 
 
 class ProviderState(Model):
@@ -352,7 +362,7 @@ class ManagementLock(Model):
 
     @property
     def scope(self) -> str:
-        return self.id[: self.id.lower().rfind("/providers/microsoft.authorization/locks/")]
+        return extension_scope(self.id, "Microsoft.Authorization/locks")
 
 
 class Permission(Model):

@@ -5,6 +5,10 @@ Pure: the gateway (amlops.azure.reads) fills a ``WorkspaceReads`` with bodies ex
 No secret reaches a scenario: nothing from listKeys or listSecrets is ever read, a datastore keeps its
 credential type with a placeholder where the secret was, and any field that names a key, password,
 token or connection string is replaced by the placeholder wherever it appears.
+
+What makes the real move refuse travels too (amlops.refusals): the caller's permissions become the scenario's
+``denied_actions`` and the deny policies assigned in the target its ``policies``. What could not be read (403)
+or judged is listed in ``snapshot.unknowns`` for the rehearsal to report.
 """
 
 from __future__ import annotations
@@ -13,6 +17,10 @@ import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from amlops import refusals
+from amlops.models import extension_scope
+from amlops.refusals import under
 
 PLACEHOLDER = "amlops-snapshot-placeholder-not-a-secret"
 # Field names whose values are secrets wherever they appear (compared case-insensitively).
@@ -37,6 +45,7 @@ class SubscriptionReads:
     id: str
     tenant_id: str
     providers: dict[str, str]  # namespace -> registrationState
+    readable: bool = True  # False: the caller may not read it (403); the rest of the snapshot went on
 
 
 @dataclass
@@ -59,6 +68,11 @@ class WorkspaceReads:
     role_assignments: list[dict[str, Any]] = field(default_factory=list)  # at every scope the move touches
     locks: list[dict[str, Any]] = field(default_factory=list)
     target_resources: list[dict[str, Any]] = field(default_factory=list)  # what the target resource group holds
+    permissions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # scope -> the Permissions API's entries
+    policy_assignments: list[dict[str, Any]] = field(default_factory=list)  # that apply in the target
+    policy_definitions: dict[str, dict[str, Any]] = field(default_factory=dict)  # lower-cased id -> definition
+    policy_scope: str | None = None  # where the assignments were listed: the target group, or its subscription
+    unread: list[dict[str, str]] = field(default_factory=list)  # {"what", "why", "unknown"}: 403s the snapshot went past
     target_subscription: str | None = None
     target_resource_group: str | None = None
 
@@ -82,13 +96,7 @@ def _parent(resource_id: str, depth: int) -> str:
 
 
 def scope_of(body: dict[str, Any], segment: str) -> str:
-    """The scope of an extension resource (role assignment, lock): its id up to ``/providers/<segment>``."""
-    at = body["id"].lower().rfind(f"/providers/{segment.lower()}/")
-    return body["id"][:at] if at > 0 else "/"
-
-
-def under(resource_id: str, scope: str) -> bool:
-    return resource_id.lower().rstrip("/") == scope.lower().rstrip("/") or resource_id.lower().startswith(scope.lower().rstrip("/") + "/")
+    return extension_scope(body["id"], segment)
 
 
 def touched_scopes(reads: WorkspaceReads) -> list[str]:
@@ -180,6 +188,47 @@ def _region(reads: WorkspaceReads, subscription: str) -> str:
     return reads.workspace.get("location", "")
 
 
+def _deny_policies(reads: WorkspaceReads) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The target's deny policies in scenario terms, and those a rehearsal cannot judge."""
+    if not reads.policy_scope or not reads.target_subscription:
+        return [], []
+    return refusals.deny_policies(reads.policy_assignments, reads.policy_definitions, reads.policy_scope, reads.target_subscription)
+
+
+def unknowns(reads: WorkspaceReads) -> list[dict[str, str]]:
+    """Everything the rehearsal cannot tell from this snapshot, each with why."""
+    found = list(reads.unread)
+    if not reads.target_subscription:
+        found.append({"what": "did not read the target", "why": "the snapshot was taken without --target-subscription", "unknown": "whether Azure Policy or your permissions in the target refuse the move"})
+    return found + _deny_policies(reads)[1]
+
+
+def _declared_subscriptions(reads: WorkspaceReads) -> list[dict[str, Any]]:
+    """The subscriptions read; one the caller may not read is declared in the source's tenant with the emulator's
+    provider defaults so what lives in it loads, except the target, whose declaration the rehearsal assumes."""
+    source = reads.workspace["id"].split("/")[2].lower()
+    tenant = next((s.tenant_id for s in reads.subscriptions if s.id.lower() == source and s.readable), "")
+    declared = []
+    for s in reads.subscriptions:
+        if s.readable:
+            declared.append({"id": s.id, "tenant": s.tenant_id, "region": _region(reads, s.id), "providers": dict(s.providers)})
+        elif s.id.lower() != (reads.target_subscription or "").lower():
+            declared.append({k: v for k, v in {"id": s.id, "tenant": tenant, "region": _region(reads, s.id)}.items() if v})
+    return declared
+
+
+def _groups(reads: WorkspaceReads) -> list[dict[str, Any]]:
+    """The resource groups read, and any group that holds what the scenario declares but could not be read."""
+    groups = [{"id": g["id"], "location": g["location"], "tags": g.get("tags") or {}} for g in reads.resource_groups]
+    have = {g["id"].lower() for g in groups}
+    for body in [reads.workspace, *reads.resources]:
+        group = _parent(body["id"], 5)
+        if group.lower() not in have:
+            have.add(group.lower())
+            groups.append({"id": group, "location": reads.workspace.get("location", ""), "tags": {}})
+    return groups
+
+
 def build_scenario(reads: WorkspaceReads, source: str = "", taken_at: str | None = None) -> dict[str, Any]:
     """The scenario that rebuilds what the move touches, in the format ``amlops emulator --scenario`` loads."""
     ws = reads.workspace
@@ -205,13 +254,16 @@ def build_scenario(reads: WorkspaceReads, source: str = "", taken_at: str | None
             "target_subscription": reads.target_subscription,
             "target_resource_group": reads.target_resource_group,
             "note": "Written by amlops snapshot: reads only; secrets are placeholders.",
+            "unknowns": unknowns(reads),
         },
-        "subscriptions": [{"id": s.id, "tenant": s.tenant_id, "region": _region(reads, s.id), "providers": dict(s.providers)} for s in reads.subscriptions],
-        "resource_groups": [{"id": g["id"], "location": g["location"], "tags": g.get("tags") or {}} for g in reads.resource_groups],
+        "subscriptions": _declared_subscriptions(reads),
+        "resource_groups": _groups(reads),
         "resources": [{**_declared(r), "id": r["id"]} for r in [*reads.resources, *name_clashes(reads)]],
         "workspaces": [workspace],
         "role_assignments": [_assignment(a, with_scope=True) for a in elsewhere],
         "locks": [_lock(lk) for lk in relevant_locks(reads)],
+        "denied_actions": refusals.denied_actions(reads.permissions),
+        "policies": _deny_policies(reads)[0],
     }
 
 
@@ -231,6 +283,8 @@ def summary(scenario: dict[str, Any]) -> dict[str, int]:
         "job schedules": n("schedules"),
         "assets": n("assets"),
         "associated resources": n("resources", scenario),
+        "denied actions": sum(len(d.get("actions") or []) for d in scenario.get("denied_actions") or []),
+        "deny policies": n("policies", scenario),
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
@@ -20,6 +21,10 @@ from amlops.errors import AmlopsError
 from amlops.models import Job, Model
 
 COMPLETE_MARKER = "_COMPLETE"
+# The tags every attempt carries: a restarted flow finds its lineage's attempts, their order, what each
+# resumed from, and why amlops itself ended one (it cancelled a job stuck in Queued), on the jobs themselves.
+LINEAGE_TAG, ATTEMPT_TAG, RESUMED_TAG = "amlops.lineage", "amlops.attempt", "amlops.resumed_from"
+ENDED_TAG = "amlops.ended"
 _STEP = re.compile(r"^step-(\d+)$")
 
 
@@ -77,7 +82,7 @@ TIER_ENDS: set[str] = {"preempted", "queued too long"}
 # Azure ML's run-history error reads "AzureMLCompute job failed.\n<Reason>: <text>" and its code is coarse: a
 # preemption arrives as code UserError ("AzureMLCompute job failed. PreemptionError: Nodes of this job got
 # pre-empted...", MicrosoftDocs/azure-docs#66288). So the reason in the message decides, then the code.
-_MESSAGE_REASONS = (
+_MESSAGE_REASONS: tuple[tuple[tuple[str, ...], End], ...] = (
     (("preemptionerror", "pre-empted", "preempted"), "preempted"),
     (("unusablenode", "unusable node", "nodefailure", "node failure", "nodenotready"), "node failure"),
     (("internalservererror", "serviceerror", "systemerror"), "infrastructure"),
@@ -95,7 +100,7 @@ def classify(status: str, error_code: str | None = None, error_message: str | No
     message = (error_message or "").lower()
     for needles, end in _MESSAGE_REASONS:
         if any(n in message for n in needles):
-            return end  # type: ignore[return-value]
+            return end
     if status == "NotResponding" or (error_code or "").lower() in ("systemerror", "serviceerror", "internalservererror"):
         return "infrastructure"
     return "user error"
@@ -152,6 +157,11 @@ def duration(seconds: float) -> str:
     return f"{seconds:.1f} s"
 
 
+def attempt_line(a: Attempt) -> str:
+    """One attempt as the terminal shows it (``amlops train`` and the demo)."""
+    return f"attempt {a.number} ({a.job}): {a.end}, resumed from {a.resumed_from or 'the start'}, {duration(a.seconds)} on {a.compute}, lost {duration(a.lost_seconds)}"
+
+
 def time_lost(attempts: list[Attempt]) -> str:
     """The one summary of what preemptions and failures cost, shared by the report artifact and the terminal."""
     return f"training time lost {duration(sum(a.lost_seconds for a in attempts))}"
@@ -192,3 +202,109 @@ def compute_for(attempts: list[Attempt], budgets: Budgets, compute: str, dedicat
     if dedicated and budgets.escalate_after_preemptions and preemptions >= budgets.escalate_after_preemptions:
         return dedicated
     return compute
+
+
+# -- what a job says about its attempt
+
+
+def _at(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def seconds_between(start: str, end: str) -> float:
+    """Seconds from one ISO 8601 time to another; 0 when either is unknown (never negative)."""
+    if not start or not end:
+        return 0.0
+    return max(0.0, (_at(end) - _at(start)).total_seconds())
+
+
+def end_of(job: Job) -> End | None:
+    """How an attempt's job ended; one amlops cancelled for waiting too long says so in its tag."""
+    if job.status == "Canceled" and job.tags.get(ENDED_TAG) == "queued too long":
+        return "queued too long"
+    return classify(job.status, job.error_code, job.error_message)
+
+
+def attempt_of(job: Job) -> Attempt:
+    started, ended = job.properties.get("startTimeUtc", ""), job.properties.get("endTimeUtc", "")
+    return Attempt(
+        number=int(job.tags.get(ATTEMPT_TAG, "0")),
+        job=job.name,
+        compute=job.compute or "",
+        resumed_from=job.tags.get(RESUMED_TAG) or None,
+        status=job.status,
+        end=end_of(job),
+        started=started,
+        ended=ended,
+        seconds=seconds_between(started, ended),
+    )
+
+
+def lost_seconds(attempt: Attempt, checkpoint: Checkpoint | None) -> float:
+    """Training time thrown away: from the last complete checkpoint of this attempt (or its start) to its end."""
+    if attempt.end in (None, "completed") or not attempt.ended:
+        return 0.0
+    since = attempt.started
+    if checkpoint and checkpoint.written_at and since and _at(checkpoint.written_at) > _at(since):
+        since = checkpoint.written_at
+    return seconds_between(since, attempt.ended)
+
+
+def budget_began(attempts: list[Attempt], now: datetime) -> datetime:
+    """The time budget runs from the lineage's first attempt, so a restarted flow does not reset it."""
+    first = min((a.started for a in attempts if a.started), default="")
+    return _at(first) if first else now
+
+
+class QueueWatch:
+    """Counts how long a watched job has waited in the queue, between reads ``every`` seconds apart: ``seen``
+    says when it has waited ``limit_minutes`` (once: after that it is cancelled and waited for like any other)."""
+
+    def __init__(self, every: float, limit_minutes: float | None) -> None:
+        self.every, self.limit_minutes, self.queued_for = every, limit_minutes, 0.0
+
+    def seen(self, job: Job) -> bool:
+        self.queued_for = self.queued_for + self.every if job.status in ("NotStarted", "Queued") else 0.0
+        if self.limit_minutes is not None and self.queued_for >= self.limit_minutes * 60:
+            self.limit_minutes = None
+            return True
+        return False
+
+
+class Submission(Model):
+    """The next attempt of a lineage, as it is submitted."""
+
+    name: str
+    number: int
+    compute: str
+    command: str
+    tags: dict[str, str]
+    variables: dict[str, str]
+    resumed_from: str = ""
+
+
+def next_submission(
+    lineage: str,
+    attempts: list[Attempt],
+    budgets: Budgets,
+    command: str,
+    resume_arg: str,
+    compute: str,
+    dedicated: str | None,
+    checkpoint: CheckpointLocation,
+    resume: Checkpoint | None,
+    environment_variables: dict[str, str] | None = None,
+) -> Submission:
+    """Numbered after the last attempt, on the compute escalation picks, resuming from ``resume`` when there
+    is one: the script gets the checkpoint's URI after ``resume_arg`` and its step in AMLOPS_RESUME_STEP."""
+    number = max([a.number for a in attempts], default=0) + 1
+    resume_uri = f"azureml://datastores/{checkpoint.datastore}/paths/{resume.path}" if resume else ""
+    return Submission(
+        name=attempt_name(lineage, number),
+        number=number,
+        compute=compute_for(attempts, budgets, compute, dedicated),
+        command=f"{command} {resume_arg} {resume_uri}" if resume else command,
+        tags={LINEAGE_TAG: lineage, ATTEMPT_TAG: str(number), RESUMED_TAG: resume.path if resume else ""},
+        variables={**(environment_variables or {}), "AMLOPS_CHECKPOINT_DIR": checkpoint.uri(), "AMLOPS_RESUME_STEP": str(resume.step if resume else 0)},
+        resumed_from=resume.path if resume else "",
+    )

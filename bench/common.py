@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 
 def local_prefect() -> None:
@@ -30,3 +33,23 @@ def pointed_at(env: dict[str, str]) -> Iterator[None]:
             yield
         finally:
             common.clients.cache_clear()
+
+
+@contextlib.contextmanager
+def emulator_process(scenario: Path, throttled: bool = True) -> Iterator[tuple[str, str]]:
+    """The emulator in its own process, as operators run it: the server gets its own core and GIL, and the
+    client measured here pays only for itself. Yields its URL and CA file; ``throttled=False`` measures the
+    server without ARM's budget."""
+    from amlops.emulator.control_client import EmulatorControl
+
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "emulator", "--port", "0", "--scenario", str(scenario)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None  # stdout=PIPE
+        exports = (proc.stdout.readline().removeprefix("export ").strip() for _ in range(3))
+        env = dict(line.split("=", 1) for line in exports)
+        if not throttled:
+            EmulatorControl(env["AMLOPS_EMULATOR_URL"], env["AMLOPS_EMULATOR_CA"]).settings(throttle={"enabled": False})
+        yield env["AMLOPS_EMULATOR_URL"], env["AMLOPS_EMULATOR_CA"]
+    finally:
+        proc.terminate()
+        proc.wait()

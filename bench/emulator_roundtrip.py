@@ -11,28 +11,23 @@ after the 240th waited ~40 ms for its slot, which this benchmark once reported a
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import requests
 
 from amlops.azure import computes, workspaces
 from amlops.azure.clients import Clients, Target
-from amlops.cli import DEMO_SCENARIO
 from amlops.emulator import scenario
-from amlops.emulator.control_client import EmulatorControl
 from amlops.models import ResourceId
 from amlops.pacing import ARM_BUDGET, Budget
+from bench.common import emulator_process
 
-DEMO_PATH = DEMO_SCENARIO
-DEMO = scenario.read(DEMO_PATH)
+DEMO = scenario.read(scenario.DEMO)
 WS = ResourceId.parse(DEMO["workspaces"][0]["id"])
 
 
@@ -80,26 +75,10 @@ def throughput(fn: Callable[[], object], threads: int, seconds: float) -> float:
     return count / seconds
 
 
-@contextlib.contextmanager
-def emulator_process() -> Iterator[tuple[str, str]]:
-    """The emulator in its own process, as operators run it: the server gets its own core and GIL."""
-    proc = subprocess.Popen([sys.executable, "-m", "amlops.cli", "emulator", "--port", "0", "--scenario", str(DEMO_PATH)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None  # stdout=PIPE
-        exports = (proc.stdout.readline().removeprefix("export ").strip() for _ in range(3))
-        env = dict(line.split("=", 1) for line in exports)
-        control = EmulatorControl(env["AMLOPS_EMULATOR_URL"], env["AMLOPS_EMULATOR_CA"])
-        control.settings(throttle={"enabled": False})  # measure the server, not ARM's budget
-        yield env["AMLOPS_EMULATOR_URL"], env["AMLOPS_EMULATOR_CA"]
-    finally:
-        proc.terminate()
-        proc.wait()
-
-
 def main(quick: bool = False) -> dict[str, float]:
     """``quick``: a few samples and half-second throughput runs (a smoke run, not a measurement)."""
     n, seconds = (20, 0.5) if quick else (300, 3.0)
-    with emulator_process() as (base_url, ca_file):
+    with emulator_process(scenario.DEMO, throttled=False) as (base_url, ca_file):  # measure the server, not ARM's budget
         clients = Clients(Target("emulator", base_url, ca_file), budget=unpaced())
         session = requests.Session()
         session.trust_env = False

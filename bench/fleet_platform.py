@@ -62,7 +62,9 @@ class PeakMemory:
     """Samples the resident memory of every process of the stack; keeps each one's peak."""
 
     def __init__(self, roots: dict[str, int]) -> None:
-        self.roots, self.peaks, self.cpu = roots, {}, {}  # type: ignore[var-annotated]
+        self.roots = roots
+        self.peaks: dict[str, int] = {}
+        self.cpu: dict[tuple[str, int], float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -149,7 +151,8 @@ def main() -> dict[str, float]:
             emu.throttler.reset()  # every subscription starts with a full budget, as the floor assumes
             first = len(emu.log.entries)
             user, password = AUTH.split(":", 1)
-            roots = {"emulator (bench process)": os.getpid(), "prefect server": stack.server.pid, "postgres": int((home / "postgres" / "data" / "postmaster.pid").read_text().split()[0])}  # type: ignore[union-attr]
+            assert stack.server is not None, "started above"
+            roots = {"emulator (bench process)": os.getpid(), "prefect server": stack.server.pid, "postgres": int((home / "postgres" / "data" / "postmaster.pid").read_text().split()[0])}
             roots.update({f"worker {n}": p.pid for n, p in stack.workers.items()})
             with httpx.Client(base_url=stack.api, auth=(user, password), timeout=30) as client, PeakMemory(roots) as memory:
                 deployment = client.get("/deployments/name/stop-computes/weekdays-berlin-stop").json()

@@ -20,6 +20,6 @@ if __name__ == "__main__":
     print()
     training_recovery.main(quick)
     print()
-    snapshot.main()
+    snapshot.main(quick)
     print()
     move_chaos.main(1 if quick else 10)

@@ -25,7 +25,6 @@ def main(quick: bool = False) -> dict[str, float]:
     local_prefect()
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    from amlops.cli import DEMO_SCENARIO
     from amlops.emulator import Emulator, scenario
     from amlops.emulator.azurite import KEY, Azurite
     from amlops.training import Budgets, CheckpointLocation
@@ -35,7 +34,7 @@ def main(quick: bool = False) -> dict[str, float]:
 
     azurite = Azurite()
     url = azurite.start()
-    spec = scenario.read(DEMO_SCENARIO)
+    spec = scenario.read(scenario.DEMO)
     ws = spec["workspaces"][0]
     ws["datastores"].append({"name": "checkpoints", "properties": {"datastoreType": "AzureBlob", "accountName": "devstoreaccount1", "containerName": "bench"}})
     try:

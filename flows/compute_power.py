@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from amlops.azure.clients import POOL_SIZE
 from amlops.errors import InvalidInput
-from amlops.fleet import Action, IdlePolicy, Outcome, Selector, decide
+from amlops.fleet import Action, IdlePolicy, Outcome, Selector, count_results, plan_run
 from amlops.models import ResourceId
 from tasks import compute_power as t
 from tasks.common import sync_result
@@ -109,29 +109,10 @@ def run_fleet(
         return FleetReport(action=action, skipped_run=skip)
 
     surveys = [f.result() for f in t.survey_workspace.map(t.selected_workspaces(selector))]
-    now = datetime.now(UTC)
-    outcomes: list[Outcome] = []
-    to_act: dict[str, list[str]] = {}
-    violations: list[dict[str, str]] = []
-    for survey in surveys:
-        for compute in survey.computes:
-            if not selector.matches(compute):
-                if selector.excluded(compute) and compute.compute_type in selector.compute_types:
-                    outcomes.append(Outcome(workspace=survey.workspace, compute=compute.name, action=action, result="skipped", reason="excluded by the selector"))
-                continue
-            if policy and (why := policy.violation(compute)):
-                violations.append({"workspace": survey.workspace, "compute": compute.name, "idle shutdown": compute.idle_time_before_shutdown or "-", "problem": why})
-            verdict = decide(compute, action, survey.busy.get(compute.name, []), now)
-            if verdict is not None:
-                outcomes.append(Outcome(workspace=survey.workspace, compute=compute.name, action=action, result=verdict[0], reason=verdict[1]))
-            elif dry_run:
-                outcomes.append(Outcome(workspace=survey.workspace, compute=compute.name, action=action, result="would start" if action == "start" else "would stop", reason=f"is {compute.state}"))
-            else:
-                to_act.setdefault(survey.workspace, []).append(compute.name)
-
-    total = sum(len(n) for n in to_act.values())
+    plan = plan_run(action, selector, policy, surveys, datetime.now(UTC), dry_run)
+    outcomes, violations, total = list(plan.outcomes), plan.idle_violations, plan.total
     progress_id = sync_result(create_progress_artifact(progress=0.0, key=f"{action}-computes-progress", description=f"{action} {total} instances")) if total else None
-    batches = [t.power_computes.submit(ResourceId.parse(ws), names, action, wait_seconds, capacity_retries, capacity_retry_delay, progress_id, total) for ws, names in to_act.items()]
+    batches = [t.power_computes.submit(ResourceId.parse(ws), names, action, wait_seconds, capacity_retries, capacity_retry_delay, progress_id, total) for ws, names in plan.to_act.items()]
     idle_sets = []
     if policy and policy.set_to and not dry_run:
         idle_sets = [t.set_idle_shutdown.submit(ResourceId.parse(v["workspace"]), v["compute"], policy.set_to) for v in violations]
@@ -143,9 +124,7 @@ def run_fleet(
 
 
 def _report(action: str, outcomes: list[Outcome], violations: list[dict[str, str]]) -> FleetReport:
-    counts: dict[str, int] = {}
-    for o in outcomes:
-        counts[o.result] = counts.get(o.result, 0) + 1
+    counts = count_results(outcomes)
     report = FleetReport(action=action, counts=counts, outcomes=sorted(outcomes, key=lambda o: (o.result, o.workspace, o.compute)), idle_violations=violations)
     create_table_artifact(key=f"{action}-computes-summary", table=[{**o.model_dump(), "workspace": o.workspace.rsplit("/", 1)[-1]} for o in report.outcomes], description=f"{action}-computes: {counts}")
     if violations:

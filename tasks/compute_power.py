@@ -16,12 +16,11 @@ from uuid import UUID
 from prefect import get_run_logger, task
 from prefect.artifacts import update_progress_artifact
 from prefect.context import TaskRunContext
-from pydantic import BaseModel
 
 from amlops.azure import computes, jobs, workspaces
 from amlops.errors import AmlopsError, Conflict, InvalidInput, NotFound
-from amlops.fleet import CAPACITY_CODES, TARGET_STATES, Action, Outcome, Result, Selector, decide
-from amlops.models import ComputeSpec, ResourceId
+from amlops.fleet import CAPACITY_CODES, TARGET_STATES, Action, Outcome, Result, Selector, Survey, decide
+from amlops.models import ResourceId
 from tasks.common import TASK_DEFAULTS, clients
 
 INSTANCE_THREADS = 16
@@ -42,12 +41,6 @@ class Progress:
             update_progress_artifact(artifact_id=artifact_id, progress=100.0 * done / total)
         if logger is not None and (done == total or done % max(1, total // 10) == 0):  # a line per tenth in the terminal
             logger.info("%s of %s instances done", done, total)
-
-
-class Survey(BaseModel):
-    workspace: str
-    computes: list[ComputeSpec]
-    busy: dict[str, list[str]]  # compute name -> its running jobs
 
 
 @task(name="survey_workspace", **TASK_DEFAULTS)

@@ -7,11 +7,8 @@ from prefect import task
 from amlops.azure import computes, datastores, jobs, storage, workspaces
 from amlops.errors import Conflict, InvalidInput, NotFound
 from amlops.models import Job, ResourceId
-from amlops.training import Checkpoint, CheckpointLocation, latest_complete
+from amlops.training import ATTEMPT_TAG, ENDED_TAG, LINEAGE_TAG, Checkpoint, CheckpointLocation, latest_complete
 from tasks.common import TASK_DEFAULTS, clients
-
-LINEAGE_TAG, ATTEMPT_TAG, RESUMED_TAG = "amlops.lineage", "amlops.attempt", "amlops.resumed_from"
-ENDED_TAG = "amlops.ended"  # why amlops itself ended an attempt (it cancelled a job stuck in Queued)
 
 
 @task(name="check_training_inputs", **TASK_DEFAULTS)

@@ -45,7 +45,7 @@ ARGS = [
 # the trial's clock starts; then the real CLI's main runs with the arguments above, in its own process.
 WARM = (
     "import json, os, sys\n"
-    "from amlops.cli import main\n"
+    "from app.cli import main\n"
     "import flows.move_workspace, azure.ai.ml, azure.mgmt.resource.resources\n"
     "line = sys.stdin.readline()\n"
     "os.environ.update(json.loads(line))\n"
@@ -59,6 +59,7 @@ class Launcher:
     def __init__(self, base_env: dict[str, str]) -> None:
         self.base_env = base_env
         self._started: list[subprocess.Popen[str]] = []
+        self._logs: dict[int, Path] = {}  # pid -> the run's log, where finish() appends its stderr
         self._next = self._spawn()
 
     def _spawn(self) -> subprocess.Popen[str]:
@@ -72,13 +73,12 @@ class Launcher:
         assert proc.stdin is not None
         proc.stdin.write(json.dumps({"AMLOPS_STATE_DIR": str(state_dir)}) + "\n")
         proc.stdin.flush()
-        proc.log = log  # type: ignore[attr-defined]
+        self._logs[proc.pid] = log
         return proc
 
-    @staticmethod
-    def finish(proc: subprocess.Popen[str], timeout: float = 300) -> int:
+    def finish(self, proc: subprocess.Popen[str], timeout: float = 300) -> int:
         _, err = proc.communicate(timeout=timeout)
-        with open(proc.log, "a") as f:  # type: ignore[attr-defined]
+        with open(self._logs[proc.pid], "a") as f:
             f.write(err or "")
         return proc.returncode
 

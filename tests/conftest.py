@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from amlops.emulator import azurite as azurite_server
 from amlops.emulator.control_client import EmulatorControl
 from amlops.models import ResourceId
 
-DEMO = Path(__file__).parents[1] / "amlops" / "emulator" / "scenarios" / "demo.yaml"
+DEMO = scenario.DEMO
 SUB = "11111111-1111-1111-1111-111111111111"
 TARGET_SUB = "22222222-2222-2222-2222-222222222222"
 WS_ID = f"/subscriptions/{SUB}/resourceGroups/ml-prod/providers/Microsoft.MachineLearningServices/workspaces/ml-prod-ws"

@@ -24,7 +24,7 @@ TRAIN = ["train", "--workspace", WS, "--command", "python train.py", "--environm
 # Runs main() as `amlops` does, then reports the exit code and which heavy packages got imported.
 PROBE = """
 import json, sys
-from amlops.cli import main
+from app.cli import main
 try:
     code = main(sys.argv[1:])
 except SystemExit as exit:

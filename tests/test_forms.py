@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel
 
 from amlops.errors import InvalidInput
 from amlops.models import PrivateEndpointConnection
@@ -12,7 +13,7 @@ PE = "/subscriptions/33333333-3333-3333-3333-333333333333/resourceGroups/net/pro
 PENDING = [PrivateEndpointConnection(name=n, id=f"/x/{n}", private_endpoint_id=PE + n, status="Pending") for n in ("hub.pe-1", "partner-2", "late-3")]
 
 
-def _schema(form: type) -> dict[str, dict[str, object]]:
+def _schema(form: type[BaseModel]) -> dict[str, dict[str, object]]:
     """The form as the Prefect server stores it, the only thing `amlops approve` sees."""
     return form.model_json_schema()["properties"]
 

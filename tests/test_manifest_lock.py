@@ -13,7 +13,7 @@ from amlops.manifests import LeaseKeeper, ManifestStore
 SOURCE = "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/ml-prod/providers/Microsoft.MachineLearningServices/workspaces/ml-prod-ws"
 
 
-def _contend(root: str, run_id: str, start: float, wins: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _contend(root: str, run_id: str, start: float, wins: multiprocessing.Queue[str]) -> None:
     while time.time() < start:
         pass
     try:

@@ -3,17 +3,31 @@ private endpoints, per-item progress, and a verification that reads provisioning
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from amlops.approvals import Decision
 from amlops.models import ComputeSpec, Job, PrivateEndpointConnection, Workspace
-from amlops.move import Inventory, MoveManifest, MoveRequest, Step, after_move_sent, build_plan, power_state, quiesce_problems, verify
+from amlops.move import (
+    Inventory,
+    Location,
+    MoveManifest,
+    MoveRequest,
+    OperationEnd,
+    Step,
+    after_move_sent,
+    build_plan,
+    power_state,
+    quiesce_problems,
+    verify,
+)
 
 SUB, TARGET_SUB = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
 WS = f"/subscriptions/{SUB}/resourceGroups/ml-prod/providers/Microsoft.MachineLearningServices/workspaces/ml-prod-ws"
 MOVED = WS.replace(SUB, TARGET_SUB).replace("/ml-prod/", "/ml-moved/")
 PE = "/subscriptions/{}/resourceGroups/net/providers/Microsoft.Network/privateEndpoints/{}"
-SCHEDULE = {"status": "Enabled", "action": "Stop", "triggerType": "Cron", "cron": {"expression": "0 19 * * 1-5", "timeZone": "UTC"}}
+SCHEDULE: dict[str, object] = {"status": "Enabled", "action": "Stop", "triggerType": "Cron", "cron": {"expression": "0 19 * * 1-5", "timeZone": "UTC"}}
 
 
 def _workspace(rid: str) -> Workspace:
@@ -28,13 +42,13 @@ def _connection(name: str, endpoint: str, status: str) -> PrivateEndpointConnect
     return PrivateEndpointConnection(name=name, id=f"{WS}/privateEndpointConnections/{name}", private_endpoint_id=PE.format(SUB, endpoint), status=status)
 
 
-def _manifest(computes: list[ComputeSpec] = (), connections: list[PrivateEndpointConnection] = (), decisions: list[Decision] = ()) -> MoveManifest:  # type: ignore[assignment]
+def _manifest(computes: Sequence[ComputeSpec] = (), connections: Sequence[PrivateEndpointConnection] = (), decisions: Sequence[Decision] = ()) -> MoveManifest:
     request = MoveRequest(source=WS, target_subscription=TARGET_SUB, target_resource_group="ml-moved")
     inventory = Inventory(workspace=_workspace(WS), computes=list(computes), private_endpoint_connections=list(connections))
     return MoveManifest(move_id=request.move_id, request=request, inventory=inventory, resources=[WS], decisions=list(decisions))
 
 
-def _observed(computes: list[ComputeSpec] = (), connections: list[PrivateEndpointConnection] = ()) -> Inventory:  # type: ignore[assignment]
+def _observed(computes: Sequence[ComputeSpec] = (), connections: Sequence[PrivateEndpointConnection] = ()) -> Inventory:
     return Inventory(workspace=_workspace(MOVED), computes=list(computes), private_endpoint_connections=list(connections))
 
 
@@ -54,8 +68,8 @@ def _observed(computes: list[ComputeSpec] = (), connections: list[PrivateEndpoin
         ("missing", "failed", "stop"),
     ],
 )
-def test_a_move_in_flight_is_decided_by_where_the_workspace_is(location: str, operation: str, action: str) -> None:
-    assert after_move_sent(location, operation) == action  # type: ignore[arg-type]
+def test_a_move_in_flight_is_decided_by_where_the_workspace_is(location: Location, operation: OperationEnd, action: str) -> None:
+    assert after_move_sent(location, operation) == action
 
 
 def test_a_restore_forgets_the_attempt_but_keeps_the_snapshot() -> None:
@@ -121,7 +135,7 @@ def test_a_stopped_instance_must_come_back_stopped() -> None:
 
 
 def test_fields_azure_adds_to_schedules_are_not_differences() -> None:
-    returned = [{**SCHEDULE, "id": "3f9c...", "provisioningStatus": "Completed"}]
+    returned: list[dict[str, object]] = [{**SCHEDULE, "id": "3f9c...", "provisioningStatus": "Completed"}]
     checks = verify(_manifest([_instance("Running")]), _observed([_instance("Running", schedules=returned)]))
     assert next(c for c in checks if c.kind == "compute").ok
 

@@ -60,16 +60,15 @@ def to_spec(body: dict[str, Any]) -> ComputeSpec:
     )
 
 
-def _path(workspace: ResourceId, name: str = "") -> str:
-    return rest.child_path(workspace, "computes", name)
+COMPUTES = rest.Collection("computes", to_spec)
 
 
 def list_computes(clients: Clients, workspace: ResourceId) -> list[ComputeSpec]:
-    return [to_spec(b) for b in rest.pages(clients, workspace.subscription, _path(workspace), rest.ML_API)]
+    return COMPUTES.list(clients, workspace)
 
 
 def get_compute(clients: Clients, workspace: ResourceId, name: str) -> ComputeSpec:
-    return to_spec(rest.send(clients, workspace.subscription, "GET", _path(workspace, name), rest.ML_API))
+    return COMPUTES.get(clients, workspace, name)
 
 
 def create_compute(clients: Clients, workspace: ResourceId, spec: ComputeSpec, location: str) -> ComputeSpec:
@@ -77,7 +76,7 @@ def create_compute(clients: Clients, workspace: ResourceId, spec: ComputeSpec, l
     body: dict[str, Any] = {"location": location, "properties": spec.create_properties, "tags": spec.tags}
     if spec.identity:
         body["identity"] = spec.identity
-    return to_spec(rest.put_by_id(clients, _path(workspace, spec.name), rest.ML_API, body))
+    return to_spec(rest.put_by_id(clients, COMPUTES.path(workspace, spec.name), rest.ML_API, body))
 
 
 def delete_compute(clients: Clients, workspace: ResourceId, spec: ComputeSpec) -> str:
@@ -112,5 +111,5 @@ def restart_compute(clients: Clients, workspace: ResourceId, name: str, wait_sec
 
 def update_idle_shutdown(clients: Clients, workspace: ResourceId, name: str, duration: str) -> None:
     """Set idle shutdown (ISO 8601, between PT15M and P3D) as Azure ML's updateIdleShutdownSetting does."""
-    path = _path(workspace, name) + "/updateIdleShutdownSetting"
+    path = COMPUTES.path(workspace, name) + "/updateIdleShutdownSetting"
     rest.send(clients, workspace.subscription, "POST", path, rest.ML_API, {"idleTimeBeforeShutdown": duration})

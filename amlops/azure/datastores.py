@@ -12,10 +12,6 @@ from amlops.models import Datastore, ResourceId
 SECRET_FIELDS = {"key", "sasToken", "clientSecret", "certificate", "password"}
 
 
-def _path(workspace: ResourceId, name: str = "") -> str:
-    return rest.child_path(workspace, "datastores", name)
-
-
 def to_datastore(body: dict[str, Any]) -> Datastore:
     props = copy.deepcopy(body.get("properties") or {})
     credentials = props.get("credentials") or {}
@@ -40,12 +36,15 @@ def to_datastore(body: dict[str, Any]) -> Datastore:
     )
 
 
+DATASTORES = rest.Collection("datastores", to_datastore)
+
+
 def list_datastores(clients: Clients, workspace: ResourceId) -> list[Datastore]:
-    return [to_datastore(b) for b in rest.pages(clients, workspace.subscription, _path(workspace), rest.ML_API)]
+    return DATASTORES.list(clients, workspace)
 
 
 def get_datastore(clients: Clients, workspace: ResourceId, name: str) -> Datastore:
-    return to_datastore(rest.send(clients, workspace.subscription, "GET", _path(workspace, name), rest.ML_API))
+    return DATASTORES.get(clients, workspace, name)
 
 
 def register_datastore(clients: Clients, workspace: ResourceId, datastore: Datastore, secrets: dict[str, Any] | None = None) -> Datastore:
@@ -54,7 +53,7 @@ def register_datastore(clients: Clients, workspace: ResourceId, datastore: Datas
     if secrets:
         props.setdefault("credentials", {})["secrets"] = secrets
     body = {"properties": props}
-    return to_datastore(rest.send(clients, workspace.subscription, "PUT", _path(workspace, datastore.name), rest.ML_API, body))
+    return to_datastore(rest.send(clients, workspace.subscription, "PUT", DATASTORES.path(workspace, datastore.name), rest.ML_API, body))
 
 
 def repoint_datastore(clients: Clients, workspace: ResourceId, current: Datastore, subscription: str, resource_group: str) -> Datastore:
@@ -70,9 +69,9 @@ def repoint_datastore(clients: Clients, workspace: ResourceId, current: Datastor
 
 def read_secrets(clients: Clients, workspace: ResourceId, name: str) -> dict[str, Any]:
     """listSecrets: the caller must pass the result on and drop it, never log or persist it."""
-    return rest.send(clients, workspace.subscription, "POST", _path(workspace, name) + "/listSecrets", rest.ML_API) or {}
+    return rest.send(clients, workspace.subscription, "POST", DATASTORES.path(workspace, name) + "/listSecrets", rest.ML_API) or {}
 
 
 def delete_datastore(clients: Clients, workspace: ResourceId, name: str) -> None:
-    rest.send(clients, workspace.subscription, "DELETE", _path(workspace, name), rest.ML_API)
+    rest.send(clients, workspace.subscription, "DELETE", DATASTORES.path(workspace, name), rest.ML_API)
 

@@ -45,11 +45,10 @@ def _endpoint(body: dict[str, Any], deployments: list[Deployment]) -> OnlineEndp
 
 def list_online_endpoints(clients: Clients, workspace: ResourceId) -> list[OnlineEndpoint]:
     """Every online endpoint with its deployments and traffic split: enough to redeploy it."""
-    sub = workspace.subscription
     found = []
-    for body in rest.pages(clients, sub, _path(workspace), rest.ML_API):
+    for body in rest.list_children(clients, workspace, "onlineEndpoints"):
         # By name: Azure lists deployments in no promised order, and they are created concurrently.
-        deployments = sorted((_deployment(d) for d in rest.pages(clients, sub, _path(workspace, body["name"]) + "/deployments", rest.ML_API)), key=lambda d: d.name)
+        deployments = sorted((_deployment(d) for d in rest.list_children(clients, workspace, f"onlineEndpoints/{body['name']}/deployments")), key=lambda d: d.name)
         found.append(_endpoint(body, deployments))
     return found
 
@@ -83,11 +82,10 @@ def list_batch_endpoints(clients: Clients, workspace: ResourceId) -> list[BatchE
     ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
     with azure_errors():
         found = list(ml.batch_endpoints.list())
-    path = _path(workspace, kind="batchEndpoints")
     return [
         BatchEndpoint(
             name=e.name, auth_mode=e.auth_mode or "", location=e.location or "",
-            deployments=[_deployment(d) for d in rest.pages(clients, workspace.subscription, f"{path}/{e.name}/deployments", rest.ML_API)],
+            deployments=[_deployment(d) for d in rest.list_children(clients, workspace, f"batchEndpoints/{e.name}/deployments")],
         )
         for e in found
     ]

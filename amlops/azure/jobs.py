@@ -26,13 +26,12 @@ def to_job(body: dict[str, Any]) -> Job:
     )
 
 
-def _path(workspace: ResourceId, name: str = "") -> str:
-    return rest.child_path(workspace, "jobs", name)
+JOBS = rest.Collection("jobs", to_job)
 
 
 def get_job(clients: Clients, workspace: ResourceId, name: str) -> Job:
     """The job from ARM; a failed one with its error from run history, where Azure ML reports it."""
-    job = to_job(rest.send(clients, workspace.subscription, "GET", _path(workspace, name), rest.ML_API))
+    job = JOBS.get(clients, workspace, name)
     if job.status != "Failed":
         return job
     error = ((run_details(clients, workspace, name).get("error") or {}).get("error")) or {}
@@ -46,7 +45,7 @@ def run_details(clients: Clients, workspace: ResourceId, name: str) -> dict[str,
 
 def list_jobs(clients: Clients, workspace: ResourceId, view: str = "ActiveOnly") -> list[Job]:
     """Jobs not archived (ActiveOnly, Azure's default), or All."""
-    return [to_job(b) for b in rest.pages(clients, workspace.subscription, _path(workspace), rest.ML_API, {"listViewType": view})]
+    return JOBS.list(clients, workspace, {"listViewType": view})
 
 
 def active_jobs(clients: Clients, workspace: ResourceId) -> list[Job]:
@@ -98,7 +97,7 @@ def cancel_job(clients: Clients, workspace: ResourceId, name: str) -> None:
 def set_tags(clients: Clients, workspace: ResourceId, name: str, tags: dict[str, str]) -> None:
     """Add tags to a submitted job: Azure ML lets a job change its tags, description and display name after
     submission (a PUT of the same job)."""
-    body = rest.send(clients, workspace.subscription, "GET", _path(workspace, name), rest.ML_API)
+    body = rest.get_child(clients, workspace, "jobs", name)
     props = dict(body.get("properties") or {})
     props["tags"] = {**(props.get("tags") or {}), **tags}
-    rest.send(clients, workspace.subscription, "PUT", _path(workspace, name), rest.ML_API, {"properties": props})
+    rest.send(clients, workspace.subscription, "PUT", JOBS.path(workspace, name), rest.ML_API, {"properties": props})

@@ -12,5 +12,5 @@ NOT_RUNNING = {"Completed", "Failed", "Canceled", "Paused", "NotResponding"}
 
 def running_projects(clients: Clients, workspace: ResourceId) -> list[str]:
     """Labeling projects that are labeling now (JobStatus neither ended nor Paused)."""
-    found = rest.pages(clients, workspace.subscription, rest.child_path(workspace, "labelingJobs"), LABELING_API)
+    found = rest.list_children(clients, workspace, "labelingJobs", api_version=LABELING_API)
     return sorted(b["name"] for b in found if (b.get("properties") or {}).get("status") not in NOT_RUNNING)

@@ -21,19 +21,18 @@ def to_connection(body: dict[str, Any]) -> PrivateEndpointConnection:
     )
 
 
-def _path(workspace: ResourceId, name: str = "") -> str:
-    return rest.child_path(workspace, "privateEndpointConnections", name)
+CONNECTIONS = rest.Collection("privateEndpointConnections", to_connection)
 
 
 def list_connections(clients: Clients, workspace: ResourceId) -> list[PrivateEndpointConnection]:
-    return [to_connection(b) for b in rest.pages(clients, workspace.subscription, _path(workspace), rest.ML_API)]
+    return CONNECTIONS.list(clients, workspace)
 
 
 def get_connection(clients: Clients, workspace: ResourceId, name: str) -> PrivateEndpointConnection:
-    return to_connection(rest.send(clients, workspace.subscription, "GET", _path(workspace, name), rest.ML_API))
+    return CONNECTIONS.get(clients, workspace, name)
 
 
 def set_connection_status(clients: Clients, workspace: ResourceId, name: str, status: str, description: str) -> PrivateEndpointConnection:
     """Approve or reject a connection (status Approved or Rejected)."""
     body = {"properties": {"privateLinkServiceConnectionState": {"status": status, "description": description}}}
-    return to_connection(rest.send(clients, workspace.subscription, "PUT", _path(workspace, name), rest.ML_API, body))
+    return to_connection(rest.send(clients, workspace.subscription, "PUT", CONNECTIONS.path(workspace, name), rest.ML_API, body))

@@ -6,8 +6,9 @@ compute actions) and for reading bodies exactly as Azure sends them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
 from azure.core.exceptions import HttpResponseError
@@ -27,6 +28,36 @@ METRICS_API = "2023-10-01"
 def child_path(workspace: ResourceId, segment: str, name: str = "") -> str:
     """``{workspace}/{segment}[/{name}]``: where a workspace's computes, jobs, datastores... live."""
     return f"{workspace.require_workspace()}/{segment}" + (f"/{name}" if name else "")
+
+
+def list_children(clients: Clients, workspace: ResourceId, segment: str, query: dict[str, str] | None = None, api_version: str = ML_API) -> Iterator[dict[str, Any]]:
+    """Every item of one of a workspace's collections (computes, jobs, datastores...), as Azure sends it."""
+    return pages(clients, workspace.subscription, child_path(workspace, segment), api_version, query)
+
+
+def get_child(clients: Clients, workspace: ResourceId, segment: str, name: str, api_version: str = ML_API) -> Any:
+    """One item of a workspace's collection, by name, as Azure sends it."""
+    return send(clients, workspace.subscription, "GET", child_path(workspace, segment, name), api_version)
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Collection(Generic[T]):
+    """One kind of a workspace's child resources: where they live, and how Azure's body becomes amlops' model."""
+
+    segment: str  # computes, jobs, datastores, ...
+    parse: Callable[[dict[str, Any]], T]
+
+    def path(self, workspace: ResourceId, name: str = "") -> str:
+        return child_path(workspace, self.segment, name)
+
+    def list(self, clients: Clients, workspace: ResourceId, query: dict[str, str] | None = None) -> list[T]:
+        return [self.parse(b) for b in list_children(clients, workspace, self.segment, query)]
+
+    def get(self, clients: Clients, workspace: ResourceId, name: str) -> T:
+        return self.parse(get_child(clients, workspace, self.segment, name))
 
 
 def _url(clients: Clients, path: str, api_version: str, query: dict[str, str] | None = None) -> str:

@@ -32,7 +32,7 @@ class EmulatorControl:
         return self.call("POST", "faults", {"route": route, "kind": kind, **spec})
 
     def rules(self, **rules: Any) -> dict[str, Any]:
-        """Add ARM rules: denied_actions=[{scope, actions}], policies=[{name, scope, resource_types, locations}],
+        """Add ARM rules: denied_actions=[{scope, actions}], policies=[{name, scope, resource_types, not_resource_types, locations, initiative}],
         role_definitions=[{name, roleName, assignableScopes}], deleted_principals=[object ids]."""
         return self.call("POST", "rules", rules)
 

@@ -24,23 +24,29 @@ ASSETS = "{asset}"  # environments, models, data, codes, components
 ROLES = "/providers/Microsoft.Authorization/roleAssignments"
 LOCKS = "/providers/Microsoft.Authorization/locks"
 
-TABLE: list[tuple[str, str, Handler]] = [
+Row = tuple[str, str, Handler]
+
+
+def _collection(path: str, list_: Handler, put: Handler, get: Handler, delete: Handler | None = None) -> list[Row]:
+    """ARM's verbs on a collection: GET lists it; PUT, GET (and DELETE, where the kind has it) act on one by name."""
+    rows: list[Row] = [("GET", path, list_), ("PUT", path + "/{name}", put), ("GET", path + "/{name}", get)]
+    return rows + ([("DELETE", path + "/{name}", delete)] if delete else [])
+
+
+TABLE: list[Row] = [
     # long-running operation monitors
     ("GET", S + "/providers/{ns}/locations/{loc}/operationStatuses/{op}", common.operation_status),
     ("GET", S + "/providers/{ns}/locations/{loc}/operationResults/{op}", common.operation_result),
     # role assignments: any scope
-    ("GET", "/{scope*}" + ROLES, auth.list_assignments),
-    ("GET", "/{scope*}" + ROLES + "/{name}", auth.get_assignment),
-    ("PUT", "/{scope*}" + ROLES + "/{name}", auth.put_assignment),
-    ("DELETE", "/{scope*}" + ROLES + "/{name}", auth.delete_assignment),
+    *_collection("/{scope*}" + ROLES, auth.list_assignments, auth.put_assignment, auth.get_assignment, auth.delete_assignment),
     # role definitions, management locks, the caller's permissions: any scope
     ("GET", "/{scope*}/providers/Microsoft.Authorization/roleDefinitions/{name}", auth.get_role_definition),
-    ("GET", "/{scope*}" + LOCKS, auth.list_locks),
-    ("GET", "/{scope*}" + LOCKS + "/{name}", auth.get_lock),
-    ("PUT", "/{scope*}" + LOCKS + "/{name}", auth.put_lock),
-    ("DELETE", "/{scope*}" + LOCKS + "/{name}", auth.delete_lock),
+    *_collection("/{scope*}" + LOCKS, auth.list_locks, auth.put_lock, auth.get_lock, auth.delete_lock),
     ("GET", "/{scope*}/providers/Microsoft.Authorization/permissions", auth.list_permissions),
     ("POST", "/{scope*}/providers/Microsoft.PolicyInsights/checkPolicyRestrictions", auth.check_policy_restrictions),
+    ("GET", "/{scope*}/providers/Microsoft.Authorization/policyAssignments", auth.list_policy_assignments),
+    ("GET", "/{scope*}/providers/Microsoft.Authorization/policyDefinitions/{name}", auth.get_policy_definition),
+    ("GET", "/{scope*}/providers/Microsoft.Authorization/policySetDefinitions/{name}", auth.get_policy_set_definition),
     # Microsoft Graph: which principals still exist (models/authz.py)
     ("POST", "/v1.0/directoryObjects/getByIds", auth.directory_objects_by_ids),
     # metrics of an online endpoint (Azure Monitor)
@@ -68,30 +74,20 @@ TABLE: list[tuple[str, str, Handler]] = [
     ("DELETE", W, ml.delete_workspace),
     ("POST", W + "/listKeys", ml.list_keys),
     # computes
-    ("GET", W + "/computes", ml.list_computes),
-    ("PUT", W + "/computes/{name}", ml.put_compute),
-    ("GET", W + "/computes/{name}", ml.get_compute),
+    *_collection(W + "/computes", ml.list_computes, ml.put_compute, ml.get_compute, ml.delete_compute),
     ("PATCH", W + "/computes/{name}", ml.patch_compute),
-    ("DELETE", W + "/computes/{name}", ml.delete_compute),
     ("POST", W + "/computes/{name}/start", ml.start_compute),
     ("POST", W + "/computes/{name}/stop", ml.stop_compute),
     ("POST", W + "/computes/{name}/restart", ml.restart_compute),
     ("POST", W + "/computes/{name}/updateIdleShutdownSetting", ml.update_idle_shutdown),
     ("POST", W + "/computes/{name}/listNodes", ml.list_nodes),
     # online endpoints and their deployments; batch endpoints
-    ("GET", W + "/onlineEndpoints/{endpoint}/deployments", ml.list_deployments),
-    ("PUT", W + "/onlineEndpoints/{endpoint}/deployments/{name}", ml.put_deployment),
-    ("GET", W + "/onlineEndpoints/{endpoint}/deployments/{name}", ml.get_deployment),
-    ("DELETE", W + "/onlineEndpoints/{endpoint}/deployments/{name}", ml.delete_deployment),
-    ("GET", W + "/batchEndpoints/{endpoint}/deployments", ml.list_batch_deployments),
-    ("PUT", W + "/batchEndpoints/{endpoint}/deployments/{name}", ml.put_batch_deployment),
-    ("GET", W + "/batchEndpoints/{endpoint}/deployments/{name}", ml.get_batch_deployment),
-    ("GET", W + "/{kind:onlineEndpoints|batchEndpoints}", ml.list_endpoints),
-    ("PUT", W + "/{kind:onlineEndpoints|batchEndpoints}/{name}", ml.put_endpoint),
-    ("GET", W + "/{kind:onlineEndpoints|batchEndpoints}/{name}", ml.get_endpoint),
-    ("DELETE", W + "/{kind:onlineEndpoints|batchEndpoints}/{name}", ml.delete_endpoint),
+    *_collection(W + "/onlineEndpoints/{endpoint}/deployments", ml.list_deployments, ml.put_deployment, ml.get_deployment, ml.delete_deployment),
+    *_collection(W + "/batchEndpoints/{endpoint}/deployments", ml.list_batch_deployments, ml.put_batch_deployment, ml.get_batch_deployment),
+    *_collection(W + "/{kind:onlineEndpoints|batchEndpoints}", ml.list_endpoints, ml.put_endpoint, ml.get_endpoint, ml.delete_endpoint),
     # jobs, and their run history (Azure ML's data plane: /history/v1.0/{workspace}/runs/{run}/details)
     ("GET", "/history/v1.0" + W + "/runs/{run}/details", ml.run_details),
+    *_collection(W + "/jobs", ml.list_jobs, ml.put_job, ml.get_job, ml.delete_job),
     # v1 run history: experiments and their runs (azureml-core's Run History client; models/runhistory.py)
     ("POST", "/history/v1.0" + W + "/experiments:query", ml.query_experiments),
     ("POST", "/history/v1.0" + W + "/experiments/{experiment}/runs:query", ml.query_runs),
@@ -104,29 +100,18 @@ TABLE: list[tuple[str, str, Handler]] = [
     ("DELETE", W + "/jobs/{name}", ml.delete_job),
     ("POST", W + "/jobs/{name}/cancel", ml.cancel_job),
     # labeling projects; v1 web services, listed by the model management service
-    ("GET", W + "/labelingJobs", ml.list_labeling_jobs),
-    ("PUT", W + "/labelingJobs/{name}", ml.put_labeling_job),
-    ("GET", W + "/labelingJobs/{name}", ml.get_labeling_job),
+    *_collection(W + "/labelingJobs", ml.list_labeling_jobs, ml.put_labeling_job, ml.get_labeling_job),
     ("POST", W + "/labelingJobs/{name}/pause", ml.pause_labeling_job),
     ("POST", W + "/labelingJobs/{name}/resume", ml.resume_labeling_job),
     ("GET", "/modelmanagement/v1.0" + W + "/services", ml.list_services),
     ("DELETE", "/modelmanagement/v1.0" + W + "/services/{name}", ml.delete_service),
     # Azure ML schedules
-    ("GET", W + "/schedules", ml.list_schedules),
-    ("PUT", W + "/schedules/{name}", ml.put_schedule),
-    ("GET", W + "/schedules/{name}", ml.get_schedule),
-    ("DELETE", W + "/schedules/{name}", ml.delete_schedule),
+    *_collection(W + "/schedules", ml.list_schedules, ml.put_schedule, ml.get_schedule, ml.delete_schedule),
     # datastores
-    ("GET", W + "/datastores", ml.list_datastores),
-    ("PUT", W + "/datastores/{name}", ml.put_datastore),
-    ("GET", W + "/datastores/{name}", ml.get_datastore),
-    ("DELETE", W + "/datastores/{name}", ml.delete_datastore),
+    *_collection(W + "/datastores", ml.list_datastores, ml.put_datastore, ml.get_datastore, ml.delete_datastore),
     ("POST", W + "/datastores/{name}/listSecrets", ml.list_secrets),
     # private endpoint connections
-    ("GET", W + "/privateEndpointConnections", ml.list_connections),
-    ("PUT", W + "/privateEndpointConnections/{name}", ml.put_connection),
-    ("GET", W + "/privateEndpointConnections/{name}", ml.get_connection),
-    ("DELETE", W + "/privateEndpointConnections/{name}", ml.delete_connection),
+    *_collection(W + "/privateEndpointConnections", ml.list_connections, ml.put_connection, ml.get_connection, ml.delete_connection),
     ("GET", W + "/privateLinkResources", ml.list_private_link_resources),
     # assets that move with the workspace: containers and versions
     ("GET", W + "/{asset:environments|models|data|codes|components}", ml.list_assets),

@@ -33,6 +33,10 @@ from amlops.emulator.models import (
 from amlops.emulator.models.common import WORKSPACE_TYPE
 from amlops.emulator.state import State, Subscription
 
+# The demo scenario (make demo, the tests' and benchmarks' default): a workspace with everything a move
+# touches, and a target subscription ready for it.
+DEMO = Path(__file__).parent / "scenarios" / "demo.yaml"
+
 
 def read(path: str | Path) -> dict[str, Any]:
     text = Path(path).read_text()

@@ -66,7 +66,7 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def _cli(api: str, emulator: Emulator, state_dir: Path, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, **emulator.env(), "PREFECT_API_URL": api, "AMLOPS_STATE_DIR": str(state_dir)}
-    return subprocess.Popen([sys.executable, "-m", "amlops.cli", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def _paused_run(api: str, flow_name: str, timeout: float = 90) -> str:

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from amlops.azure import computes, jobs
-from amlops.cli import EXIT_CODES
 from amlops.manifests import ManifestStore
 from amlops.models import ComputeSpec, ResourceId
+from app.cli import EXIT_CODES
 from flows import pauses
 from tests.conftest import TARGET_SUB, WS_ID, Env, demo_scenario
 from tests.flows.test_move_workspace import _cmk, _databricks, _other_region, _other_tenant, _unregistered
@@ -28,12 +28,12 @@ UNATTENDED = ["--approve-plan-as", "alice", "--confirm-workspace", "ml-prod-ws",
 
 
 class Amlops:
-    """`python -m amlops.cli ...` started in the background, pointed at the test's emulator and Prefect server."""
+    """`python -m app.cli ...` started in the background, pointed at the test's emulator and Prefect server."""
 
     def __init__(self, args: list[str], prefect_server: str, state_dir: Path, log: Path) -> None:
         env = {**os.environ, "PREFECT_API_URL": prefect_server, "AMLOPS_STATE_DIR": str(state_dir)}
         self.log = log
-        self.proc = subprocess.Popen([sys.executable, "-m", "amlops.cli", *args], cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
 
     def wait(self, timeout: float = 600) -> int:
         try:

@@ -8,7 +8,7 @@ import pytest
 
 from amlops.azure import computes, locks, permissions, policy, rest, roles
 from amlops.emulator.models.authz import action_for
-from amlops.errors import AuthenticationFailed, InvalidInput, Locked
+from amlops.errors import AuthenticationFailed, InvalidInput, Locked, NotFound
 from amlops.models import ResourceId, RoleAssignment
 from tests.conftest import SUB, TARGET_SUB, WS_ID, Env
 
@@ -41,12 +41,12 @@ def test_a_read_only_lock_refuses_updates_and_post_actions(demo: Env, ws: Resour
 
 def test_validate_move_fails_on_locks(demo: Env) -> None:
     demo.control.load({**_demo_with_target(), "locks": [{"scope": STORAGE, "name": "keep-data", "level": "CanNotDelete"}]})
-    body = {"resources": [STORAGE], "targetResourceGroup": f"/subscriptions/{TARGET_SUB}/resourceGroups/ml-moved"}
+    target = f"/subscriptions/{TARGET_SUB}/resourceGroups/ml-moved"
     from amlops.azure import moves
     from amlops.errors import MoveValidationFailed
 
     with pytest.raises(MoveValidationFailed) as refused:
-        moves.validate_move(demo.clients, ResourceId.parse(RG), body["resources"], body["targetResourceGroup"])
+        moves.validate_move(demo.clients, ResourceId.parse(RG), [STORAGE], target)
     assert any(d["code"] == "ScopeLocked" and "keep-data" in d["message"] for d in refused.value.details)
 
 
@@ -92,6 +92,43 @@ def test_policy_denies_the_write_and_check_policy_restrictions_says_so_first(dem
     with pytest.raises(AuthenticationFailed) as refused:
         computes.create_compute(demo.clients, ws, gpu.model_copy(update={"name": "gpu2"}), "westeurope")
     assert refused.value.code == "RequestDisallowedByPolicy" and "was disallowed by policy" in refused.value.message
+
+
+def test_policy_assignments_and_their_definitions_read_as_the_rest_examples_show_them(demo: Env) -> None:
+    demo.control.rules(policies=[
+        {"name": "eu-only", "scope": f"/subscriptions/{SUB}", "locations": ["westeurope"]},
+        {"name": "no-ml-compute", "scope": RG, "resource_types": ["Microsoft.MachineLearningServices/workspaces/computes"]},
+        {"name": "elsewhere", "scope": f"/subscriptions/{SUB}/resourceGroups/other", "resource_types": ["Microsoft.Storage/storageAccounts"]},
+    ])  # fmt: skip
+    listed = list(rest.pages(demo.clients, SUB, f"{RG}/providers/Microsoft.Authorization/policyAssignments", "2023-04-01", {"$filter": "atScope()"}))
+    assert [a["name"] for a in listed] == ["eu-only", "no-ml-compute"], "at the group and above it, not beside it"
+    assignment = listed[0]
+    assert assignment["type"] == "Microsoft.Authorization/policyAssignments" and assignment["properties"]["scope"] == f"/subscriptions/{SUB}"
+    definition = rest.send(demo.clients, SUB, "GET", assignment["properties"]["policyDefinitionId"], "2023-04-01")
+    assert definition["properties"]["policyRule"] == {"if": {"allOf": [{"field": "location", "notIn": ["westeurope"]}]}, "then": {"effect": "deny"}}
+    assert policy.denials(demo.clients, RG, "Microsoft.Storage/storageAccounts", "northeurope")[0].policy_assignment_id == assignment["id"]  # as the rule reads
+    with pytest.raises(NotFound) as missing:  # under a group that does not exist, ARM answers ResourceGroupNotFound
+        list(rest.pages(demo.clients, SUB, f"/subscriptions/{SUB}/resourceGroups/nope/providers/Microsoft.Authorization/policyAssignments", "2023-04-01"))
+    assert missing.value.code == "ResourceGroupNotFound"
+    with pytest.raises(NotFound):
+        rest.send(demo.clients, SUB, "GET", f"/subscriptions/{SUB}/providers/Microsoft.Authorization/policyDefinitions/never-assigned", "2023-04-01")
+
+
+def test_policies_of_one_initiative_are_one_assignment_of_a_policy_set(demo: Env, ws: ResourceId) -> None:
+    demo.control.rules(policies=[
+        {"name": "no-compute", "initiative": "guardrails", "scope": RG, "resource_types": ["Microsoft.MachineLearningServices/workspaces/computes"]},
+        {"name": "no-aks", "initiative": "guardrails", "scope": RG, "resource_types": ["Microsoft.ContainerService/managedClusters"]},
+    ])  # fmt: skip
+    [assignment] = rest.pages(demo.clients, SUB, f"{RG}/providers/Microsoft.Authorization/policyAssignments", "2023-04-01", {"$filter": "atScope()"})
+    assert assignment["name"] == "guardrails" and "/policySetDefinitions/guardrails" in assignment["properties"]["policyDefinitionId"]
+    initiative = rest.send(demo.clients, SUB, "GET", assignment["properties"]["policyDefinitionId"], "2023-04-01")
+    assert [m["policyDefinitionReferenceId"] for m in initiative["properties"]["policyDefinitions"]] == ["no-compute", "no-aks"]
+    member = rest.send(demo.clients, SUB, "GET", initiative["properties"]["policyDefinitions"][1]["policyDefinitionId"], "2023-04-01")
+    assert member["properties"]["policyRule"]["if"] == {"allOf": [{"field": "type", "in": ["Microsoft.ContainerService/managedClusters"]}]}
+    [gpu] = [c for c in computes.list_computes(demo.clients, ws) if c.name == "gpu-cluster"]
+    with pytest.raises(AuthenticationFailed) as refused:
+        computes.create_compute(demo.clients, ws, gpu.model_copy(update={"name": "gpu2"}), "westeurope")
+    assert '"policySetDefinition":{"name":"guardrails"' in refused.value.message and "policyAssignments/guardrails" in refused.value.message
 
 
 def test_check_policy_restrictions_accepts_the_official_example_request(demo: Env) -> None:

@@ -24,7 +24,8 @@ DOCUMENTED_PROVIDER_TABLE = """
 
 def _documented() -> tuple[set[str], set[str]]:
     """(always required, required only for a plan: 'If you plan on ...'), as namespaces."""
-    always, conditional = set(), set()
+    always: set[str] = set()
+    conditional: set[str] = set()
     for name, why in re.findall(r"\| __([\w./]+)__ \| ([^|]+) \|", DOCUMENTED_PROVIDER_TABLE):
         namespace = name.split("/")[0]  # Microsoft.Notebooks/NotebookProxies: a type of the Microsoft.Notebooks provider
         (conditional if why.strip().startswith("If you plan") else always).add(namespace)

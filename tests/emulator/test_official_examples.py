@@ -145,7 +145,7 @@ def _parse(operation: str, body: Any) -> None:
             assert model.namespace == body["namespace"]
         return
     parser = PARSERS.get(kind)
-    items = body.get("value") if isinstance(body, dict) and "value" in body else [body]
+    items = body["value"] if isinstance(body, dict) and "value" in body else [body]
     for item in items:
         assert isinstance(item, dict) and "name" in item, f"{operation}: an item without a name: {item}"
         if kind == "RoleAssignments":

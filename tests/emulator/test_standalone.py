@@ -15,9 +15,10 @@ ROOT = Path(__file__).parents[2]
 
 
 def test_amlops_emulator_prints_exports_then_serves_the_scenario() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "amlops.cli", "emulator", "--port", "0", "--scenario", str(DEMO)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "emulator", "--port", "0", "--scenario", str(DEMO)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
-        lines = [proc.stdout.readline().strip() for _ in range(3)]  # type: ignore[union-attr]
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline().strip() for _ in range(3)]
         assert all(line.startswith("export AMLOPS_") for line in lines), lines
         env = dict(line.removeprefix("export ").split("=", 1) for line in lines)
         clients = Clients(Target.from_env(env))

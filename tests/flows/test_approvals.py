@@ -16,6 +16,7 @@ from amlops.models import ResourceId
 from flows import pauses
 from flows.approve_private_endpoints import approve_private_endpoints
 from tests.conftest import WS_ID, Env, demo_scenario
+from tests.flows.runs import history
 
 WS = ResourceId.parse(WS_ID)
 HUB = "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/network-hub/providers/Microsoft.Network/privateEndpoints/pe-new-hub"
@@ -65,13 +66,6 @@ class Background:
         return self.state
 
 
-def _history(run_id: Any) -> list[str]:
-    from prefect.client.orchestration import get_client
-
-    with get_client(sync_client=True) as client:
-        return [s.name for s in client.read_flow_run_states(run_id)]
-
-
 def _run(**kwargs: Any) -> Background:
     return Background(approve_private_endpoints, workspace=WS_ID, poll_seconds=1, **kwargs)
 
@@ -84,7 +78,8 @@ def test_allow_list_alone_decides_without_a_pause(flows_env: Env) -> None:
     decisions = state.result()
     assert [(d.connection, d.via, d.outcome) for d in decisions] == [("hub-2", "allow-list", "Approved")]
     assert _statuses(flows_env)["hub-2"] == "Approved"
-    assert "Paused" not in _history(state.state_details.flow_run_id), "nobody was asked"
+    run_id = state.state_details.flow_run_id
+    assert run_id is not None and "Paused" not in history(run_id), "nobody was asked"
 
 
 def test_mixed_allow_list_and_a_person(flows_env: Env) -> None:

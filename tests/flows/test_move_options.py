@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from prefect.client.orchestration import get_client
 from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL
 
@@ -19,6 +18,7 @@ from amlops.models import ResourceId
 from flows.move_workspace import move_workspace
 from tests.conftest import SUB, TARGET_SUB, WS_ID, Env, demo_scenario
 from tests.flows.conftest import move_args
+from tests.flows.runs import history
 
 WS = ResourceId.parse(WS_ID)
 TARGET = WS.moved_to(TARGET_SUB, "ml-moved")
@@ -35,11 +35,6 @@ def _run(**changes: Any) -> tuple[Any, Any]:
 
 def _valid_compute_name(name: str) -> bool:
     return bool(COMPUTE_NAME.match(name)) and not re.search(r"-\d$", name)
-
-
-def _history(run_id: Any) -> list[str]:
-    with get_client(sync_client=True) as client:
-        return [s.name for s in client.read_flow_run_states(run_id)]
 
 
 def _server_record(flow_run_id: Any) -> tuple[dict[str, Any], list[str]]:
@@ -112,7 +107,7 @@ def test_allow_endpoint_no_approval_exclude_associated_and_batch_endpoints(flows
     state, report = _run(**args, require_approval=False, private_endpoint_allow_list=allow, include_associated=False)
     assert state.is_completed(), report
     run_id = state.state_details.flow_run_id
-    assert not {"Paused", "Suspended"} & set(_history(run_id)), "nobody was asked"
+    assert not {"Paused", "Suspended"} & set(history(run_id)), "nobody was asked"
 
     c = flows_env.clients
     assert [e.name for e in endpoints.list_batch_endpoints(c, TARGET)] == ["nightly-scoring"]

@@ -14,7 +14,7 @@ import pytest
 from amlops.azure import computes, network, workspaces
 from amlops.models import ResourceId
 from amlops.move import STEPS, Step
-from flows.move_workspace import move_workspace
+from flows.move_workspace import MoveReport, move_workspace
 from tests import chaos
 from tests.conftest import TARGET_SUB, WS_ID, Env
 from tests.flows.conftest import move_args
@@ -65,7 +65,7 @@ def test_killed_after_a_step_resumes_and_finishes(flows_env: Env, prefect_server
 
     state = move_workspace(**move_args(), return_state=True)
     report = state.result(raise_on_failure=False)
-    assert state.is_completed(), f"after a kill following {killed_after}: {report}"
+    assert state.is_completed() and isinstance(report, MoveReport), f"after a kill following {killed_after}: {report}"
     assert report.status == "completed" and all(c.ok for c in report.checks)
     c = flows_env.clients
     assert workspaces.get_workspace(c, TARGET).id == str(TARGET)

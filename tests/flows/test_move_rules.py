@@ -26,6 +26,16 @@ def _run(**changes: Any) -> Any:
     return state, state.result(raise_on_failure=False)
 
 
+def _refused(env: Env, spec: dict[str, Any], **changes: Any) -> str:
+    """Load ``spec``, run the move (with ``changes`` to its arguments): it must fail before writing anything; what it said."""
+    env.control.load(spec)
+    mark = env.control.mark()
+    state, error = _run(**changes)
+    assert state.is_failed()
+    assert env.control.writes(mark) == [], "refused, yet something was written"
+    return str(error)
+
+
 def _target_group(spec: dict[str, Any]) -> None:
     spec["resource_groups"].append({"id": TARGET_RG, "location": "westeurope"})
 
@@ -90,13 +100,9 @@ def _renamed_instance_held_in_region(spec: dict[str, Any]) -> None:
 def test_what_azure_would_refuse_later_is_refused_before_any_write(flows_env: Env, change: Callable[[dict[str, Any]], None], says: list[str]) -> None:
     spec = demo_scenario()
     change(spec)
-    flows_env.control.load(spec)
-    mark = flows_env.control.mark()
-    state, error = _run(etag_conflict_policy="rename")
-    assert state.is_failed()
+    error = _refused(flows_env, spec, etag_conflict_policy="rename")  # the names it would use count too
     for text in says:
-        assert text in str(error), f"{text!r} missing from: {error}"
-    assert flows_env.control.writes(mark) == [], "refused, yet something was written"
+        assert text in error, f"{text!r} missing from: {error}"
 
 
 def test_a_shared_resource_named_by_the_operator_moves(flows_env: Env) -> None:
@@ -204,14 +210,10 @@ def _labeling_and_services(spec: dict[str, Any]) -> None:
 def test_running_labeling_projects_deployed_web_services_and_data_profiling_refuse_the_move(flows_env: Env) -> None:
     spec = demo_scenario()
     _labeling_and_services(spec)
-    flows_env.control.load(spec)
-    mark = flows_env.control.mark()
-    state, error = _run()
-    assert state.is_failed()
-    assert "LabelingProjectsRunning" in str(error) and "defects" in str(error) and "old-project" not in str(error)
-    assert "DeployedWebServices" in str(error) and "legacy-scoring (ACI)" in str(error)
-    assert "DataProfilingRunning" in str(error) and "profile-sales/dataset_5f1c" in str(error) and "dataset_0a2b" not in str(error)
-    assert flows_env.control.writes(mark) == []
+    error = _refused(flows_env, spec)
+    assert "LabelingProjectsRunning" in error and "defects" in error and "old-project" not in error
+    assert "DeployedWebServices" in error and "legacy-scoring (ACI)" in error
+    assert "DataProfilingRunning" in error and "profile-sales/dataset_5f1c" in error and "dataset_0a2b" not in error
 
 
 def _start_labeling(env: Env) -> None:

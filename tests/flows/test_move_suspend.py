@@ -5,39 +5,20 @@ runs the flow again from the top, and each keyed pause hands back its own answer
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
-
-from prefect.client.orchestration import get_client
-from prefect.deployments import run_deployment
+from uuid import UUID
 
 from amlops.azure import computes, network, workspaces
-from amlops.cli import main as cli
+from app.cli import main as cli
 from flows import pauses
 from tests.chaos import SOURCE, TARGET
 from tests.conftest import TARGET_SUB, Env
+from tests.flows.runs import served, start_run, wait_for
 
-ROOT = Path(__file__).parents[2]
 SERVE = "from flows.move_workspace import move_workspace as f; f.serve(name='suspending-move', pause_on_shutdown=False)"
 
 
-def _state(run_id: object) -> str:
-    with get_client(sync_client=True) as client:
-        state = client.read_flow_run(run_id).state
-    return state.name if state else ""
-
-
-def _wait_for(run_id: object, names: set[str], log: Path, timeout: float = 120) -> str:
-    deadline = time.monotonic() + timeout
-    while (name := _state(run_id)) not in names:
-        assert time.monotonic() < deadline, f"run stayed {name}, expected one of {names}:\n{log.read_text()[-3000:]}"
-        time.sleep(0.5)
-    return name
-
-
-def _waiting_for(run_id: object) -> pauses.PausedRun:
+def _waiting_for(run_id: UUID) -> pauses.PausedRun:
     return next(r for r in pauses.list_paused() if r.id == str(run_id))
 
 
@@ -45,27 +26,19 @@ def test_a_move_from_a_deployment_suspends_twice_and_completes(flows_env: Env, p
     flows_env.load_demo()
     log = tmp_path / "runner.log"
     env = {**os.environ, "PREFECT_API_URL": prefect_server, "PREFECT_RUNNER_POLL_FREQUENCY": "1", "AMLOPS_STATE_DIR": str(tmp_path / "state")}
-    runner = subprocess.Popen([sys.executable, "-c", SERVE], cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
-    try:
-        params = {"source": str(SOURCE), "target_subscription": TARGET_SUB, "target_resource_group": TARGET.resource_group, "approval_poll_seconds": 1}
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                run = run_deployment("move-workspace/suspending-move", parameters=params, timeout=0)
-                break
-            except Exception:  # noqa: BLE001 - the deployment appears once the runner has registered it
-                assert time.monotonic() < deadline, log.read_text()[-2000:]
-                time.sleep(1)
+    params = {"source": str(SOURCE), "target_subscription": TARGET_SUB, "target_resource_group": TARGET.resource_group, "approval_poll_seconds": 1}
+    with served(SERVE, env, log):
+        run = start_run("move-workspace/suspending-move", params, log)
 
-        assert _wait_for(run.id, {"Suspended", "Failed", "Crashed", "Completed"}, log) == "Suspended", log.read_text()[-3000:]
+        assert wait_for(run.id, {"Suspended", "Failed", "Crashed", "Completed"}, log) == "Suspended", log.read_text()[-3000:]
         plan = _waiting_for(run.id)
         assert "workspace_name" in plan.fields, f"the first question is the plan: {plan.fields}"
         assert flows_env.control.writes() == [], "nothing is written before the plan is approved"
         assert cli(["approve", str(run.id), "--approver", "alice", "--reason", "CHG-1", "--workspace-name", SOURCE.name]) == 0
 
         # Resumed: the run starts again from the top, moves the workspace, then suspends at the connections.
-        assert _wait_for(run.id, {"Running"}, log) == "Running"
-        assert _wait_for(run.id, {"Suspended", "Failed", "Crashed", "Completed"}, log, timeout=240) == "Suspended", log.read_text()[-3000:]
+        assert wait_for(run.id, {"Running"}, log) == "Running"
+        assert wait_for(run.id, {"Suspended", "Failed", "Crashed", "Completed"}, log, timeout=240) == "Suspended", log.read_text()[-3000:]
         connections = _waiting_for(run.id)
         titles = sorted(spec["title"] for name, spec in connections.fields.items() if name.startswith("c_"))
         assert len(titles) == 2 and "workspace_name" not in connections.fields, f"the second question is the connections: {connections.fields}"
@@ -73,10 +46,7 @@ def test_a_move_from_a_deployment_suspends_twice_and_completes(flows_env: Env, p
         decide = [arg for title in titles for arg in ("--decide", f"{title}=approve")]
         assert cli(["approve", str(run.id), "--approver", "bob", "--reason", "CHG-1", *decide]) == 0
 
-        assert _wait_for(run.id, {"Completed", "Failed", "Crashed"}, log, timeout=240) == "Completed", log.read_text()[-3000:]
-    finally:
-        runner.terminate()
-        runner.wait(timeout=30)
+        assert wait_for(run.id, {"Completed", "Failed", "Crashed"}, log, timeout=240) == "Completed", log.read_text()[-3000:]
     status = [c.status for c in network.list_connections(flows_env.clients, TARGET)]
     assert status.count("Approved") == 2
     assert sorted(c.name for c in computes.list_computes(flows_env.clients, TARGET)) == ["aks-attached", "alice-ci", "bob-ci", "gpu-cluster"]

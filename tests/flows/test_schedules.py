@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import State
 from prefect.flow_engine import run_flow
 from prefect.states import Scheduled
 
@@ -66,7 +67,9 @@ def _run_scheduled(scheduled_at: datetime, **parameters: Any) -> Any:
     """Run stop-computes as a run that was scheduled at ``scheduled_at`` (as a late worker would pick it up)."""
     with get_client(sync_client=True) as client:
         flow_run = client.create_flow_run(stop_computes, parameters=parameters, state=Scheduled(scheduled_time=scheduled_at))
-    return run_flow(stop_computes, flow_run=flow_run, parameters=parameters, return_type="state").result()
+    state = run_flow(stop_computes, flow_run=flow_run, parameters=parameters, return_type="state")
+    assert isinstance(state, State), "a sync flow run asked for its state returns it"
+    return state.result()
 
 
 def test_a_stale_run_does_nothing_and_says_why(flows_env: Env) -> None:
@@ -100,7 +103,7 @@ def _deployments(api: str) -> dict[str, dict[str, Any]]:
 
 def test_amlops_serve_registers_every_deployment_with_its_schedule(prefect_server: str, tmp_path: Path) -> None:
     env = {**os.environ, "PREFECT_API_URL": prefect_server, "AMLOPS_FLEET_SUBSCRIPTIONS": SUB}
-    proc = subprocess.Popen([sys.executable, "-m", "amlops.cli", "serve"], cwd=ROOT, env=env, stdout=open(tmp_path / "serve.log", "w"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve"], cwd=ROOT, env=env, stdout=open(tmp_path / "serve.log", "w"), stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while not any(d["name"] == "weekdays-berlin-stop" for d in _deployments(prefect_server).values()):
@@ -118,7 +121,7 @@ def test_amlops_serve_registers_every_deployment_with_its_schedule(prefect_serve
 def test_amlops_deploy_registers_on_a_work_pool(prefect_server: str) -> None:
     env = {**os.environ, "PREFECT_API_URL": prefect_server, "AMLOPS_FLEET_SUBSCRIPTIONS": SUB}
     subprocess.run([sys.executable, "-m", "prefect", "work-pool", "create", "amlops-pool", "--type", "process", "--overwrite"], cwd=ROOT, env=env, check=True, capture_output=True)
-    done = subprocess.run([sys.executable, "-m", "amlops.cli", "deploy", "--work-pool", "amlops-pool"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    done = subprocess.run([sys.executable, "-m", "app.cli", "deploy", "--work-pool", "amlops-pool"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     pooled = {d["name"]: d for d in _deployments(prefect_server).values() if d.get("work_pool_name") == "amlops-pool"}
     assert {"weekdays-berlin-start", "weekdays-berlin-stop", "on-demand"} <= set(pooled)

@@ -131,7 +131,7 @@ def test_bad_input_is_refused_before_submitting(training: Env, changes: dict[str
 
 def test_a_flow_killed_after_submitting_follows_its_attempt_on_restart(training: Env, prefect_server: str, tmp_path: Path) -> None:
     lineage = f"fc-{uuid.uuid4().hex[:6]}"
-    args = [sys.executable, "-m", "amlops.cli", "train", "--workspace", WS_ID, "--command", "python train.py", "--environment", "azureml:forecast-env:1",
+    args = [sys.executable, "-m", "app.cli", "train", "--workspace", WS_ID, "--command", "python train.py", "--environment", "azureml:forecast-env:1",
             "--compute", "gpu-cluster", "--checkpoints", "checkpoints:runs/forecast", "--lineage", lineage, "--watch", "0.1", "--backoff", "0"]
     args += [f"--env={k}={v}" for k, v in SCRIPT.items()]  # fmt: skip
     env = {**os.environ, "PREFECT_API_URL": prefect_server}

@@ -80,7 +80,7 @@ def test_the_report_artifact_lists_every_attempt(training: Env) -> None:
 
 
 def _train_cli(prefect_server: str, tmp_path: Path, lineage: str, *options: str) -> tuple[int, str]:
-    args = [sys.executable, "-m", "amlops.cli", "train", "--workspace", WS_ID, "--command", "python train.py", "--environment", "azureml:forecast-env:1",
+    args = [sys.executable, "-m", "app.cli", "train", "--workspace", WS_ID, "--command", "python train.py", "--environment", "azureml:forecast-env:1",
             "--compute", "gpu-cluster", "--checkpoints", "checkpoints:runs/forecast", "--lineage", lineage, "--watch", "0.1", *options]
     args += [f"--env={k}={v}" for k, v in SCRIPT.items()]  # fmt: skip
     log = tmp_path / f"{lineage}.log"

@@ -27,5 +27,6 @@ def test_grouping_ignores_what_is_not_a_checkpoint() -> None:
     blobs = [("p/step-7/a", "1"), ("p/step-7/_COMPLETE", "2"), ("p/notes.txt", "3"), ("p/step-x/a", "4"), ("q/step-9/_COMPLETE", "5"), ("p/step-12/a", "6")]
     found = group_checkpoints("p", blobs)
     assert [(c.step, c.complete, c.files) for c in found] == [(7, True, 2), (12, False, 1)]
-    assert latest_complete(found).step == 7  # type: ignore[union-attr]
+    latest = latest_complete(found)
+    assert latest is not None and latest.step == 7
     assert latest_complete([]) is None

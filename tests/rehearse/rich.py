@@ -1,6 +1,7 @@
 """A rich workspace for round trips: settings the demo does not use, secrets planted where Azure keeps them,
-three subscriptions involved, locks and role assignments at every scope a move touches, and things that
-must stay out of a snapshot (an unrelated resource group's lock, secrets)."""
+three subscriptions involved, locks and role assignments at every scope a move touches, actions denied to the
+caller and deny policies in the target, and things that must stay out of a snapshot (an unrelated resource
+group's lock and policy, secrets)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 RG = f"/subscriptions/{SUB}/resourceGroups/ml-rich"
 AKS_RG = f"/subscriptions/{HUB_SUB}/resourceGroups/aks-hub"
 OTHER_RG = f"/subscriptions/{SUB}/resourceGroups/unrelated"
+TARGET_RG = f"/subscriptions/{TARGET_SUB}/resourceGroups/ml-rich-moved"
 WS = f"{RG}/providers/Microsoft.MachineLearningServices/workspaces/ml-rich-ws"
 STORAGE = f"{RG}/providers/Microsoft.Storage/storageAccounts/mlrichstorage"
 VAULT = f"{RG}/providers/Microsoft.KeyVault/vaults/mlrichkv"
@@ -187,5 +189,16 @@ def scenario() -> dict[str, Any]:
             {"scope": STORAGE, "name": "storage-readonly", "level": "ReadOnly", "notes": "ledger data", "owners": [{"applicationId": "77770000-0000-0000-0000-000000000001"}]},
             {"scope": f"/subscriptions/{TARGET_SUB}/resourceGroups/ml-rich-moved", "name": "target-no-delete", "level": "CanNotDelete", "notes": "target group"},
             {"scope": OTHER_RG, "name": "unrelated-lock", "level": "CanNotDelete", "notes": "not touched by the move"},
+        ],
+        # What the caller may not do (read back through the Permissions API), and the target's deny policies.
+        "denied_actions": [
+            {"scope": WS, "actions": ["Microsoft.MachineLearningServices/workspaces/computes/delete"]},
+            {"scope": TARGET_RG, "actions": ["Microsoft.Authorization/roleAssignments/write"]},
+        ],
+        "policies": [
+            {"name": "eu-only", "scope": f"/subscriptions/{TARGET_SUB}", "locations": ["westeurope", "northeurope"]},
+            {"name": "no-databricks", "initiative": "landing-zone", "scope": TARGET_RG, "resource_types": ["Microsoft.Databricks/workspaces"]},
+            {"name": "no-aks", "initiative": "landing-zone", "scope": TARGET_RG, "resource_types": ["Microsoft.ContainerService/managedClusters"]},
+            {"name": "unrelated-policy", "scope": OTHER_RG, "resource_types": ["Microsoft.Storage/storageAccounts"]},
         ],
     }

@@ -19,7 +19,7 @@ ROOT = Path(__file__).parents[2]
 
 
 def _amlops(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "amlops.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
 def _read_until(process: subprocess.Popen[str], pattern: str, seen: list[str], timeout: float = 180) -> re.Match[str]:
@@ -42,7 +42,7 @@ def test_keep_waits_for_a_person_then_stays_up_until_stopped(tmp_path: Path) -> 
     env.update({"PYTHONUNBUFFERED": "1", "PREFECT_HOME": str(tmp_path / "prefect")})
     args = ["rehearse", "--scenario", str(DEMO), "--target-subscription", TARGET_SUB, "--target-resource-group", "ml-moved", "--keep",
             "--approve-private-endpoints-as", "alice", "--approval-poll", "1"]  # fmt: skip
-    process = subprocess.Popen([sys.executable, "-m", "amlops.cli", *args], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "app.cli", *args], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen: list[str] = []
     try:
         ui = _read_until(process, r"Prefect UI at (http://127\.0\.0\.1:\d+)", seen).group(1)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from amlops.cli import main
+from app.cli import main
 from tests.conftest import SUB, TARGET_SUB, WS_ID, Env
 
 README = Path(__file__).parents[2] / "README.md"

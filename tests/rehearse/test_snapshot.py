@@ -13,10 +13,10 @@ import yaml
 
 from amlops.azure.clients import Clients, Target
 from amlops.azure.reads import read_workspace
-from amlops.cli import main
 from amlops.emulator import Emulator
 from amlops.models import ResourceId
 from amlops.snapshot import PLACEHOLDER, WorkspaceReads, name_clashes, scrub
+from app.cli import main
 from tests.conftest import Env
 from tests.rehearse import rich
 
@@ -61,6 +61,10 @@ def test_round_trip_through_a_second_emulator_is_identical_and_snapshotting_writ
     assert "20000000-0000-0000-0000-000000000006" not in out.read_text()  # nor its role assignment
     target_group = f"/subscriptions/{rich.TARGET_SUB}/resourceGroups/ml-rich-moved/providers/"
     assert [r["id"] for r in spec["resources"] if r["id"].startswith(target_group)] == [target_group + "Microsoft.Storage/storageAccounts/mlrichstorage"]  # the name clash only
+    by_scope = lambda ds: sorted(ds, key=lambda d: d["scope"])  # noqa: E731
+    assert by_scope(spec["denied_actions"]) == by_scope(rich.scenario()["denied_actions"])  # as the Permissions API told them, said once each
+    assert [(p["name"], p.get("initiative")) for p in spec["policies"]] == [("eu-only", None), ("no-databricks", "landing-zone"), ("no-aks", "landing-zone")]
+    assert spec["snapshot"]["unknowns"] == []
 
     workspace, target = ResourceId.parse(rich.WS), (rich.TARGET_SUB, "ml-rich-moved")
     original = read_workspace(rich_env.clients, workspace, *target)
@@ -77,6 +81,8 @@ def test_round_trip_through_a_second_emulator_is_identical_and_snapshotting_writ
     assert [d["name"] for d in a["batch_deployments"]["nightly-batch"]] == ["scorer"], "batch endpoints come with their deployments"
     assert {c["properties"]["privateLinkServiceConnectionState"]["status"] for c in a["connections"]} == {"Approved", "Rejected", "Pending"}
     assert a["subscriptions"][2]["providers"]["Microsoft.Notebooks"] == "Registering"
+    assert a["permissions"][rich.WS][0]["notActions"] == ["Microsoft.MachineLearningServices/workspaces/computes/delete"]
+    assert {d["name"] for d in a["policy_definitions"].values()} == {"eu-only", "landing-zone", "no-databricks", "no-aks"}  # an initiative and its members
 
 
 def test_no_secret_reaches_the_file(rich_env: Env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

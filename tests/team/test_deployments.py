@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 import yaml
 
 from deployments.fleet import all_deployments
@@ -21,12 +23,12 @@ def test_prefect_yaml_is_what_the_python_deployments_generate() -> None:
     assert len(names) == len(all_deployments()) == 5
 
 
-def test_a_drifted_prefect_yaml_is_caught(tmp_path: object, monkeypatch: object) -> None:
+def test_a_drifted_prefect_yaml_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import deployments.prefect_yaml as generator
 
-    drifted = tmp_path / "prefect.yaml"  # type: ignore[operator]
+    drifted = tmp_path / "prefect.yaml"
     drifted.write_text(render().replace("0 19 * * 1-5", "0 20 * * 1-5"))
-    monkeypatch.setattr(generator, "PREFECT_YAML", drifted)  # type: ignore[attr-defined]
+    monkeypatch.setattr(generator, "PREFECT_YAML", drifted)
     assert generator.main(["--check"]) == 1
 
 

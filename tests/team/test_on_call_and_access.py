@@ -46,7 +46,7 @@ def receiver() -> Iterator[tuple[str, queue.Queue[dict[str, Any]]]]:
 
 def test_on_call_gets_a_message_when_a_run_waits_for_a_person(env: Env, deployed: Team, receiver: tuple[str, queue.Queue[dict[str, Any]]]) -> None:
     url, received = receiver
-    deployed.run(sys.executable, "-m", "amlops.cli", "deploy", "--work-pool", "amlops-pool", env_extra={"AMLOPS_ON_CALL_WEBHOOK": url, "AMLOPS_FLEET_SUBSCRIPTIONS": SUB})
+    deployed.run(sys.executable, "-m", "app.cli", "deploy", "--work-pool", "amlops-pool", env_extra={"AMLOPS_ON_CALL_WEBHOOK": url, "AMLOPS_FLEET_SUBSCRIPTIONS": SUB})
     assert deployed.call("GET", "/variables/name/amlops_fleet_subscriptions")["value"] == [SUB], "the same variable prefect.yaml reads"
     stop = deployed.deployment("stop-computes", "weekdays-berlin-stop")
     assert stop["entrypoint"] == "flows/compute_power.py:stop_computes", "an entrypoint a worker can load, as in prefect.yaml"
@@ -84,5 +84,5 @@ def test_the_team_server_refuses_calls_without_its_credentials(team: Team) -> No
     user, password = AUTH.split(":", 1)
     assert httpx.post(f"{team.api}/flow_runs/filter", json={}, auth=(user, password), timeout=10).status_code == 200
     anonymous = {k: v for k, v in team.env.items() if k != "PREFECT_API_AUTH_STRING"}
-    refused = subprocess.run([sys.executable, "-m", "amlops.cli", "pending"], env=anonymous, capture_output=True, text=True, timeout=120)
+    refused = subprocess.run([sys.executable, "-m", "app.cli", "pending"], env=anonymous, capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0 and "401" in refused.stdout + refused.stderr

@@ -63,9 +63,9 @@ def test_a_move_suspends_for_approval_and_finishes_on_the_other_worker(env: Env,
     # The worker that started it goes away (a deploy, a reboot): the run must not care where it resumes.
     deployed.stop_worker(first[0])
     try:
-        pending = deployed.run(sys.executable, "-m", "amlops.cli", "pending").stdout
+        pending = deployed.run(sys.executable, "-m", "app.cli", "pending").stdout
         assert run in pending, pending
-        deployed.run(sys.executable, "-m", "amlops.cli", "approve", run, "--approver", "bob", "--reason", "CHG-42", "--workspace-name", "ml-prod-ws")
+        deployed.run(sys.executable, "-m", "app.cli", "approve", run, "--approver", "bob", "--reason", "CHG-42", "--workspace-name", "ml-prod-ws")
         assert deployed.wait(run, FINAL) == "Completed", deployed.worker_logs()[-4000:]
     finally:
         deployed.start_worker(first[0])

@@ -1,11 +1,12 @@
 """Handlers for Microsoft.Authorization (role assignments and definitions, locks, permissions) and
-Microsoft.PolicyInsights/checkPolicyRestrictions."""
+Azure Policy (assignments, definitions, Microsoft.PolicyInsights/checkPolicyRestrictions)."""
 
 from __future__ import annotations
 
 from amlops.emulator.api.common import created, page
 from amlops.emulator.http import Request, Response, ok
 from amlops.emulator.models import authz, locks, policy, roles
+from amlops.emulator.models import resources as resource_models
 from amlops.emulator.models.common import public
 from amlops.emulator.state import State
 
@@ -59,6 +60,22 @@ def list_locks(state: State, req: Request) -> Response:
 
 def check_policy_restrictions(state: State, req: Request) -> Response:
     return ok(policy.check_restrictions(state, _scope(req), req.body or {}))
+
+
+def list_policy_assignments(state: State, req: Request) -> Response:
+    parts = _scope(req).strip("/").split("/")
+    if len(parts) >= 4 and parts[2].lower() == "resourcegroups":  # ARM answers 404 ResourceGroupNotFound under a missing group
+        resource_models.get_group(state, parts[1], parts[3])
+    at_scope = "atscope()" in req.query.get("$filter", "").lower()
+    return page(state, req, policy.list_assignments(state, _scope(req), at_scope_only=at_scope))
+
+
+def get_policy_definition(state: State, req: Request) -> Response:
+    return ok(policy.get_definition(state, req.path))
+
+
+def get_policy_set_definition(state: State, req: Request) -> Response:
+    return ok(policy.get_set_definition(state, req.path))
 
 
 def directory_objects_by_ids(state: State, req: Request) -> Response:

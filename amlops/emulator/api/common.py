@@ -51,6 +51,17 @@ def accepted(
     return Response(status, public(body) if body is not None else None, headers)
 
 
+def upserted(state: State, req: Request, result: tuple[dict[str, Any], Operation, bool]) -> Response:
+    """A long-running create-or-update: 201 with the body when it created, 200 when it updated (ARM's PUT)."""
+    body, op, is_new = result
+    return accepted(state, req, op, status=201 if is_new else 200, body=body)
+
+
+def deleting(state: State, req: Request, op: Operation) -> Response:
+    """A long-running delete or action: 202 with a Location to poll, as ARM answers it."""
+    return accepted(state, req, op, async_header=False, location_header=True)
+
+
 def operation_status(state: State, req: Request) -> Response:
     op = _find(state, req)
     lro.poll(state, op)

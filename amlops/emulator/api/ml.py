@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from amlops.emulator import lro
-from amlops.emulator.api.common import accepted, created, fault_error, group_id, page, workspace_id
+from amlops.emulator.api.common import accepted, created, deleting, fault_error, group_id, page, upserted, workspace_id
 from amlops.emulator.errors import bad_request
 from amlops.emulator.http import Request, Response, ok
 from amlops.emulator.models import computes, datastores, endpoints, jobs, labeling, metrics, network, runhistory, schedules, workspaces
@@ -27,8 +27,7 @@ def patch_workspace(state: State, req: Request) -> Response:
 
 
 def delete_workspace(state: State, req: Request) -> Response:
-    op = workspaces.delete_workspace(state, workspace_id(req))
-    return accepted(state, req, op, async_header=False, location_header=True)
+    return deleting(state, req, workspaces.delete_workspace(state, workspace_id(req)))
 
 
 def list_workspaces_in_group(state: State, req: Request) -> Response:
@@ -63,8 +62,7 @@ def list_assets(state: State, req: Request) -> Response:
 
 
 def put_compute(state: State, req: Request) -> Response:
-    body, op, is_new = computes.create_compute(state, workspace_id(req), req.params["name"], req.body or {}, fault_error(req))
-    return accepted(state, req, op, status=201 if is_new else 200, body=body)
+    return upserted(state, req, computes.create_compute(state, workspace_id(req), req.params["name"], req.body or {}, fault_error(req)))
 
 
 def _observed(state: State, body: dict) -> dict:
@@ -101,8 +99,7 @@ def delete_compute(state: State, req: Request) -> Response:
 
 
 def start_compute(state: State, req: Request) -> Response:
-    op = computes.power(state, workspace_id(req), req.params["name"], "start", fault_error(req))
-    return accepted(state, req, op, async_header=False, location_header=True)
+    return deleting(state, req, computes.power(state, workspace_id(req), req.params["name"], "start", fault_error(req)))
 
 
 def stop_compute(state: State, req: Request) -> Response:
@@ -111,8 +108,7 @@ def stop_compute(state: State, req: Request) -> Response:
 
 
 def restart_compute(state: State, req: Request) -> Response:
-    op = computes.power(state, workspace_id(req), req.params["name"], "restart", fault_error(req))
-    return accepted(state, req, op, async_header=False, location_header=True)
+    return deleting(state, req, computes.power(state, workspace_id(req), req.params["name"], "restart", fault_error(req)))
 
 
 def update_idle_shutdown(state: State, req: Request) -> Response:
@@ -128,8 +124,7 @@ def list_nodes(state: State, req: Request) -> Response:
 
 
 def put_endpoint(state: State, req: Request) -> Response:
-    body, op, is_new = endpoints.put_endpoint(state, workspace_id(req), req.params["kind"], req.params["name"], req.body or {}, fault_error(req))
-    return accepted(state, req, op, status=201 if is_new else 200, body=body)
+    return upserted(state, req, endpoints.put_endpoint(state, workspace_id(req), req.params["kind"], req.params["name"], req.body or {}, fault_error(req)))
 
 
 def get_endpoint(state: State, req: Request) -> Response:
@@ -141,13 +136,11 @@ def list_endpoints(state: State, req: Request) -> Response:
 
 
 def delete_endpoint(state: State, req: Request) -> Response:
-    op = endpoints.delete_endpoint(state, workspace_id(req), req.params["kind"], req.params["name"], fault_error(req))
-    return accepted(state, req, op, async_header=False, location_header=True)
+    return deleting(state, req, endpoints.delete_endpoint(state, workspace_id(req), req.params["kind"], req.params["name"], fault_error(req)))
 
 
 def put_deployment(state: State, req: Request) -> Response:
-    body, op, is_new = endpoints.put_deployment(state, workspace_id(req), req.params["endpoint"], req.params["name"], req.body or {}, fault_error(req))
-    return accepted(state, req, op, status=201 if is_new else 200, body=body)
+    return upserted(state, req, endpoints.put_deployment(state, workspace_id(req), req.params["endpoint"], req.params["name"], req.body or {}, fault_error(req)))
 
 
 def get_deployment(state: State, req: Request) -> Response:
@@ -159,8 +152,7 @@ def list_deployments(state: State, req: Request) -> Response:
 
 
 def delete_deployment(state: State, req: Request) -> Response:
-    op = endpoints.delete_deployment(state, workspace_id(req), req.params["endpoint"], req.params["name"])
-    return accepted(state, req, op, async_header=False, location_header=True)
+    return deleting(state, req, endpoints.delete_deployment(state, workspace_id(req), req.params["endpoint"], req.params["name"]))
 
 
 def endpoint_metrics(state: State, req: Request) -> Response:
@@ -187,13 +179,11 @@ def list_jobs(state: State, req: Request) -> Response:
 
 
 def delete_job(state: State, req: Request) -> Response:
-    op = jobs.delete_job(state, workspace_id(req), req.params["name"])
-    return accepted(state, req, op, async_header=False, location_header=True)
+    return deleting(state, req, jobs.delete_job(state, workspace_id(req), req.params["name"]))
 
 
 def cancel_job(state: State, req: Request) -> Response:
-    op = jobs.cancel_job(state, workspace_id(req), req.params["name"])
-    return accepted(state, req, op, async_header=False, location_header=True)
+    return deleting(state, req, jobs.cancel_job(state, workspace_id(req), req.params["name"]))
 
 
 # -- datastores
@@ -255,8 +245,7 @@ def list_private_link_resources(state: State, req: Request) -> Response:
 
 
 def put_schedule(state: State, req: Request) -> Response:
-    body, op, is_new = schedules.put_schedule(state, workspace_id(req), req.params["name"], req.body or {})
-    return accepted(state, req, op, status=201 if is_new else 200, body=body)
+    return upserted(state, req, schedules.put_schedule(state, workspace_id(req), req.params["name"], req.body or {}))
 
 
 def get_schedule(state: State, req: Request) -> Response:
@@ -338,8 +327,7 @@ def delete_service(state: State, req: Request) -> Response:
 
 
 def put_batch_deployment(state: State, req: Request) -> Response:
-    body, op, is_new = endpoints.put_batch_deployment(state, workspace_id(req), req.params["endpoint"], req.params["name"], req.body or {})
-    return accepted(state, req, op, status=201 if is_new else 200, body=body)
+    return upserted(state, req, endpoints.put_batch_deployment(state, workspace_id(req), req.params["endpoint"], req.params["name"], req.body or {}))
 
 
 def get_batch_deployment(state: State, req: Request) -> Response:

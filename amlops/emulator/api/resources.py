@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amlops.emulator.api.common import accepted, created, fault_error, group_id, page
+from amlops.emulator.api.common import created, deleting, fault_error, group_id, page
 from amlops.emulator.errors import ArmError
 from amlops.emulator.http import Request, Response, ok
 from amlops.emulator.models import moves, resources
@@ -28,8 +28,7 @@ def head_group(state: State, req: Request) -> Response:
 
 
 def delete_group(state: State, req: Request) -> Response:
-    op = resources.delete_group(state, req.params["sub"], req.params["rg"])
-    return accepted(state, req, op, async_header=False, location_header=True)
+    return deleting(state, req, resources.delete_group(state, req.params["sub"], req.params["rg"]))
 
 
 def list_groups(state: State, req: Request) -> Response:
@@ -64,6 +63,9 @@ def list_providers(state: State, req: Request) -> Response:
 
 def list_resources(state: State, req: Request) -> Response:
     state.subscription(req.params["sub"])
+    if "rg" in req.params:  # a group that does not exist has no list: 404 ResourceGroupNotFound, as ARM answers
+        # ("Resolve errors for resource not found", azure-resource-manager/troubleshooting/error-not-found)
+        resources.get_group(state, req.params["sub"], req.params["rg"])
     scope = group_id(req) if "rg" in req.params else f"/subscriptions/{req.params['sub']}"
     rtype = resources.parse_type_filter(req.query.get("$filter"))
     return page(state, req, resources.list_resources(state, scope, rtype))
@@ -83,11 +85,9 @@ def delete_resource(state: State, req: Request) -> Response:
 
 def validate_move(state: State, req: Request) -> Response:
     resources.get_group(state, req.params["sub"], req.params["rg"])
-    op = moves.validate(state, group_id(req), req.body or {})
-    return accepted(state, req, op, async_header=False, location_header=True)
+    return deleting(state, req, moves.validate(state, group_id(req), req.body or {}))
 
 
 def move(state: State, req: Request) -> Response:
     resources.get_group(state, req.params["sub"], req.params["rg"])
-    op = moves.move(state, group_id(req), req.body or {}, fault_error(req))
-    return accepted(state, req, op, async_header=False, location_header=True)
+    return deleting(state, req, moves.move(state, group_id(req), req.body or {}, fault_error(req)))

@@ -97,6 +97,33 @@ def require_child(state: State, resource_id: str, what: str) -> dict[str, Any]:
     return body
 
 
+# A workspace's child resources ({workspace}/computes/{name}, .../jobs/{name}, ...): every read and write
+# first needs the workspace itself (ARM answers 404 for the parent before the child), and a write needs
+# its resource group unlocked.
+
+
+def child_id(workspace_id: str, segment: str, name: str) -> str:
+    return f"{workspace_id}/{segment}/{name}"
+
+
+def get_child(state: State, workspace_id: str, segment: str, name: str, what: str) -> dict[str, Any]:
+    require_workspace(state, workspace_id)
+    return require_child(state, child_id(workspace_id, segment, name), what)
+
+
+def list_children(state: State, workspace_id: str, segment: str) -> list[dict[str, Any]]:
+    workspace = require_workspace(state, workspace_id)
+    return state.store.children(workspace["id"], segment)
+
+
+def writable_child(state: State, workspace_id: str, segment: str, name: str) -> tuple[dict[str, Any], str]:
+    """The workspace, and the id of its child about to be written (as the workspace spells it)."""
+    workspace = require_workspace(state, workspace_id)
+    cid = child_id(workspace["id"], segment, name)
+    ensure_writable(state, cid)
+    return workspace, cid
+
+
 def public(body: dict[str, Any]) -> dict[str, Any]:
     """A copy safe to hand to a client: handlers must never leak the stored object."""
     return copy.deepcopy(body)

@@ -7,7 +7,7 @@ from typing import Any
 
 from amlops.emulator import ids, lro
 from amlops.emulator.errors import ArmError, bad_request
-from amlops.emulator.models.common import WORKSPACE_TYPE, arm_body, ensure_writable, require_child, require_workspace
+from amlops.emulator.models.common import WORKSPACE_TYPE, arm_body, ensure_writable, get_child, list_children, writable_child
 from amlops.emulator.state import Operation, State
 
 COMPUTE_TYPE = f"{WORKSPACE_TYPE}/computes"
@@ -44,9 +44,7 @@ def compute_id(workspace_id: str, name: str) -> str:
 def create_compute(
     state: State, workspace_id: str, name: str, body: dict[str, Any], fail_with: ArmError | None = None
 ) -> tuple[dict[str, Any], Operation, bool]:
-    workspace = require_workspace(state, workspace_id)
-    cid = compute_id(workspace["id"], name)
-    ensure_writable(state, cid)
+    workspace, cid = writable_child(state, workspace_id, "computes", name)
     props = dict((body or {}).get("properties") or {})
     ctype = props.get("computeType")
     if ctype not in KNOWN_TYPES:
@@ -196,13 +194,11 @@ def update_compute(state: State, workspace_id: str, name: str, body: dict[str, A
 
 
 def get_compute(state: State, workspace_id: str, name: str) -> dict[str, Any]:
-    require_workspace(state, workspace_id)
-    return require_child(state, compute_id(workspace_id, name), "Compute")
+    return get_child(state, workspace_id, "computes", name, "Compute")
 
 
 def list_computes(state: State, workspace_id: str) -> list[dict[str, Any]]:
-    workspace = require_workspace(state, workspace_id)
-    return state.store.children(workspace["id"], "computes")
+    return list_children(state, workspace_id, "computes")
 
 
 def delete_compute(state: State, workspace_id: str, name: str, action: str, fail_with: ArmError | None = None) -> Operation:

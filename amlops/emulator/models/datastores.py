@@ -7,7 +7,13 @@ from typing import Any
 
 from amlops.emulator import ids
 from amlops.emulator.errors import bad_request
-from amlops.emulator.models.common import WORKSPACE_TYPE, arm_body, ensure_writable, require_child, require_workspace
+from amlops.emulator.models.common import (
+    WORKSPACE_TYPE,
+    arm_body,
+    get_child,
+    list_children,
+    writable_child,
+)
 from amlops.emulator.state import State
 
 TYPES = {"AzureBlob", "AzureFile", "AzureDataLakeGen1", "AzureDataLakeGen2", "OneLake"}
@@ -18,9 +24,7 @@ def datastore_id(workspace_id: str, name: str) -> str:
 
 
 def put_datastore(state: State, workspace_id: str, name: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    workspace = require_workspace(state, workspace_id)
-    did = datastore_id(workspace["id"], name)
-    ensure_writable(state, did)
+    workspace, did = writable_child(state, workspace_id, "datastores", name)
     props = copy.deepcopy((body or {}).get("properties") or {})
     if props.get("datastoreType") not in TYPES:
         raise bad_request(f"datastoreType must be one of {sorted(TYPES)}.", "InvalidDatastoreType")
@@ -37,22 +41,18 @@ def put_datastore(state: State, workspace_id: str, name: str, body: dict[str, An
 
 
 def get_datastore(state: State, workspace_id: str, name: str) -> dict[str, Any]:
-    require_workspace(state, workspace_id)
-    return require_child(state, datastore_id(workspace_id, name), "Datastore")
+    return get_child(state, workspace_id, "datastores", name, "Datastore")
 
 
 def list_datastores(state: State, workspace_id: str, is_default: bool | None = None) -> list[dict[str, Any]]:
-    workspace = require_workspace(state, workspace_id)
-    found = state.store.children(workspace["id"], "datastores")
+    found = list_children(state, workspace_id, "datastores")
     if is_default is not None:
         found = [d for d in found if d["properties"].get("isDefault", False) == is_default]
     return found
 
 
 def delete_datastore(state: State, workspace_id: str, name: str) -> bool:
-    require_workspace(state, workspace_id)
-    did = datastore_id(workspace_id, name)
-    ensure_writable(state, did)
+    _, did = writable_child(state, workspace_id, "datastores", name)
     existing = state.store.get(did)
     if existing is None:
         return False

@@ -6,7 +6,16 @@ from typing import Any
 
 from amlops.emulator import ids, lro
 from amlops.emulator.errors import ArmError, bad_request
-from amlops.emulator.models.common import WORKSPACE_TYPE, arm_body, ensure_writable, provision, require_child, require_workspace
+from amlops.emulator.models.common import (
+    WORKSPACE_TYPE,
+    arm_body,
+    ensure_writable,
+    get_child,
+    list_children,
+    provision,
+    require_child,
+    writable_child,
+)
 from amlops.emulator.state import Operation, State
 
 ONLINE = "onlineEndpoints"
@@ -20,9 +29,7 @@ def endpoint_id(workspace_id: str, kind: str, name: str) -> str:
 def put_endpoint(
     state: State, workspace_id: str, kind: str, name: str, body: dict[str, Any], fail_with: ArmError | None = None
 ) -> tuple[dict[str, Any], Operation, bool]:
-    workspace = require_workspace(state, workspace_id)
-    eid = endpoint_id(workspace["id"], kind, name)
-    ensure_writable(state, eid)
+    workspace, eid = writable_child(state, workspace_id, kind, name)
     props = dict((body or {}).get("properties") or {})
     if not props.get("authMode"):
         raise bad_request("An endpoint needs properties.authMode (Key, AMLToken or AADToken).", "InvalidEndpointSpec")
@@ -75,13 +82,11 @@ def _check_traffic(state: State, endpoint_id_: str, traffic: dict[str, int]) -> 
 
 
 def get_endpoint(state: State, workspace_id: str, kind: str, name: str) -> dict[str, Any]:
-    require_workspace(state, workspace_id)
-    return require_child(state, endpoint_id(workspace_id, kind, name), "Endpoint")
+    return get_child(state, workspace_id, kind, name, "Endpoint")
 
 
 def list_endpoints(state: State, workspace_id: str, kind: str) -> list[dict[str, Any]]:
-    workspace = require_workspace(state, workspace_id)
-    return state.store.children(workspace["id"], kind)
+    return list_children(state, workspace_id, kind)
 
 
 def delete_endpoint(state: State, workspace_id: str, kind: str, name: str, fail_with: ArmError | None = None) -> Operation:

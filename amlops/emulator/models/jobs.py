@@ -11,7 +11,7 @@ from typing import Any
 from amlops.emulator import ids, lro
 from amlops.emulator.errors import ArmError, bad_request, conflict
 from amlops.emulator.models import training
-from amlops.emulator.models.common import WORKSPACE_TYPE, arm_body, ensure_writable, require_child, require_workspace
+from amlops.emulator.models.common import WORKSPACE_TYPE, arm_body, ensure_writable, get_child, list_children, writable_child
 from amlops.emulator.state import Operation, State
 
 TERMINAL = {"Completed", "Failed", "Canceled", "NotResponding"}
@@ -44,9 +44,7 @@ def job_id(workspace_id: str, name: str) -> str:
 
 
 def put_job(state: State, workspace_id: str, name: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    workspace = require_workspace(state, workspace_id)
-    jid = job_id(workspace["id"], name)
-    ensure_writable(state, jid)
+    workspace, jid = writable_child(state, workspace_id, "jobs", name)
     props = dict((body or {}).get("properties") or {})
     if not props.get("jobType"):
         raise bad_request("A job needs properties.jobType.", "InvalidJobSpec")
@@ -145,13 +143,11 @@ def tick(state: State) -> None:
 
 
 def get_job(state: State, workspace_id: str, name: str) -> dict[str, Any]:
-    require_workspace(state, workspace_id)
-    return refresh(state, require_child(state, job_id(workspace_id, name), "Job"))
+    return refresh(state, get_child(state, workspace_id, "jobs", name, "Job"))
 
 
 def list_jobs(state: State, workspace_id: str, view: str = "ActiveOnly") -> list[dict[str, Any]]:
-    workspace = require_workspace(state, workspace_id)
-    jobs = [refresh(state, j) for j in state.store.children(workspace["id"], "jobs")]
+    jobs = [refresh(state, j) for j in list_children(state, workspace_id, "jobs")]
     if view == "ActiveOnly":
         return [j for j in jobs if not j["properties"].get("isArchived")]
     if view == "ArchivedOnly":

@@ -16,7 +16,15 @@ from typing import Any
 
 from amlops.emulator import ids
 from amlops.emulator.errors import bad_request
-from amlops.emulator.models.common import WORKSPACE_TYPE, arm_body, ensure_writable, require_child, require_workspace
+from amlops.emulator.models.common import (
+    WORKSPACE_TYPE,
+    arm_body,
+    ensure_writable,
+    get_child,
+    list_children,
+    require_workspace,
+    writable_child,
+)
 from amlops.emulator.state import State
 
 LABELING = "labelingJobs"
@@ -26,9 +34,7 @@ NOT_RUNNING = {"Completed", "Failed", "Canceled", "Paused", "NotResponding"}
 
 
 def put_labeling_job(state: State, workspace_id: str, name: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    workspace = require_workspace(state, workspace_id)
-    lid = f"{workspace['id']}/{LABELING}/{name}"
-    ensure_writable(state, lid)
+    workspace, lid = writable_child(state, workspace_id, LABELING, name)
     props = dict((body or {}).get("properties") or {})
     if props.get("jobType", "Labeling") != "Labeling":
         raise bad_request("A labeling job's properties.jobType is 'Labeling'.", "UserError")
@@ -42,13 +48,11 @@ def put_labeling_job(state: State, workspace_id: str, name: str, body: dict[str,
 
 
 def get_labeling_job(state: State, workspace_id: str, name: str) -> dict[str, Any]:
-    workspace = require_workspace(state, workspace_id)
-    return require_child(state, f"{workspace['id']}/{LABELING}/{name}", "Labeling job")
+    return get_child(state, workspace_id, LABELING, name, "Labeling job")
 
 
 def list_labeling_jobs(state: State, workspace_id: str) -> list[dict[str, Any]]:
-    workspace = require_workspace(state, workspace_id)
-    return state.store.children(workspace["id"], LABELING)
+    return list_children(state, workspace_id, LABELING)
 
 
 def set_labeling_status(state: State, workspace_id: str, name: str, action: str) -> dict[str, Any]:
@@ -84,12 +88,9 @@ def service_view(service: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_services(state: State, workspace_id: str) -> list[dict[str, Any]]:
-    workspace = require_workspace(state, workspace_id)
-    return [service_view(s) for s in state.store.children(workspace["id"], SERVICES)]
+    return [service_view(s) for s in list_children(state, workspace_id, SERVICES)]
 
 
 def delete_service(state: State, workspace_id: str, name: str) -> bool:
-    workspace = require_workspace(state, workspace_id)
-    sid = f"{workspace['id']}/{SERVICES}/{name}"
-    ensure_writable(state, sid)
+    _, sid = writable_child(state, workspace_id, SERVICES, name)
     return state.store.delete(sid) is not None

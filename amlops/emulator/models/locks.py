@@ -12,21 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from amlops.emulator import ids
 from amlops.emulator.errors import ArmError, bad_request
+from amlops.emulator.models.extension import ExtensionKind
 from amlops.emulator.state import State
 
-TYPE = "Microsoft.Authorization/locks"
-SEGMENT = "/providers/Microsoft.Authorization/locks"
+KIND = ExtensionKind("Microsoft.Authorization/locks", not_found="LockNotFound")
+TYPE, SEGMENT = KIND.type, KIND.segment
 LEVELS = ("CanNotDelete", "ReadOnly")
-
-
-def lock_id(scope: str, name: str) -> str:
-    return f"{scope.rstrip('/')}{SEGMENT}/{name}"
-
-
-def scope_of(lock: dict[str, Any]) -> str:
-    return lock["id"][: ids.key(lock["id"]).rfind(SEGMENT.lower())]
 
 
 def put_lock(state: State, scope: str, name: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -35,48 +27,21 @@ def put_lock(state: State, scope: str, name: str, body: dict[str, Any]) -> tuple
     if level not in LEVELS:
         # The spec's LockLevel enum also has NotSpecified, which ARM refuses on create.
         raise bad_request(f"The lock level '{level}' is not valid; use CanNotDelete or ReadOnly.", "LockLevelInvalid")
-    sub = ids.subscription_of(scope)
-    if sub:
-        state.subscription(sub)
-    if ids.key(scope).count("/") > 2 and state.store.get(scope) is None:
-        raise ArmError(404, "ResourceNotFound", f"The scope '{scope}' to lock does not exist.")
-    rid = lock_id(scope, name)
-    previous = state.store.get(rid)
-    lock = {
-        "id": rid,
-        "type": TYPE,
-        "name": name,
-        "properties": {"level": level, "notes": props.get("notes", ""), "owners": props.get("owners") or []},
-    }
-    return state.store.put(lock), previous is None
+    KIND.require_scope(state, scope, "ResourceNotFound", f"The scope '{scope}' to lock does not exist.")
+    return KIND.put(state, scope, name, {"level": level, "notes": props.get("notes", ""), "owners": props.get("owners") or []})
 
 
 def get_lock(state: State, scope: str, name: str) -> dict[str, Any]:
-    found = state.store.get(lock_id(scope, name))
-    if found is None:
-        raise ArmError(404, "LockNotFound", f"The lock '{name}' could not be found at scope '{scope}'.")
-    return found
+    return KIND.get(state, scope, name, f"The lock '{name}' could not be found at scope '{scope}'.")
 
 
 def delete_lock(state: State, scope: str, name: str) -> dict[str, Any] | None:
-    return state.store.delete(lock_id(scope, name))
-
-
-def all_locks(state: State) -> list[dict[str, Any]]:
-    return [b for b in state.store if b["type"] == TYPE]
+    return KIND.delete(state, scope, name)
 
 
 def list_at(state: State, scope: str, at_scope_only: bool = False) -> list[dict[str, Any]]:
     """Locks that apply at the scope (on it or inherited from above) and, unless ``atScope()``, those below it."""
-    target = ids.key(scope)
-    found = []
-    for lock in all_locks(state):
-        own = ids.key(scope_of(lock))
-        above = target == own or target.startswith(own + "/")
-        below = own.startswith(target + "/")
-        if above or (below and not at_scope_only):
-            found.append(lock)
-    return found
+    return KIND.list_at(state, scope, at_scope_only, KIND.scope_of)
 
 
 def locks_on(state: State, scope: str, operation: str) -> list[dict[str, Any]]:

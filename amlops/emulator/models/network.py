@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from amlops.emulator.errors import bad_request
-from amlops.emulator.models.common import WORKSPACE_TYPE, arm_body, ensure_writable, require_child, require_workspace
+from amlops.emulator.models.common import (
+    WORKSPACE_TYPE,
+    arm_body,
+    get_child,
+    list_children,
+    require_child,
+    writable_child,
+)
 from amlops.emulator.state import State
 
 SEGMENT = "privateEndpointConnections"
@@ -26,9 +33,7 @@ def new_connection(state: State, workspace_id: str, name: str, endpoint_id: str,
 
 
 def put_connection(state: State, workspace_id: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-    workspace = require_workspace(state, workspace_id)
-    cid = connection_id(workspace["id"], name)
-    ensure_writable(state, cid)
+    workspace, cid = writable_child(state, workspace_id, SEGMENT, name)
     existing = require_child(state, cid, "Private endpoint connection")
     wanted = (((body or {}).get("properties") or {}).get("privateLinkServiceConnectionState") or {})
     status = wanted.get("status")
@@ -45,17 +50,13 @@ def put_connection(state: State, workspace_id: str, name: str, body: dict[str, A
 
 
 def get_connection(state: State, workspace_id: str, name: str) -> dict[str, Any]:
-    require_workspace(state, workspace_id)
-    return require_child(state, connection_id(workspace_id, name), "Private endpoint connection")
+    return get_child(state, workspace_id, SEGMENT, name, "Private endpoint connection")
 
 
 def list_connections(state: State, workspace_id: str) -> list[dict[str, Any]]:
-    workspace = require_workspace(state, workspace_id)
-    return state.store.children(workspace["id"], SEGMENT)
+    return list_children(state, workspace_id, SEGMENT)
 
 
 def delete_connection(state: State, workspace_id: str, name: str) -> bool:
-    require_workspace(state, workspace_id)
-    cid = connection_id(workspace_id, name)
-    ensure_writable(state, cid)
+    _, cid = writable_child(state, workspace_id, SEGMENT, name)
     return state.store.delete(cid) is not None

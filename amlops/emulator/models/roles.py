@@ -7,20 +7,11 @@ from typing import Any
 from amlops.emulator import ids
 from amlops.emulator.errors import ArmError, bad_request
 from amlops.emulator.models import authz
+from amlops.emulator.models.extension import ExtensionKind
 from amlops.emulator.state import State
 
-TYPE = "Microsoft.Authorization/roleAssignments"
-SEGMENT = "/providers/Microsoft.Authorization/roleAssignments"
-
-
-def assignment_id(scope: str, name: str) -> str:
-    return f"{scope.rstrip('/')}{SEGMENT}/{name}"
-
-
-def _scope_exists(state: State, scope: str) -> bool:
-    if ids.key(scope).count("/") <= 2:  # a subscription
-        return True
-    return state.store.get(scope) is not None
+KIND = ExtensionKind("Microsoft.Authorization/roleAssignments", not_found="RoleAssignmentNotFound")
+TYPE, SEGMENT = KIND.type, KIND.segment
 
 
 def put_assignment(state: State, scope: str, name: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -30,51 +21,38 @@ def put_assignment(state: State, scope: str, name: str, body: dict[str, Any]) ->
     for needed in ("roleDefinitionId", "principalId"):
         if not props.get(needed):
             raise bad_request(f"A role assignment needs properties.{needed}.", "InvalidRoleAssignmentRequest")
-    sub = ids.subscription_of(scope)
-    if sub:
-        state.subscription(sub)
-    if not _scope_exists(state, scope):
-        raise ArmError(404, "ScopeNotFound", f"The scope '{scope}' does not exist.")
+    KIND.require_scope(state, scope, "ScopeNotFound", f"The scope '{scope}' does not exist.")
     authz.check_assignment(state, scope, props["roleDefinitionId"], props["principalId"])
-    rid = assignment_id(scope, name)
+    rid = KIND.id(scope, name)
     for other in list_at(state, scope, at_scope_only=True):
         same = (other["properties"]["principalId"], other["properties"]["roleDefinitionId"].lower(), ids.key(other["properties"]["scope"]))
         if same == (props["principalId"], props["roleDefinitionId"].lower(), ids.key(scope)) and ids.key(other["id"]) != ids.key(rid):
             raise ArmError(409, "RoleAssignmentExists", "The role assignment already exists.")
-    previous = state.store.get(rid)
-    assignment: dict[str, Any] = {
-        "id": rid,
-        "type": TYPE,
-        "name": name,
-        "properties": {
-            "roleDefinitionId": props["roleDefinitionId"],
-            "principalId": props["principalId"],
-            "principalType": props.get("principalType", "User"),
-            "scope": scope,
-            "description": props.get("description", ""),
-            "createdOn": state.clock.iso(),
-        },
+    properties: dict[str, Any] = {
+        "roleDefinitionId": props["roleDefinitionId"],
+        "principalId": props["principalId"],
+        "principalType": props.get("principalType", "User"),
+        "scope": scope,
+        "description": props.get("description", ""),
+        "createdOn": state.clock.iso(),
     }
     if props.get("condition"):
         # ABAC conditions (RoleAssignments spec 2022-04-01): conditionVersion "2.0" is the only version ARM accepts.
         version = props.get("conditionVersion") or "2.0"
         if version != "2.0":
             raise bad_request(f"conditionVersion '{version}' is not supported; use '2.0'.", "InvalidConditionVersion")
-        assignment["properties"].update({"condition": props["condition"], "conditionVersion": version})
-    return state.store.put(assignment), previous is None
+        properties.update({"condition": props["condition"], "conditionVersion": version})
+    return KIND.put(state, scope, name, properties)
 
 
 def get_assignment(state: State, scope: str, name: str) -> dict[str, Any]:
-    found = state.store.get(assignment_id(scope, name))
-    if found is None:
-        raise ArmError(404, "RoleAssignmentNotFound", f"The role assignment '{name}' is not found.")
-    return found
+    return KIND.get(state, scope, name, f"The role assignment '{name}' is not found.")
 
 
 def delete_assignment(state: State, scope: str, name: str) -> dict[str, Any] | None:
-    return state.store.delete(assignment_id(scope, name))
+    return KIND.delete(state, scope, name)
 
 
 def list_at(state: State, scope: str, at_scope_only: bool = False) -> list[dict[str, Any]]:
     """Assignments at the scope and above it; and below it, unless ``atScope()`` was asked."""
-    return [b for b in state.store if b["type"] == TYPE and ids.in_view(b["properties"]["scope"], scope, at_scope_only)]
+    return KIND.list_at(state, scope, at_scope_only, lambda b: str(b["properties"]["scope"]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from amlops.emulator.errors import bad_request
-from amlops.emulator.models.common import WORKSPACE_TYPE, arm_body, ensure_writable, provision, require_child, require_workspace
+from amlops.emulator.models.common import WORKSPACE_TYPE, arm_body, ensure_writable, get_child, list_children, provision, writable_child
 from amlops.emulator.state import Operation, State
 
 SEGMENT = "schedules"
@@ -18,9 +18,7 @@ TRIGGERS = {"Cron", "Recurrence"}
 
 
 def put_schedule(state: State, workspace_id: str, name: str, body: dict[str, Any]) -> tuple[dict[str, Any], Operation, bool]:
-    workspace = require_workspace(state, workspace_id)
-    sid = f"{workspace['id']}/{SEGMENT}/{name}"
-    ensure_writable(state, sid)
+    workspace, sid = writable_child(state, workspace_id, SEGMENT, name)
     props = dict((body or {}).get("properties") or {})
     if (props.get("action") or {}).get("actionType") not in ACTIONS:
         raise bad_request(f"properties.action.actionType must be one of {sorted(ACTIONS)}.", "UserError")
@@ -34,14 +32,12 @@ def put_schedule(state: State, workspace_id: str, name: str, body: dict[str, Any
 
 
 def get_schedule(state: State, workspace_id: str, name: str) -> dict[str, Any]:
-    workspace = require_workspace(state, workspace_id)
-    return require_child(state, f"{workspace['id']}/{SEGMENT}/{name}", "Schedule")
+    return get_child(state, workspace_id, SEGMENT, name, "Schedule")
 
 
 def list_schedules(state: State, workspace_id: str, list_view_type: str = "EnabledOnly") -> list[dict[str, Any]]:
     """listViewType (EnabledOnly, the specification's default; DisabledOnly; All)."""
-    workspace = require_workspace(state, workspace_id)
-    found = state.store.children(workspace["id"], SEGMENT)
+    found = list_children(state, workspace_id, SEGMENT)
     if list_view_type == "EnabledOnly":
         return [s for s in found if s["properties"]["isEnabled"]]
     if list_view_type == "DisabledOnly":

@@ -11,14 +11,17 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from amlops import terminal
 from amlops.errors import EXIT_CODES, AmlopsError, InvalidInput
-from amlops.rehearse import add_commands
+from app.rehearse import add_commands
+from app.running import allow_list, allow_list_options, move_kwargs, move_options, run_move, settled
+
+if TYPE_CHECKING:
+    from amlops.emulator import Emulator
 
 __all__ = ["EXIT_CODES", "main"]
-DEMO_SCENARIO = Path(__file__).parent / "emulator" / "scenarios" / "demo.yaml"
 DEMO_TARGET = ("22222222-2222-2222-2222-222222222222", "ml-prod-moved")
 
 
@@ -36,50 +39,6 @@ def _emulator(args: argparse.Namespace) -> int:
         pass
     finally:
         emulator.stop()
-    return 0
-
-
-def _allow_list_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--allow-subscription", action="append", default=[], help="auto-approve private endpoints from this subscription")
-    parser.add_argument("--allow-resource-group", action="append", default=[], help="auto-approve private endpoints from this resource group")
-    parser.add_argument("--allow-endpoint", action="append", default=[], help="auto-approve private endpoints whose id matches this pattern")
-
-
-def _allow_list(args: argparse.Namespace) -> Any:
-    from amlops.approvals import AllowList
-
-    return AllowList(subscriptions=args.allow_subscription, resource_groups=args.allow_resource_group, endpoint_patterns=args.allow_endpoint)
-
-
-def _move_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "source": args.source,
-        "target_subscription": args.target_subscription,
-        "target_resource_group": args.target_resource_group,
-        "include_associated": not args.exclude_associated,
-        "dry_run": args.dry_run,
-        "require_approval": not args.no_approval,
-        "private_endpoint_allow_list": _allow_list(args),
-        "quiesce_window_minutes": args.quiesce_window,
-        "allow_missing_metrics": args.allow_missing_metrics,
-        "recreate_compute": not args.no_recreate_compute,
-        "redeploy_endpoints": not args.no_redeploy_endpoints,
-        "etag_conflict_policy": args.etag_conflict_policy,
-        "move_shared": args.move_shared,
-        "approve_plan_as": args.approve_plan_as,
-        "confirm_workspace": args.confirm_workspace,
-        "approve_private_endpoints_as": args.approve_private_endpoints_as,
-        "approval_timeout_seconds": args.approval_timeout,
-        "approval_poll_seconds": args.approval_poll,
-    }
-
-
-def run_move(kwargs: dict[str, Any]) -> int:
-    """Run the flow here and now; print the outcome; return the exit code."""
-    from flows.move_workspace import move_workspace
-
-    outcome = _settled(move_workspace(**kwargs, return_state=True), "The move did not complete.")
-    print(f"\nMove {outcome.move_id}: {outcome.status}. {outcome.source} -> {outcome.target}")
     return 0
 
 
@@ -104,7 +63,7 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
 def _move(args: argparse.Namespace) -> int:
     from amlops.move import MoveRequest
 
-    kwargs = _move_kwargs(args)
+    kwargs = move_kwargs(args)
     MoveRequest(source=args.source, target_subscription=args.target_subscription, target_resource_group=args.target_resource_group).validated()
     return run_move(kwargs)
 
@@ -115,7 +74,7 @@ def _demo(args: argparse.Namespace) -> int:
     from amlops.emulator import scenario
     from amlops.rehearsal import rehearsal
 
-    spec = scenario.read(DEMO_SCENARIO)
+    spec = scenario.read(scenario.DEMO)
     with rehearsal(spec) as r:
         emulator, blob_url = r.emulator, r.blob_url
         source = spec["workspaces"][0]["id"]
@@ -139,14 +98,16 @@ def _demo(args: argparse.Namespace) -> int:
     return code
 
 
-def _demo_training(emulator: Any, workspace: str) -> int:
+def _demo_training(emulator: Emulator, workspace: str) -> int:
     """Training in the moved workspace: preempted once, resumed from its latest checkpoint, completed."""
-    from amlops.training import Budgets, CheckpointLocation, duration, time_lost
+    from amlops.emulator.control_client import EmulatorControl
+    from amlops.training import Budgets, CheckpointLocation, attempt_line, time_lost
     from flows.train_with_retries import train_with_retries
 
     print("\nTraining in the moved workspace; the first attempt will be preempted.\n")
-    emulator.state.settings.job_queue_seconds = 0.5
-    emulator.state.job_schedules.append({"match": "demo-forecast-001", "end": "preempt", "after": 3.5, "partial": True, "times": 1})
+    control = EmulatorControl(emulator.base_url, str(emulator.ca_file))  # over HTTPS, as any client reaches the emulator
+    control.settings(job_queue_seconds=0.5)
+    control.schedule_job_end("demo-forecast-001", "preempt", after=3.5, partial=True)
     state = train_with_retries(
         workspace=workspace, command="python train.py", environment="azureml:forecast-env:1", compute="gpu-cluster",
         checkpoint=CheckpointLocation(datastore="checkpoints", path="runs/forecast"), lineage="demo-forecast",
@@ -154,9 +115,9 @@ def _demo_training(emulator: Any, workspace: str) -> int:
         environment_variables={"AMLOPS_STEPS_PER_SECOND": "10", "AMLOPS_CHECKPOINT_EVERY": "1", "AMLOPS_TOTAL_STEPS": "60"},
         return_state=True,
     )  # fmt: skip
-    report = _settled(state, "Training did not complete.")
+    report = settled(state, "Training did not complete.")
     for a in report.attempts:
-        print(f"  attempt {a.number} ({a.job}): {a.end}, resumed from {a.resumed_from or 'the start'}, lost {duration(a.lost_seconds)}")
+        print("  " + attempt_line(a))
     print(f"Training {report.lineage}: {report.outcome}; {time_lost(report.attempts)}")
     return 0
 
@@ -166,8 +127,8 @@ def _approve_endpoints(args: argparse.Namespace) -> int:
     workspace = _workspace_id(args.workspace)
     from flows.approve_private_endpoints import approve_private_endpoints
 
-    state = approve_private_endpoints(workspace=workspace, allow_list=_allow_list(args), timeout_seconds=args.timeout, poll_seconds=args.poll, return_state=True)
-    outcome = _settled(state, "Private endpoint approval did not complete.")
+    state = approve_private_endpoints(workspace=workspace, allow_list=allow_list(args), timeout_seconds=args.timeout, poll_seconds=args.poll, return_state=True)
+    outcome = settled(state, "Private endpoint approval did not complete.")
     for d in outcome:
         print(f"{d.connection}: {d.verdict} by {d.decided_by} via {d.via} -> {d.outcome}")
     return 0
@@ -191,7 +152,7 @@ def _deploy(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     """Run train-with-retries here: resubmitted from its latest checkpoint after preemption or node failure."""
-    from amlops.training import Budgets, CheckpointLocation, duration, time_lost
+    from amlops.training import Budgets, CheckpointLocation, attempt_line, time_lost
 
     workspace, variables = _workspace_id(args.workspace), _pairs(args.env, "--env")
     datastore, _, path = args.checkpoints.partition(":")
@@ -205,9 +166,9 @@ def _train(args: argparse.Namespace) -> int:
         resume_arg=args.resume_arg, instance_count=args.instance_count, lineage=args.lineage, budgets=budgets, dedicated_compute=args.dedicated_compute,
         watch_seconds=args.watch, environment_variables=variables, return_state=True,
     )  # fmt: skip
-    outcome = _settled(state, "Training did not complete.")
+    outcome = settled(state, "Training did not complete.")
     for a in outcome.attempts:
-        print(f"attempt {a.number} {a.job} on {a.compute}: {a.end}, resumed from {a.resumed_from or 'the start'}, {duration(a.seconds)}, lost {duration(a.lost_seconds)}")
+        print(attempt_line(a))
     print(f"{outcome.outcome}; {time_lost(outcome.attempts)}")
     return 0
 
@@ -235,25 +196,6 @@ def _approve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _move_options(m: argparse.ArgumentParser) -> None:
-    """What a move takes besides source and target: amlops move and amlops rehearse share them."""
-    m.add_argument("--dry-run", action="store_true", help="plan only: no change at all")
-    m.add_argument("--exclude-associated", action="store_true", help="leave storage, key vault, registry and insights where they are")
-    m.add_argument("--no-approval", action="store_true", help="do not pause for a plan approval")
-    m.add_argument("--approve-plan-as", help="unattended: approve the plan as this person (needs --confirm-workspace)")
-    m.add_argument("--confirm-workspace", help="the workspace name, typed exactly, to confirm --approve-plan-as")
-    m.add_argument("--approve-private-endpoints-as", help="unattended: approve every new Pending connection as this person")
-    _allow_list_options(m)
-    m.add_argument("--quiesce-window", type=int, default=60, help="minutes of endpoint traffic that block the move")
-    m.add_argument("--allow-missing-metrics", action="store_true", help="go ahead when Azure Monitor has no request data for an endpoint (recorded in the manifest)")
-    m.add_argument("--no-recreate-compute", action="store_true")
-    m.add_argument("--no-redeploy-endpoints", action="store_true")
-    m.add_argument("--etag-conflict-policy", choices=["report", "rename"], default="report")
-    m.add_argument("--move-shared", action="append", default=[], metavar="RESOURCE_ID", help="move this associated resource although other workspaces use it")
-    m.add_argument("--approval-timeout", type=int, default=3600, help="seconds to wait for a person")
-    m.add_argument("--approval-poll", type=int, default=10, help="seconds between checks for an answer")
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="amlops", description="Azure ML operations as Prefect flows.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -268,17 +210,17 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--source", required=True, help="the workspace's resource id")
     m.add_argument("--target-subscription", required=True)
     m.add_argument("--target-resource-group", required=True, help="created in the workspace's region if absent")
-    _move_options(m)
+    move_options(m)
     m.set_defaults(run=_move)
 
-    add_commands(sub, _move_options)
+    add_commands(sub)
 
     d = sub.add_parser("demo", help="a full move of the demo workspace against the emulator")
     d.set_defaults(run=_demo)
 
     ae = sub.add_parser("approve-endpoints", help="decide a workspace's Pending private endpoint connections")
     ae.add_argument("--workspace", required=True, help="the workspace's resource id")
-    _allow_list_options(ae)
+    allow_list_options(ae)
     ae.add_argument("--timeout", type=int, default=3600, help="seconds to wait for a person")
     ae.add_argument("--poll", type=int, default=10, help="seconds between checks for an answer")
     ae.set_defaults(run=_approve_endpoints)
@@ -322,16 +264,6 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--decide", action="append", default=[], metavar="CONNECTION=approve|reject", help="for private endpoints, repeatable")
     a.set_defaults(run=_approve)
     return p
-
-
-def _settled(state: Any, heading: str) -> Any:
-    """A flow run's result; an outcome it ended with is raised, with ``heading`` to say what stopped."""
-    outcome = state.result(raise_on_failure=False)
-    if isinstance(outcome, BaseException):
-        if isinstance(outcome, AmlopsError):
-            outcome.add_note(heading)
-        raise outcome
-    return outcome
 
 
 def main(argv: list[str] | None = None) -> int:

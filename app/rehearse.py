@@ -22,17 +22,18 @@ from typing import Any
 
 from amlops.errors import AmlopsError, InvalidInput
 from amlops.models import ResourceId, check_resource_group, check_subscription
+from app.running import move_kwargs, move_options, run_move
 
 REHEARSAL_APPROVER = "rehearsal"
 
 
-def add_commands(sub: Any, move_options: Any) -> None:
-    """Register ``snapshot`` and ``rehearse``; ``move_options`` adds the options ``amlops move`` takes."""
+def add_commands(sub: Any) -> None:
+    """Register ``snapshot`` and ``rehearse`` (which takes the options ``amlops move`` takes)."""
     s = sub.add_parser("snapshot", help="read everything a move of a workspace touches into an emulator scenario (reads only, no secrets)")
     s.add_argument("--workspace", required=True, help="the workspace's resource id")
     s.add_argument("--out", required=True, help="the scenario file to write (.yaml, .yml or .json)")
-    s.add_argument("--target-subscription", help="also read the target subscription (tenant, provider registrations, locks)")
-    s.add_argument("--target-resource-group", help="also read the target resource group, if it exists")
+    s.add_argument("--target-subscription", help="also read the target subscription (tenant, provider registrations, locks, Azure Policy)")
+    s.add_argument("--target-resource-group", help="also read the target resource group, if it exists (resources, locks, your permissions there)")
     s.set_defaults(run=snapshot)
 
     r = sub.add_parser("rehearse", help="replay the move of a snapshot's workspace against a private emulator")
@@ -72,7 +73,14 @@ def snapshot(args: argparse.Namespace) -> int:
     write_scenario(out, spec)
     counts = ", ".join(f"{n} {what}" for what, n in summary(spec).items())
     print(f"Snapshot of {workspace} written to {out} in {time.perf_counter() - started:.1f} s (reads only; secrets are placeholders):\n  {counts}")
+    for line in unknown_lines(spec):
+        print(f"  {line}")
     return 0
+
+
+def unknown_lines(spec: dict[str, Any]) -> list[str]:
+    """What the snapshot could not read or judge, said as what the rehearsal therefore cannot tell."""
+    return [f"unknown: {u['what']}: the rehearsal cannot tell {u['unknown']} ({u['why']})" for u in (spec.get("snapshot") or {}).get("unknowns") or []]
 
 
 def write_scenario(path: Path, spec: dict[str, Any]) -> None:
@@ -88,7 +96,6 @@ def write_scenario(path: Path, spec: dict[str, Any]) -> None:
 
 
 def rehearse(args: argparse.Namespace) -> int:
-    from amlops.cli import _move_kwargs, run_move
     from amlops.rehearsal import rehearsal
     from amlops.snapshot import declare_target, summary
 
@@ -103,7 +110,7 @@ def rehearse(args: argparse.Namespace) -> int:
     spec, notes = declare_target(spec, source.subscription, args.target_subscription, args.target_tenant, args.target_unregistered_provider)
     _check_loads(args.scenario, spec)
     args.source = str(source)
-    kwargs = _move_kwargs(args)
+    kwargs = move_kwargs(args)
     meta = spec.get("snapshot") or {}
     print(f"Rehearsing the move of {source}\n  to subscription {args.target_subscription}, resource group {args.target_resource_group}")
     if meta:
@@ -111,6 +118,9 @@ def rehearse(args: argparse.Namespace) -> int:
     print("  holds " + ", ".join(f"{n} {what}" for what, n in summary(spec).items() if n))
     for note in notes:
         print(f"  note: {note}")
+    unknown = unknown_lines(spec)
+    for line in unknown:
+        print(f"  {line}")
     with rehearsal(spec) as r, _prefect_server(args.keep) as ui:
         _forget_clients()
         print(f"  private emulator at {r.emulator.base_url}" + (f"; Prefect UI at {ui}" if ui else "") + "\n")
@@ -124,6 +134,8 @@ def rehearse(args: argparse.Namespace) -> int:
             _forget_clients()
         requests, writes = r.counts()
         print(f"\nRehearsal ended with exit code {code} ({OUTCOMES.get(code, 'failed')}) in {time.perf_counter() - started:.1f} s: {requests} ARM requests, {writes} of them writes, all against the private emulator.")
+        if unknown:
+            print(f"It holds as far as the snapshot could see: {len(unknown)} unknown(s) listed above may still refuse or change the real move.")
         if args.keep:
             _wait_for_person(r, ui)
     if outcome is not None:
