@@ -222,6 +222,8 @@ class OnlineEndpoint(Model):
     tags: dict[str, str] = Field(default_factory=dict)
     identity: dict[str, Any] | None = None
     kind: str | None = None
+    # The system-assigned identity's principal: a redeployed endpoint gets a new one.
+    principal_id: str | None = None
     # The endpoint's properties to PUT back, read-only fields removed.
     create_properties: dict[str, Any] = Field(default_factory=dict)
     deployments: list[Deployment] = Field(default_factory=list)

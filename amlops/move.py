@@ -32,7 +32,10 @@ from amlops.models import (
     same_id,
 )
 
-# The providers Azure's move documentation requires in the destination subscription.
+# The providers the destination subscription must register: "Move Azure Machine Learning workspaces between
+# subscriptions" (learn.microsoft.com/azure/machine-learning/how-to-move-workspace), Prerequisites, the table of
+# resource providers; Microsoft.ContainerService only "If you plan on deploying trained models to Azure Kubernetes
+# Services". Checked against the table's text in tests/emulator/test_documented_facts.py.
 REQUIRED_PROVIDERS = (
     "Microsoft.MachineLearningServices",
     "Microsoft.Storage",
@@ -116,6 +119,9 @@ class Inventory(Model):
     assets: dict[str, list[str]] = Field(default_factory=dict)
     # Enabled Azure ML job schedules: disabled for the move (they would start jobs mid-move), enabled after it.
     job_schedules: list[str] = Field(default_factory=list)
+    # Principals of its role assignments that no longer exist in the directory (Microsoft Graph); None when the
+    # caller may not read the directory (then the rebuild finds them out from ARM's PrincipalNotFound).
+    gone_principals: list[str] | None = None
     taken_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
@@ -172,6 +178,7 @@ class MovePlan(Model):
     private_endpoints_for_a_person: list[str]
     notes: list[str]
     pause_job_schedules: list[str] = Field(default_factory=list)
+    skip_role_assignments: list[str] = Field(default_factory=list)
 
 
 def previously_approved(inventory: Inventory) -> set[str]:
@@ -196,6 +203,9 @@ def build_plan(request: MoveRequest, inventory: Inventory) -> MovePlan:
         notes.append("Compute is NOT re-created (recreate_compute is off): the manifest keeps its settings.")
     if not request.redeploy_endpoints and inventory.online_endpoints:
         notes.append("Online endpoints are NOT redeployed (redeploy_endpoints is off): the manifest keeps them.")
+    gone = {p.lower() for p in inventory.gone_principals or []}
+    if inventory.gone_principals is None and inventory.role_assignments:
+        notes.append("The directory could not be read (Microsoft Graph needs Directory.Read.All): a grant whose principal was deleted is skipped at the rebuild, with the reason.")
     return MovePlan(
         move_id=request.move_id,
         source=request.source,
@@ -208,7 +218,8 @@ def build_plan(request: MoveRequest, inventory: Inventory) -> MovePlan:
         redeploy_endpoints=[e.name for e in inventory.online_endpoints] if request.redeploy_endpoints else [],
         repoint_datastores=sorted(repoint_names),
         datastores_left_as_is=sorted(d.name for d in inventory.datastores if not d.is_default and d.name not in repoint_names),
-        recreate_role_assignments=[f"{a.principal_type} {a.principal_id} as {a.role_definition_id.rsplit('/', 1)[-1]}" for a in inventory.role_assignments],
+        recreate_role_assignments=[_grant_words(a) for a in inventory.role_assignments if a.principal_id.lower() not in gone],
+        skip_role_assignments=[_grant_words(a) for a in inventory.role_assignments if a.principal_id.lower() in gone],
         private_endpoints_to_approve=sorted(previously_approved(inventory)),
         private_endpoints_for_a_person=[
             f"{c.private_endpoint_id} (was {c.status})" for c in inventory.private_endpoint_connections if c.status in ("Pending", "Rejected")
@@ -216,6 +227,10 @@ def build_plan(request: MoveRequest, inventory: Inventory) -> MovePlan:
         notes=notes,
         pause_job_schedules=list(inventory.job_schedules),
     )
+
+
+def _grant_words(a: RoleAssignment) -> str:
+    return f"{a.principal_type} {a.principal_id} as {a.role_definition_id.rsplit('/', 1)[-1]}"
 
 
 def plan_markdown(plan: MovePlan) -> str:
@@ -236,6 +251,7 @@ def plan_markdown(plan: MovePlan) -> str:
             section("Datastores re-pointed to the new subscription/resource group", plan.repoint_datastores),
             section("Datastores left as they are (their storage stays put)", plan.datastores_left_as_is),
             section("Role assignments re-created at the new scope", plan.recreate_role_assignments),
+            section("Role assignments NOT re-created: their principal no longer exists in the directory", plan.skip_role_assignments),
             section("Private endpoints approved before: their new connections are approved (allow-list or policy)", plan.private_endpoints_to_approve),
             section("Private endpoints NOT approved before: their new connections wait for a person", plan.private_endpoints_for_a_person),
             section("Job schedules disabled for the move, enabled after it", plan.pause_job_schedules),
@@ -292,6 +308,8 @@ class MoveManifest(Model):
     notes: list[str] = Field(default_factory=list)
     # System-assigned identities the rebuild replaced: old principal id -> new (their grants were given again).
     replaced_principals: dict[str, str] = Field(default_factory=dict)
+    # Principals deleted from the directory (ARM: PrincipalNotFound): their grants were skipped, with the reason.
+    gone_principals: list[str] = Field(default_factory=list)
 
     def done(self, step: Step) -> bool:
         return step in self.steps_done
@@ -314,6 +332,20 @@ class MoveManifest(Model):
     def restarted(self) -> MoveManifest:
         """After a restore: the source is as it was; nothing of this attempt counts any more."""
         return self.model_copy(update={"status": "restored", "steps_done": [Step.SNAPSHOT], "items_done": {}, "move_sent": False, "move_operation": ""})
+
+
+def replaced_identities(manifest: MoveManifest) -> dict[str, str]:
+    """System-assigned identities the rebuild replaces, "compute NAME" / "online endpoint NAME" (under the name the
+    resource lives under after the rebuild) -> the old principal. A re-created compute or redeployed endpoint gets a
+    new principal; grants to the old one must be given to it again. Only what has grants matters."""
+    request, inv = manifest.request, manifest.inventory
+    granted = {a.principal_id.lower() for a in inv.role_assignments}
+    found: dict[str, str] = {}
+    if request.recreate_compute:
+        found |= {f"compute {manifest.renamed_computes.get(c.name, c.name)}": c.principal_id for c in inv.computes if c.principal_id}
+    if request.redeploy_endpoints:
+        found |= {f"online endpoint {e.name}": e.principal_id for e in inv.online_endpoints if e.principal_id}
+    return {k: v for k, v in found.items() if v.lower() in granted}
 
 
 # -- the move in flight: where the workspace is, and what Azure said of the operation, decide the next step
@@ -456,12 +488,16 @@ def _role_checks(manifest: MoveManifest, observed: Inventory) -> list[Check]:
     have = {a.key() for a in observed.role_assignments}
     checks = []
     replaced = {k.lower(): v for k, v in manifest.replaced_principals.items()}
+    gone = {p.lower() for p in manifest.gone_principals}
     for want in manifest.inventory.role_assignments:
         if want.principal_id.lower() in replaced:  # issue 10: the grant now belongs to the re-created identity
             want = want.model_copy(update={"principal_id": replaced[want.principal_id.lower()]})
-        ok = want.key() in have
         name = f"{want.principal_type} {want.principal_id}"
         role = want.role_definition_id.rsplit("/", 1)[-1]
+        if want.principal_id.lower() in gone:
+            checks.append(Check(kind="role assignment", name=name, expected=f"role {role} at the workspace", actual="skipped: the principal no longer exists in the directory (PrincipalNotFound)", ok=True))
+            continue
+        ok = want.key() in have
         checks.append(Check(kind="role assignment", name=name, expected=f"role {role} at the workspace", actual="present" if ok else "missing", ok=ok, action="" if ok else f"grant role {role} to {want.principal_id} at {manifest.request.target_id}"))
     return checks
 

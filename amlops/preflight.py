@@ -165,20 +165,31 @@ def valid_compute_name(spec: ComputeSpec, name: str) -> bool:
     return True
 
 
-def rename_problems(request: MoveRequest, inventory: Inventory, region_instance_names: list[str]) -> list[Problem]:
-    """With the 'rename' policy, every name a re-create may use must be valid and not taken in the region."""
-    if request.etag_conflict_policy != "rename" or not request.recreate_compute:
+def recreate_names(request: MoveRequest, spec: ComputeSpec) -> list[str]:
+    """The names a re-create may give a compute: its own, and under the 'rename' Etag policy the renamed one."""
+    return [spec.name, renamed_compute(spec)] if request.etag_conflict_policy == "rename" else [spec.name]
+
+
+def recreate_name_problems(request: MoveRequest, inventory: Inventory, region_instances: dict[str, str]) -> list[Problem]:
+    """Every name a re-create may use must be valid for its kind (a new name; its own Azure accepted), and an
+    instance's not held by another workspace's instance in the region (``region_instances``: lower-cased name -> that workspace, as far as the caller can read)."""
+    if not request.recreate_compute:
         return []
-    taken = {n.lower() for n in region_instance_names} | {c.name.lower() for c in inventory.computes}
+    own = {c.name.lower() for c in inventory.computes}
     problems = []
     seen: set[str] = set()
     for spec in inventory.computes:
-        name = renamed_compute(spec)
-        if not valid_compute_name(spec, name):
-            problems.append(Problem(code="InvalidComputeName", message=f"Compute '{spec.name}' would be re-created as '{name}', which is not a valid {spec.compute_type} name.", fix="Rename the compute before the move, or use --etag-conflict-policy report."))
-        elif name.lower() in taken or name.lower() in seen:
-            problems.append(Problem(code="ComputeNameTaken", message=f"Compute '{spec.name}' would be re-created as '{name}', a name already used in {inventory.workspace.location}.", fix="Rename one of them before the move, or use --etag-conflict-policy report."))
-        seen.add(name.lower())
+        for name in recreate_names(request, spec):
+            renamed = name != spec.name
+            said = f"Compute '{spec.name}' would be re-created as '{name}'" if renamed else f"Compute instance '{name}'"
+            fix = "Rename the compute before the move, or use --etag-conflict-policy report." if renamed else f"Rename '{name}' (or the other instance) before the move."
+            if renamed and not valid_compute_name(spec, name):  # its own name Azure accepted when it was made
+                problems.append(Problem(code="InvalidComputeName", message=f"{said}, which is not a valid {spec.compute_type} name.", fix=fix))
+            elif spec.is_instance and name.lower() in region_instances:
+                problems.append(Problem(code="ComputeNameTaken", message=f"{said}, a name workspace {region_instances[name.lower()]} already uses for a compute instance in {inventory.workspace.location} (compute instance names are unique per region).", fix=fix))
+            elif renamed and (name.lower() in own or name.lower() in seen):
+                problems.append(Problem(code="ComputeNameTaken", message=f"{said}, a name another compute of the workspace would use.", fix=fix))
+            seen.add(name.lower())
     return problems
 
 
@@ -217,10 +228,17 @@ def custom_role_problems(request: MoveRequest, missing_roles: list[str]) -> list
     ]
 
 
-def in_use_problems(labeling_running: list[str], web_services: list[str]) -> list[Problem]:
-    """The workspace-move documentation's unsupported scenarios: "Workspace with deployed services" and
-    "Workspace with currently running labeling projects"."""
+def in_use_problems(labeling_running: list[str], web_services: list[str], profiling_runs: list[str]) -> list[Problem]:
+    """The workspace-move documentation's unsupported scenarios: "Workspace with deployed services", "Workspace with
+    currently running labeling projects" and running data profiling jobs. Judged by preflight and again by the
+    quiesce gate (right before the first deletion and before moveResources): any of them can start meanwhile."""
     problems = []
+    if profiling_runs:
+        problems.append(Problem(
+            code="DataProfilingRunning",
+            message=f"Data profiling runs {', '.join(profiling_runs)} are running.",
+            fix="Wait for them to complete or cancel them (Run.cancel(), or Cancel in Azure ML studio > Jobs), then run the move again.",
+        ))
     if labeling_running:
         problems.append(Problem(
             code="LabelingProjectsRunning",

@@ -56,6 +56,7 @@ from amlops.move import (
     datastores_to_repoint,
     plan_markdown,
     previously_approved,
+    replaced_identities,
     resources_to_move,
     verify,
 )
@@ -304,7 +305,7 @@ def _move(ledger: Ledger) -> None:
             t.ensure_target_group(request, m.inventory.workspace.location)
             # Immediately before the move: no job started since the gate. (Endpoint traffic was read again
             # just before the endpoints were deleted; deleted endpoints serve nothing.)
-            _refuse(t.quiesce_check(request.source_id, [], 0, request.allow_missing_metrics), "a job started before the move")
+            _refuse(t.quiesce_check(request.source_id, [], 0, request.allow_missing_metrics), "the workspace was used again before the move")
             t.validate_move(request, m.resources)
             ledger.step(Step.VALIDATE)
             ledger.update(move_sent=True, move_operation="")  # the intent, recorded before the request leaves
@@ -364,8 +365,11 @@ def _rebuild(ledger: Ledger) -> list[str]:
     rename = request.etag_conflict_policy == "rename"
     wanted = {d.name for d in datastores_to_repoint(request, inv, m.resources)}
     moved = (m.resources, request.source_id.group_id, request.target_group_id)  # issue 10: what ARM rebased, ours to rebase too
-    replaced = {c.principal_id for c in inv.computes if c.principal_id and request.recreate_compute}
-    grants = rebase_assignments(inv.role_assignments, *moved, request.target_subscription, replaced)
+    replaced = set(replaced_identities(m).values())  # their grants go to the new identities, by the re-grant step
+    gone = {p.lower() for p in inv.gone_principals or []}  # deleted from the directory, seen before the move
+    grants = [g for g in rebase_assignments(inv.role_assignments, *moved, request.target_subscription, replaced) if g.principal_id.lower() not in gone]
+    if gone - {p.lower() for p in m.gone_principals}:
+        _record_gone_principals(ledger, {a.grant: t.SKIPPED_GONE for a in inv.role_assignments if a.principal_id.lower() in gone})
     steps: list[tuple[Step, bool, dict[str, Callable[[], PrefectFuture[Any]]]]] = [
         (Step.RECREATE_COMPUTE, request.recreate_compute, {
             c.name: partial(t.recreate_compute.submit, target, c, location, rename_on_conflict=rename, name=m.renamed_computes.get(c.name, c.name))
@@ -389,18 +393,31 @@ def _rebuild(ledger: Ledger) -> list[str]:
     }
     problems: list[str] = []
     for step, futures in running.items():
-        failures = _collect(ledger, step, futures)
+        results: dict[str, Any] = {}
+        failures = _collect(ledger, step, futures, results)
         problems += failures
+        if step == Step.RECREATE_ROLE_ASSIGNMENTS:
+            _record_gone_principals(ledger, results)
         if not failures:
             ledger.step(step)
     return problems + _rebuild_what_carries_a_subscription(ledger, moved)
+
+
+def _record_gone_principals(ledger: Ledger, results: dict[str, Any]) -> None:
+    """Grants skipped because their principal was deleted from the directory: recorded, so the verification and the
+    report say why they are not there, and nobody is asked to grant them again."""
+    skipped = [key for key, said in results.items() if str(said).startswith(t.SKIPPED_GONE)]
+    gone = sorted({key.split(" as ")[0] for key in skipped})
+    if gone:
+        notes = [f"grant {key} skipped: its principal no longer exists in the directory (PrincipalNotFound)" for key in skipped]
+        ledger.update(gone_principals=sorted({*ledger.manifest.gone_principals, *gone}), notes=[*ledger.manifest.notes, *notes])
 
 
 def _rebuild_what_carries_a_subscription(ledger: Ledger, moved: tuple[list[str], str, str]) -> list[str]:
     """Issue 10, after compute is back: batch deployments re-pointed, grants of replaced identities given to
     their successors, job schedules enabled again."""
     m = ledger.manifest
-    request, inv, target = m.request, m.inventory, m.request.target_id
+    inv, target = m.inventory, m.request.target_id
     problems: list[str] = []
     if not m.done(Step.REPOINT_BATCH_DEPLOYMENTS):
         repoint = {f"{e}/{d.name}": t.repoint_batch_deployment.submit(target, e, d, inv.workspace.location) for e, d in batch_repoints(inv.batch_endpoints, *moved)}
@@ -409,15 +426,18 @@ def _rebuild_what_carries_a_subscription(ledger: Ledger, moved: tuple[list[str],
         if not failures:
             ledger.step(Step.REPOINT_BATCH_DEPLOYMENTS)
     if not m.done(Step.REGRANT_IDENTITIES):
-        old_principals = {c.principal_id.lower() for c in inv.computes if c.principal_id}
-        if request.recreate_compute and any(a.principal_id.lower() in old_principals for a in inv.role_assignments):
+        before = replaced_identities(ledger.manifest)  # after the rebuild: under the names computes live under now
+        if before:
             try:
-                regranted, replaced = t.regrant_replaced_identities(target, inv.computes, inv.role_assignments, *moved)
+                done = t.regrant_replaced_identities(target, before, inv.role_assignments, *moved)
             except AmlopsError as err:  # after the move failures are reported, not raised; the next run tries again
                 problems.append(f"grants of replaced identities: {err}")
             else:
-                ledger.update(replaced_principals=replaced)
-                ledger.step(Step.REGRANT_IDENTITIES, "; ".join(regranted))
+                ledger.update(replaced_principals={**ledger.manifest.replaced_principals, **done.replaced})
+                if done.missing:  # not re-created (yet): the next run gives their grants once they are back
+                    problems.append(f"grants of replaced identities: {', '.join(done.missing)} not back yet, so their grants were not given again")
+                else:
+                    ledger.step(Step.REGRANT_IDENTITIES, "; ".join(done.granted))
         else:
             ledger.step(Step.REGRANT_IDENTITIES)
     if not m.done(Step.RESUME_JOB_SCHEDULES):
@@ -429,8 +449,9 @@ def _rebuild_what_carries_a_subscription(ledger: Ledger, moved: tuple[list[str],
     return problems
 
 
-def _collect(ledger: Ledger | None, step: Step | None, futures: dict[str, PrefectFuture[Any]]) -> list[str]:
-    """Wait for one step's items; record each that succeeded; return what failed, in words."""
+def _collect(ledger: Ledger | None, step: Step | None, futures: dict[str, PrefectFuture[Any]], results: dict[str, Any] | None = None) -> list[str]:
+    """Wait for one step's items; record each that succeeded (its result into ``results``, if given); return what
+    failed, in words."""
     by_future = {id(f): key for key, f in futures.items()}
     failures = []
     for future in as_completed(list(futures.values())):
@@ -439,6 +460,8 @@ def _collect(ledger: Ledger | None, step: Step | None, futures: dict[str, Prefec
         state = future.state
         if state.is_completed():
             result = future.result()
+            if results is not None:
+                results[key] = result
             if ledger is not None and step is not None:
                 if step == Step.RECREATE_COMPUTE and result != key:
                     ledger.update(renamed_computes={**ledger.manifest.renamed_computes, key: result})

@@ -14,6 +14,7 @@ from amlops import preflight, rebase
 from amlops.azure import (
     computes,
     datastores,
+    directory,
     endpoints,
     jobs,
     labeling,
@@ -22,6 +23,7 @@ from amlops.azure import (
     network,
     permissions,
     policy,
+    profiling,
     resources,
     roles,
     schedules,
@@ -30,8 +32,18 @@ from amlops.azure import (
 )
 from amlops.azure.clients import Clients
 from amlops.azure.retry import retrying
-from amlops.errors import AmlopsError, Conflict, Locked, NotFound, OperationFailed, TransientError
-from amlops.models import ComputeSpec, Datastore, Deployment, OnlineEndpoint, ResourceId, RoleAssignment, Workspace, deployment_names
+from amlops.errors import AmlopsError, AuthenticationFailed, Conflict, InvalidInput, Locked, NotFound, OperationFailed, TransientError
+from amlops.models import (
+    ComputeSpec,
+    Datastore,
+    Deployment,
+    OnlineEndpoint,
+    ResourceId,
+    RoleAssignment,
+    Workspace,
+    deployment_names,
+    same_id,
+)
 from amlops.move import (
     Inventory,
     Location,
@@ -52,13 +64,15 @@ def snapshot_workspace(workspace: ResourceId) -> Inventory:
     """Everything a move destroys or breaks, read from Azure. Secrets are never part of it."""
     c = clients()
     info = workspaces.get_workspace(c, workspace)
+    grants = _role_assignments(c, info)
     return Inventory(
         workspace=info,
         computes=computes.list_computes(c, workspace),
         online_endpoints=endpoints.list_online_endpoints(c, workspace),
         batch_endpoints=endpoints.list_batch_endpoints(c, workspace),
         datastores=datastores.list_datastores(c, workspace),
-        role_assignments=_role_assignments(c, info),
+        role_assignments=grants,
+        gone_principals=directory.missing_principals(c, [a.principal_id for a in grants]) if grants else [],
         private_endpoint_connections=network.list_connections(c, workspace),
         assets=workspaces.list_asset_names(c, workspace),
         job_schedules=schedules.list_schedule_names(c, workspace),
@@ -118,14 +132,45 @@ def _arm_rule_problems(request: MoveRequest, inventory: Inventory, target_exists
     problems += preflight.shared_problems(request, moving, preflight.shared_resources(ws, others))
     guids = sorted({a.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower() for a in inventory.role_assignments})
     problems += preflight.custom_role_problems(request, [g for g in guids if not roles.definition_exists(c, request.target_subscription, g)])
-    problems += preflight.rename_problems(request, inventory, [])
-    problems += preflight.in_use_problems(labeling.running_projects(c, request.source_id), services.list_web_services(c, request.source_id))
+    instances = request.recreate_compute and any(x.is_instance for x in inventory.computes)
+    problems += preflight.recreate_name_problems(request, inventory, _region_instances(c, request, ws, others) if instances else {})
+    problems += _in_use(c, request.source_id)
     return problems
+
+
+def _region_instances(c: Clients, request: MoveRequest, ws: Workspace, in_source: list[Workspace]) -> dict[str, str]:
+    """Compute instance names other workspaces of the region hold (lower-cased name -> workspace), in the source
+    subscription (``in_source``, read already) and the target's, as far as the caller can read: instance names are
+    unique per region."""
+    held: dict[str, str] = {}
+    lists = [in_source]
+    if request.target_subscription.lower() != request.source_id.subscription.lower():
+        try:
+            lists.append(workspaces.list_workspaces(c, request.target_subscription))
+        except (AuthenticationFailed, NotFound):
+            pass
+    for others in lists:
+        for other in others:
+            if same_id(other.id, ws.id) or other.location.lower().replace(" ", "") != ws.location.lower().replace(" ", ""):
+                continue
+            try:
+                found = computes.list_computes(c, ResourceId.parse(other.id))
+            except (AuthenticationFailed, NotFound):  # not ours to read: Azure will say it at create time
+                continue
+            held |= {x.name.lower(): other.name for x in found if x.is_instance}
+    return held
+
+
+def _in_use(c: Clients, workspace: ResourceId) -> list[Problem]:
+    """Labeling projects running, v1 web services deployed, data profiling running: the move documentation's
+    unsupported scenarios that a person can start at any time."""
+    return preflight.in_use_problems(labeling.running_projects(c, workspace), services.list_web_services(c, workspace), profiling.running_profile_runs(c, workspace))
 
 
 @task(name="quiesce_check", **TASK_DEFAULTS)
 def quiesce_check(workspace: ResourceId, endpoint_names: list[str], window_minutes: float, allow_missing_metrics: bool = False) -> list[Problem]:
-    """No active job; no online endpoint traffic within the look-back window; no endpoint without metrics."""
+    """No active job; no online endpoint traffic within the look-back window; no endpoint without metrics; no
+    labeling project running, web service deployed or data profiling running."""
     c = clients()
 
     def requests(name: str) -> int | None:
@@ -135,7 +180,7 @@ def quiesce_check(workspace: ResourceId, endpoint_names: list[str], window_minut
             return 0
 
     counts = {name: requests(name) for name in endpoint_names} if window_minutes > 0 else {}
-    return quiesce_problems(jobs.active_jobs(c, workspace), counts, round(window_minutes), allow_missing_metrics)
+    return quiesce_problems(jobs.active_jobs(c, workspace), counts, round(window_minutes), allow_missing_metrics) + _in_use(c, workspace)
 
 
 @task(name="delete_compute", **TASK_DEFAULTS)
@@ -248,17 +293,21 @@ def observe_rebuild(workspace: ResourceId) -> Rebuilt:
 
 # Provisioning states that end: a compute in any other is still being built or removed by Azure.
 SETTLED = ("Succeeded", "Failed", "Canceled")
+# Compute instance states on the way to another (ComputeInstanceState): Azure refuses start/stop in them, and a new
+# instance passes through SettingUp after provisioning succeeded, while its creation script runs.
+PASSING = ("Creating", "SettingUp", "UserSettingUp", "Starting", "Stopping", "Restarting", "Deleting")
 
 
 def _settled(c: Clients, workspace: ResourceId, name: str, wait_seconds: float = 1800) -> ComputeSpec | None:
-    """The compute once Azure has finished with it (None when it does not exist)."""
+    """The compute once Azure has finished with it, an instance out of its passing states (None when it does not exist)."""
     waited = 0.0
     while True:
         try:
             current = computes.get_compute(c, workspace, name)
         except NotFound:
             return None
-        if current.provisioning_state in SETTLED or waited >= wait_seconds:
+        built = current.provisioning_state == "Succeeded" and current.state not in PASSING
+        if built or current.provisioning_state in SETTLED[1:] or waited >= wait_seconds:
             return current
         c.sleep(5)
         waited += 5
@@ -312,10 +361,20 @@ def repoint_datastore(workspace: ResourceId, current: Datastore, subscription: s
     return "re-pointed"
 
 
+SKIPPED_GONE = "skipped: principal no longer exists"
+
+
 @task(name="recreate_role_assignment", **TASK_DEFAULTS)
 def recreate_role_assignment(grant: RoleAssignment) -> str:
-    """Grant again, at its (rebased) scope, naming the target's role definition, condition kept."""
-    created = roles.create(clients(), grant.scope, grant)
+    """Grant again, at its (rebased) scope, naming the target's role definition, condition kept. A grant whose
+    principal was deleted from the directory cannot be made again (ARM: 400 PrincipalNotFound) and grants nothing
+    to anyone: skipped, with the reason, rather than failing the rebuild."""
+    try:
+        created = roles.create(clients(), grant.scope, grant)
+    except InvalidInput as err:
+        if err.code != "PrincipalNotFound":
+            raise
+        return f"{SKIPPED_GONE} ({err.code}: {err.message})"
     return f"granted {grant.role_definition_id.rsplit('/', 1)[-1]} to {grant.principal_id} at {grant.scope} as {created.name}"
 
 
@@ -335,20 +394,32 @@ def resume_job_schedules(workspace: ResourceId, names: list[str]) -> list[str]:
     return [name for name in names if schedules.set_enabled(c, workspace, name, True)]
 
 
+class Regranted(BaseModel):
+    """What the re-grant step did: grants given (in words), old -> new principals, identities not found yet."""
+
+    granted: list[str]
+    replaced: dict[str, str]
+    missing: list[str]
+
+
 @task(name="regrant_replaced_identities", **TASK_DEFAULTS)
-def regrant_replaced_identities(
-    target: ResourceId, computes_before: list[ComputeSpec], assignments: list[RoleAssignment], moved: list[str], source_group: str, target_group: str
-) -> tuple[list[str], dict[str, str]]:
-    """Give the grants of each re-created compute's old system-assigned identity to its new one.
-    Returns what was granted (for the report) and the old -> new principal ids."""
+def regrant_replaced_identities(target: ResourceId, before: dict[str, str], assignments: list[RoleAssignment], moved: list[str], source_group: str, target_group: str) -> Regranted:
+    """Give the grants of each replaced system-assigned identity (``before``: "compute NAME" / "online endpoint NAME"
+    -> old principal, from amlops.move.replaced_identities) to the identity its re-created resource has now."""
     c = clients()
-    now = {x.name: x.principal_id for x in computes.list_computes(c, target)}
-    replaced = {b.principal_id: new for b in computes_before if b.principal_id and (new := now.get(b.name)) and new != b.principal_id}
-    done = []
+    now: dict[str, str | None] = {}
+    if any(k.startswith("compute ") for k in before):
+        now |= {f"compute {x.name}": x.principal_id for x in computes.list_computes(c, target)}
+    if any(k.startswith("online endpoint ") for k in before):
+        now |= {f"online endpoint {e.name}": e.principal_id for e in endpoints.list_online_endpoints(c, target)}
+    replaced = {old: new for key, old in before.items() if (new := now.get(key)) and new.lower() != old.lower()}
+    missing = sorted(key for key in before if not now.get(key))
+    granted = []
     for grant in rebase.regrants(assignments, replaced, moved, source_group, target_group):
         roles.create(c, grant.scope, grant)
-        done.append(f"role {grant.role_definition_id.rsplit('/', 1)[-1]} at {grant.scope} given to the new identity {grant.principal_id} (was {next(o for o, n in replaced.items() if n == grant.principal_id)})")
-    return done, replaced
+        owner = next(k for k, o in before.items() if replaced.get(o) == grant.principal_id)
+        granted.append(f"role {grant.role_definition_id.rsplit('/', 1)[-1]} at {grant.scope} given to the new identity {grant.principal_id} of {owner} (was {before[owner]})")
+    return Regranted(granted=granted, replaced=replaced, missing=missing)
 
 
 @task(name="repoint_batch_deployment", **TASK_DEFAULTS)

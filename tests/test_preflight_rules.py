@@ -49,7 +49,7 @@ def test_renamed_compute_names_fit_azure_limits() -> None:
     assert len(preflight.renamed_compute(cluster)) <= 16 and preflight.valid_compute_name(cluster, preflight.renamed_compute(cluster))
     rename = REQ.model_copy(update={"etag_conflict_policy": "rename"})
     twins = Inventory(workspace=WORKSPACE, computes=[ComputeSpec(name="alice-notebook-boxes-a", compute_type="ComputeInstance"), ComputeSpec(name="alice-notebook-boxes-b", compute_type="ComputeInstance")])
-    assert [p.code for p in preflight.rename_problems(rename, twins, [])] == ["ComputeNameTaken"]
+    assert [p.code for p in preflight.recreate_name_problems(rename, twins, {})] == ["ComputeNameTaken"]
 
 
 def test_shared_associated_resources_are_refused_unless_named() -> None:
@@ -111,3 +111,16 @@ def test_grants_to_a_replaced_identity_go_to_its_successor_and_are_not_recreated
     moved, kept = regrants(grants, {"old": "new"}, [WS, SA], SRC, DST)
     assert (moved.scope, moved.principal_id, moved.role_definition_id) == (SA.replace(SRC, DST), "new", role.replace(S, T))
     assert (kept.scope, kept.principal_id, kept.role_definition_id) == (elsewhere, "new", role), "a scope that did not move keeps its subscription"
+
+
+def test_names_a_re_create_uses_must_be_valid_and_free_in_the_region() -> None:
+    inventory = Inventory(workspace=WORKSPACE, computes=[ComputeSpec(name="alice-ci", compute_type="ComputeInstance"), ComputeSpec(name="gpu", compute_type="AmlCompute")])
+    assert preflight.recreate_name_problems(REQ, inventory, {"bob-ci": "team-ws", "gpu": "team-ws"}) == [], "clusters are unique per workspace only"
+    [taken] = preflight.recreate_name_problems(REQ, inventory, {"alice-ci": "team-ws"})
+    assert taken.code == "ComputeNameTaken" and "team-ws" in taken.message and "unique per region" in taken.message
+    rename = REQ.model_copy(update={"etag_conflict_policy": "rename"})
+    [renamed_taken] = preflight.recreate_name_problems(rename, inventory, {"alice-ci-mvd": "team-ws"})
+    assert "re-created as 'alice-ci-mvd'" in renamed_taken.message and "--etag-conflict-policy report" in renamed_taken.fix
+    assert preflight.recreate_name_problems(REQ.model_copy(update={"recreate_compute": False}), inventory, {"alice-ci": "team-ws"}) == [], "nothing re-created, nothing to clash"
+    legacy = Inventory(workspace=WORKSPACE, computes=[ComputeSpec(name="ci-01", compute_type="ComputeInstance")])
+    assert preflight.recreate_name_problems(REQ, legacy, {}) == [], "a name Azure accepted when it was made is its own"

@@ -42,14 +42,16 @@ class Cloud:
     storage_suffix: str
     ml_api_suffix: str
     aml_resource_id: str
+    # Microsoft Graph's endpoint in this cloud ("National cloud deployments" of Microsoft Graph).
+    graph: str = "https://graph.microsoft.com"
 
 
 CLOUDS = {
     c.name.lower(): c
     for c in (
         Cloud("AzureCloud", ARM_URL, "login.microsoftonline.com", "core.windows.net", "api.azureml.ms", "https://ml.azure.com/"),
-        Cloud("AzureChinaCloud", "https://management.chinacloudapi.cn", "login.chinacloudapi.cn", "core.chinacloudapi.cn", "api.ml.azure.cn", "https://ml.azure.cn/"),
-        Cloud("AzureUSGovernment", "https://management.usgovcloudapi.net", "login.microsoftonline.us", "core.usgovcloudapi.net", "api.ml.azure.us", "https://ml.azure.us/"),
+        Cloud("AzureChinaCloud", "https://management.chinacloudapi.cn", "login.chinacloudapi.cn", "core.chinacloudapi.cn", "api.ml.azure.cn", "https://ml.azure.cn/", "https://microsoftgraph.chinacloudapi.cn"),
+        Cloud("AzureUSGovernment", "https://management.usgovcloudapi.net", "login.microsoftonline.us", "core.usgovcloudapi.net", "api.ml.azure.us", "https://ml.azure.us/", "https://graph.microsoft.us"),
     )
 }
 
@@ -153,6 +155,11 @@ class Target:
         cloud; the emulator serves it itself."""
         return self.url if self.is_emulator else f"https://{location.lower().replace(' ', '')}.{self.cloud.ml_api_suffix}"
 
+    @property
+    def graph_url(self) -> str:
+        """Microsoft Graph for this cloud; the emulator serves the little of it amlops reads."""
+        return self.url if self.is_emulator else self.cloud.graph
+
     def blob_url(self, account: str) -> str:
         return f"https://{account}.blob.{self.cloud.storage_suffix}"
 
@@ -211,6 +218,18 @@ class Clients:
             return ResourceManagementClient(self.credential(), subscription, base_url=self.target.url, credential_scopes=scopes, **self._common())
 
         return self._cached(("arm", subscription), build)
+
+    def graph(self) -> Any:
+        """An azure-core pipeline to Microsoft Graph (its own audience), with our retries and transport."""
+        from azure.core import PipelineClient
+        from azure.core.pipeline.policies import BearerTokenCredentialPolicy
+
+        def build() -> Any:
+            common = self._common()
+            auth = BearerTokenCredentialPolicy(self.credential(), self.target.graph_url.rstrip("/") + "/.default")
+            return PipelineClient(self.target.graph_url, policies=[auth, common["retry_policy"]], transport=common["transport"])
+
+        return self._cached(("graph",), build)
 
     def ml(self, subscription: str, resource_group: str, workspace: str | None = None) -> Any:
         """azure-ai-ml's MLClient, scoped to a workspace when one is named."""

@@ -37,6 +37,7 @@ def _endpoint(body: dict[str, Any], deployments: list[Deployment]) -> OnlineEndp
         tags=body.get("tags") or {},
         identity={k: v for k, v in identity.items() if k in ("type", "userAssignedIdentities")} if identity else None,
         kind=body.get("kind"),
+        principal_id=(identity or {}).get("principalId") if "systemassigned" in str((identity or {}).get("type", "")).lower() else None,
         create_properties={k: copy.deepcopy(v) for k, v in props.items() if k not in READ_ONLY and v is not None},
         deployments=deployments,
     )

@@ -110,14 +110,14 @@ def delete_by_id(clients: Clients, resource_id: str, api_version: str) -> None:
         clients.arm(subscription).resources.begin_delete_by_id(resource_id, api_version=api_version).result()
 
 
-def ml_data_plane(clients: Clients, workspace: ResourceId, path: str) -> Any:
-    """GET on Azure ML's regional data plane (run history, model management): ``{region host}{path}`` where path
-    starts with ``/history/...`` or ``/modelmanagement/...``; through the ARM pipeline (credential, retries, pacing)."""
+def ml_data_plane(clients: Clients, workspace: ResourceId, path: str, method: str = "GET", body: Any = None) -> Any:
+    """A request to Azure ML's regional data plane (run history, model management): ``{region host}{path}`` where
+    path starts with ``/history/...`` or ``/modelmanagement/...``; through the ARM pipeline (credential, retries, pacing)."""
     ws = str(workspace.require_workspace())
     location = "" if clients.target.is_emulator else clients._cached(("location", ws.lower()), lambda: get_by_id(clients, ws, ML_API).get("location", ""))
     url = clients.target.ml_api_url(location) + path
     with azure_errors():
-        response = clients.arm(workspace.subscription).send_request(HttpRequest("GET", url))
+        response = clients.arm(workspace.subscription).send_request(HttpRequest(method, url, json=body))
         if response.status_code >= 400:
             raise translate(HttpResponseError(response=response))
         return response.json() if response.content else {}

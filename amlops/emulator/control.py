@@ -65,11 +65,13 @@ class Controls:
     def post_rules(self, req: Request) -> Response:
         """Add ARM rules to the loaded scenario: denied_actions, policies, role_definitions, deleted_principals."""
         body = req.body or {}
-        unknown = set(body) - {"denied_actions", "policies", "role_definitions", "deleted_principals"}
+        unknown = set(body) - {"denied_actions", "policies", "role_definitions", "deleted_principals", "directory_read_denied"}
         if unknown:
             raise bad_request(f"Unknown rule kinds {sorted(unknown)}.")
         before = (self.state.denied_actions, self.state.policies, self.state.role_definitions, self.state.deleted_principals)
+        denied_directory = body.get("directory_read_denied", self.state.directory_read_denied)
         authz.load(self.state, body)
+        self.state.directory_read_denied = bool(denied_directory)
         policy.load(self.state, body)
         self.state.denied_actions = before[0] + self.state.denied_actions
         self.state.policies = before[1] + self.state.policies

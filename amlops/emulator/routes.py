@@ -47,6 +47,8 @@ TABLE: list[Row] = [
     ("GET", "/{scope*}/providers/Microsoft.Authorization/policyAssignments", auth.list_policy_assignments),
     ("GET", "/{scope*}/providers/Microsoft.Authorization/policyDefinitions/{name}", auth.get_policy_definition),
     ("GET", "/{scope*}/providers/Microsoft.Authorization/policySetDefinitions/{name}", auth.get_policy_set_definition),
+    # Microsoft Graph: which principals still exist (models/authz.py)
+    ("POST", "/v1.0/directoryObjects/getByIds", auth.directory_objects_by_ids),
     # metrics of an online endpoint (Azure Monitor)
     ("GET", "{resource*}/providers/Microsoft.Insights/metrics", ml.endpoint_metrics),
     # Microsoft.Resources
@@ -86,6 +88,16 @@ TABLE: list[Row] = [
     # jobs, and their run history (Azure ML's data plane: /history/v1.0/{workspace}/runs/{run}/details)
     ("GET", "/history/v1.0" + W + "/runs/{run}/details", ml.run_details),
     *_collection(W + "/jobs", ml.list_jobs, ml.put_job, ml.get_job, ml.delete_job),
+    # v1 run history: experiments and their runs (azureml-core's Run History client; models/runhistory.py)
+    ("POST", "/history/v1.0" + W + "/experiments:query", ml.query_experiments),
+    ("POST", "/history/v1.0" + W + "/experiments/{experiment}/runs:query", ml.query_runs),
+    ("PATCH", "/history/v1.0" + W + "/experiments/{experiment}/runs/{run}", ml.patch_run),
+    ("GET", "/history/v1.0" + W + "/experiments/{experiment}/runs/{run}", ml.get_run),
+    ("POST", "/history/v1.0" + W + "/experiments/{experiment}", ml.create_experiment),
+    ("GET", W + "/jobs", ml.list_jobs),
+    ("PUT", W + "/jobs/{name}", ml.put_job),
+    ("GET", W + "/jobs/{name}", ml.get_job),
+    ("DELETE", W + "/jobs/{name}", ml.delete_job),
     ("POST", W + "/jobs/{name}/cancel", ml.cancel_job),
     # labeling projects; v1 web services, listed by the model management service
     *_collection(W + "/labelingJobs", ml.list_labeling_jobs, ml.put_labeling_job, ml.get_labeling_job),

@@ -16,6 +16,12 @@ from amlops.emulator.state import State
 _LOCK_EXEMPT_ACTIONS = ("/moveresources/action", "/validatemoveresources/action", "microsoft.policyinsights/checkpolicyrestrictions/action")
 
 
+# Azure ML's regional data plane (run history, model management): "Locks only apply to control plane Azure Resource
+# Manager operations and not to data plane operations" (lock-resources, "Considerations before applying your locks").
+DATA_PLANE = ("/history/", "/modelmanagement/")
+GRAPH = "/v1.0/"
+
+
 def _scope(method: str, path: str) -> str:
     """The resource a request acts on: for a POST action, the path without the action (and without a
     bare ``/providers/{namespace}`` left over, as in ``{scope}/providers/Microsoft.PolicyInsights/...``)."""
@@ -37,6 +43,8 @@ def _type_of(path: str) -> str:
 
 def enforce(state: State, req: Request) -> None:
     method, path = req.method, req.path
+    if path.lower().startswith(GRAPH):  # Microsoft Graph is not ARM: its own permissions (models/authz.py)
+        return
     action = authz.action_for(method, path)
     scope = _scope(method, path)
     authz.enforce(state, action, scope)
@@ -45,7 +53,7 @@ def enforce(state: State, req: Request) -> None:
         if isinstance(target, str) and target:
             # The move documentation: write on the destination resource group is needed too.
             authz.enforce(state, "Microsoft.Resources/subscriptions/resourceGroups/write", target)
-    if method in ("GET", "HEAD") or locks.SEGMENT.lower() in path.lower():
+    if method in ("GET", "HEAD") or locks.SEGMENT.lower() in path.lower() or path.lower().startswith(DATA_PLANE):
         return
     if not action.lower().endswith(_LOCK_EXEMPT_ACTIONS):
         locks.enforce(state, scope, "delete" if method == "DELETE" else "write")

@@ -26,6 +26,7 @@ from amlops.emulator.models import (
     policy,
     resources,
     roles,
+    runhistory,
     schedules,
     workspaces,
 )
@@ -95,6 +96,7 @@ def _load_workspace(state: State, spec: dict[str, Any]) -> None:
         if c.get("state"):  # e.g. a compute instance that starts out Stopped
             stored["properties"]["properties"]["state"] = c["state"]
         _observe(stored, c, COMPUTE_OBSERVED, INNER_OBSERVED)
+        _observe_identity(stored, c)
     for a in spec.get("assets", []):  # before the deployments that name them
         workspaces.put_asset(state, f"{wid}/{a['path']}", a)
     for e in spec.get("online_endpoints", []):
@@ -105,12 +107,16 @@ def _load_workspace(state: State, spec: dict[str, Any]) -> None:
             endpoints.put_deployment(state, wid, e["name"], d["name"], d)
         if traffic:
             endpoints.put_endpoint(state, wid, endpoints.ONLINE, e["name"], e)
-        _observe(state.store.require(endpoints.endpoint_id(wid, endpoints.ONLINE, e["name"])), e, ("provisioningState",))
+        stored = state.store.require(endpoints.endpoint_id(wid, endpoints.ONLINE, e["name"]))
+        _observe(stored, e, ("provisioningState",))
+        _observe_identity(stored, e)
     for e in spec.get("batch_endpoints", []):
         endpoints.put_endpoint(state, wid, endpoints.BATCH, e["name"], e)
         for d in e.get("deployments", []):
             endpoints.put_batch_deployment(state, wid, e["name"], d["name"], d)
-        _observe(state.store.require(endpoints.endpoint_id(wid, endpoints.BATCH, e["name"])), e, ("provisioningState",))
+        stored = state.store.require(endpoints.endpoint_id(wid, endpoints.BATCH, e["name"]))
+        _observe(stored, e, ("provisioningState",))
+        _observe_identity(stored, e)
     for d in spec.get("datastores", []):
         datastores.put_datastore(state, wid, d["name"], d)
     for s in spec.get("schedules", []):  # Azure ML job schedules: {"name", "properties": {action, trigger, isEnabled}}
@@ -119,6 +125,10 @@ def _load_workspace(state: State, spec: dict[str, Any]) -> None:
         labeling.put_labeling_job(state, wid, j["name"], j)
     for w in spec.get("web_services", []):  # deployed v1 services: {"name", "computeType": "ACI"|"AKS", "state"}
         labeling.put_service(state, wid, w["name"], w)
+    for x in spec.get("experiments", []):  # v1 run history: {"name", "runs": [{"runId", "status", "properties"}]}
+        runhistory.create_experiment(state, wid, x["name"])
+        for r in x.get("runs", []):
+            runhistory.patch_run(state, wid, x["name"], r["runId"], r)
     for c in spec.get("private_endpoint_connections", []):
         network.new_connection(state, wid, c["name"], c["private_endpoint"], c.get("status", "Approved"), c.get("description", ""))
     for r in spec.get("role_assignments", []):
@@ -150,6 +160,13 @@ def _observe(stored: dict[str, Any], spec: dict[str, Any], fields: tuple[str, ..
 
 
 SCHEDULE_OBSERVED = ("id", "provisioningStatus")
+
+
+def _observe_identity(stored: dict[str, Any], spec: dict[str, Any]) -> None:
+    """A system-assigned identity's principal as observed (readOnly, made by Azure): a snapshot loads back with it."""
+    seen, have = spec.get("identity") or {}, stored.get("identity") or {}
+    if "systemassigned" in str(have.get("type", "")).lower():
+        have.update({k: seen[k] for k in ("principalId", "tenantId") if seen.get(k)})
 
 
 def _load_assignment(state: State, scope: str, spec: dict[str, Any]) -> None:

@@ -110,7 +110,10 @@ class Emulator:
         return response
 
     def _respond(self, req: Request, kind: str, entry: dict[str, Any]) -> Response | None:
-        sub = ids.subscription_of(req.path)
+        # ARM's throttling ("Understand how Azure Resource Manager throttles requests"): token buckets per subscription
+        # and operation type (throttle.py). Azure ML's regional data plane (run history, model management) is not
+        # reached through ARM, so ARM does not count it.
+        sub = None if req.path.lower().startswith(rules.DATA_PLANE) else ids.subscription_of(req.path)
         headers: dict[str, str] = {}
         if sub:
             allowed, remaining, retry_after = self.throttler.check(sub, kind, self.state.clock.now())

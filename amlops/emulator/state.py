@@ -194,6 +194,9 @@ class State:
         self.policies: list[dict[str, Any]] = []
         self.role_definitions: dict[str, dict[str, Any]] = {}
         self.deleted_principals: set[str] = set()
+        self.directory_read_denied = False  # Microsoft Graph refuses the caller's directory reads
+        # "{region}/{name}" -> id of the compute instance holding that name (names are unique per region)
+        self.instance_names: dict[str, str] = {}
 
     def subscription(self, subscription_id: str) -> Subscription:
         sub = self.subscriptions.get(subscription_id.lower())

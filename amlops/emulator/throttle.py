@@ -1,5 +1,13 @@
 """ARM's per-subscription throttling: token buckets for reads, writes and deletes.
 
+Follows "Understand how Azure Resource Manager throttles requests" (learn.microsoft.com/azure/azure-resource-manager/
+management/request-limits-and-throttling), section "Regional throttling and token bucket algorithm": per subscription
+(and per service principal: the emulator has one caller) and per operation type, a bucket of 250 reads refilled at 25
+a second, 200 writes and 200 deletes refilled at 10 a second; a throttled request gets 429 with Retry-After in
+seconds; each answer carries x-ms-ratelimit-remaining-subscription-{reads,writes,deletes}. The tenant buckets and the
+global per-subscription limit (15 times a principal's) are not modelled: every emulated request names a subscription
+and comes from one principal. tests/emulator/test_arm_throttling_documented.py checks this against the text.
+
 Pure: the caller passes the time, so tests drive it with the virtual clock.
 """
 
@@ -28,7 +36,7 @@ class Bucket:
         return False, (1 - self.tokens) / self.rate
 
 
-# ARM's documented defaults per subscription and region: burst, then refill per second.
+# ARM's documented limits per subscription (and principal) and region: bucket size, refill rate per second.
 DEFAULT_LIMITS = {"reads": (250.0, 25.0), "writes": (200.0, 10.0), "deletes": (200.0, 10.0)}
 
 
@@ -66,6 +74,9 @@ def kind_of(method: str, path: str) -> str:
         return "deletes"
     last = path.rstrip("/").rsplit("/", 1)[-1].lower()
     # checkPolicyRestrictions evaluates a resource against policy and stores nothing (PolicyInsights REST spec).
-    if method == "POST" and (last.startswith("list") or last in ("validatemoveresources", "checkpolicyrestrictions")):
+    # Run history's ``experiments:query`` and ``runs:query`` (azureml-core's Run History client, get_by_query) and
+    # Microsoft Graph's ``directoryObjects/getByIds`` ("Return the directory objects specified in a list of IDs")
+    # are POSTs that only read.
+    if method == "POST" and (last.startswith("list") or last.endswith(":query") or last in ("validatemoveresources", "checkpolicyrestrictions", "getbyids")):
         return "reads"
     return "writes"

@@ -188,3 +188,31 @@ def test_compute_instance_schedules_come_back_with_the_fields_azure_adds(demo: E
     assert stop["provisioningStatus"] == "Completed" and stop["id"] != start["id"]
     spec = computes.get_compute(demo.clients, ws, "alice-ci")
     assert all("id" not in s and "provisioningStatus" not in s for s in spec.schedules), "read-only fields are neither compared nor sent back"
+
+
+def test_compute_instance_names_are_unique_per_region_across_workspaces(demo: Env) -> None:
+    from amlops.azure import workspaces
+    from amlops.errors import Conflict
+
+    other_eu = ResourceId.parse(f"/subscriptions/{TARGET_SUB}/resourceGroups/team/providers/Microsoft.MachineLearningServices/workspaces/team-eu")
+    other_us = ResourceId.parse(f"/subscriptions/{TARGET_SUB}/resourceGroups/team/providers/Microsoft.MachineLearningServices/workspaces/team-us")
+    rest.put_by_id(demo.clients, f"/subscriptions/{TARGET_SUB}/resourceGroups/team", "2025-04-01", {"location": "westeurope"})
+    workspaces.create_workspace(demo.clients, other_eu, "westeurope")
+    workspaces.create_workspace(demo.clients, other_us, "eastus")
+    alice = computes.get_compute(demo.clients, ResourceId.parse(WS_ID), "alice-ci")
+    with pytest.raises(Conflict) as refused:  # same region, another workspace and subscription
+        computes.create_compute(demo.clients, other_eu, alice, "westeurope")
+    assert "unique across all existing computes within an Azure region" in refused.value.message
+    computes.create_compute(demo.clients, other_us, alice, "eastus")  # another region: free
+    computes.delete_compute(demo.clients, ResourceId.parse(WS_ID), alice)
+    computes.create_compute(demo.clients, other_eu, alice, "westeurope")  # freed by the delete
+
+
+def test_graph_get_by_ids_leaves_out_deleted_principals_and_needs_directory_read(demo: Env) -> None:
+    from amlops.azure import directory
+
+    alive, gone = "aaaaaaaa-0000-0000-0000-000000000001", "dddddddd-0000-0000-0000-00000000dead"
+    demo.control.rules(deleted_principals=[gone])
+    assert directory.missing_principals(demo.clients, [alive, gone.upper()]) == [gone]
+    demo.control.rules(directory_read_denied=True)  # the caller lacks Directory.Read.All
+    assert directory.missing_principals(demo.clients, [alive, gone]) is None, "cannot tell, rather than a guess"

@@ -26,11 +26,11 @@ def _run(**changes: Any) -> Any:
     return state, state.result(raise_on_failure=False)
 
 
-def _refused(env: Env, spec: dict[str, Any]) -> str:
-    """Load ``spec``, run the move: it must fail before writing anything; what it said."""
+def _refused(env: Env, spec: dict[str, Any], **changes: Any) -> str:
+    """Load ``spec``, run the move (with ``changes`` to its arguments): it must fail before writing anything; what it said."""
     env.control.load(spec)
     mark = env.control.mark()
-    state, error = _run()
+    state, error = _run(**changes)
     assert state.is_failed()
     assert env.control.writes(mark) == [], "refused, yet something was written"
     return str(error)
@@ -75,6 +75,15 @@ def _custom_role_only_in_source(spec: dict[str, Any]) -> None:
     })
 
 
+def _renamed_instance_held_in_region(spec: dict[str, Any]) -> None:
+    spec["resource_groups"].append({"id": f"/subscriptions/{TARGET_SUB}/resourceGroups/team", "location": "westeurope"})
+    spec["workspaces"].append({
+        "id": f"/subscriptions/{TARGET_SUB}/resourceGroups/team/providers/Microsoft.MachineLearningServices/workspaces/team-eu",
+        "location": "westeurope",
+        "computes": [{"name": "alice-ci-mvd", "properties": {"computeType": "ComputeInstance", "properties": {"vmSize": "STANDARD_DS3_V2"}}}],
+    })
+
+
 @pytest.mark.parametrize(
     ("change", "says"),
     [
@@ -84,13 +93,14 @@ def _custom_role_only_in_source(spec: dict[str, Any]) -> None:
         (_no_compute_in_target, ["RequestDisallowedByPolicy", "no-ml-compute", "exemption"]),
         (_shared_storage, ["SharedResource", "ml-prod-sidecar", "--move-shared"]),
         (_custom_role_only_in_source, ["RoleDefinitionDoesNotExist", CUSTOM_ROLE, "assignableScopes"]),
+        (_renamed_instance_held_in_region, ["ComputeNameTaken", "alice-ci-mvd", "team-eu", "unique per region"]),
     ],
-    ids=["source-delete-lock", "target-read-only", "no-move-permission", "policy-denies-compute", "shared-storage", "custom-role-missing"],
+    ids=["source-delete-lock", "target-read-only", "no-move-permission", "policy-denies-compute", "shared-storage", "custom-role-missing", "rename-taken-in-region"],
 )
 def test_what_azure_would_refuse_later_is_refused_before_any_write(flows_env: Env, change: Callable[[dict[str, Any]], None], says: list[str]) -> None:
     spec = demo_scenario()
     change(spec)
-    error = _refused(flows_env, spec)
+    error = _refused(flows_env, spec, etag_conflict_policy="rename")  # the names it would use count too
     for text in says:
         assert text in error, f"{text!r} missing from: {error}"
 
@@ -184,18 +194,56 @@ def test_a_failed_move_enables_the_paused_schedules_in_the_source(flows_env: Env
     assert schedules.list_schedule_names(flows_env.clients, ResourceId.parse(WS_ID)) == ["nightly-train"]
 
 
+PROFILE_ACTION = "_azureml.DatasetActionId"  # azureml-core's DatasetProfileRun property
+
+
 def _labeling_and_services(spec: dict[str, Any]) -> None:
     ws = spec["workspaces"][0]
     ws["labeling_jobs"] = [{"name": "defects", "properties": {"status": "Running"}}, {"name": "old-project", "properties": {"status": "Completed"}}]
     ws["web_services"] = [{"name": "legacy-scoring", "computeType": "ACI"}]
+    ws["experiments"] = [{"name": "profile-sales", "runs": [
+        {"runId": "dataset_5f1c", "status": "Running", "properties": {PROFILE_ACTION: "a-1"}},
+        {"runId": "dataset_0a2b", "status": "Completed", "properties": {PROFILE_ACTION: "a-0"}},
+    ]}]
 
 
-def test_running_labeling_projects_and_deployed_web_services_refuse_the_move(flows_env: Env) -> None:
+def test_running_labeling_projects_deployed_web_services_and_data_profiling_refuse_the_move(flows_env: Env) -> None:
     spec = demo_scenario()
     _labeling_and_services(spec)
     error = _refused(flows_env, spec)
     assert "LabelingProjectsRunning" in error and "defects" in error and "old-project" not in error
     assert "DeployedWebServices" in error and "legacy-scoring (ACI)" in error
+    assert "DataProfilingRunning" in error and "profile-sales/dataset_5f1c" in error and "dataset_0a2b" not in error
+
+
+def _start_labeling(env: Env) -> None:
+    from amlops.azure import labeling, rest
+
+    rest.send(env.clients, SUB, "PUT", f"{WS_ID}/labelingJobs/late-project", labeling.LABELING_API, {"properties": {"jobType": "Labeling", "status": "Running"}})
+
+
+def _start_profiling(env: Env) -> None:
+    from amlops.azure import rest
+
+    ws, history = ResourceId.parse(WS_ID), f"/history/v1.0{WS_ID}/experiments"
+    rest.ml_data_plane(env.clients, ws, f"{history}/late-profile", method="POST")
+    rest.ml_data_plane(env.clients, ws, f"{history}/late-profile/runs/dataset_77aa", method="PATCH", body={"status": "Running", "properties": {PROFILE_ACTION: "a-7"}})
+
+
+@pytest.mark.parametrize(("start", "code"), [(_start_labeling, "LabelingProjectsRunning"), (_start_profiling, "DataProfilingRunning")], ids=["labeling", "profiling"])
+def test_what_starts_while_the_plan_waits_for_approval_refuses_the_move_before_any_delete(flows_env: Env, start: Callable[[Env], None], code: str) -> None:
+    from flows import pauses
+    from tests.flows.test_approvals import Background
+
+    flows_env.load_demo()
+    run = Background(move_workspace, **move_args(approve_plan_as=None, confirm_workspace=None))
+    paused = run.paused("workspace_name")
+    start(flows_env)  # someone starts work in the workspace while the plan is read
+    mark = flows_env.control.mark()
+    pauses.answer(paused.id, approve=True, approver="carol", reason="CHG-9", workspace_name="ml-prod-ws")
+    state = run.result()
+    assert state.is_failed() and code in str(state.result(raise_on_failure=False))
+    assert [r for r in flows_env.control.requests(mark) if r["method"] == "DELETE"] == [], "nothing was deleted after it started"
 
 
 def test_grants_of_a_replaced_system_identity_go_to_the_new_one(flows_env: Env) -> None:
@@ -229,3 +277,52 @@ def test_batch_deployments_are_re_pointed_at_the_re_created_cluster(flows_env: E
     body = rest.send(flows_env.clients, TARGET_SUB, "GET", f"{TARGET}/batchEndpoints/nightly-scoring/deployments/v3", rest.ML_API)
     assert body["properties"]["compute"] == f"{TARGET}/computes/gpu-cluster"
     assert body["properties"]["model"]["assetId"] == f"{TARGET}/models/forecast/versions/3"
+
+
+def test_grants_of_an_online_endpoint_s_system_identity_go_to_the_redeployed_endpoint(flows_env: Env) -> None:
+    from amlops.models import RoleAssignment
+
+    flows_env.load_demo()
+    [before] = endpoints.list_online_endpoints(flows_env.clients, ResourceId.parse(WS_ID))
+    old = before.principal_id
+    assert old, "an online endpoint is system-assigned unless told otherwise"
+    reader = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+    roles.create(flows_env.clients, STORAGE, RoleAssignment(name="x", scope=STORAGE, role_definition_id=reader, principal_id=old, principal_type="ServicePrincipal"))
+    state, report = _run()
+    assert state.is_completed(), report
+    [after] = endpoints.list_online_endpoints(flows_env.clients, TARGET)
+    assert after.principal_id and after.principal_id != old, "a redeployed endpoint has a new principal"
+    grants = {a.principal_id: a for a in roles.list_at_scope(flows_env.clients, STORAGE.replace(SOURCE_RG, TARGET_RG))}
+    assert old not in grants, "nothing granted to an identity that no longer exists"
+    assert grants[after.principal_id].role_definition_id == reader.replace(SUB, TARGET_SUB)
+    assert any(old in n and after.principal_id in n and "online endpoint forecast-api" in n for n in report.notes), "the report says which identity was replaced"
+
+
+@pytest.mark.parametrize("directory_readable", [True, False], ids=["seen-in-the-directory-before-the-move", "found-by-the-rebuild"])
+def test_a_grant_to_a_principal_deleted_from_the_directory_is_skipped_with_the_reason(flows_env: Env, directory_readable: bool) -> None:
+    """With Directory.Read.All, Microsoft Graph says before any deletion that the principal is gone, and the plan
+    lists the grant as not re-created; without it, ARM's PrincipalNotFound at the rebuild skips it. Either way the
+    move completes and says why the grant is not there."""
+    gone = "dddddddd-0000-0000-0000-00000000dead"
+    spec = demo_scenario()
+    spec["workspaces"][0]["role_assignments"].append({
+        "name": "5c5fe924-9a61-425c-96af-cfe6e287ca32",
+        "roleDefinitionId": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/f6c7c914-8db3-469d-8ca1-694a8f32e121",
+        "principalId": gone, "principalType": "User",
+    })
+    flows_env.control.load(spec)
+    flows_env.control.rules(deleted_principals=[gone], directory_read_denied=not directory_readable)  # left after the grant was made
+    plan_state, planned = _run(dry_run=True)
+    assert plan_state.is_completed()
+    assert any(gone in g for g in planned.plan.skip_role_assignments) == directory_readable
+    assert all(gone not in g for g in planned.plan.recreate_role_assignments) == directory_readable
+    state, report = _run()
+    assert state.is_completed(), report
+    refused = [r for r in flows_env.control.requests() if r["status"] == 400 and "roleAssignments" in r["path"]]
+    assert bool(refused) != directory_readable, "known gone before the move: never asked ARM to grant it"
+    assert gone not in {a.principal_id for a in roles.list_at_scope(flows_env.clients, str(TARGET))}
+    assert any(gone in n and "PrincipalNotFound" in n for n in report.notes), "the report says which grant was skipped and why"
+    [check] = [c for c in report.checks if gone in c.name]
+    assert check.ok and "no longer exists" in check.actual
+    others = [c for c in report.checks if c.kind == "role assignment" and gone not in c.name]
+    assert others and all(c.ok for c in others), "every other grant was re-created"

@@ -113,7 +113,7 @@ def test_missing_endpoint_metrics_refuse_the_move_unless_overridden(flows_env: E
     assert _manifest(tmp_path)["request"]["allow_missing_metrics"] is True, "the override is on record"
 
 
-def test_jobs_are_read_again_right_before_the_move(flows_env: Env) -> None:
+def test_jobs_and_what_else_refuses_a_move_are_read_again_right_before_the_move(flows_env: Env) -> None:
     flows_env.load_demo()
     state, report = _run()
     assert state.is_completed(), report
@@ -122,6 +122,8 @@ def test_jobs_are_read_again_right_before_the_move(flows_env: Env) -> None:
     last_delete = max(i for i, r in enumerate(log[:move_at]) if r["method"] == "DELETE")
     job_reads = [r for r in log[last_delete:move_at] if r["method"] == "GET" and r["path"].lower().endswith("/jobs")]
     assert job_reads, "after the teardown and before moveResources, the jobs were listed again"
+    reads = {r["path"].rsplit("/", 1)[-1] for r in log[last_delete:move_at]}
+    assert {"labelingJobs", "services", "experiments:query"} <= reads, "labeling projects, web services and profiling runs too"
 
 
 def test_a_connection_rejected_before_the_move_is_not_approved_by_policy(flows_env: Env, tmp_path: Path) -> None:

@@ -76,3 +76,7 @@ def get_policy_definition(state: State, req: Request) -> Response:
 
 def get_policy_set_definition(state: State, req: Request) -> Response:
     return ok(policy.get_set_definition(state, req.path))
+
+
+def directory_objects_by_ids(state: State, req: Request) -> Response:
+    return ok(authz.directory_objects(state, req.body or {}))

@@ -6,7 +6,7 @@ from amlops.emulator import lro
 from amlops.emulator.api.common import accepted, created, deleting, fault_error, group_id, page, upserted, workspace_id
 from amlops.emulator.errors import bad_request
 from amlops.emulator.http import Request, Response, ok
-from amlops.emulator.models import computes, datastores, endpoints, jobs, labeling, metrics, network, schedules, workspaces
+from amlops.emulator.models import computes, datastores, endpoints, jobs, labeling, metrics, network, runhistory, schedules, workspaces
 from amlops.emulator.models.common import public
 from amlops.emulator.state import State
 
@@ -265,6 +265,29 @@ def delete_schedule(state: State, req: Request) -> Response:
 
 def run_details(state: State, req: Request) -> Response:
     return ok(jobs.run_details(state, jobs.get_job(state, workspace_id(req), req.params["run"])))
+
+
+# -- v1 run history: experiments and runs (data profiling runs among them)
+
+
+def create_experiment(state: State, req: Request) -> Response:
+    return ok(runhistory.experiment_view(runhistory.create_experiment(state, workspace_id(req), req.params["experiment"])))
+
+
+def query_experiments(state: State, req: Request) -> Response:
+    return ok(runhistory.query_experiments(state, workspace_id(req), req.body or {}))
+
+
+def patch_run(state: State, req: Request) -> Response:
+    return ok(runhistory.run_view(runhistory.patch_run(state, workspace_id(req), req.params["experiment"], req.params["run"], req.body or {})))
+
+
+def get_run(state: State, req: Request) -> Response:
+    return ok(runhistory.run_view(runhistory.get_run(state, workspace_id(req), req.params["experiment"], req.params["run"])))
+
+
+def query_runs(state: State, req: Request) -> Response:
+    return ok(runhistory.query_runs(state, workspace_id(req), req.params["experiment"], req.body or {}))
 
 
 # -- labeling jobs; v1 web services (the model management service on the regional host)

@@ -47,10 +47,25 @@ BUILT_IN_ROLES = {
 
 def load(state: State, spec: dict[str, Any]) -> None:
     """Scenario keys: denied_actions [{scope, actions}], role_definitions [{name (GUID), roleName,
-    assignableScopes}], deleted_principals [object ids]."""
+    assignableScopes}], deleted_principals [object ids], directory_read_denied (the caller lacks Directory.Read.All)."""
     state.denied_actions = [{"scope": d["scope"], "actions": list(d["actions"])} for d in spec.get("denied_actions", [])]
     state.role_definitions = {d["name"].lower(): dict(d) for d in spec.get("role_definitions", [])}
     state.deleted_principals = {p.lower() for p in spec.get("deleted_principals", [])}
+    state.directory_read_denied = bool(spec.get("directory_read_denied", False))
+
+
+def directory_objects(state: State, body: dict[str, Any]) -> dict[str, Any]:
+    """Microsoft Graph ``POST /v1.0/directoryObjects/getByIds`` ("directoryObject: getByIds", Graph v1.0 reference):
+    the directory objects among ``ids`` (at most 1000), deleted principals left out. Needs Directory.Read.All: without
+    it Graph answers 403 Authorization_RequestDenied "Insufficient privileges to complete the operation.". The
+    emulator keeps no directory: every id it was not told is deleted answers as a plain directoryObject."""
+    if state.directory_read_denied:
+        raise ArmError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+    wanted = (body or {}).get("ids")
+    if not isinstance(wanted, list) or not wanted or len(wanted) > 1000:
+        raise ArmError(400, "Request_BadRequest", "ids must list between 1 and 1000 object ids.")
+    found = [{"@odata.type": "#microsoft.graph.directoryObject", "id": i} for i in wanted if str(i).lower() not in state.deleted_principals]
+    return {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#directoryObjects", "value": found}
 
 
 def _applies(scope: str, at: str) -> bool:

@@ -67,7 +67,9 @@ def create_compute(
             f"Etag conflict: compute '{name}' was recently deleted from this workspace's previous location and its "
             "record is still being cleaned up. Retry later.",
         )
+    location = (body or {}).get("location") or workspace["location"]
     if ctype == "ComputeInstance":
+        _claim_name(state, cid, name, location)
         if not inner.get("vmSize"):
             raise bad_request("A ComputeInstance needs properties.properties.vmSize.", "InvalidComputeSpec")
         _check_idle(inner.get("idleTimeBeforeShutdown"))
@@ -106,7 +108,7 @@ def create_compute(
         cid,
         COMPUTE_TYPE,
         props,
-        location=(body or {}).get("location") or workspace["location"],
+        location=location,
         tags=(body or {}).get("tags") or {},
         previous=previous,
         identity=identity,
@@ -119,7 +121,7 @@ def create_compute(
     def complete() -> dict[str, Any]:
         compute["properties"]["provisioningState"] = "Succeeded"
         if ctype == "ComputeInstance":
-            compute["properties"]["properties"]["state"] = "Running"
+            _set_up(state, compute)
         return compute
 
     def failed() -> None:
@@ -127,6 +129,48 @@ def create_compute(
 
     sub = ids.subscription_of(cid) or ""
     return compute, lro.start(state, "compute.create", sub, complete, location=compute["location"], fail_with=fail_with, on_fail=failed), previous is None
+
+
+def _region_key(location: str, name: str) -> str:
+    return f"{location.lower().replace(' ', '')}/{name.lower()}"
+
+
+def _claim_name(state: State, compute_id_: str, name: str, location: str) -> None:
+    """Compute instance names are unique per region, across workspaces and subscriptions: "The name must be unique
+    across all existing computes within an Azure region" ("Create an Azure Machine Learning compute instance"); Azure
+    ML refuses a duplicate with "Compute with this name already exists. Compute name needs to be unique across all
+    existing computes within an Azure region." (as reported in microsoft/MCW-ML-Ops#28)."""
+    key = _region_key(location, name)
+    holder = state.instance_names.get(key)
+    if holder and ids.key(holder) != ids.key(compute_id_):
+        held = state.store.get(holder)
+        if held is not None and held["properties"].get("computeType") == "ComputeInstance":
+            raise ArmError(409, "Conflict", "Compute with this name already exists. Compute name needs to be unique across all existing computes within an Azure region.")
+    state.instance_names[key] = compute_id_
+
+
+def _needs_setup(inner: dict[str, Any]) -> bool:
+    scripts = (inner.get("setupScripts") or {}).get("scripts") or {}
+    return bool(scripts.get("creationScript") or (inner.get("schedules") or {}).get("computeStartStop"))
+
+
+def _set_up(state: State, compute: dict[str, Any]) -> None:
+    """A new compute instance, once provisioned: SettingUp while its creation script runs and its schedules are put
+    in place, then Running. ComputeInstanceState (machinelearningservices REST specification, ComputeInstance
+    properties.state: Creating, SettingUp, UserSettingUp, SetupFailed, Running, ...) and "Customize the compute
+    instance with a script" (a creation script runs once, as the instance is created). How long it lasts is the
+    "compute.setup" progression (immediate unless a test or scenario sets it)."""
+    inner = compute["properties"]["properties"]
+    if not _needs_setup(inner):
+        inner["state"] = "Running"
+        return
+    inner["state"] = "SettingUp"
+
+    def ready() -> None:
+        if inner.get("state") == "SettingUp":
+            inner["state"] = "Running"
+
+    lro.start(state, "compute.setup", ids.subscription_of(compute["id"]) or "", ready, location=compute["location"])
 
 
 def update_compute(state: State, workspace_id: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -202,6 +246,8 @@ def power(state: State, workspace_id: str, name: str, action: str, fail_with: Ar
     allowed, transitional, final = POWER_ACTIONS[action]
     inner = compute["properties"]["properties"]
     current = inner.get("state")
+    # Start/stop/restart act on a settled instance only; in Creating, SettingUp, Starting, Stopping... Azure answers
+    # 409 Conflict naming the state (the states of ComputeInstanceState; azure-cli's "az ml compute stop" surfaces it).
     if current not in allowed:
         needed = " or ".join(sorted(allowed))
         raise ArmError(

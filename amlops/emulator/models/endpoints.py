@@ -43,7 +43,7 @@ def put_endpoint(
     endpoint = arm_body(
         state, eid, f"{WORKSPACE_TYPE}/{kind}", props,
         location=(body or {}).get("location") or workspace["location"], tags=(body or {}).get("tags") or {},
-        previous=previous, identity=(body or {}).get("identity") or {"type": "SystemAssigned"}, kind=(body or {}).get("kind"),
+        previous=previous, identity=_identity(state, eid, body, previous), kind=(body or {}).get("kind"),
     )
     state.store.put(endpoint)
 
@@ -56,6 +56,19 @@ def put_endpoint(
 
     op = lro.start(state, "endpoint.create", ids.subscription_of(eid) or "", complete, location=endpoint["location"], fail_with=fail_with, on_fail=failed)
     return endpoint, op, previous is None
+
+
+def _identity(state: State, endpoint_id_: str, body: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+    """An endpoint's managed identity: system-assigned unless the body says otherwise ("Access Azure resources from an
+    online endpoint with a managed identity": a system-assigned identity is made with the endpoint and deleted with
+    it). principalId and tenantId are readOnly (ManagedServiceIdentity, ARM common types), made by Azure: a new
+    endpoint gets a new principal, an update keeps its own."""
+    identity = dict((body or {}).get("identity") or {"type": "SystemAssigned"})
+    if "systemassigned" in identity.get("type", "").lower():
+        had = (previous or {}).get("identity") or {}
+        identity["principalId"] = had.get("principalId") or state.new_id()
+        identity["tenantId"] = state.subscription(ids.subscription_of(endpoint_id_) or "").tenant_id
+    return identity
 
 
 def _check_traffic(state: State, endpoint_id_: str, traffic: dict[str, int]) -> None:
@@ -85,6 +98,10 @@ def delete_endpoint(state: State, workspace_id: str, kind: str, name: str, fail_
         for child in state.store.under(endpoint["id"]):
             state.store.delete(child["id"])
         state.store.delete(endpoint["id"])
+        # Its system-assigned identity goes with it (managed identities overview): grants to it fail PrincipalNotFound.
+        principal = (endpoint.get("identity") or {}).get("principalId")
+        if principal:
+            state.deleted_principals.add(principal.lower())
 
     def failed() -> None:
         endpoint["properties"]["provisioningState"] = "Succeeded"

@@ -14,11 +14,14 @@ from typing import Any
 
 from amlops.emulator import ids, lro
 from amlops.emulator.errors import ArmError, bad_request
-from amlops.emulator.models import labeling, locks, network, roles
+from amlops.emulator.models import labeling, locks, network, roles, runhistory
 from amlops.emulator.models.common import WORKSPACE_TYPE, ensure_writable
 from amlops.emulator.state import Operation, State
 
-# The move documentation's table of providers the destination subscription must have registered.
+# The providers the destination subscription must have registered: "Move Azure Machine Learning workspaces between
+# subscriptions" (learn.microsoft.com/azure/machine-learning/how-to-move-workspace), Prerequisites, the table of
+# resource providers (Microsoft.Notebooks/NotebookProxies is a type of Microsoft.Notebooks). Checked against the
+# table's text in tests/emulator/test_documented_facts.py.
 REQUIRED_PROVIDERS = (
     "Microsoft.MachineLearningServices",
     "Microsoft.Storage",
@@ -103,6 +106,9 @@ def _workspace_problems(state: State, workspace: dict[str, Any]) -> list[dict[st
     running = labeling.running_labeling_jobs(state, wid)
     if running:  # "Workspace with currently running labeling projects" is not supported
         found.append(_problem("WorkspaceHasRunningLabelingProjects", f"Workspace '{name}' has running labeling projects {running}.", wid))
+    profiling = runhistory.running_profile_runs(state, wid)
+    if profiling:  # the move documentation's limitations: running data profiling jobs are not supported
+        found.append(_problem("WorkspaceHasRunningDataProfilingJobs", f"Workspace '{name}' has running data profiling jobs {profiling}.", wid))
     if (workspace["properties"].get("encryption") or {}).get("status", "").lower() == "enabled":
         found.append(_problem("CustomerManagedKeyNotSupported", f"Workspace '{name}' uses a customer-managed key; such workspaces cannot be moved.", wid))
     for linked in databricks_links(state, wid):
