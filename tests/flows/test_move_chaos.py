@@ -11,9 +11,10 @@ import pytest
 from tests import chaos
 from tests.conftest import Env, demo_scenario
 
-# Eight seeded trials of each kind keep the suite short on 2 cores; `AMLOPS_CHAOS_TRIALS=20 pytest ...` or
+# Eight seeded trials of each kind keep the suite short on 2 cores; `AMLOPS_CHAOS_TRIALS=20 AMLOPS_CHAOS_SEED=5000 pytest ...` or
 # `python -m bench.move_chaos --trials 20` (other seeds) go deeper.
 TRIALS = int(os.environ.get("AMLOPS_CHAOS_TRIALS", "8"))
+FIRST_SEED = int(os.environ.get("AMLOPS_CHAOS_SEED", "1000"))  # another base tries moments no run has tried
 
 
 @pytest.mark.timeout(90 * TRIALS)  # trials of two to four real runs each
@@ -23,7 +24,7 @@ def test_random_kills_never_strand_the_workspace(flows_env: Env, prefect_server:
     launcher = chaos.Launcher(chaos.cli_env(prefect_server))
     try:
         work, _ = chaos.undisturbed(flows_env.control, launcher, scenario, tmp_path)
-        trials = [chaos.run_trial(flows_env.control, flows_env.clients, launcher, scenario, seed, faults, work, tmp_path) for seed in range(1000, 1000 + TRIALS)]
+        trials = [chaos.run_trial(flows_env.control, flows_env.clients, launcher, scenario, seed, faults, work, tmp_path) for seed in range(FIRST_SEED, FIRST_SEED + TRIALS)]
     finally:
         launcher.close()
     report = "\n".join(f"seed {t.seed}: kills at {t.kills} s, exits {t.exits} -> {t.end}" for t in trials)
