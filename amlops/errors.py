@@ -125,7 +125,18 @@ class Throttled(AmlopsError):
 
 
 class TransientError(AmlopsError):
-    """Worth trying again: 5xx, dropped connections, failed long-running operations Azure blames on itself."""
+    """Azure's own trouble (408, 5xx, a dropped connection) that outlasted the HTTP layer's retries
+    (amlops.azure.retry): nobody above retries it again."""
+
+
+class Unconfirmed(TransientError):
+    """An action (moveResources, start, stop, a job submission...) whose answer was lost: a 5xx or a connection
+    dropped after it was sent. Azure may have acted; the step reads Azure's state before sending it again."""
+
+
+class OperationInterrupted(TransientError):
+    """A long-running operation Azure accepted ended Failed for Azure's own trouble (InternalServerError,
+    ServiceUnavailable...): the step, which reads Azure before it writes, may run again."""
 
 
 class OperationFailed(AmlopsError):

@@ -1,4 +1,5 @@
-"""What every task shares: the process's SDK clients and the retry rule (transient errors only)."""
+"""What every task shares: the process's SDK clients and the retry rule (a step runs again only after an action's
+lost answer or an operation Azure failed on its own: amlops.azure.retry says which layer retries what)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
 from amlops.azure.clients import Clients
-from amlops.azure.retry import is_transient
+from amlops.azure.retry import rerun_step
 
 
 @functools.cache
@@ -21,15 +22,18 @@ def clients() -> Clients:
     return Clients()
 
 
-def transient_only(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
-    """Prefect's retry_condition_fn: retry a task only when its error is classified transient."""
+def step_retriable(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """Prefect's retry_condition_fn: run a step again only for what the HTTP layer may not retry (an action's
+    answer lost) or cannot (an accepted operation Azure ended with its own trouble); never for what it
+    already retried (429, 5xx, dropped connections of reads and idempotent writes)."""
     error = state.result(raise_on_failure=False)
-    return isinstance(error, BaseException) and is_transient(error)
+    return isinstance(error, BaseException) and rerun_step(error)
 
 
-# Task defaults: no result caching (every task reads live Azure state and is idempotent by checking
-# it), retries only for transient errors, the HTTP layer below already having retried throttling.
-TASK_DEFAULTS: dict[str, Any] = {"retries": 2, "retry_delay_seconds": 5, "retry_condition_fn": transient_only, "cache_policy": NO_CACHE}
+# Task defaults: no result caching (every task reads live Azure state and is idempotent by checking it); a step
+# runs again (it reads Azure before it writes, so an action Azure did carry out is not sent twice) only after
+# the errors step_retriable names, a second later.
+TASK_DEFAULTS: dict[str, Any] = {"retries": 3, "retry_delay_seconds": 1, "retry_condition_fn": step_retriable, "cache_policy": NO_CACHE}
 
 
 T = TypeVar("T")

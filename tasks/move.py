@@ -246,7 +246,7 @@ def send_move(request: MoveRequest, resource_ids: list[str], on_accepted: Callab
 
     try:
         attempts = 6 + int(wait_for_lock_seconds // 30)  # backoff reaches its 30 s cap after ~6 tries
-        end, message = retrying(attempts=attempts, idempotent=False, sleep=c.sleep, when=lambda e: isinstance(e, Locked))(send)
+        end, message = retrying(attempts=attempts, sleep=c.sleep, when=lambda e: isinstance(e, Locked))(send)
     except (Locked, TransientError):
         return MoveOutcome(end="unknown", message="Azure's answer to the move was lost or the groups stayed locked")
     except AmlopsError as err:  # refused outright (validation, a lock, permissions): the move did not start

@@ -189,6 +189,13 @@ class Clients:
         default polling interval (30 s) on Azure; none against the emulator, which sends retry-after-ms when waiting matters."""
         return 0.0 if self.target.is_emulator else 30.0
 
+    @property
+    def retry_backoff(self) -> float:
+        """The first wait before sending a failed request again when Azure names no Retry-After (doubling up to 30 s,
+        amlops.azure.retry): half a second on Azure; a twentieth against the emulator, which injects its faults
+        without the load behind a real one, so rehearsals and chaos trials do not wait for nothing."""
+        return 0.05 if self.target.is_emulator else 0.5
+
     def credential(self) -> TokenCredential:
         if self._credential is None:
             if self.target.is_emulator:
@@ -202,7 +209,7 @@ class Clients:
     def _common(self) -> dict[str, Any]:
         """Pipeline pieces every client gets: our retry decisions and a transport whose sleep we own."""
         transport: dict[str, Any] = {}
-        kwargs: dict[str, Any] = {"retry_policy": GatewayRetryPolicy(), "per_retry_policies": [PacingPolicy(self.budget)]}
+        kwargs: dict[str, Any] = {"retry_policy": GatewayRetryPolicy(backoff=self.retry_backoff), "per_retry_policies": [PacingPolicy(self.budget)]}
         if self.target.is_emulator:
             transport["connection_verify"] = self.target.ca_file
             kwargs["polling_interval"] = self.poll_seconds

@@ -8,6 +8,7 @@ from typing import Any
 from amlops.azure import operations, rest
 from amlops.azure.clients import Clients
 from amlops.azure.errors import azure_errors
+from amlops.azure.retry import Kind
 from amlops.models import ATTACHED_COMPUTE, READ_ONLY_COMPUTE, READ_ONLY_INNER, ComputeSpec, ResourceId
 
 # Fields Azure adds to each compute-instance schedule (ComputeStartStopSchedule in the machinelearningservices REST
@@ -82,7 +83,7 @@ def delete_compute(clients: Clients, workspace: ResourceId, spec: ComputeSpec) -
     """Delete Azure-made compute; detach attached compute so the cluster behind it survives."""
     action = "Detach" if spec.compute_type in ATTACHED_COMPUTE else "Delete"
     ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
-    with azure_errors():
+    with azure_errors(Kind.WRITE):
         ml.compute.begin_delete(spec.name, action=action).result()
     return action
 
@@ -92,7 +93,7 @@ def begin_power(clients: Clients, workspace: ResourceId, name: str, action: str)
 
     Through the ARM pipeline rather than azure-ai-ml's begin_stop: the same request, without an MLClient per
     workspace and a polling thread per instance (amlops.azure.operations)."""
-    return operations.begin(clients, workspace.subscription, "POST", f"{COMPUTES.path(workspace, name)}/{action}", rest.ML_API)
+    return operations.begin(clients, workspace.subscription, "POST", f"{COMPUTES.path(workspace, name)}/{action}", rest.ML_API, kind=Kind.ACTION)
 
 
 def _power(clients: Clients, workspace: ResourceId, name: str, action: str, wait_seconds: float | None) -> None:
@@ -116,4 +117,4 @@ def restart_compute(clients: Clients, workspace: ResourceId, name: str, wait_sec
 def update_idle_shutdown(clients: Clients, workspace: ResourceId, name: str, duration: str) -> None:
     """Set idle shutdown (ISO 8601, between PT15M and P3D) as Azure ML's updateIdleShutdownSetting does."""
     path = COMPUTES.path(workspace, name) + "/updateIdleShutdownSetting"
-    rest.send(clients, workspace.subscription, "POST", path, rest.ML_API, {"idleTimeBeforeShutdown": duration})
+    rest.send(clients, workspace.subscription, "POST", path, rest.ML_API, {"idleTimeBeforeShutdown": duration}, kind=Kind.WRITE)  # sets a value: idempotent

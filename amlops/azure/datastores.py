@@ -7,6 +7,7 @@ from typing import Any
 
 from amlops.azure import rest
 from amlops.azure.clients import Clients
+from amlops.azure.retry import Kind
 from amlops.models import Datastore, ResourceId
 
 SECRET_FIELDS = {"key", "sasToken", "clientSecret", "certificate", "password"}
@@ -53,7 +54,7 @@ def register_datastore(clients: Clients, workspace: ResourceId, datastore: Datas
     if secrets:
         props.setdefault("credentials", {})["secrets"] = secrets
     body = {"properties": props}
-    return to_datastore(rest.send(clients, workspace.subscription, "PUT", DATASTORES.path(workspace, datastore.name), rest.ML_API, body))
+    return to_datastore(rest.send(clients, workspace.subscription, "PUT", DATASTORES.path(workspace, datastore.name), rest.ML_API, body, kind=Kind.WRITE))
 
 
 def repoint_datastore(clients: Clients, workspace: ResourceId, current: Datastore, subscription: str, resource_group: str) -> Datastore:
@@ -69,9 +70,9 @@ def repoint_datastore(clients: Clients, workspace: ResourceId, current: Datastor
 
 def read_secrets(clients: Clients, workspace: ResourceId, name: str) -> dict[str, Any]:
     """listSecrets: the caller must pass the result on and drop it, never log or persist it."""
-    return rest.send(clients, workspace.subscription, "POST", DATASTORES.path(workspace, name) + "/listSecrets", rest.ML_API) or {}
+    return rest.send(clients, workspace.subscription, "POST", DATASTORES.path(workspace, name) + "/listSecrets", rest.ML_API, kind=Kind.ACTION) or {}
 
 
 def delete_datastore(clients: Clients, workspace: ResourceId, name: str) -> None:
-    rest.send(clients, workspace.subscription, "DELETE", DATASTORES.path(workspace, name), rest.ML_API)
+    rest.send(clients, workspace.subscription, "DELETE", DATASTORES.path(workspace, name), rest.ML_API, kind=Kind.WRITE)
 

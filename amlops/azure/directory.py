@@ -15,6 +15,7 @@ from azure.core.rest import HttpRequest
 
 from amlops.azure.clients import Clients
 from amlops.azure.errors import azure_errors, translate
+from amlops.azure.retry import Kind
 from amlops.errors import AuthenticationFailed
 
 BATCH = 1000  # getByIds: "ids ... up to 1000 IDs" per request
@@ -26,7 +27,7 @@ def missing_principals(clients: Clients, principal_ids: list[str]) -> list[str] 
     found: set[str] = set()
     graph = clients.graph()
     try:
-        with azure_errors():
+        with azure_errors(Kind.READ):  # a POST that only reads
             for start in range(0, len(wanted), BATCH):
                 body = {"ids": wanted[start : start + BATCH]}
                 response = graph.send_request(HttpRequest("POST", f"{clients.target.graph_url}/v1.0/directoryObjects/getByIds", json=body))

@@ -10,6 +10,7 @@ from typing import Any
 from amlops.azure import rest
 from amlops.azure.clients import Clients
 from amlops.azure.errors import azure_errors
+from amlops.azure.retry import Kind
 from amlops.models import BatchEndpoint, Deployment, OnlineEndpoint, ResourceId
 
 READ_ONLY = {"provisioningState", "scoringUri", "swaggerUri", "openapiUri", "mirrorTraffic_"}
@@ -55,7 +56,7 @@ def list_online_endpoints(clients: Clients, workspace: ResourceId) -> list[Onlin
 
 def delete_online_endpoint(clients: Clients, workspace: ResourceId, name: str) -> None:
     ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
-    with azure_errors():
+    with azure_errors(Kind.WRITE):
         ml.online_endpoints.begin_delete(name=name).result()
 
 
@@ -80,7 +81,7 @@ def create_online_endpoint(clients: Clients, workspace: ResourceId, endpoint: On
 def list_batch_endpoints(clients: Clients, workspace: ResourceId) -> list[BatchEndpoint]:
     """Batch endpoints with their deployments (whose compute, model and code are ARM ids a move leaves stale)."""
     ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
-    with azure_errors():
+    with azure_errors(Kind.READ):
         found = list(ml.batch_endpoints.list())
     return [
         BatchEndpoint(

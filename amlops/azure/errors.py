@@ -16,6 +16,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
+from amlops.azure.retry import Kind, declared
 from amlops.errors import (
     AmlopsError,
     AuthenticationFailed,
@@ -25,8 +26,10 @@ from amlops.errors import (
     MoveValidationFailed,
     NotFound,
     OperationFailed,
+    OperationInterrupted,
     Throttled,
     TransientError,
+    Unconfirmed,
 )
 
 # Failed long-running operations that are Azure's own trouble, worth another try.
@@ -76,7 +79,7 @@ def translate(err: BaseException) -> AmlopsError:
         status = err.status_code
         kw: dict[str, Any] = {"code": code, "status": status, "details": details}
         if status is not None and status < 400:  # the poller read a Failed status from a 200
-            return TransientError(message, **kw) if code in TRANSIENT_OPERATION_CODES else OperationFailed(message, **kw)
+            return OperationInterrupted(message, **kw) if code in TRANSIENT_OPERATION_CODES else OperationFailed(message, **kw)
         if status == 429:
             return Throttled(message, retry_after=_retry_after(err), **kw)
         if isinstance(err, ResourceNotFoundError) or status == 404:
@@ -99,12 +102,25 @@ def translate(err: BaseException) -> AmlopsError:
     raise err
 
 
+def unconfirmed(error: AmlopsError, cause: BaseException | None) -> AmlopsError:
+    """An action's failure as the caller must see it: a 5xx, or a connection dropped after the request was sent,
+    leaves unknown whether Azure acted (Unconfirmed); a 429 or a connection refused before sending does not."""
+    if type(error) is not TransientError or isinstance(cause, ServiceRequestError):
+        return error
+    return Unconfirmed(f"{error.message} Azure may have acted; amlops looks before sending it again.", code=error.code, status=error.status, details=error.details)
+
+
 @contextlib.contextmanager
-def azure_errors() -> Iterator[None]:
-    """Wrap SDK calls so callers only ever see the project's exceptions."""
-    try:
-        yield
-    except AmlopsError:
-        raise
-    except Exception as err:
-        raise translate(err) from err
+def azure_errors(kind: Kind | None = None) -> Iterator[None]:
+    """Wrap SDK calls so callers only ever see the project's exceptions; ``kind`` declares what the requests
+    sent inside do, for the HTTP layer's retries (amlops.azure.retry)."""
+    with declared(kind):
+        try:
+            yield
+        except AmlopsError as err:
+            if kind is Kind.ACTION:
+                raise unconfirmed(err, err.__cause__) from err.__cause__
+            raise
+        except Exception as err:
+            error = translate(err)
+            raise (unconfirmed(error, err) if kind is Kind.ACTION else error) from err

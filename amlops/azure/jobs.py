@@ -7,6 +7,7 @@ from typing import Any
 from amlops.azure import rest
 from amlops.azure.clients import Clients
 from amlops.azure.errors import azure_errors
+from amlops.azure.retry import Kind
 from amlops.models import Job, ResourceId
 
 
@@ -83,14 +84,14 @@ def submit_command_job(
         # A data reference (azureml:..., a URI) becomes a folder input; anything else a literal.
         inputs={k: Input(type="uri_folder", path=v) if v.startswith("azureml:") or "://" in v else v for k, v in (inputs or {}).items()},
     )
-    with azure_errors():
+    with azure_errors(Kind.ACTION):  # a submission: after a lost answer the caller looks for the job by name first
         created = ml.jobs.create_or_update(job)
     return get_job(clients, workspace, created.name)
 
 
 def cancel_job(clients: Clients, workspace: ResourceId, name: str) -> None:
     ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
-    with azure_errors():
+    with azure_errors(Kind.WRITE):  # asking twice to cancel ends the same: canceled once
         ml.jobs.begin_cancel(name).result()
 
 
@@ -100,4 +101,4 @@ def set_tags(clients: Clients, workspace: ResourceId, name: str, tags: dict[str,
     body = rest.get_child(clients, workspace, "jobs", name)
     props = dict(body.get("properties") or {})
     props["tags"] = {**(props.get("tags") or {}), **tags}
-    rest.send(clients, workspace.subscription, "PUT", JOBS.path(workspace, name), rest.ML_API, {"properties": props})
+    rest.send(clients, workspace.subscription, "PUT", JOBS.path(workspace, name), rest.ML_API, {"properties": props}, kind=Kind.WRITE)

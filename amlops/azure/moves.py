@@ -11,6 +11,7 @@ from azure.mgmt.resource.resources.models import ResourcesMoveInfo
 
 from amlops.azure.clients import Clients
 from amlops.azure.errors import azure_errors, translate
+from amlops.azure.retry import Kind
 from amlops.errors import NotFound
 from amlops.models import ResourceId
 
@@ -23,7 +24,7 @@ def _info(resources: list[str], target_group_id: str) -> ResourcesMoveInfo:
 
 def validate_move(clients: Clients, source: ResourceId, resources: list[str], target_group_id: str) -> None:
     """Returns when Azure would accept the move; raises MoveValidationFailed with ARM's reasons otherwise."""
-    with azure_errors():
+    with azure_errors(Kind.READ):  # validation changes nothing: sent again, and its status polled, like any read
         clients.arm(source.subscription).resources.begin_validate_move_resources(source.resource_group, _info(resources, target_group_id)).result()
 
 
@@ -55,7 +56,7 @@ def move_resources(
     As soon as Azure accepts the move, ``on_accepted`` gets the operation as the SDK's continuation token, so
     a run that dies while Azure works can follow the same operation instead of guessing (``follow_move``).
     """
-    with azure_errors():
+    with azure_errors(Kind.ACTION):  # never resent blindly: the flow finds where the workspace is
         poller = clients.arm(source.subscription).resources.begin_move_resources(source.resource_group, _info(resources, target_group_id))
     on_accepted(poller.continuation_token())
     return _ended(poller)
@@ -67,7 +68,7 @@ def follow_move(clients: Clients, source: ResourceId, resources: list[str], targ
     Uses azure-core's documented continuation token (LROPoller.continuation_token / continuation_token=),
     which holds the operation's polling URL and headers, never credentials.
     """
-    with azure_errors():
+    with azure_errors(Kind.READ):  # a continuation token sends nothing but status polls
         poller = clients.arm(source.subscription).resources.begin_move_resources(
             source.resource_group, _info(resources, target_group_id), continuation_token=operation
         )

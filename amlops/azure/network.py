@@ -6,6 +6,7 @@ from typing import Any
 
 from amlops.azure import rest
 from amlops.azure.clients import Clients
+from amlops.azure.retry import Kind
 from amlops.models import PrivateEndpointConnection, ResourceId
 
 
@@ -35,4 +36,4 @@ def get_connection(clients: Clients, workspace: ResourceId, name: str) -> Privat
 def set_connection_status(clients: Clients, workspace: ResourceId, name: str, status: str, description: str) -> PrivateEndpointConnection:
     """Approve or reject a connection (status Approved or Rejected)."""
     body = {"properties": {"privateLinkServiceConnectionState": {"status": status, "description": description}}}
-    return to_connection(rest.send(clients, workspace.subscription, "PUT", CONNECTIONS.path(workspace, name), rest.ML_API, body))
+    return to_connection(rest.send(clients, workspace.subscription, "PUT", CONNECTIONS.path(workspace, name), rest.ML_API, body, kind=Kind.WRITE))

@@ -23,6 +23,7 @@ from azure.core.rest import HttpRequest
 from amlops.azure import rest
 from amlops.azure.clients import Clients
 from amlops.azure.errors import azure_errors, translate
+from amlops.azure.retry import Kind
 from amlops.errors import TimedOut
 
 TERMINAL = {"succeeded", "failed", "canceled", "cancelled"}
@@ -48,9 +49,10 @@ def _retry_after(response: Any, default: float) -> float:
     return default
 
 
-def begin(clients: Clients, subscription: str, method: str, path: str, api_version: str, body: Any = None) -> Operation | None:
-    """Send the request that starts the operation; None when Azure finished it in the answer itself."""
-    with azure_errors():
+def begin(clients: Clients, subscription: str, method: str, path: str, api_version: str, body: Any = None, *, kind: Kind) -> Operation | None:
+    """Send the request that starts the operation (``kind``: what it does, amlops.azure.retry); None when Azure
+    finished it in the answer itself."""
+    with azure_errors(kind):
         response = clients.arm(subscription).send_request(HttpRequest(method, rest.full_url(clients, path, api_version), json=body))
         if response.status_code >= 400:
             raise translate(HttpResponseError(response=response))
@@ -64,7 +66,7 @@ def begin(clients: Clients, subscription: str, method: str, path: str, api_versi
 def check(clients: Clients, subscription: str, op: Operation) -> bool:
     """Ask once how the operation went: True when it succeeded, False while it runs (op.retry_after updated).
     A failed or canceled operation raises Azure's reason (OperationFailed, or TransientError for Azure's own trouble)."""
-    with azure_errors():
+    with azure_errors(Kind.READ):
         response = clients.arm(subscription).send_request(HttpRequest("GET", op.url))
         if response.status_code >= 400:
             raise translate(HttpResponseError(response=response))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from amlops.azure import rest
 from amlops.azure.clients import Clients
+from amlops.azure.retry import Kind
 from amlops.models import PolicyDenial
 
 POLICY_INSIGHTS_API = "2022-03-01"
@@ -14,7 +15,7 @@ def denials(clients: Clients, group_id: str, resource_type: str, location: str) 
     """Policy assignments that evaluate a new ``resource_type`` in ``location`` under the group as NonCompliant."""
     subscription = group_id.split("/")[2]
     body = {"resourceDetails": {"resourceContent": {"type": resource_type, "location": location}, "apiVersion": rest.ML_API}}
-    answer = rest.send(clients, subscription, "POST", f"{group_id.rstrip('/')}/providers/Microsoft.PolicyInsights/checkPolicyRestrictions", POLICY_INSIGHTS_API, body) or {}
+    answer = rest.send(clients, subscription, "POST", f"{group_id.rstrip('/')}/providers/Microsoft.PolicyInsights/checkPolicyRestrictions", POLICY_INSIGHTS_API, body, kind=Kind.READ) or {}
     found = []
     for evaluation in (answer.get("contentEvaluationResult") or {}).get("policyEvaluations") or []:
         if evaluation.get("evaluationResult") != "NonCompliant":

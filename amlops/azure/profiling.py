@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from amlops.azure import rest
 from amlops.azure.clients import Clients
+from amlops.azure.retry import Kind
 from amlops.models import ResourceId
 
 PROFILE_ACTION = "_azureml.DatasetActionId"
@@ -25,7 +26,7 @@ def _query(clients: Clients, workspace: ResourceId, path: str, filter_: str | No
     token: str | None = None
     while True:
         body = {"filter": filter_, "continuationToken": token, "top": 500}
-        page = rest.ml_data_plane(clients, workspace, path, method="POST", body=body) or {}
+        page = rest.ml_data_plane(clients, workspace, path, method="POST", body=body, kind=Kind.READ) or {}  # a query: reads
         yield from page.get("value") or []
         token = page.get("continuationToken")
         if not token:

@@ -7,6 +7,7 @@ from typing import Any
 from amlops.azure import rest
 from amlops.azure.clients import Clients
 from amlops.azure.errors import azure_errors
+from amlops.azure.retry import Kind
 from amlops.errors import NotFound
 from amlops.models import ProviderState, ResourceGroup, check_resource_group, check_subscription
 
@@ -35,7 +36,7 @@ def get_resource_group(clients: Clients, subscription: str, name: str) -> Resour
     check_subscription(subscription)
     check_resource_group(name)
     try:
-        with azure_errors():
+        with azure_errors(Kind.READ):
             group = clients.arm(subscription).resource_groups.get(name)
     except NotFound as err:
         if err.code == "ResourceGroupNotFound":
@@ -49,32 +50,32 @@ def ensure_resource_group(clients: Clients, subscription: str, name: str, locati
     existing = get_resource_group(clients, subscription, name)
     if existing is not None:
         return existing
-    with azure_errors():
+    with azure_errors(Kind.WRITE):
         group = clients.arm(subscription).resource_groups.create_or_update(name, {"location": location, "tags": tags or {}})
     return ResourceGroup(id=group.id, name=group.name, location=group.location)
 
 
 def delete_resource_group(clients: Clients, subscription: str, name: str) -> None:
-    with azure_errors():
+    with azure_errors(Kind.WRITE):
         clients.arm(subscription).resource_groups.begin_delete(name).result()
 
 
 def provider_states(clients: Clients, subscription: str, namespaces: list[str]) -> list[ProviderState]:
     check_subscription(subscription)
-    with azure_errors():
+    with azure_errors(Kind.READ):
         providers = clients.arm(subscription).providers
         return [ProviderState(namespace=ns, registration_state=providers.get(ns).registration_state or "NotRegistered") for ns in namespaces]
 
 
 def register_provider(clients: Clients, subscription: str, namespace: str) -> ProviderState:
-    with azure_errors():
+    with azure_errors(Kind.WRITE):  # registering a registered provider changes nothing
         provider = clients.arm(subscription).providers.register(namespace)
     return ProviderState(namespace=provider.namespace, registration_state=provider.registration_state)
 
 
 def list_resources_of_type(clients: Clients, subscription: str, resource_type: str) -> list[str]:
     """Ids of the subscription's resources of one type."""
-    with azure_errors():
+    with azure_errors(Kind.READ):
         return [r.id for r in clients.arm(subscription).resources.list(filter=f"resourceType eq '{resource_type}'")]
 
 
@@ -93,5 +94,5 @@ def exists(clients: Clients, resource_id: str, api_version: str) -> bool:
 
 def list_group_resources(clients: Clients, subscription: str, resource_group: str) -> list[str]:
     """Ids of the top-level resources in a resource group."""
-    with azure_errors():
+    with azure_errors(Kind.READ):
         return [r.id for r in clients.arm(subscription).resources.list_by_resource_group(resource_group)]

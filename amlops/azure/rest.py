@@ -17,6 +17,7 @@ from azure.mgmt.resource.resources.models import GenericResource
 
 from amlops.azure.clients import Clients
 from amlops.azure.errors import azure_errors, translate
+from amlops.azure.retry import Kind
 from amlops.models import ResourceId
 
 # API versions amlops speaks, one place to change them.
@@ -65,10 +66,13 @@ def full_url(clients: Clients, path: str, api_version: str, query: dict[str, str
     return f"{clients.target.url}{path}?{urlencode({'api-version': api_version, **(query or {})})}"
 
 
-def send(clients: Clients, subscription: str, method: str, path: str, api_version: str, body: Any = None, query: dict[str, str] | None = None) -> Any:
-    """One request; returns the parsed JSON body (or None). ARM errors become amlops errors."""
+def send(
+    clients: Clients, subscription: str, method: str, path: str, api_version: str, body: Any = None, query: dict[str, str] | None = None, *, kind: Kind | None = None
+) -> Any:
+    """One request; returns the parsed JSON body (or None). ARM errors become amlops errors. ``kind`` declares what
+    the call does (amlops.azure.retry); a GET needs none, it is a read."""
     request = HttpRequest(method, full_url(clients, path, api_version, query), json=body)
-    with azure_errors():
+    with azure_errors(kind):
         response = clients.arm(subscription).send_request(request)
         if response.status_code >= 400:
             raise translate(HttpResponseError(response=response))
@@ -78,7 +82,7 @@ def send(clients: Clients, subscription: str, method: str, path: str, api_versio
 def pages(clients: Clients, subscription: str, path: str, api_version: str, query: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
     """Every item of an ARM collection, following nextLink."""
     url: str | None = full_url(clients, path, api_version, query)
-    with azure_errors():
+    with azure_errors(Kind.READ):
         while url:
             response = clients.arm(subscription).send_request(HttpRequest("GET", url))
             if response.status_code >= 400:
@@ -92,7 +96,7 @@ def put_by_id(clients: Clients, resource_id: str, api_version: str, body: dict[s
     """PUT a resource and wait for its long-running operation: the SDK's generic poller."""
     subscription = resource_id.split("/")[2]
     fields = {k: body[k] for k in ("location", "tags", "properties", "sku", "identity", "kind") if body.get(k) is not None}
-    with azure_errors():
+    with azure_errors(Kind.WRITE):
         poller = clients.arm(subscription).resources.begin_create_or_update_by_id(
             resource_id, api_version=api_version, parameters=GenericResource(**fields)
         )
@@ -106,17 +110,17 @@ def get_by_id(clients: Clients, resource_id: str, api_version: str) -> dict[str,
 
 def delete_by_id(clients: Clients, resource_id: str, api_version: str) -> None:
     subscription = resource_id.split("/")[2]
-    with azure_errors():
+    with azure_errors(Kind.WRITE):
         clients.arm(subscription).resources.begin_delete_by_id(resource_id, api_version=api_version).result()
 
 
-def ml_data_plane(clients: Clients, workspace: ResourceId, path: str, method: str = "GET", body: Any = None) -> Any:
+def ml_data_plane(clients: Clients, workspace: ResourceId, path: str, method: str = "GET", body: Any = None, *, kind: Kind | None = None) -> Any:
     """A request to Azure ML's regional data plane (run history, model management): ``{region host}{path}`` where
     path starts with ``/history/...`` or ``/modelmanagement/...``; through the ARM pipeline (credential, retries, pacing)."""
     ws = str(workspace.require_workspace())
     location = "" if clients.target.is_emulator else clients._cached(("location", ws.lower()), lambda: get_by_id(clients, ws, ML_API).get("location", ""))
     url = clients.target.ml_api_url(location) + path
-    with azure_errors():
+    with azure_errors(kind):
         response = clients.arm(workspace.subscription).send_request(HttpRequest(method, url, json=body))
         if response.status_code >= 400:
             raise translate(HttpResponseError(response=response))

@@ -6,6 +6,7 @@ from typing import Any
 
 from amlops.azure import rest
 from amlops.azure.clients import Clients
+from amlops.azure.retry import Kind
 from amlops.errors import Conflict, InvalidInput, NotFound
 from amlops.models import RoleAssignment, assignment_name, same_id
 
@@ -48,7 +49,7 @@ def create(clients: Clients, scope: str, grant: RoleAssignment) -> RoleAssignmen
         body["properties"].update({"condition": grant.condition, "conditionVersion": grant.condition_version or "2.0"})
     subscription = scope.split("/")[2]
     try:
-        created = rest.send(clients, subscription, "PUT", f"{scope.rstrip('/')}{SEGMENT}/{name}", rest.AUTH_API, body)
+        created = rest.send(clients, subscription, "PUT", f"{scope.rstrip('/')}{SEGMENT}/{name}", rest.AUTH_API, body, kind=Kind.WRITE)
     except Conflict as err:
         if err.code != "RoleAssignmentExists":
             raise
@@ -58,7 +59,7 @@ def create(clients: Clients, scope: str, grant: RoleAssignment) -> RoleAssignmen
 
 def delete(clients: Clients, scope: str, name: str) -> None:
     subscription = scope.split("/")[2]
-    rest.send(clients, subscription, "DELETE", f"{scope.rstrip('/')}{SEGMENT}/{name}", rest.AUTH_API)
+    rest.send(clients, subscription, "DELETE", f"{scope.rstrip('/')}{SEGMENT}/{name}", rest.AUTH_API, kind=Kind.WRITE)
 
 
 def definition_exists(clients: Clients, subscription: str, guid: str) -> bool:

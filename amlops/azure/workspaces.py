@@ -7,6 +7,7 @@ from typing import Any
 from amlops.azure import rest
 from amlops.azure.clients import Clients
 from amlops.azure.errors import azure_errors
+from amlops.azure.retry import Kind
 from amlops.errors import InvalidInput, NotFound
 from amlops.models import ResourceId, Workspace
 
@@ -57,7 +58,7 @@ def update_workspace(clients: Clients, workspace: ResourceId, description: str |
         body["properties"]["description"] = description
     if tags is not None:
         body["tags"] = tags
-    rest.send(clients, workspace.subscription, "PATCH", str(workspace.require_workspace()), rest.ML_API, body)
+    rest.send(clients, workspace.subscription, "PATCH", str(workspace.require_workspace()), rest.ML_API, body, kind=Kind.WRITE)  # the same fields set twice
     return get_workspace(clients, workspace)
 
 
@@ -81,7 +82,7 @@ def environment_exists(clients: Clients, workspace: ResourceId, reference: str) 
 def list_asset_names(clients: Clients, workspace: ResourceId) -> dict[str, list[str]]:
     """Names of the environments, models and data assets: what a move must carry along (through MLClient)."""
     ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
-    with azure_errors():
+    with azure_errors(Kind.READ):
         return {
             "environments": sorted(e.name for e in ml.environments.list()),
             "models": sorted(m.name for m in ml.models.list()),
