@@ -20,7 +20,7 @@ from prefect.artifacts import update_progress_artifact
 from prefect.context import TaskRunContext
 
 from amlops.azure import computes, jobs, operations, workspaces
-from amlops.errors import AmlopsError, Conflict, InvalidInput, NotFound, TimedOut
+from amlops.errors import AmlopsError, Conflict, InvalidInput, NotFound, TimedOut, Unconfirmed
 from amlops.fleet import CAPACITY_CODES, TARGET_STATES, Action, Outcome, Result, Selector, Survey, decide
 from amlops.models import ResourceId
 from tasks.common import TASK_DEFAULTS, clients
@@ -65,6 +65,8 @@ def survey_subscription(workspaces: list[ResourceId]) -> list[Survey]:
         return list(pool.map(_survey, workspaces))
 
 
+UNCONFIRMED_LIMIT = 5  # requests of one instance whose answer was lost before its outcome is failed
+FINAL_STATES = {"start": "Running", "stop": "Stopped"}
 JOBS_MAX_AGE = 5.0  # seconds a workspace's active-job list is reused by the re-checks of its instances
 
 
@@ -110,6 +112,7 @@ class _Waiting:
     started: float
     attempt: int = 0
     op: operations.Operation | None = None  # None: start (again) when due
+    unconfirmed: int = 0  # requests whose answer was lost: the instance is looked at before anything is sent again
 
 
 class _Batch:
@@ -123,6 +126,7 @@ class _Batch:
         self.workspace, self.action, self.wait_seconds = workspace, action, wait_seconds
         self.capacity_retries, self.capacity_delay = capacity_retries, capacity_delay
         self.active = _ActiveJobs(workspace)
+        self.look_seconds = max(0.2, self.c.poll_seconds)  # between looks at an instance whose answer was lost
         self.waiting: list[_Waiting] = []
         self.outcomes: dict[str, Outcome] = {}
         self._on_done = on_done
@@ -148,12 +152,42 @@ class _Batch:
             item.op = computes.begin_power(self.c, self.workspace, item.name, self.action)
         except Conflict as err:
             return self._conflict(item.name, err)
+        except Unconfirmed as err:
+            return self._look_later(item, err)
         except AmlopsError as err:
             return self._failed(item, err)
         if item.op is None:
             return self._outcome(item.name, "started" if self.action == "start" else "stopped")
         item.due = time.monotonic() + item.op.retry_after
         self.waiting.append(item)
+
+    def _look_later(self, item: _Waiting, err: Unconfirmed) -> None:
+        """The answer to a start or stop was lost (a 5xx, a dropped connection): Azure may have acted. Look at
+        the instance when due; send again only if it did not change (amlops.azure.retry)."""
+        item.unconfirmed += 1
+        if item.unconfirmed >= UNCONFIRMED_LIMIT:
+            return self._outcome(item.name, "failed", f"{err.code}: {err.message} ({UNCONFIRMED_LIMIT} answers lost)")
+        item.op, item.due = None, time.monotonic() + self.look_seconds
+        self.waiting.append(item)
+
+    def _look(self, item: _Waiting) -> None:
+        """After a lost answer: done if the instance got there, followed while it gets there, else sent again."""
+        try:
+            state = computes.get_compute(self.c, self.workspace, item.name).state
+        except NotFound:
+            return self._outcome(item.name, "skipped", "deleted meanwhile")
+        except AmlopsError as err:
+            return self._failed(item, err)
+        if state == FINAL_STATES[self.action]:
+            item.unconfirmed = 0
+            return self._outcome(item.name, "started" if self.action == "start" else "stopped")
+        if state in TARGET_STATES[self.action] and time.monotonic() - item.started < self.wait_seconds:
+            item.due = time.monotonic() + self.look_seconds  # Azure took it: follow the instance itself
+            self.waiting.append(item)
+            return
+        if state in TARGET_STATES[self.action]:
+            return self._failed(item, TimedOut(f"{self.action} of compute '{item.name}' still {state} after {self.wait_seconds:.0f} s; Azure carries on with it."))
+        self._send(item)  # Azure did not act: sending it again is safe
 
     def _conflict(self, name: str, err: Conflict) -> None:
         # "only allowed in Stopped state": someone or something got there first. Where is it now?
@@ -179,7 +213,7 @@ class _Batch:
         """The item's time has come: ask Azure how its operation went, or start it again."""
         self.waiting.remove(item)
         if item.op is None:
-            return self._send(item)
+            return self._look(item) if item.unconfirmed else self._send(item)
         try:
             done = operations.check(self.c, self.workspace.subscription, item.op)
         except AmlopsError as err:

@@ -34,7 +34,16 @@ TARGET = SOURCE.moved_to(TARGET_SUB, "ml-moved")
 # Operations take time, as they do on Azure (minutes to hours there): compute and endpoint writes about
 # 0.4 s, the move itself about 3 s, so kills land inside them.
 LRO_SECONDS = {"default": {"mode": "seconds", "seconds": 0.4}, "move": {"mode": "seconds", "seconds": 3.0}, "validate": {"mode": "seconds", "seconds": 0.2}}
+# The issue's trial (#19): 10% of every route's answers 429 or 503, as Azure throttles and hiccups.
 FAULTS: list[dict[str, Any]] = [{"route": ".", "kind": "429", "probability": 0.05, "retry_after": 1}, {"route": ".", "kind": "503", "probability": 0.05}]
+
+
+def faults(rate: float, kinds: tuple[str, ...] = ("429", "503", "drop")) -> list[dict[str, Any]]:
+    """Rules failing ``rate`` of the requests on every route, split evenly between ``kinds`` (the emulator tries
+    its rules in turn, so each fails 1 - (1 - rate)^(1/n) of what reaches it). Retry-After 0: a trial measures
+    whether a run carries on, not how long Azure asks it to wait."""
+    each = 1 - (1 - rate) ** (1 / len(kinds))
+    return [{"route": ".", "kind": kind, "probability": each, "retry_after": 0} for kind in kinds]
 
 
 ARGS = [
@@ -124,6 +133,19 @@ class Trial:
     def consistent(self) -> bool:
         return self.end in ("moved", "restored")
 
+    @property
+    def after_last_kill(self) -> list[int]:
+        """Exit codes of the runs after the last SIGKILL (all of them when no kill landed)."""
+        killed = [i for i, code in enumerate(self.exits) if code == -signal.SIGKILL]
+        return self.exits[killed[-1] + 1 :] if killed else self.exits
+
+    def finished_in_one_run(self, allowed: tuple[int, ...] = (0,)) -> bool:
+        """The first run after the last kill ended 0 (or a documented refusal code in ``allowed``)."""
+        return bool(self.after_last_kill) and self.after_last_kill[0] in allowed
+
+    def line(self) -> str:
+        return f"seed {self.seed}: kills at {self.kills} s, exits {self.exits} -> {self.end}"
+
 
 def judge(c: Clients, before: Picture) -> str:
     source, target = Picture.read(c, SOURCE), Picture.read(c, TARGET)
@@ -151,19 +173,23 @@ def _first_write(control: EmulatorControl, mark: int) -> bool:
     return bool(control.writes(since=mark))
 
 
-def run_trial(control: EmulatorControl, c: Clients, launcher: Launcher, scenario: dict[str, Any], seed: int, faults: bool, work_seconds: float, workdir: Path) -> Trial:
-    """One seeded trial: one or two SIGKILLs at random moments after the run starts writing, then runs to the end."""
+def run_trial(
+    control: EmulatorControl, c: Clients, launcher: Launcher, scenario: dict[str, Any], seed: int, faults: bool | list[dict[str, Any]], work_seconds: float, workdir: Path
+) -> Trial:
+    """One seeded trial: one or two SIGKILLs at random moments after the run starts writing, then runs to the end.
+    ``faults``: True for the issue's 10% 429/503 (FAULTS), or the rules to inject (``faults(rate)``)."""
     rng = random.Random(seed)
-    state, log = workdir / f"state-{seed}-{faults}", workdir / f"trial-{seed}-{faults}.log"
+    rules = FAULTS if faults is True else (faults or [])
+    tag = f"{seed}-{sum(r['probability'] for r in rules):.2f}"
+    state, log = workdir / f"state-{tag}", workdir / f"trial-{tag}.log"
     control.reset()
     control.load(scenario)
     control.settings(lro=LRO_SECONDS)
     before = Picture.read(c, SOURCE)
     assert before is not None
-    if faults:
-        for rule in FAULTS:
-            control.fault(**rule)
-    trial = Trial(seed=seed, faults=faults)
+    for rule in rules:
+        control.fault(**rule)
+    trial = Trial(seed=seed, faults=bool(rules))
     for _ in range(rng.choice((1, 1, 2))):
         mark = control.mark()
         proc = launcher.start(state, log)
