@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import emulator_roundtrip, fleet_stop, move_chaos, move_workspace, snapshot, training_recovery
+from bench import emulator_roundtrip, fleet_stop, flow_chaos, move_chaos, move_workspace, snapshot, training_recovery
 
 if __name__ == "__main__":
     quick = "--quick" in sys.argv[1:]
@@ -23,3 +23,5 @@ if __name__ == "__main__":
     snapshot.main(quick)
     print()
     move_chaos.main(1 if quick else 10)
+    print()
+    flow_chaos.main(1, ("stop", "snapshot"), (0.2,)) if quick else flow_chaos.main(20)

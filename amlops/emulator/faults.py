@@ -7,7 +7,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = {"429", "500", "503", "409", "drop", "lro_failed"}
+# drop: the connection closes before the request is processed; drop_after: the request is processed, then the
+# connection closes before the answer leaves (the answer lost on the way back: azure-core's ServiceResponseError,
+# "the server began processing it").
+KINDS = {"429", "500", "503", "409", "drop", "drop_after", "lro_failed"}
 
 
 @dataclass

@@ -126,6 +126,9 @@ class Emulator:
             entry["fault"] = rule.kind
             if rule.kind == "drop":
                 return None
+            if rule.kind == "drop_after":
+                self._respond_normally(req, headers)
+                return None
             if rule.kind == "lro_failed":
                 req.lro_error = (rule.code or "InternalServerError", rule.message or "The operation failed (injected by the emulator).")
             else:
@@ -133,6 +136,9 @@ class Emulator:
                 extra = {"Retry-After": str(rule.retry_after)} if rule.kind in ("429", "503") else {}
                 error = ArmError(status, rule.code or code, rule.message or f"Injected {rule.kind} by the emulator.")
                 return self._error(error, {**headers, **extra})
+        return self._respond_normally(req, headers)
+
+    def _respond_normally(self, req: Request, headers: dict[str, str]) -> Response:
         try:
             if isinstance(req.body, ArmError):
                 raise req.body
