@@ -7,14 +7,23 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import httpx
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
 from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.flow_runs import resume_flow_run
+from prefect.settings import PREFECT_CLIENT_RETRY_EXTRA_CODES, temporary_settings
 
 from amlops.errors import InvalidInput
 from flows import forms
+
+
+def busy_server_retries() -> Any:
+    """Prefect's client resends what a busy server or a proxy in front of it refused (408, 429, 502, 503, broken
+    connections; PREFECT_CLIENT_MAX_RETRIES times, default 5, waiting Retry-After or 2, 4, 8... s). A busy server's
+    500 and 504 too, here: every call below is a read, or a resume whose outcome is read back (``answer``)."""
+    return temporary_settings({PREFECT_CLIENT_RETRY_EXTRA_CODES: {*PREFECT_CLIENT_RETRY_EXTRA_CODES.value(), 500, 504}})
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,7 @@ def _read_input(client: Any, run_id: UUID, key: str | None) -> Any:
 def list_paused() -> list[PausedRun]:
     paused = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
     found = []
-    with get_client(sync_client=True) as client:
+    with busy_server_retries(), get_client(sync_client=True) as client:
         for run in client.read_flow_runs(flow_run_filter=paused, sort=FlowRunSort.START_TIME_DESC, limit=200, offset=0):
             keyset = (run.state.state_details.run_input_keyset or {}) if run.state else {}
             schema = _read_input(client, run.id, keyset.get("schema")) or {}
@@ -74,4 +83,32 @@ def answer(run_id: str, approve: bool, approver: str, reason: str, workspace_nam
     run = runs.get(run_id)
     if run is None:
         raise InvalidInput(f"Flow run {run_id} is not paused waiting for a person. Waiting: {sorted(runs) or 'none'} (see `amlops pending`).")
-    resume_flow_run(UUID(run_id), run_input=answer_for(run, approve, approver, reason, workspace_name, decisions or {}))
+    run_input = answer_for(run, approve, approver, reason, workspace_name, decisions or {})
+    with busy_server_retries():
+        key = _response_key(UUID(run_id))
+        try:
+            resume_flow_run(UUID(run_id), run_input=run_input)
+        except Exception:
+            # The client resends a resume whose answer it lost; the server, which took the first, then refuses the
+            # second (the run is no longer paused, its input exists). Whether this answer was taken is on the server.
+            if not _answered_with(UUID(run_id), key, run_input):
+                raise
+
+
+def _response_key(run_id: UUID) -> str | None:
+    """The key under which the paused run will keep the answer it is given."""
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(run_id).state
+    return ((state.state_details.run_input_keyset or {}).get("response") if state else None) or None
+
+
+def _answered_with(run_id: UUID, key: str | None, run_input: dict[str, Any]) -> bool:
+    if not key:
+        return False
+    with get_client(sync_client=True) as client:
+        try:
+            return bool(json.loads(client.read_flow_run_input(run_id, key)) == run_input)
+        except httpx.HTTPStatusError as err:
+            if err.response.status_code == 404:
+                return False
+            raise
