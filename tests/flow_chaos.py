@@ -159,8 +159,9 @@ def training_trial(control: EmulatorControl, c: Clients, workspace: ResourceId, 
         problems.append(f"statuses {[j.status for j in attempts]}")
     if len({r["path"] for r in submits}) != len(attempts):
         problems.append(f"submissions {[r['path'].rsplit('/', 1)[-1] for r in submits]}")
-    if state.is_completed() and [a.end for a in report.attempts] != ["preempted", "completed"]:
-        problems.append(f"report {[a.end for a in report.attempts]}")
+    ends = [] if isinstance(report, BaseException) else [a.end for a in report.attempts]
+    if state.is_completed() and ends != ["preempted", "completed"]:
+        problems.append(f"report {ends}")
     run.end = "consistent" if not problems else "inconsistent: " + "; ".join(problems)
     return run
 
