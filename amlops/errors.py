@@ -118,15 +118,17 @@ class Locked(Conflict):
     """A resource group is locked, as ARM locks both groups while a move runs."""
 
 
-class Throttled(AmlopsError):
-    def __init__(self, message: str, retry_after: float | None = None, **kw: Any):
-        super().__init__(message, **kw)
-        self.retry_after = retry_after
-
-
 class TransientError(AmlopsError):
     """Azure's own trouble (408, 5xx, a dropped connection) that outlasted the HTTP layer's retries
     (amlops.azure.retry): nobody above retries it again."""
+
+
+class Throttled(TransientError):
+    """429 still, after the HTTP layer waited out every Retry-After: Azure did not act on the request."""
+
+    def __init__(self, message: str, retry_after: float | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
 
 
 class Unconfirmed(TransientError):
