@@ -9,10 +9,11 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from amlops.models import ResourceId
 from tests import chaos, flow_chaos
-from tests.conftest import WS_ID, Env
+from tests.conftest import TARGET_SUB, WS_ID, Env, demo_scenario
 from tests.rehearse import rich
 
 SEED = int(os.environ.get("AMLOPS_CHAOS_SEED", "3100"))
@@ -38,3 +39,24 @@ def test_a_snapshot_under_faults_is_the_undisturbed_snapshot(env: Env, monkeypat
     baseline, _ = flow_chaos.snapshot_baseline(rich.WS, target, tmp_path)
     runs = [flow_chaos.snapshot_trial(env.control, rich.WS, target, rate, SEED, tmp_path, baseline) for rate in (0.1, 0.2)]
     assert all(r.consistent and r.finished_in_one_run for r in runs), [r.line() for r in runs]
+
+
+def test_a_rehearsal_under_faults_completes(flows_env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    """`amlops rehearse` with its private emulator answering 20% of the requests on every route 429 or 503 or
+    dropping them: the rehearsed move completes (exit 0), as it would undisturbed."""
+    from amlops import rehearsal
+    from amlops.emulator import Emulator
+    from app.cli import main
+
+    class Faulty(Emulator):
+        def start(self) -> Emulator:
+            started = super().start()
+            for rule in chaos.faults(0.2):
+                self.faults.add(**rule)
+            return started
+
+    monkeypatch.setattr(rehearsal, "Emulator", Faulty)
+    scenario = tmp_path / "demo.yaml"
+    scenario.write_text(yaml.safe_dump(demo_scenario()))
+    assert main(["rehearse", "--scenario", str(scenario), "--target-subscription", TARGET_SUB, "--target-resource-group", "ml-moved"]) == 0
+    assert "exit code 0 (the move would complete)" in capfd.readouterr().out
