@@ -70,7 +70,10 @@ def main(trials: int = 20, flows: tuple[str, ...] = FLOWS, rates: tuple[float, .
 
             def rounds(flow: str, baseline: float, trial: Callable[[float, int], Any]) -> None:
                 for rate in rates:
-                    runs = [trial(rate, base + n) for n in range(trials)]
+                    runs = []
+                    for n in range(trials):
+                        runs.append(trial(rate, base + n))
+                        print(f"    {flow} {rate:.0%} trial {n + 1}: {runs[-1].line()} (finished within one run: {runs[-1].finished_in_one_run})", flush=True)
                     seconds = [r.recovery_seconds if flow == "move" else r.seconds for r in runs]
                     figures.update(_report(flow, rate, runs, seconds, baseline))
 

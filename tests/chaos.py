@@ -139,9 +139,10 @@ class Trial:
         killed = [i for i, code in enumerate(self.exits) if code == -signal.SIGKILL]
         return self.exits[killed[-1] + 1 :] if killed else self.exits
 
-    def finished_in_one_run(self, allowed: tuple[int, ...] = (0,)) -> bool:
-        """The first run after the last kill ended 0 (or a documented refusal code in ``allowed``)."""
-        return bool(self.after_last_kill) and self.after_last_kill[0] in allowed
+    @property
+    def finished_in_one_run(self) -> bool:
+        """The first run after the last kill ended 0: the demo move meets no refusal, so no other code is right."""
+        return bool(self.after_last_kill) and self.after_last_kill[0] == 0
 
     def line(self) -> str:
         return f"seed {self.seed}: kills at {self.kills} s, exits {self.exits} -> {self.end}"

@@ -34,4 +34,4 @@ def test_random_kills_never_strand_the_workspace(flows_env: Env, prefect_server:
     assert all(t.consistent for t in ran), report
     assert sum(len(t.kills) for t in ran) >= trials, f"too few kills landed while the move ran:\n{report}"
     assert all(t.end == "moved" for t in ran), report  # nothing refused the move: every trial ends moved, not merely restored
-    assert all(t.finished_in_one_run() for t in ran), f"a run after the last kill did not finish the move:\n{report}"
+    assert all(t.finished_in_one_run for t in ran), f"a run after the last kill did not finish the move:\n{report}"
