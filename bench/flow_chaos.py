@@ -56,7 +56,7 @@ def main(trials: int = 20, flows: tuple[str, ...] = FLOWS, rates: tuple[float, .
     print(f"every flow under 429/503/dropped connections on every route (seeds from {base}; Retry-After 0)", flush=True)
     figures: dict[str, float] = {}
     azurite = Azurite()
-    blob_url = azurite.start()
+    blob_url = azurite.start() if "train" in flows else ""  # only training writes checkpoints
     try:
         with (
             Emulator() as emulator,
@@ -69,13 +69,14 @@ def main(trials: int = 20, flows: tuple[str, ...] = FLOWS, rates: tuple[float, .
             cli_env = chaos.cli_env(str(PREFECT_API_URL.value()))
 
             def rounds(flow: str, baseline: float, trial: Callable[[float, int], Any]) -> None:
+                runs: dict[float, list[Any]] = {rate: [] for rate in rates}
+                for n in range(trials):  # the rates in turn, so that a run cut short has figures for each
+                    for rate in rates:
+                        runs[rate].append(trial(rate, base + n))
+                        print(f"    {flow} {rate:.0%} trial {n + 1}: {runs[rate][-1].line()} (finished within one run: {runs[rate][-1].finished_in_one_run})", flush=True)
                 for rate in rates:
-                    runs = []
-                    for n in range(trials):
-                        runs.append(trial(rate, base + n))
-                        print(f"    {flow} {rate:.0%} trial {n + 1}: {runs[-1].line()} (finished within one run: {runs[-1].finished_in_one_run})", flush=True)
-                    seconds = [r.recovery_seconds if flow == "move" else r.seconds for r in runs]
-                    figures.update(_report(flow, rate, runs, seconds, baseline))
+                    seconds = [r.recovery_seconds if flow == "move" else r.seconds for r in runs[rate]]
+                    figures.update(_report(flow, rate, runs[rate], seconds, baseline))
 
             def fleet(action: str) -> Callable[[float, int], Any]:
                 return lambda rate, s: flow_chaos.fleet_trial(control, clients, cli_env, action, rate, s)
@@ -112,7 +113,8 @@ def main(trials: int = 20, flows: tuple[str, ...] = FLOWS, rates: tuple[float, .
                 baseline, seconds = flow_chaos.snapshot_baseline(rich.WS, target, work_dir)
                 rounds("snapshot", seconds, lambda rate, s: flow_chaos.snapshot_trial(control, rich.WS, target, rate, s, work_dir, baseline))
     finally:
-        azurite.stop()
+        if blob_url:
+            azurite.stop()
     return figures
 
 
