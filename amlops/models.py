@@ -228,6 +228,12 @@ class OnlineEndpoint(Model):
     create_properties: dict[str, Any] = Field(default_factory=dict)
     deployments: list[Deployment] = Field(default_factory=list)
 
+    @property
+    def mirror_traffic(self) -> dict[str, int]:
+        """Percent of live traffic copied to each deployment (shadow testing); Azure accepts it only for deployments
+        that exist, as it does traffic."""
+        return dict(self.create_properties.get("mirrorTraffic") or {})
+
 
 def deployment_names(endpoint: OnlineEndpoint) -> list[str]:
     """An endpoint's deployments, in an order that does not depend on how they were created."""

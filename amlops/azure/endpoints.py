@@ -60,9 +60,11 @@ def delete_online_endpoint(clients: Clients, workspace: ResourceId, name: str) -
 
 
 def create_online_endpoint(clients: Clients, workspace: ResourceId, endpoint: OnlineEndpoint, location: str) -> None:
-    """Create the endpoint, its deployments (concurrently), then its traffic split: Azure refuses traffic to absent deployments."""
+    """Create the endpoint, its deployments (concurrently), then its traffic split and mirror traffic: Azure refuses
+    either naming a deployment that does not exist yet, so the first PUT carries neither."""
     path = _path(workspace, endpoint.name)
-    body: dict[str, Any] = {"location": location, "tags": endpoint.tags, "properties": {**endpoint.create_properties, "traffic": {}}, "kind": endpoint.kind}
+    first = {k: v for k, v in endpoint.create_properties.items() if k != "mirrorTraffic"}
+    body: dict[str, Any] = {"location": location, "tags": endpoint.tags, "properties": {**first, "traffic": {}}, "kind": endpoint.kind}
     if endpoint.identity:
         body["identity"] = endpoint.identity
     rest.put_by_id(clients, path, rest.ML_API, body)
@@ -72,8 +74,8 @@ def create_online_endpoint(clients: Clients, workspace: ResourceId, endpoint: On
 
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(endpoint.deployments)))) as pool:
         list(pool.map(deploy, endpoint.deployments))  # list() re-raises the first failure
-    if endpoint.traffic:
-        body["properties"]["traffic"] = endpoint.traffic
+    if endpoint.traffic or endpoint.mirror_traffic:
+        body["properties"] |= {"traffic": endpoint.traffic} | ({"mirrorTraffic": endpoint.mirror_traffic} if endpoint.mirror_traffic else {})
         rest.put_by_id(clients, path, rest.ML_API, body)
 
 

@@ -83,9 +83,12 @@ def test_dry_run_plans_and_writes_nothing(flows_env: Env) -> None:
     mark = flows_env.control.mark()
     state, report = _run(dry_run=True, approve_plan_as=None, confirm_workspace=None)
     assert state.is_completed() and report.status == "planned"
-    assert report.plan.delete_compute == ["alice-ci", "bob-ci", "gpu-cluster"] and report.plan.detach_compute == ["aks-attached"]
-    assert report.plan.repoint_datastores == ["checkpoints", "curated", "raw-landing", "workspaceartifactstore", "workspacefilestore", "workspaceworkingdirectory"]
-    assert "shared-reference" in report.plan.datastores_left_as_is
+    plan = report.plan
+    assert [c.name for c in plan.computes if c.action == "re-create"] == ["alice-ci", "bob-ci", "gpu-cluster"]
+    assert [c.name for c in plan.computes if c.action == "re-attach"] == ["aks-attached"]
+    repointed = ["checkpoints", "curated", "raw-landing", "workspaceartifactstore", "workspacefilestore", "workspaceworkingdirectory"]
+    assert sorted(d.name for d in plan.datastores if d.action == "re-point") == repointed
+    assert ("shared-reference", "keep as it is") in [(d.name, d.action) for d in plan.datastores]
     assert flows_env.control.writes(mark) == []
 
 

@@ -16,7 +16,7 @@ from amlops.azure.manifest_blobs import BlobManifestStore
 from amlops.errors import InvalidInput, MoveInProgress
 from amlops.manifests import ManifestStore, open_store
 from amlops.models import Workspace
-from amlops.move import Inventory, MoveManifest, MoveRequest
+from amlops.move import Inventory, MoveManifest, MoveRequest, build_plan
 from tests.conftest import AZURITE_KEY, TARGET_SUB, WS_ID
 
 ROOT = Path(__file__).parents[2]
@@ -39,7 +39,8 @@ def _store(azurite: str) -> BlobManifestStore:
 def _manifest(move_id: str) -> MoveManifest:
     request = MoveRequest(source=WS_ID, target_subscription=TARGET_SUB, target_resource_group="ml-moved")
     workspace = Workspace(id=WS_ID, name="ml-prod-ws", location="eastus", subscription=WS_ID.split("/")[2], resource_group="ml-prod")
-    return MoveManifest(move_id=move_id, request=request, inventory=Inventory(workspace=workspace), resources=[WS_ID])
+    inventory = Inventory(workspace=workspace, taken_at="2026-12-05T00:00:00+00:00")
+    return MoveManifest(move_id=move_id, request=request, inventory=inventory, plan=build_plan(request, inventory))
 
 
 def test_manifests_round_trip_through_the_container(azurite: str) -> None:
