@@ -515,7 +515,8 @@ def _finish(ledger: Ledger, problems: list[str]) -> MoveReport:
     status: Literal["completed", "incomplete"] = "completed" if not left else "incomplete"
     ledger.update(status=status)
     ledger.step(Step.VERIFY)
-    report = MoveReport(move_id=m.move_id, status=status, source=request.source, target=str(target), checks=checks, notes=problems + ledger.manifest.notes)
+    skipped = [f"grant {g.key} skipped: {g.reason}" for g in m.plan.grants_to("skip")]
+    report = MoveReport(move_id=m.move_id, status=status, source=request.source, target=str(target), checks=checks, notes=problems + skipped + ledger.manifest.notes)
     if left:
         todo = "\n".join(f"- {c.kind} {c.name}: {c.action}" for c in left)
         raise MoveIncomplete(f"Move {m.move_id} finished with {len(left)} item(s) left for a person:\n{todo}")

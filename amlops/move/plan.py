@@ -174,6 +174,11 @@ class MovePlan(Model):
         return {c.private_endpoint_id.lower() for c in self.connections if c.action == "approve by rule"}
 
 
+# The datastores Azure creates with a workspace and updates itself when it moves (the emulator's move model follows the
+# move documentation: "Azure updates the default datastores"): not ours to keep byte-identical.
+WORKSPACE_DATASTORES = ("workspaceblobstore", "workspacefilestore", "workspaceartifactstore", "workspaceworkingdirectory")
+
+
 def _datastore_action(request: MoveRequest, d: Datastore, moved_accounts: set[str]) -> Literal["re-point", "keep as it is", "azure's own"]:
     """A default datastore Azure re-points itself. Another whose storage account moved is re-pointed when it names the
     old subscription and group, or names none: the workspace-move documentation's first case ("check if the
@@ -183,7 +188,9 @@ def _datastore_action(request: MoveRequest, d: Datastore, moved_accounts: set[st
         return "azure's own"
     source = request.source_id
     stale = d.points_at(source.subscription, source.resource_group) or not (d.subscription_id or d.resource_group)
-    return "re-point" if stale and (d.account_name or "").lower() in moved_accounts else "keep as it is"
+    if stale and (d.account_name or "").lower() in moved_accounts:
+        return "re-point"
+    return "azure's own" if d.name in WORKSPACE_DATASTORES else "keep as it is"
 
 
 def _compute_item(request: MoveRequest, c: ComputeSpec) -> ComputeItem:
@@ -211,7 +218,7 @@ def build_plan(request: MoveRequest, inventory: Inventory) -> MovePlan:
     for old, new in zip(inventory.role_assignments, _rebased_grants(request, inventory, moved), strict=True):
         key = f"{old.grant} at {old.scope.lower()}"
         if old.principal_id.lower() in gone:
-            grants.append(GrantItem(key=key, action="skip", reason="the principal no longer exists in the directory", grant=old))
+            grants.append(GrantItem(key=key, action="skip", reason="its principal no longer exists in the directory (Microsoft Graph; ARM would refuse it: PrincipalNotFound)", grant=old))
         elif old.principal_id.lower() in replaced:
             grants.append(
                 GrantItem(

@@ -146,7 +146,7 @@ def _grant(item: GrantItem, m: MoveManifest, observed: Inventory) -> Check:
     role = want.role_definition_id.rsplit("/", 1)[-1]
     expected = f"role {role} at {want.scope}"
     if item.action == "skip":
-        return Check(kind="role assignment", name=name, expected=f"skipped ({item.reason})", actual="not re-created", ok=True)
+        return Check(kind="role assignment", name=name, expected="not re-created", actual=f"skipped: {item.reason}", ok=True)
     if want.principal_id.lower() in {p.lower() for p in m.gone_principals}:
         return Check(
             kind="role assignment",
