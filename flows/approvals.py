@@ -87,8 +87,11 @@ def ask_until_valid(
         logger.warning("The answer was refused, asking again: %s", "; ".join(problems))
 
 
-def approve_plan(plan_markdown: str, workspace_name: str, timeout: int, poll_interval: int = 10, approve_as: str | None = None, confirm_workspace: str | None = None) -> PlanApproval:
-    """The operator's approval of a move plan: from a policy flag for unattended runs, else a person."""
+def approve_plan(
+    plan_markdown: str, workspace_name: str, timeout: int, poll_interval: int = 10, approve_as: str | None = None, confirm_workspace: str | None = None, digest: str = ""
+) -> PlanApproval:
+    """The operator's approval of a move plan: from a policy flag for unattended runs, else a person. The question is
+    keyed by the plan's digest: a run started again after a suspend takes a stored answer only for the same plan."""
     logger = get_run_logger()
     if approve_as is not None:
         if confirm_workspace != workspace_name:
@@ -111,7 +114,7 @@ def approve_plan(plan_markdown: str, workspace_name: str, timeout: int, poll_int
         return found
 
     try:
-        answer = ask_until_valid(PlanApproval, describe, problems_of, timeout, poll_interval, key=PLAN_KEY)
+        answer = ask_until_valid(PlanApproval, describe, problems_of, timeout, poll_interval, key=f"{PLAN_KEY}-{digest}" if digest else PLAN_KEY)
     except ApprovalTimedOut as err:
         message = f"The plan was not approved: nobody answered within {timeout} s. Nothing was changed."
         fail_run_with(message)

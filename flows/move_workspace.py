@@ -218,7 +218,7 @@ def _approval(plan: MovePlan, markdown: str, workspace_name: str, asks: Asking) 
     """A person's approval of this plan (its digest), or the unattended answer; who approved, in words."""
     if not asks.require_approval:
         return f"not required (digest {plan.digest})"
-    answer = approvals.approve_plan(markdown, workspace_name, asks.timeout, asks.poll, asks.approve_plan_as, asks.confirm_workspace)
+    answer = approvals.approve_plan(markdown, workspace_name, asks.timeout, asks.poll, asks.approve_plan_as, asks.confirm_workspace, digest=plan.digest)
     return f"{answer.approver}: {answer.reason} (digest {plan.digest})"
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from amlops.azure import computes, jobs
+from amlops.azure import computes, jobs, roles
 from amlops.manifests import ManifestStore
 from amlops.models import ComputeSpec, ResourceId
 from app.cli import EXIT_CODES
@@ -169,17 +169,46 @@ def _answered_after(amlops: Callable[..., Amlops], meanwhile: Callable[[], None]
     return proc.wait(), proc.output()
 
 
-def test_a_plan_changed_while_waiting_exits_3_without_writing(amlops: Callable[..., Amlops], flows_env: Env) -> None:
+def _asked_again(run_id: str, before: str, timeout: float = 300) -> pauses.PausedRun:
+    """The same run paused again with another question than ``before``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in pauses.list_paused():
+            if run.id == run_id and run.description != before:
+                return run
+        time.sleep(0.3)
+    raise AssertionError("the move never asked again")
+
+
+def test_a_workspace_changed_while_its_plan_waited_is_asked_again_and_nothing_is_deleted_until_answered(amlops: Callable[..., Amlops], flows_env: Env) -> None:
+    """Approved, but meanwhile a compute was added and a grant removed: right before its first destructive step the
+    move reads the facts again, finds another plan, and asks again showing what changed; it writes nothing until a
+    person answers, then carries out the new plan."""
     flows_env.load_demo()
-    mark = flows_env.control.mark()
     extra = ComputeSpec(name="late-ci", compute_type="ComputeInstance", create_properties={"computeType": "ComputeInstance", "properties": {"vmSize": "STANDARD_DS3_V2"}})
-
-    def someone_adds_compute() -> None:
-        computes.create_compute(flows_env.clients, WS, extra, "westeurope")
-
-    code, out = _answered_after(amlops, someone_adds_compute)
-    assert code == 3 and "changed while the plan waited" in out, out
-    assert [w["path"].rsplit("/", 1)[-1] for w in flows_env.control.writes(mark)] == ["late-ci"], "only the test's own write"
+    [grant] = [a for a in roles.list_at_scope(flows_env.clients, WS_ID) if a.principal_type == "Group"]
+    known = {r.id for r in pauses.list_paused()}
+    proc = amlops(*MOVE, "--approve-private-endpoints-as", "alice")
+    try:
+        first = _paused_plan(known)
+    except AssertionError:
+        proc.wait(timeout=1)
+        raise AssertionError(proc.output()) from None
+    mark = flows_env.control.mark()
+    computes.create_compute(flows_env.clients, WS, extra, "westeurope")
+    roles.delete(flows_env.clients, WS_ID, grant.name)
+    pauses.answer(first.id, approve=True, approver="carol", reason="CHG-7", workspace_name="ml-prod-ws")
+    again = _asked_again(first.id, first.description)
+    assert "CHANGED since the plan you approved" in again.description, again.description
+    assert "new: compute late-ci" in again.description and f"gone: grant {grant.grant}" in again.description, again.description
+    ours = [(w["method"], w["path"].rsplit("/", 1)[-1]) for w in flows_env.control.writes(mark)]
+    assert ours == [("PUT", "late-ci"), ("DELETE", grant.name)], f"the move wrote while it asked again: {ours}"
+    pauses.answer(again.id, approve=True, approver="carol", reason="CHG-7, seen again", workspace_name="ml-prod-ws")
+    code = proc.wait()
+    assert code == 0, proc.output()
+    moved = WS.moved_to(TARGET_SUB, "ml-moved")
+    assert "late-ci" in {c.name for c in computes.list_computes(flows_env.clients, moved)}, "the compute added meanwhile came with the new plan"
+    assert grant.principal_id not in {a.principal_id for a in roles.list_at_scope(flows_env.clients, str(moved))}, "the removed grant stayed removed"
 
 
 def test_a_job_started_while_the_plan_waited_refuses_the_move(amlops: Callable[..., Amlops], flows_env: Env) -> None:
