@@ -101,3 +101,17 @@ def test_role_assignments_create_is_idempotent_and_delete_works(demo: Env, ws: R
     assert roles.create(demo.clients, scope, same_grant_other_name).name == same_grant_other_name.name, "an identical grant is success"
     roles.delete(demo.clients, scope, first.name)
     assert len(roles.list_at_scope(demo.clients, scope)) == 2
+
+
+def test_an_endpoint_redeployed_with_mirror_traffic_gets_it_once_its_deployments_exist(demo: Env, ws: ResourceId) -> None:
+    """Azure refuses mirrorTraffic naming a deployment that does not exist (issue 18's held-out scenario): the first
+    PUT carries neither traffic nor mirror traffic; the last carries both."""
+    [before] = endpoints.list_online_endpoints(demo.clients, ws)
+    shadowed = before.model_copy(update={"traffic": {"blue": 100}, "create_properties": {**before.create_properties, "traffic": {"blue": 100}, "mirrorTraffic": {"green": 10}}})
+    endpoints.delete_online_endpoint(demo.clients, ws, "forecast-api")
+    mark = demo.control.mark()
+    endpoints.create_online_endpoint(demo.clients, ws, shadowed, "westeurope")
+    [after] = endpoints.list_online_endpoints(demo.clients, ws)
+    assert after.traffic == {"blue": 100} and after.mirror_traffic == {"green": 10}
+    puts = [r["path"].split("/onlineEndpoints/", 1)[-1] for r in demo.control.writes(mark) if r["method"] == "PUT"]
+    assert puts[0] == "forecast-api" and puts[-1] == "forecast-api" and sorted(puts[1:-1]) == ["forecast-api/deployments/blue", "forecast-api/deployments/green"]
