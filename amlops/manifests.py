@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from amlops.errors import MoveInProgress
 from amlops.move import MoveManifest
@@ -50,7 +50,21 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-class ManifestStore:
+class ManifestStore(Protocol):
+    """Where a move's manifest and lock live: a local directory (LocalManifestStore) or a team's blob container
+    (amlops.azure.manifest_blobs.BlobManifestStore)."""
+
+    def path(self, move_id: str) -> Path | str: ...
+    def save(self, manifest: MoveManifest) -> Path | str: ...
+    def load(self, move_id: str) -> MoveManifest | None: ...
+    def acquire(self, source: str, move_id: str, run_id: str, now: float | None = None) -> None: ...
+    def heartbeat(self, source: str, run_id: str) -> bool: ...
+    def release(self, source: str, run_id: str) -> None: ...
+
+
+class LocalManifestStore:
+    """Manifests and locks in a directory of this machine (AMLOPS_STATE_DIR, default ~/.amlops)."""
+
     def __init__(self, root: Path | None = None) -> None:
         self.root = (root or default_root()) / "moves"
 
@@ -152,13 +166,13 @@ class LeaseKeeper:
         self._thread.join(timeout=5)
 
 
-def open_store(env: dict[str, str] | None = None) -> Any:
+def open_store(env: dict[str, str] | None = None) -> ManifestStore:
     """The move state a run should use: a blob container shared by a team's workers when AMLOPS_STATE_URL
     names one (amlops.azure.manifest_blobs), else the local directory (AMLOPS_STATE_DIR or ~/.amlops)."""
     env = dict(os.environ if env is None else env)
     url = env.get("AMLOPS_STATE_URL", "").strip()
     if not url:
-        return ManifestStore(Path(env["AMLOPS_STATE_DIR"]) if env.get("AMLOPS_STATE_DIR") else None)
+        return LocalManifestStore(Path(env["AMLOPS_STATE_DIR"]) if env.get("AMLOPS_STATE_DIR") else None)
     from amlops.azure.manifest_blobs import BlobManifestStore
 
-    return BlobManifestStore.from_url(url, env.get("AMLOPS_STATE_KEY") or None)
+    return BlobManifestStore.from_url(url, MoveManifest.model_validate_json, env.get("AMLOPS_STATE_KEY") or None)

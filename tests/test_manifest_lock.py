@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from amlops.errors import MoveInProgress
-from amlops.manifests import LeaseKeeper, ManifestStore
+from amlops.manifests import LeaseKeeper, LocalManifestStore
 
 SOURCE = "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/ml-prod/providers/Microsoft.MachineLearningServices/workspaces/ml-prod-ws"
 
@@ -17,7 +17,7 @@ def _contend(root: str, run_id: str, start: float, wins: multiprocessing.Queue[s
     while time.time() < start:
         pass
     try:
-        ManifestStore(Path(root)).acquire(SOURCE, "move-1", run_id)
+        LocalManifestStore(Path(root)).acquire(SOURCE, "move-1", run_id)
         wins.put(run_id)
     except MoveInProgress:
         pass
@@ -40,7 +40,7 @@ def test_exactly_one_of_many_simultaneous_runs_takes_the_lock(tmp_path: Path) ->
 
 
 def test_the_lease_is_renewed_while_the_run_waits(tmp_path: Path) -> None:
-    store = ManifestStore(tmp_path)
+    store = LocalManifestStore(tmp_path)
     store.acquire(SOURCE, "move-1", "run-a", now=time.time() - 600)  # taken ten minutes ago
     lock = store._lock_path(SOURCE)
     with LeaseKeeper(store, SOURCE, "run-a", every=0.05) as keeper:
@@ -50,7 +50,7 @@ def test_the_lease_is_renewed_while_the_run_waits(tmp_path: Path) -> None:
 
 
 def test_a_run_whose_lease_was_taken_over_learns_it(tmp_path: Path) -> None:
-    store = ManifestStore(tmp_path)
+    store = LocalManifestStore(tmp_path)
     store.acquire(SOURCE, "move-1", "run-a")
     lock = store._lock_path(SOURCE)
     holder = json.loads(lock.read_text())

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from amlops.azure import computes, jobs, roles
-from amlops.manifests import ManifestStore
+from amlops.manifests import LocalManifestStore
 from amlops.models import ComputeSpec, ResourceId
 from app.cli import EXIT_CODES
 from flows import pauses
@@ -138,7 +138,7 @@ def test_a_plan_not_approved_exits_3(amlops: Callable[..., Amlops], flows_env: E
 
 def test_a_move_already_in_progress_exits_3(amlops: Callable[..., Amlops], flows_env: Env, tmp_path: Path) -> None:
     flows_env.load_demo()
-    ManifestStore(tmp_path / "state").acquire(WS_ID, "other-move", "another-live-run")  # held by this live process
+    LocalManifestStore(tmp_path / "state").acquire(WS_ID, "other-move", "another-live-run")  # held by this live process
     mark = flows_env.control.mark()
     code, out = _run(amlops, *MOVE, *UNATTENDED)
     assert code == 3 and "already being moved by flow run another-live-run" in out, out

@@ -14,7 +14,7 @@ import pytest
 
 from amlops.azure.manifest_blobs import BlobManifestStore
 from amlops.errors import InvalidInput, MoveInProgress
-from amlops.manifests import ManifestStore, open_store
+from amlops.manifests import LocalManifestStore, open_store
 from amlops.models import Workspace
 from amlops.move import Inventory, MoveManifest, MoveRequest, build_plan
 from tests.conftest import AZURITE_KEY, TARGET_SUB, WS_ID
@@ -25,15 +25,16 @@ LEASE = 15  # the shortest lease Azure grants, so the expiry test waits as littl
 HOLDER = """
 import sys, time
 from amlops.azure.manifest_blobs import BlobManifestStore
-store = BlobManifestStore.from_url(sys.argv[1], sys.argv[2], lease_seconds=15)
+from amlops.move import MoveManifest
+store = BlobManifestStore.from_url(sys.argv[1], MoveManifest.model_validate_json, sys.argv[2], lease_seconds=15)
 store.acquire(sys.argv[3], "move-1", "run-killed")
 print("held", flush=True)
 time.sleep(600)
 """
 
 
-def _store(azurite: str) -> BlobManifestStore:
-    return BlobManifestStore.from_url(f"{azurite}/state-{uuid.uuid4().hex[:8]}", AZURITE_KEY, lease_seconds=LEASE)
+def _store(azurite: str) -> BlobManifestStore[MoveManifest]:
+    return BlobManifestStore.from_url(f"{azurite}/state-{uuid.uuid4().hex[:8]}", MoveManifest.model_validate_json, AZURITE_KEY, lease_seconds=LEASE)
 
 
 def _manifest(move_id: str) -> MoveManifest:
@@ -54,7 +55,7 @@ def test_manifests_round_trip_through_the_container(azurite: str) -> None:
 def test_the_lock_is_one_lease_per_workspace(azurite: str) -> None:
     store = _store(azurite)
     store.acquire(WS_ID, "move-1", "run-a")
-    other_worker = BlobManifestStore(store.container, lease_seconds=LEASE)
+    other_worker = BlobManifestStore(store.container, MoveManifest.model_validate_json, lease_seconds=LEASE)
     with pytest.raises(MoveInProgress, match="run-a"):
         other_worker.acquire(WS_ID, "move-2", "run-b")
     other_worker.acquire(WS_ID, "move-1", "run-a")  # the same run resumed on another worker holds its own lease
@@ -93,7 +94,7 @@ def test_a_killed_workers_lease_is_renewed_until_it_dies_then_expires(azurite: s
 
 def test_open_store_chooses_by_environment(azurite: str, tmp_path: Path) -> None:
     local = open_store({"AMLOPS_STATE_DIR": str(tmp_path)})
-    assert isinstance(local, ManifestStore) and local.root == tmp_path / "moves"
+    assert isinstance(local, LocalManifestStore) and local.root == tmp_path / "moves"
     shared = open_store({"AMLOPS_STATE_URL": f"{azurite}/team-state", "AMLOPS_STATE_KEY": AZURITE_KEY})
     assert isinstance(shared, BlobManifestStore) and shared.location == f"{azurite}/team-state"
     with pytest.raises(InvalidInput, match="must name a blob container"):

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from amlops.azure import computes, jobs, network, workspaces
+from amlops.azure.manifest_blobs import BlobManifestStore
 from amlops.errors import NotFound
 from amlops.manifests import open_store
 from amlops.models import ResourceId
@@ -97,5 +98,6 @@ def test_a_move_suspends_twice_and_finishes_on_whichever_worker_is_free(env: Env
     except NotFound:
         pass
     shared = open_store(deployed.env)  # the manifest is in the team's container, not on either worker's disk
+    assert isinstance(shared, BlobManifestStore)
     manifests = [shared.load(b.name.split("/")[1]) for b in shared.container.list_blobs(name_starts_with="moves/")]
     assert any(m and m.request.source == WS_ID and m.status == "completed" for m in manifests), manifests
