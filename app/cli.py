@@ -61,17 +61,17 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
 
 
 def _move(args: argparse.Namespace) -> int:
-    from amlops.move import MoveRequest
-
     kwargs = move_kwargs(args)
-    MoveRequest(source=args.source, target_subscription=args.target_subscription, target_resource_group=args.target_resource_group).validated()
+    kwargs["request"].validated()  # a typo is answered here, before any server starts
     return run_move(kwargs)
 
 
 def _demo(args: argparse.Namespace) -> int:
     """A full move of the demo workspace against the emulator, approvals answered by policy flags,
     then a short training run in the moved workspace that survives a preemption."""
+    from amlops.approvals import AllowList
     from amlops.emulator import scenario
+    from amlops.move import MoveApprovals, MoveRequest
     from amlops.rehearsal import rehearsal
 
     spec = scenario.read(scenario.DEMO)
@@ -82,15 +82,13 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"Emulator at {emulator.base_url}, Azurite at {blob_url}; moving {source}\n  to subscription {DEMO_TARGET[0]}, resource group {DEMO_TARGET[1]}\n")
         code = run_move(
             {
-                "source": source,
-                "target_subscription": DEMO_TARGET[0],
-                "target_resource_group": DEMO_TARGET[1],
-                "approve_plan_as": "demo-operator",
-                "confirm_workspace": source.rsplit("/", 1)[-1],
-                "private_endpoint_allow_list": {"subscriptions": ["11111111-1111-1111-1111-111111111111"]},
-                "approve_private_endpoints_as": "demo-operator",
+                "request": MoveRequest(
+                    source=source, target_subscription=DEMO_TARGET[0], target_resource_group=DEMO_TARGET[1],
+                    private_endpoint_allow_list=AllowList(subscriptions=["11111111-1111-1111-1111-111111111111"]),
+                ),
+                "approvals": MoveApprovals(approve_plan_as="demo-operator", confirm_workspace=source.rsplit("/", 1)[-1], approve_private_endpoints_as="demo-operator"),
             }
-        )
+        )  # fmt: skip
         requests, writes = r.counts()
         print(f"\nMove finished in {time.perf_counter() - started:.1f} s: {requests} ARM requests ({writes} writes).")
         if code == 0:

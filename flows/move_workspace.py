@@ -18,7 +18,7 @@ does anything (amlops.move.after_move_sent), and never restores or re-sends on a
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, update_progress_artifact
@@ -27,7 +27,7 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel
 
-from amlops.approvals import AllowList, Verdict
+from amlops.approvals import Verdict
 from amlops.azure.clients import POOL_SIZE
 from amlops.errors import (
     AmlopsError,
@@ -44,6 +44,7 @@ from amlops.manifests import LeaseKeeper, ManifestStore, open_store
 from amlops.move import (
     STEPS,
     Check,
+    MoveApprovals,
     MoveFacts,
     MoveManifest,
     MovePlan,
@@ -122,40 +123,11 @@ class Ledger:
 
 
 @flow(name="move-workspace", task_runner=ThreadPoolTaskRunner(max_workers=POOL_SIZE), log_prints=True)  # type: ignore[arg-type]  # Prefect types flow(task_runner=) as TaskRunner[PrefectFuture], invariant: its own ThreadPoolTaskRunner does not fit
-def move_workspace(
-    source: str,
-    target_subscription: str,
-    target_resource_group: str,
-    include_associated: bool = True,
-    dry_run: bool = False,
-    require_approval: bool = True,
-    private_endpoint_allow_list: AllowList | None = None,
-    quiesce_window_minutes: int = 60,
-    allow_missing_metrics: bool = False,
-    recreate_compute: bool = True,
-    redeploy_endpoints: bool = True,
-    etag_conflict_policy: Literal["report", "rename"] = "report",
-    move_shared: list[str] | None = None,
-    approve_plan_as: str | None = None,
-    confirm_workspace: str | None = None,
-    approve_private_endpoints_as: str | None = None,
-    approval_timeout_seconds: int = 3600,
-    approval_poll_seconds: int = 10,
-) -> MoveReport:
+def move_workspace(request: MoveRequest, approvals: MoveApprovals | None = None) -> MoveReport:
+    """What to move (one form: MoveRequest) and how people are asked (MoveApprovals)."""
     logger = get_run_logger()
-    request = MoveRequest(
-        source=source,
-        target_subscription=target_subscription,
-        target_resource_group=target_resource_group,
-        include_associated=include_associated,
-        recreate_compute=recreate_compute,
-        redeploy_endpoints=redeploy_endpoints,
-        quiesce_window_minutes=quiesce_window_minutes,
-        allow_missing_metrics=allow_missing_metrics,
-        private_endpoint_allow_list=private_endpoint_allow_list or AllowList(),
-        etag_conflict_policy=etag_conflict_policy,
-        move_shared=move_shared or [],
-    ).validated()
+    asks = approvals or MoveApprovals()
+    dry_run, request = request.dry_run, request.model_copy(update={"dry_run": False}).validated()
     store = open_store()  # a blob container shared by the team's workers when AMLOPS_STATE_URL names one
     manifest = store.load(request.move_id)
     if manifest is not None and manifest.status == "restored":
@@ -163,7 +135,7 @@ def move_workspace(
         manifest = None
     if dry_run:
         if manifest is None:
-            plan, _ = _prepare(request, True, require_approval, approve_plan_as, confirm_workspace, approval_timeout_seconds, approval_poll_seconds)
+            plan, _ = _prepare(request, asks, dry_run=True)
             return MoveReport(move_id=request.move_id, status="planned", source=request.source, target=str(request.target_id), plan=plan, notes=["dry run: nothing was changed"])
         return MoveReport(move_id=manifest.move_id, status="planned", source=request.source, target=str(request.target_id), plan=manifest.plan, notes=[f"a move is under way; done so far: {manifest.steps_done}"])
 
@@ -173,13 +145,12 @@ def move_workspace(
     try:
         with LeaseKeeper(store, request.source, run_id) as lease:
             if manifest is None:
-                _, manifest = _prepare(request, False, require_approval, approve_plan_as, confirm_workspace, approval_timeout_seconds, approval_poll_seconds)
+                _, manifest = _prepare(request, asks)
                 assert manifest is not None
                 store.save(manifest)
                 logger.info("Manifest %s saved to %s before anything is deleted", manifest.move_id, store.path(manifest.move_id))
             else:
                 logger.info("Resuming move %s after steps %s", manifest.move_id, [s.value for s in manifest.steps_done])
-            asks = Asking(require_approval, approve_plan_as, confirm_workspace, approve_private_endpoints_as, approval_timeout_seconds, approval_poll_seconds)
             report = _execute(Ledger(store, manifest, lease), asks)
     except Exception:
         store.release(request.source, run_id)
@@ -187,17 +158,6 @@ def move_workspace(
     # A suspend (Prefect's Pause, not an Exception) keeps the lock: the run comes back to it.
     store.release(request.source, run_id)
     return report
-
-
-class Asking(NamedTuple):
-    """How this run asks people: whether the plan needs approval, unattended answers, and how long to wait."""
-
-    require_approval: bool
-    approve_plan_as: str | None
-    confirm_workspace: str | None
-    approve_private_endpoints_as: str | None
-    timeout: int
-    poll: int
 
 
 def _facts(request: MoveRequest, window_minutes: float, what: str) -> MoveFacts:
@@ -214,17 +174,15 @@ def _show(plan: MovePlan, changed: list[str] | None = None) -> str:
     return markdown
 
 
-def _approval(plan: MovePlan, markdown: str, workspace_name: str, asks: Asking) -> str:
+def _approval(plan: MovePlan, markdown: str, workspace_name: str, asks: MoveApprovals) -> str:
     """A person's approval of this plan (its digest), or the unattended answer; who approved, in words."""
     if not asks.require_approval:
         return f"not required (digest {plan.digest})"
-    answer = approvals.approve_plan(markdown, workspace_name, asks.timeout, asks.poll, asks.approve_plan_as, asks.confirm_workspace, digest=plan.digest)
+    answer = approvals.approve_plan(markdown, workspace_name, asks.timeout_seconds, asks.poll_seconds, asks.approve_plan_as, asks.confirm_workspace, digest=plan.digest)
     return f"{answer.approver}: {answer.reason} (digest {plan.digest})"
 
 
-def _prepare(
-    request: MoveRequest, dry_run: bool, require_approval: bool, approve_as: str | None, confirm: str | None, timeout: int, poll: int
-) -> tuple[MovePlan, MoveManifest | None]:
+def _prepare(request: MoveRequest, asks: MoveApprovals, dry_run: bool = False) -> tuple[MovePlan, MoveManifest | None]:
     """Facts, refusals, plan and approval: reads only. Returns the manifest to persist, or None for a dry run."""
     facts = _facts(request, request.quiesce_window_minutes, "preflight")
     plan = build_plan(request, facts.inventory)
@@ -232,7 +190,7 @@ def _prepare(
     if dry_run:
         get_run_logger().info("Dry run: stopping after the plan; nothing was changed.")
         return plan, None
-    approver = _approval(plan, markdown, facts.inventory.workspace.name, Asking(require_approval, approve_as, confirm, None, timeout, poll))
+    approver = _approval(plan, markdown, facts.inventory.workspace.name, asks)
     manifest = MoveManifest(move_id=request.move_id, request=request, inventory=facts.inventory, plan=plan, approved_digest=plan.digest, approved_by=approver, quiesced_at=_now())
     return plan, manifest.with_step(Step.SNAPSHOT)
 
@@ -241,7 +199,7 @@ def _prepare(
 PLAN_ASKS = 3
 
 
-def _confirm_plan(ledger: Ledger, asks: Asking) -> None:
+def _confirm_plan(ledger: Ledger, asks: MoveApprovals) -> None:
     """Right before the first destructive step: read the facts again and rebuild the plan. The same digest: go on.
     Another: nothing destructive happens; a person is asked again, shown what changed, and the new plan is what runs."""
     for _ in range(PLAN_ASKS):
@@ -263,7 +221,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _execute(ledger: Ledger, asks: Asking) -> MoveReport:
+def _execute(ledger: Ledger, asks: MoveApprovals) -> MoveReport:
     if ledger.manifest.status == "restoring":  # a run stopped while putting the source back
         where = t.workspace_location(ledger.manifest.request)
         if where == "target":  # Azure's "failed" was wrong after all: the move happened; rebuild there
@@ -290,7 +248,7 @@ def _execute(ledger: Ledger, asks: Asking) -> MoveReport:
 # -- before the move: everything here can still be undone
 
 
-def _teardown(ledger: Ledger, asks: Asking) -> None:
+def _teardown(ledger: Ledger, asks: MoveApprovals) -> None:
     if not ledger.manifest.destroyed_anything():
         _confirm_plan(ledger, asks)
     m = ledger.manifest
@@ -492,13 +450,13 @@ def _collect(ledger: Ledger | None, step: Step | None, futures: dict[str, Prefec
     return failures
 
 
-def _approve_private_endpoints(ledger: Ledger, asks: Asking) -> None:
+def _approve_private_endpoints(ledger: Ledger, asks: MoveApprovals) -> None:
     m = ledger.manifest
     if m.done(Step.APPROVE_PRIVATE_ENDPOINTS):
         return
     approve_as = asks.approve_private_endpoints_as
     rest: tuple[str, Verdict] | None = (approve_as, "approve") if approve_as else None
-    decisions = approvals.decide_private_endpoints(m.request.target_id, m.request.private_endpoint_allow_list, asks.timeout, asks.poll, rest, m.plan.approvable_endpoints())
+    decisions = approvals.decide_private_endpoints(m.request.target_id, m.request.private_endpoint_allow_list, asks.timeout_seconds, asks.poll_seconds, rest, m.plan.approvable_endpoints())
     ledger.update(decisions=[*m.decisions, *decisions])
     ledger.step(Step.APPROVE_PRIVATE_ENDPOINTS)
 

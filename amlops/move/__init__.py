@@ -14,6 +14,7 @@ from amlops.move.facts import (
     REQUIRED_PROVIDERS,
     EtagPolicy,
     Inventory,
+    MoveApprovals,
     MoveFacts,
     MoveRequest,
     Problem,
@@ -28,7 +29,7 @@ from amlops.move.verify import Check, checks_markdown, verify
 
 __all__ = [
     "KUBERNETES_PROVIDER", "REQUIRED_PROVIDERS", "STEPS", "Check", "EtagPolicy", "InFlight", "Inventory", "Location",
-    "MoveFacts", "MoveManifest", "MovePlan", "MoveRequest", "OperationEnd", "Problem", "Step", "after_move_sent",
+    "MoveApprovals", "MoveFacts", "MoveManifest", "MovePlan", "MoveRequest", "OperationEnd", "Problem", "Step", "after_move_sent",
     "build_plan", "changes", "checks_markdown", "plan_markdown", "power_state", "quiesce_problems", "refusals",
     "replaced_identities", "required_providers", "resources_to_move", "verify",
 ]  # fmt: skip

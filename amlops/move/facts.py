@@ -64,6 +64,7 @@ class MoveRequest(Model):
     allow_missing_metrics: bool = False
     # Associated resources other workspaces also use, which the operator named to move all the same.
     move_shared: list[str] = Field(default_factory=list)
+    dry_run: bool = Field(default=False, description="plan only: read, refuse or plan, and change nothing")
 
     def validated(self) -> MoveRequest:
         """The request with ids normalised, or InvalidInput saying what to fix."""
@@ -95,6 +96,17 @@ class MoveRequest(Model):
     def move_id(self) -> str:
         key = f"{self.source.lower()}|{self.target_subscription.lower()}|{self.target_resource_group.lower()}"
         return f"{self.source_id.name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+class MoveApprovals(Model):
+    """How a move asks people: whether its plan needs a person, unattended answers, and how long to wait."""
+
+    require_approval: bool = True
+    approve_plan_as: str | None = Field(default=None, description="unattended: approve the plan as this person (needs confirm_workspace)")
+    confirm_workspace: str | None = Field(default=None, description="the workspace name, typed exactly, to confirm approve_plan_as")
+    approve_private_endpoints_as: str | None = Field(default=None, description="unattended: approve every new Pending connection as this person")
+    timeout_seconds: int = Field(default=3600, ge=1, description="seconds to wait for a person")
+    poll_seconds: int = Field(default=10, ge=1, description="seconds between checks for an answer")
 
 
 class Problem(Model):

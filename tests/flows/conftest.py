@@ -13,6 +13,7 @@ from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
 from prefect.testing.utilities import prefect_test_harness
 
 from amlops.emulator import Emulator
+from amlops.move import MoveApprovals, MoveRequest
 from tasks import common
 from tests.conftest import AZURITE_KEY, TARGET_SUB, WS_ID, Env, demo_scenario
 
@@ -35,7 +36,8 @@ def flows_env(env: Env, prefect_server: str, tmp_path: Path, monkeypatch: pytest
 
 
 def move_args(**changes: Any) -> dict[str, Any]:
-    """The demo move, approvals answered by policy flags."""
+    """The demo move, approvals answered by policy flags; ``changes`` name fields of either parameter (MoveRequest,
+    MoveApprovals) flat, as an operator would."""
     args: dict[str, Any] = {
         "source": WS_ID,
         "target_subscription": TARGET_SUB,
@@ -43,10 +45,11 @@ def move_args(**changes: Any) -> dict[str, Any]:
         "approve_plan_as": "alice",
         "confirm_workspace": "ml-prod-ws",
         "approve_private_endpoints_as": "alice",
-        "approval_poll_seconds": 1,
+        "poll_seconds": 1,
     }
     args.update(changes)
-    return args
+    approvals = {k: args.pop(k) for k in list(args) if k in MoveApprovals.model_fields}
+    return {"request": MoveRequest(**args), "approvals": MoveApprovals(**approvals)}
 
 
 # 20 steps a second, a checkpoint every second (20 steps), 100 steps in all: 5 s of training.

@@ -147,7 +147,7 @@ def test_the_lock_is_held_from_before_the_approval_wait(flows_env: Env, tmp_path
         lock = store._lock_path(WS_ID)
         lock.write_text(json.dumps({**json.loads(lock.read_text()), "pid": proc.pid}))
         mark = flows_env.control.mark()
-        state, error = _run(approve_plan_as=None, confirm_workspace=None, approval_timeout_seconds=5)
+        state, error = _run(approve_plan_as=None, confirm_workspace=None, timeout_seconds=5)
         assert state.is_failed() and "already being moved" in str(error)
         assert flows_env.control.writes(mark) == []
     finally:

@@ -57,7 +57,7 @@ def test_a_move_suspends_twice_and_finishes_on_whichever_worker_is_free(env: Env
     move), resumed again; every resume may land on either worker, and the run finishes where it lands."""
     env.load_demo()
     run = deployed.start_run("move-workspace", "on-demand", {
-        "source": WS_ID, "target_subscription": TARGET_SUB, "target_resource_group": "ml-moved", "approval_poll_seconds": 1,
+        "request": {"source": WS_ID, "target_subscription": TARGET_SUB, "target_resource_group": "ml-moved"}, "approvals": {"poll_seconds": 1},
     })  # fmt: skip
     assert deployed.wait(run, {"Suspended", *FINAL}) == "Suspended", deployed.worker_logs()[-4000:]
     assert "workspace_name" in deployed.waits_for(run), "the first question is the plan"
