@@ -33,7 +33,18 @@ RESPONSE_HEADERS = {
 }
 RATE_LIMIT_PREFIX = "x-ms-ratelimit-remaining-"
 # Query parameters a request or an operation URL needs; the rest (signatures, SAS fields, timestamps) go.
-KEEP_QUERY = {"api-version", "underlyingresourceaction", "skipvalidation", "listviewtype", "isdefault", "count", "orderbyasc", "$filter", "$top", "$skiptoken"}
+KEEP_QUERY = {
+    "api-version",
+    "underlyingresourceaction",
+    "skipvalidation",
+    "listviewtype",
+    "isdefault",
+    "count",
+    "orderbyasc",
+    "$filter",
+    "$top",
+    "$skiptoken",
+}
 SECRET_FIELDS = re.compile(
     r"^(key|keys|accountkey|primarykey|secondarykey|password|secret|clientsecret|sastoken|sas|accesstoken|token|"
     r"connectionstring|adminpublickey|adminpassword|sshpublickey|refresh_token|access_token|certificate|thumbprint)$",
