@@ -6,17 +6,20 @@ from typing import Any
 
 
 class ArmError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None):
+    def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None, inner: str | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details or []
+        self.inner = inner  # Azure ML's innerError code, under a general code such as UserError
 
     def envelope(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details:
+        if self.details or self.inner:
             error["details"] = self.details
+        if self.inner:
+            error["innerError"] = {"code": self.inner}
         return {"error": error}
 
 

@@ -47,8 +47,8 @@ def _collection(path: str, list_: Handler, put: Handler, get: Handler, delete: H
 
 TABLE: list[Row] = [
     # long-running operation monitors
-    ("GET", S + "/providers/{ns}/locations/{loc}/operationStatuses/{op}", common.operation_status),
-    ("GET", S + "/providers/{ns}/locations/{loc}/operationResults/{op}", common.operation_result),
+    ("GET", S + "/providers/{ns}/locations/{loc}/{monitor:operationStatuses|computeOperationsStatus|mfeOperationsStatus}/{op}", common.operation_status),
+    ("GET", S + "/providers/{ns}/locations/{loc}/{monitor:operationResults|mfeOperationResults}/{op}", common.operation_result),
     # role assignments: any scope
     *_collection("/{scope*}" + ROLES, auth.list_assignments, auth.put_assignment, auth.get_assignment, auth.delete_assignment),
     # role definitions, management locks, the caller's permissions: any scope
@@ -96,6 +96,7 @@ TABLE: list[Row] = [
     # online endpoints and their deployments; batch endpoints
     *_collection(W + "/onlineEndpoints/{endpoint}/deployments", endpoints.list_deployments, endpoints.put_deployment, endpoints.get_deployment, endpoints.delete_deployment),
     *_collection(W + "/batchEndpoints/{endpoint}/deployments", endpoints.list_batch_deployments, endpoints.put_batch_deployment, endpoints.get_batch_deployment),
+    ("POST", W + "/onlineEndpoints/{name}/token", endpoints.endpoint_token),
     *_collection(W + "/{kind:onlineEndpoints|batchEndpoints}", endpoints.list_endpoints, endpoints.put_endpoint, endpoints.get_endpoint, endpoints.delete_endpoint),
     # jobs, and their run history (Azure ML's data plane: /history/v1.0/{workspace}/runs/{run}/details)
     ("GET", "/history/v1.0" + W + "/runs/{run}/details", jobs.run_details),

@@ -143,7 +143,7 @@ def leaks(session: dict[str, Any]) -> list[str]:
         text = json.dumps(entry)
         if JWT.search(text) or "Bearer ey" in text:
             problems.append(f"entry {i}: a bearer token")
-        if EMAIL.search(text):
+        if any(not m.endswith("@example.com") for m in EMAIL.findall(text)):
             problems.append(f"entry {i}: an e-mail address")
         if re.search(r"[?&](sig|c|s|h)=", text):
             problems.append(f"entry {i}: a signed query string")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from amlops.emulator import lro
-from amlops.emulator.api.common import accepted, deleting, fault_error, page, upserted, workspace_id
+from amlops.emulator.api.common import accepted, deleting, fault_error, page, workspace_id
 from amlops.emulator.http import Request, Response, ok
 from amlops.emulator.models import computes, jobs
 from amlops.emulator.models.common import public
@@ -11,7 +11,10 @@ from amlops.emulator.state import State
 
 
 def put_compute(state: State, req: Request) -> Response:
-    return upserted(state, req, computes.create_compute(state, workspace_id(req), req.params["name"], req.body or {}, fault_error(req)))
+    """201 with Azure-AsyncOperation only, for a new compute and over an existing cluster alike (compute PUT in
+    compute_instance_stop_start.json; issue 18's cluster session: a PUT over an existing cluster, 201 Creating)."""
+    body, op, _ = computes.create_compute(state, workspace_id(req), req.params["name"], req.body or {}, fault_error(req))
+    return accepted(state, req, op, status=201, body=computes.as_accepted(body))
 
 
 def _observed(state: State, body: dict) -> dict:
@@ -44,11 +47,12 @@ def patch_compute(state: State, req: Request) -> Response:
 def delete_compute(state: State, req: Request) -> Response:
     action = req.query.get("underlyingResourceAction", "")
     op = computes.delete_compute(state, workspace_id(req), req.params["name"], action, fault_error(req))
-    return accepted(state, req, op, location_header=True)
+    return accepted(state, req, op)  # 202, Azure-AsyncOperation only (compute_instance_stop_start.json)
 
 
 def start_compute(state: State, req: Request) -> Response:
-    return deleting(state, req, computes.power(state, workspace_id(req), req.params["name"], "start", fault_error(req)))
+    # 202, empty, Azure-AsyncOperation only, like stop (compute_instance_stop_start.json).
+    return accepted(state, req, computes.power(state, workspace_id(req), req.params["name"], "start", fault_error(req)))
 
 
 def stop_compute(state: State, req: Request) -> Response:
@@ -57,6 +61,7 @@ def stop_compute(state: State, req: Request) -> Response:
 
 
 def restart_compute(state: State, req: Request) -> Response:
+    # No recording of a restart here: 202 with Location, as the REST example (Compute/restart.json) answers.
     return deleting(state, req, computes.power(state, workspace_id(req), req.params["name"], "restart", fault_error(req)))
 
 

@@ -9,7 +9,12 @@ from amlops.emulator.state import State
 
 
 def put_datastore(state: State, req: Request) -> Response:
-    return created(*datastores.put_datastore(state, workspace_id(req), req.params["name"], req.body or {}))
+    """Not a long-running operation: 201 with the datastore and a Location naming it (datastore_blob.json), 200 on update."""
+    body, is_new = datastores.put_datastore(state, workspace_id(req), req.params["name"], req.body or {})
+    response = created(body, is_new)
+    if is_new:
+        response.headers["Location"] = req.url(body["id"], **req.query)
+    return response
 
 
 def get_datastore(state: State, req: Request) -> Response:
@@ -27,4 +32,4 @@ def delete_datastore(state: State, req: Request) -> Response:
 
 
 def list_secrets(state: State, req: Request) -> Response:
-    return ok(datastores.list_secrets(state, workspace_id(req), req.params["name"]))
+    return ok(datastores.list_secrets(state, workspace_id(req), req.params["name"], req.body if isinstance(req.body, dict) else None))

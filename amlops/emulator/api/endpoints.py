@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from amlops.emulator.api.common import deleting, fault_error, page, upserted, workspace_id
+from amlops.emulator.api.common import accepted, deleting, fault_error, page, upserted, workspace_id
 from amlops.emulator.errors import bad_request
 from amlops.emulator.http import Request, Response, ok
 from amlops.emulator.models import endpoints, metrics
 from amlops.emulator.state import State
 
+# An endpoint's PUT and DELETE give a 30-minute operation timeout (online_endpoint_e2e.json).
+TIMEOUT = "PT30M"
+
 
 def put_endpoint(state: State, req: Request) -> Response:
-    return upserted(state, req, endpoints.put_endpoint(state, workspace_id(req), req.params["kind"], req.params["name"], req.body or {}, fault_error(req)))
+    """201 (200 for an update) with Azure-AsyncOperation, Location naming the endpoint itself, and the operation
+    timeout (online_endpoint_e2e.json); the body says Creating."""
+    body, op, is_new = endpoints.put_endpoint(state, workspace_id(req), req.params["kind"], req.params["name"], req.body or {}, fault_error(req))
+    return accepted(state, req, op, status=201 if is_new else 200, body=body, location=body["id"], timeout=TIMEOUT)
 
 
 def get_endpoint(state: State, req: Request) -> Response:
@@ -22,7 +28,13 @@ def list_endpoints(state: State, req: Request) -> Response:
 
 
 def delete_endpoint(state: State, req: Request) -> Response:
-    return deleting(state, req, endpoints.delete_endpoint(state, workspace_id(req), req.params["kind"], req.params["name"], fault_error(req)))
+    """202 with both Azure-AsyncOperation and Location (the operation's result) and the timeout (online_endpoint_e2e.json)."""
+    op = endpoints.delete_endpoint(state, workspace_id(req), req.params["kind"], req.params["name"], fault_error(req))
+    return accepted(state, req, op, location_header=True, timeout=TIMEOUT)
+
+
+def endpoint_token(state: State, req: Request) -> Response:
+    return ok(endpoints.token(state, workspace_id(req), req.params["name"]))
 
 
 def put_deployment(state: State, req: Request) -> Response:
