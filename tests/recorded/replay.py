@@ -198,12 +198,30 @@ def preconditions(session: dict[str, Any]) -> dict[str, Any]:
                 props = {k: v for k, v in item["properties"].items() if v is not None}
                 datastores.append({"name": item["name"], "properties": props})
     return {
+        "settings": _settings(entries),
         "subscriptions": [{"id": sub, "region": location}],
         "resource_groups": [{"id": group, "location": location}],
         "workspaces": [{"id": workspace_id, "location": location, "properties": {}, "datastores": datastores}],
-        # Instances are ready when Azure says their create succeeded (the session's own polls say when).
-        "settings": {"lro": {"default": {"mode": "immediate"}, "compute.setup": {"mode": "immediate"}}},
     }
+
+
+def _settings(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Timing the session shows: instances are ready when Azure says their create succeeded (the session's own polls
+    say when), and a job waits for its nodes until the session last saw it not yet Running."""
+    times = timeline(entries)
+    submitted = next((times[i] for i, e in enumerate(entries) if e["RequestMethod"] == "PUT" and "/jobs/" in e["RequestUri"]), None)
+    settings: dict[str, Any] = {"lro": {"default": {"mode": "immediate"}, "compute.setup": {"mode": "immediate"}}}
+    if submitted is not None:
+        waiting = [times[i] for i, e in enumerate(entries) if "/jobs/" in e["RequestUri"] and _status(e) in ("Starting", "Preparing", "Queued", "NotStarted")]
+        running = [times[i] for i, e in enumerate(entries) if "/jobs/" in e["RequestUri"] and _status(e) not in (None, "Starting", "Preparing", "Queued", "NotStarted")]
+        settings["job_queue_seconds"] = (min(running) - submitted) if running else max(waiting) - submitted + 3600.0
+    return settings
+
+
+def _status(entry: dict[str, Any]) -> str | None:
+    body = entry.get("ResponseBody")
+    props = body.get("properties") if isinstance(body, dict) else None
+    return str(props["status"]) if isinstance(props, dict) and isinstance(props.get("status"), str) else None
 
 
 def _get(body: Any, dotted: str) -> Any:

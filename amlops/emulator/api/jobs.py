@@ -10,7 +10,16 @@ from amlops.emulator.state import State
 
 
 def put_job(state: State, req: Request) -> Response:
-    return created(*jobs.put_job(state, workspace_id(req), req.params["name"], req.body or {}))
+    """A new job: 201 with a Location naming the job and status Starting (command_job_serverless.json); its later
+    GETs follow the job's timeline. An update of a submitted job: 200."""
+    body, is_new = jobs.put_job(state, workspace_id(req), req.params["name"], req.body or {})
+    if not is_new:
+        return created(body, False)
+    view = public(body)
+    view["properties"]["status"] = "Starting"
+    response = created(view, True)
+    response.headers["Location"] = req.url(body["id"], **req.query)
+    return response
 
 
 def get_job(state: State, req: Request) -> Response:
