@@ -57,6 +57,8 @@ TERMINAL = {"succeeded", "failed", "canceled", "cancelled"}
 WORKSPACE = re.compile(
     r"^(/subscriptions/[^/]+/resourceGroups/[^/]+)/providers/Microsoft\.MachineLearningServices/workspaces/([^/?]+)", re.IGNORECASE
 )
+SUBSCRIPTION = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
+GROUP = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+", re.IGNORECASE)
 # The emulator's names for the long-running operations a request starts (amlops/emulator/lro.py kinds).
 KINDS = (
     ("PUT", r"/computes/[^/]+$", "compute.create"),
@@ -69,6 +71,7 @@ KINDS = (
     ("PUT", r"/workspaces/[^/]+$", "workspace.create"),
     ("DELETE", r"/workspaces/[^/]+$", "workspace.delete"),
     ("POST", r"/jobs/[^/]+/cancel$", "job.cancel"),
+    ("DELETE", r"^/subscriptions/[^/]+/resourceGroups/[^/]+$", "resourcegroup.delete"),
 )
 
 
@@ -172,7 +175,8 @@ def kind_of_operation(method: str, path: str) -> str | None:
 
 
 def preconditions(session: dict[str, Any]) -> dict[str, Any]:
-    """The Azure a session presupposes, as an emulator scenario: its workspace, and what it lists but never made."""
+    """The Azure a session presupposes, as an emulator scenario: its subscription, the resource groups it uses before
+    (or without) creating them, its workspace, and what it lists but never made."""
     entries = session["Entries"]
     workspace_id, location = None, "westus"
     for e in entries:
@@ -183,10 +187,22 @@ def preconditions(session: dict[str, Any]) -> dict[str, Any]:
         if isinstance(body, dict) and isinstance(body.get("location"), str):
             location = body["location"]
             break
-    if workspace_id is None:
+    subs = [m.group(1) for e in entries if (m := SUBSCRIPTION.match(_path(e["RequestUri"])))]
+    if not subs:
         return {}
-    group = WORKSPACE.match(workspace_id).group(1)  # type: ignore[union-attr]
-    sub = group.split("/")[2]
+    groups: dict[str, bool] = {}  # group id -> presupposed (used before any PUT of the group itself)
+    for e in entries:
+        m = GROUP.match(_path(e["RequestUri"]))
+        if m and m.group(0).lower() not in groups:
+            made_here = e["RequestMethod"] == "PUT" and _path(e["RequestUri"]).rstrip("/").lower() == m.group(0).lower()
+            groups[m.group(0).lower()] = not made_here
+    spec: dict[str, Any] = {
+        "settings": _settings(entries),
+        "subscriptions": [{"id": subs[0], "region": location}],
+        "resource_groups": [{"id": g, "location": location} for g, presupposed in groups.items() if presupposed],
+    }
+    if workspace_id is None:
+        return spec
     created = {_path(e["RequestUri"]).rstrip("/").lower() for e in entries if e["RequestMethod"] == "PUT"}
     datastores = []
     for e in entries:
@@ -197,12 +213,8 @@ def preconditions(session: dict[str, Any]) -> dict[str, Any]:
             if isinstance(item, dict) and "/datastores/" in str(item.get("id", "")) and item["id"].lower() not in created:
                 props = {k: v for k, v in item["properties"].items() if v is not None}
                 datastores.append({"name": item["name"], "properties": props})
-    return {
-        "settings": _settings(entries),
-        "subscriptions": [{"id": sub, "region": location}],
-        "resource_groups": [{"id": group, "location": location}],
-        "workspaces": [{"id": workspace_id, "location": location, "properties": {}, "datastores": datastores}],
-    }
+    spec["workspaces"] = [{"id": workspace_id, "location": location, "properties": {}, "datastores": datastores}]
+    return spec
 
 
 def _settings(entries: list[dict[str, Any]]) -> dict[str, Any]:

@@ -53,6 +53,7 @@ EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*")
 SAS_QUERY = re.compile(r"[?&](sig|sv|se|sp|st|srt|ss|skoid)=", re.IGNORECASE)
 ZERO = "00000000-0000-0000-0000-000000000000"
+STAND_IN = re.compile(r"00000000-0000-0000-0000-\d{12}")
 
 
 class Ids:
@@ -62,18 +63,31 @@ class Ids:
         self.seen: dict[str, str] = {}
 
     def __call__(self, match: re.Match[str]) -> str:
-        value = match.group(0).lower()
-        if value == ZERO:
-            return ZERO
+        return self.stand_in(match.group(0))
+
+    def stand_in(self, value: str) -> str:
+        value = value.lower()
+        if value == ZERO or STAND_IN.fullmatch(value):
+            return value  # already a stand-in: sanitising twice changes nothing
         if value not in self.seen:
             self.seen[value] = f"00000000-0000-0000-0000-{len(self.seen) + 1:012d}"
         return self.seen[value]
 
 
+# The test proxy's own placeholder for a subscription (the JavaScript recordings): a stand-in like any other id.
+PLACEHOLDER = "azure_subscription_id"
+
+
+def _ids(text: str, ids: Ids) -> str:
+    if PLACEHOLDER in text:
+        text = text.replace(PLACEHOLDER, ids.stand_in(PLACEHOLDER))
+    return GUID.sub(ids, text)
+
+
 def _url(url: str, ids: Ids) -> str:
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() in KEEP_QUERY]
-    path = GUID.sub(ids, parts.path)
+    path = _ids(parts.path, ids)
     return urlunsplit(("https", "management.azure.com", path, urlencode(query, safe="$:"), ""))
 
 
@@ -84,7 +98,7 @@ def _text(value: str, ids: Ids) -> str:
     value = EMAIL.sub("user@example.com", value)
     if SAS_QUERY.search(value):
         return "Sanitized"
-    return GUID.sub(ids, value)
+    return _ids(value, ids)
 
 
 def _body(value: Any, ids: Ids) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from urllib.parse import urlencode
 
@@ -52,10 +53,11 @@ def _hint(state: State, op: Operation) -> dict[str, str]:
     """How long to wait, where Azure says so. Azure ML's operations carry no Retry-After of any kind: the SDK polled
     compute about every 30 s and endpoints about every 5 s on its own schedule (compute_instance_stop_start.json,
     online_endpoint_e2e.json, datastore_blob.json: none of their answers has one). ARM's own operations (validate,
-    move, resource group delete) keep the emulator's hint: no recording of them here says otherwise."""
+    move, resource group delete) name Retry-After in seconds (resource_group_delete.json: 15 on the 202 and on each
+    202 poll); the emulator says how long its operation still needs, rounded up."""
     if op.namespace == ML:
         return {}
-    return {"retry-after-ms": str(lro.retry_after_ms(state, op))}
+    return {"Retry-After": str(math.ceil(lro.retry_after_ms(state, op) / 1000))}
 
 
 def accepted(
