@@ -12,14 +12,18 @@ class ArmError(Exception):
         self.code = code
         self.message = message
         self.details = details or []
-        self.inner = inner  # Azure ML's innerError code, under a general code such as UserError
+        # Azure ML's inner error under a general code such as UserError, "NotFound" or "NotFound/EndpointNotFound":
+        # error.additionalInfo[{type: InnerError, info: {value: {code, innerError}}}] (batch_endpoint_create_delete.json)
+        self.inner = inner
 
     def envelope(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.details or self.inner:
             error["details"] = self.details
         if self.inner:
-            error["innerError"] = {"code": self.inner}
+            code, _, nested = self.inner.partition("/")
+            value: dict[str, Any] = {"code": code, "innerError": {"code": nested, "innerError": None} if nested else None}
+            error["additionalInfo"] = [{"type": "InnerError", "info": {"value": value}}]
         return {"error": error}
 
 

@@ -37,7 +37,9 @@ def test_a_deleted_endpoint_reads_404_user_error_with_an_inner_not_found(demo: E
     answer = demo.clients.arm(ws.subscription).send_request(HttpRequest("GET", rest.full_url(demo.clients, _endpoint(ws, "forecast-api"), rest.ML_API)))
     assert answer.status_code == 404
     error = answer.json()["error"]
-    assert (error["code"], error["innerError"]["code"]) == ("UserError", "NotFound")
+    assert error["code"] == "UserError" and "An endpoint with the name 'forecast-api' does not exist in the workspace 'ml-prod-ws'" in error["message"]
+    inner = next(i["info"]["value"] for i in error["additionalInfo"] if i["type"] == "InnerError")
+    assert (inner["code"], inner["innerError"]["code"]) == ("NotFound", "EndpointNotFound")
 
 
 def test_an_aml_token_endpoint_hands_out_a_token_for_a_day(demo: Env, ws: ResourceId) -> None:

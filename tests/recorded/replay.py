@@ -236,6 +236,19 @@ def _status(entry: dict[str, Any]) -> str | None:
     return str(props["status"]) if isinstance(props, dict) and isinstance(props.get("status"), str) else None
 
 
+def inner_error(body: Any) -> str | None:
+    """Azure ML's inner error code: error.innerError.code, or the InnerError entry of error.additionalInfo."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None
+    if isinstance(error.get("innerError"), dict):
+        return str(error["innerError"].get("code"))
+    for info in error.get("additionalInfo") or []:
+        if isinstance(info, dict) and info.get("type") == "InnerError":
+            return str(((info.get("info") or {}).get("value") or {}).get("code"))
+    return None
+
+
 def _get(body: Any, dotted: str) -> Any:
     for part in dotted.split("."):
         if isinstance(body, list) and part.isdigit() and int(part) < len(body):
@@ -278,6 +291,8 @@ def compare(index: int, recorded: dict[str, Any], status: int, headers: dict[str
     if limits != got_limits:
         out.append(Difference(index, "rate-limit headers", limits, got_limits))
     azure_body = recorded.get("ResponseBody")
+    if inner_error(azure_body) != inner_error(body):
+        out.append(Difference(index, "inner error", inner_error(azure_body), inner_error(body)))
     if isinstance(azure_body, dict):
         for dotted in FIELDS:
             expected = _get(azure_body, dotted)

@@ -48,6 +48,8 @@ KEEP_QUERY = {
 # Any field named like a secret: keys, passwords, secrets, tokens, connection strings, certificates (adminUserPassword,
 # adminUserSshPublicKey, accountKey, sasToken, accessToken, clientSecret, ...).
 SECRET_FIELDS = re.compile(r"(key|keys|password|secret|token|connectionstring|certificate|thumbprint|sas)$", re.IGNORECASE)
+# Fields that name a person (systemData's createdBy and lastModifiedBy, a compute's userId).
+PERSONAL_FIELDS = {"createdby", "lastmodifiedby", "userid", "username", "owner", "owners"}
 GUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{9,12}\b")
 EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*")
@@ -105,7 +107,7 @@ def _body(value: Any, ids: Ids) -> Any:
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for k, v in value.items():
-            if SECRET_FIELDS.search(k) and isinstance(v, str) and v not in ("", "Sanitized"):
+            if (SECRET_FIELDS.search(k) or k.lower() in PERSONAL_FIELDS) and isinstance(v, str) and v not in ("", "Sanitized"):
                 out[k] = "Sanitized"
             else:
                 out[k] = _body(v, ids)

@@ -91,18 +91,24 @@ def _check_traffic(state: State, endpoint_id_: str, traffic: dict[str, int]) -> 
         raise bad_request(f"Traffic names deployments that do not exist: {missing}.", "InvalidTraffic")
 
 
-def _not_found(message: str) -> ArmError:
+def _not_found(message: str, inner: str = "NotFound") -> ArmError:
     """Azure ML's endpoints service answers a missing endpoint or deployment 404 with its general code UserError and an
-    inner NotFound (issue 18: a GET of a deleted online endpoint), worded as for a deployment: "Deployment {d} not
-    found in endpoint {e}, workspace {w}" (seen in Azure-Samples/contoso-chat#139)."""
-    return ArmError(404, "UserError", message, inner="NotFound")
+    inner NotFound: for an endpoint "An endpoint with the name 'e' does not exist in the workspace 'w'. Please check
+    the endpoint name and also ensure the current user has access to it.", inner NotFound/EndpointNotFound (the GET
+    after a delete in batch_endpoint_create_delete.json); for a deployment "Deployment d not found in endpoint e,
+    workspace w" (seen in Azure-Samples/contoso-chat#139)."""
+    return ArmError(404, "UserError", message, inner=inner)
 
 
 def get_endpoint(state: State, workspace_id: str, kind: str, name: str) -> dict[str, Any]:
     workspace = require_workspace(state, workspace_id)
     endpoint = state.store.get(endpoint_id(workspace["id"], kind, name))
     if endpoint is None:
-        raise _not_found(f"Endpoint {name} not found in workspace {workspace['name']}")
+        raise _not_found(
+            f"An endpoint with the name '{name}' does not exist in the workspace '{workspace['name']}'. "
+            "Please check the endpoint name and also ensure the current user has access to it.",
+            "NotFound/EndpointNotFound",
+        )
     return endpoint
 
 
