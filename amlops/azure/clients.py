@@ -185,8 +185,9 @@ class Clients:
 
     @property
     def poll_seconds(self) -> float:
-        """How long to wait between polls of an operation whose answer names no Retry-After: azure-mgmt's
-        default polling interval (30 s) on Azure; none against the emulator, which sends retry-after-ms when waiting matters."""
+        """The polling interval azure-core's own pollers get (azure-mgmt-resource's moves and resource group deletes):
+        azure-mgmt's default (30 s) on Azure; none against the emulator, which, as Azure does, names Retry-After on those operations.
+        Azure ML's operations, which carry no Retry-After, are followed by amlops.azure.operations on its own schedule."""
         return 0.0 if self.target.is_emulator else 30.0
 
     def credential(self) -> TokenCredential:

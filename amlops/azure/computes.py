@@ -7,7 +7,6 @@ from typing import Any
 
 from amlops.azure import operations, rest
 from amlops.azure.clients import Clients
-from amlops.azure.errors import azure_errors
 from amlops.models import ATTACHED_COMPUTE, READ_ONLY_COMPUTE, READ_ONLY_INNER, ComputeSpec, ResourceId
 
 # Fields Azure adds to each compute-instance schedule (ComputeStartStopSchedule in the machinelearningservices REST
@@ -75,15 +74,13 @@ def create_compute(clients: Clients, workspace: ResourceId, spec: ComputeSpec, l
     body: dict[str, Any] = {"location": location, "properties": spec.create_properties, "tags": spec.tags}
     if spec.identity:
         body["identity"] = spec.identity
-    return to_spec(rest.put_by_id(clients, COMPUTES.path(workspace, spec.name), rest.ML_API, body))
+    return to_spec(operations.put(clients, COMPUTES.path(workspace, spec.name), rest.ML_API, body))
 
 
 def delete_compute(clients: Clients, workspace: ResourceId, spec: ComputeSpec) -> str:
     """Delete Azure-made compute; detach attached compute so the cluster behind it survives."""
     action = "Detach" if spec.compute_type in ATTACHED_COMPUTE else "Delete"
-    ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
-    with azure_errors():
-        ml.compute.begin_delete(spec.name, action=action).result()
+    operations.delete(clients, COMPUTES.path(workspace, spec.name), rest.ML_API, {"underlyingResourceAction": action})
     return action
 
 
