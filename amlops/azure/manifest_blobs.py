@@ -29,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobClient, BlobLeaseClient, ContainerClient
 
+from amlops.azure import recording
 from amlops.errors import InvalidInput, MoveInProgress
 from amlops.move import MoveManifest
 
@@ -74,7 +75,7 @@ class BlobManifestStore:
             from azure.identity import DefaultAzureCredential
 
             credential = DefaultAzureCredential()
-        return cls(ContainerClient.from_container_url(url, credential=credential), lease_seconds)
+        return cls(ContainerClient.from_container_url(url, credential=credential, **recording.hooks()), lease_seconds)
 
     @property
     def location(self) -> str:
