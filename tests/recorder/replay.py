@@ -7,7 +7,8 @@ name what exists there. Each request of the recording that went to the emulator 
 each answer is sanitised as the recorder sanitises, then compared with the recorded one: status code, the
 long-running headers (``Azure-AsyncOperation`` and ``Location`` by path and query, ``Retry-After``,
 ``retry-after-ms`` and ``x-ms-async-operation-timeout`` by presence), the rate-limit header names, and the body
-field by field but for timestamps and etags. An id the emulator generates (an operation, a new identity's
+field by field but for timestamps and etags (a collection's items matched by name: the order of a list is no
+contract, and writes sent in parallel reach the server in an order the recording cannot know). An id the emulator generates (an operation, a new identity's
 principal, the suffix of a re-created private endpoint connection's name) differs from run to run: the first time a recorded id meets another it is learned, like the test
 proxy's variables, and later requests name the new one; from then on the two must keep meeting.
 """
@@ -104,6 +105,14 @@ def _body_bytes(result: Replay, body: Any, content_type: str | None) -> bytes | 
         return data
 
 
+def _names(items: list[Any]) -> dict[str, Any] | None:
+    """A list of named resources by name, or None when it is not one."""
+    if not items or not all(isinstance(i, dict) and isinstance(i.get("name"), str) for i in items):
+        return None
+    named = {i["name"]: i for i in items}
+    return named if len(named) == len(items) else None
+
+
 class _Compare:
     def __init__(self, result: Replay, sanitiser: Sanitiser, where: str, skip: set[str]) -> None:
         self.result, self.where, self.skip = result, where, skip
@@ -141,6 +150,11 @@ class _Compare:
                 else:
                     self.value(f"{path}.{key}", recorded[key], live[key])
         elif isinstance(recorded, list) and isinstance(live, list):
+            rec_names, live_names = _names(recorded), _names(live)
+            if rec_names is not None and live_names is not None and rec_names.keys() == live_names.keys():
+                for name in rec_names:  # a collection: its order is no contract, and parallel writes make it vary
+                    self.value(f"{path}[{name}]", rec_names[name], live_names[name])
+                return
             if len(recorded) != len(live):
                 self.differ(f"{path} length", len(recorded), len(live))
             for i, (r, v) in enumerate(zip(recorded, live, strict=False)):

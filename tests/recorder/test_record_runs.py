@@ -4,6 +4,9 @@ no raw id in any recorded byte; the recording replayed against a fresh emulator 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from tests.flows.conftest import SCRIPT, move_args
 from tests.recorder.conftest import SALT, everything, files
 from tests.recorder.replay import Accepted, origin, replay
 
+ROOT = Path(__file__).parents[2]
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 SP_CLIENT = "3c1d9f7e-5b2a-4e8d-9f6c-1a2b3c4d5e6f"
 PLANTED = {
@@ -70,12 +74,14 @@ def test_a_recorded_move_holds_no_secret_replaces_ids_consistently_and_replays_i
     spec = planted_scenario()
     flows_env.control.load(spec)
     flows_env.control.settings(throttle={"enabled": False})  # the replay sends at full speed: neither run meets ARM's budget
+    mark = flows_env.control.mark()
     state = move_workspace(**move_args(), return_state=True)
     assert state.is_completed(), state.result(raise_on_failure=False)
 
     [rec] = files(recorded_dir)
     text = _no_secret_and_no_raw_id(recorded_dir)
     entries = rec["Entries"]
+    assert len(entries) == len(flows_env.control.requests(mark)), "every request the emulator saw, through every client (ARM, MLClient, Graph, run history)"
     assert len(entries) > 100 and {e["RequestMethod"] for e in entries} >= {"GET", "PUT", "POST", "DELETE"}
     assert all("Authorization" not in e["RequestHeaders"] for e in entries)
     assert any(e["RequestUri"].endswith("/listSecrets?api-version=2024-10-01") or "/listSecrets?" in e["RequestUri"] for e in entries), "the re-point read its secrets"
@@ -168,3 +174,35 @@ def test_a_recorder_that_cannot_write_warns_once_and_the_run_goes_on(flows_env: 
     assert len(warnings) == 1, "warned once, not at every write"
     assert any(name in warnings[0].getMessage() for name in ("NotADirectoryError", "FileExistsError"))
     common.clients.cache_clear()
+
+
+def test_amlops_snapshot_in_its_own_process_records_its_reads_with_no_secret_and_the_runs_placeholders(env: Env, tmp_path: Path) -> None:
+    from tests.rehearse import rich
+
+    env.control.load(rich.scenario())
+    directory = tmp_path / "recordings"
+    mark = env.control.mark()
+    child = {**os.environ, **env.emulator.env(), recording.ENV: str(directory), recording.SALT_ENV: SALT}
+    done = subprocess.run([sys.executable, "-m", "app.cli", "snapshot", "--workspace", rich.WS, "--target-subscription", rich.TARGET_SUB,
+                           "--target-resource-group", "ml-rich-moved", "--out", str(tmp_path / "rich.yaml")],
+                          cwd=ROOT, env=child, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    [path] = directory.glob("amlops-*.json")
+    assert _pid_of(path) != str(os.getpid()), "the snapshot's own process wrote it"
+    text = everything(directory)
+    for what, secret in rich.SECRETS.items():
+        assert secret not in text, f"the {what} reached the recording"
+    ids = {"source": rich.SUB, "hub": rich.HUB_SUB, "target": rich.TARGET_SUB, "tenant": rich.TENANT, "identity": "22220000-0000-0000-0000-000000000001",
+           "user-assigned identity": "11110000-0000-0000-0000-000000000001", "service principal": "33330000-0000-0000-0000-000000000001",
+           "group": "55550000-0000-0000-0000-000000000001", "carol": "0000000c-0000-0000-0000-000000000001"}  # fmt: skip
+    for what, real in ids.items():
+        assert real not in text.lower(), f"the {what} id reached the recording"
+    sanitiser = Sanitiser(SALT.encode())
+    assert sanitiser.placeholder(rich.SUB) in text and sanitiser.placeholder(rich.TENANT) in text, "the parent's salt reached the child: the same placeholders"
+    entries = json.loads(path.read_text())["Entries"]
+    assert {e["RequestMethod"] for e in entries} == {"GET"}, "a snapshot only reads, and its recording says so"
+    assert len(entries) == len(env.control.requests(mark)), "every request the emulator saw is in the recording"
+
+
+def _pid_of(path: Path) -> str:
+    return path.stem.rsplit("-", 1)[1]
