@@ -35,10 +35,12 @@ written, so an id first seen where nothing said what it was is replaced too.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
 import re
+import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -73,8 +75,9 @@ def sanitise_text(text: str) -> str:
     if "=" in text:
         text = _SAS.sub(lambda m: f"{m.group(1)}={SANITIZED}", text)
         text = _CONNECTION.sub(lambda m: f"{m.group(1)}={SANITIZED}", text)
-    text = _BEARER.sub(lambda m: f"{m.group(1)} {SANITIZED}", text)
-    return _JWT.sub(SANITIZED, text)
+    if "Bearer" in text or "SharedKey" in text or "Basic" in text:
+        text = _BEARER.sub(lambda m: f"{m.group(1)} {SANITIZED}", text)
+    return _JWT.sub(SANITIZED, text) if "eyJ" in text else text
 
 
 # -- JSON keys
@@ -102,6 +105,13 @@ _ID_CONTEXTS = re.compile(
 def is_secret_name(name: str) -> bool:
     lower = name.lower()
     return lower in _SECRET_NAMES or (lower.endswith(_SECRET_SUFFIXES) and not lower.endswith("type"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _key(name: str) -> tuple[bool, bool, bool, bool]:
+    """What a JSON key says of its value: (an id, a secret, a person's name, kept inside a secret)."""
+    lower = name.lower()
+    return lower in _ID_NAMES, is_secret_name(name), lower in _PERSONAL_NAMES, lower in _SECRET_KEPT
 
 
 def is_placeholder(guid: str) -> bool:
@@ -132,6 +142,13 @@ class Base64Body:
 
 
 Body = Any  # None, a JSON value, a string, a list of lines, or a Base64Body
+_BODIES = ("RequestBody", "ResponseBody")
+
+
+def text_is_final(entry: dict[str, Any]) -> bool:
+    """Whether an entry's text can be written once and reused: not when a body is base64, where an id learned
+    later could not be found by replacing the file's text."""
+    return not any(isinstance(entry.get(k), Base64Body) for k in _BODIES)
 
 
 def _lines(text: str) -> str | list[str]:
@@ -159,6 +176,8 @@ class Sanitiser:
         return found
 
     def learn_text(self, text: str) -> None:
+        if "/" not in text and "=" not in text:  # every context names an id after one or the other
+            return
         for match in _ID_CONTEXTS.finditer(text):
             self.placeholder(next(g for g in match.groups() if g))
 
@@ -184,12 +203,12 @@ class Sanitiser:
             graph_object = str(value.get("@odata.type", "")).lower() in _GRAPH_TYPES
             out: dict[str, Any] = {}
             for k, v in value.items():
-                lower = k.lower()
-                if lower in _ID_NAMES:
+                is_id, is_secret, personal, kept = _key(k)
+                if is_id:
                     self._learn_value(v)
-                if secret and lower in _SECRET_KEPT:
+                if secret and kept:
                     out[k] = self.json_value(v)
-                elif secret or is_secret_name(k) or lower in _PERSONAL_NAMES or (graph_object and lower == "displayname"):
+                elif secret or is_secret or personal or (graph_object and k.lower() == "displayname"):
                     out[k] = self.json_value(v, secret=True)
                 else:
                     out[k] = self.json_value(v)
@@ -270,9 +289,17 @@ class Sanitiser:
 
     def recording(self, entries: Iterable[dict[str, Any]]) -> str:
         """The file's text: the entries, every learned id replaced, indented as the test proxy writes."""
-        encoded = [{k: self._encode(v) if k in ("RequestBody", "ResponseBody") else v for k, v in e.items()} for e in entries]
-        text = json.dumps({"Entries": encoded, "Variables": {}}, indent=2, ensure_ascii=False)
-        return self.replace_ids(text) + "\n"
+        return self.document([self.entry_text(e) for e in entries])
+
+    def entry_text(self, entry: dict[str, Any]) -> str:
+        """One entry as it sits in the file (ids not yet replaced: the file's text is, as a whole)."""
+        encoded = {k: self._encode(v) if k in _BODIES else v for k, v in entry.items()}
+        return textwrap.indent(json.dumps(encoded, indent=2, ensure_ascii=False), "    ")
+
+    def document(self, entry_texts: list[str]) -> str:
+        """The file from its entries' texts, every id learned so far replaced."""
+        entries = "[\n" + ",\n".join(entry_texts) + "\n  ]" if entry_texts else "[]"
+        return self.replace_ids('{\n  "Entries": ' + entries + ',\n  "Variables": {}\n}') + "\n"
 
     def _encode(self, body: Body) -> Any:
         if isinstance(body, Base64Body):

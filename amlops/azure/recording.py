@@ -7,8 +7,8 @@ authentication, so retries, 429s and long-running polls are all in the file. Tok
 (Microsoft Entra ID) are not: they are nothing but secrets.
 
 One file per process (a flow run on a Prefect worker is a process of its own): ``DIR/amlops-<UTC time>-<pid>.json``,
-rewritten whole (to a temporary file, then renamed) at most once a second and at exit, so it is always a complete
-recording. What is kept is decided in amlops.recording_sanitise; the salt that makes its id placeholders is
+rewritten whole (to a temporary file, then renamed) at most once a second (less often as it grows: writing takes
+under a tenth of the time) and at exit, so it is always a complete recording. What is kept is decided in amlops.recording_sanitise; the salt that makes its id placeholders is
 ``AMLOPS_RECORD_SALT`` (made up and exported to child processes when unset, so a run's processes agree).
 
 Recording never breaks a run: whatever fails in it is logged once, as a warning naming no data, and the run goes on.
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from amlops.recording_sanitise import Sanitiser
+from amlops.recording_sanitise import Sanitiser, text_is_final
 
 ENV = "AMLOPS_RECORD"
 SALT_ENV = "AMLOPS_RECORD_SALT"
@@ -43,11 +43,14 @@ class Recorder:
         self.sanitiser = Sanitiser(salt)
         self.flush_seconds = flush_seconds
         self._entries: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the entries
+        self._write_lock = threading.Lock()  # the file: one writer at a time
         self._pid = os.getpid()
         self._path: Path | None = None
         self._written = 0  # entries in the file
+        self._texts: list[str | None] = []  # entries as serialised for the file (None: serialised at every write)
         self._last_flush = 0.0
+        self._interval = flush_seconds  # grows with the file: writing stays under a tenth of the time
         self._warned = False
         atexit.register(self.flush)
 
@@ -61,32 +64,37 @@ class Recorder:
     def hook(self, pipeline_response: Any) -> None:
         """azure-core's ``raw_response_hook``: record one exchange. Never raises."""
         try:
-            exchange = _exchange(pipeline_response)
+            entry = self.sanitiser.entry(*_exchange(pipeline_response))  # outside the lock: threads sanitise side by side
             with self._lock:
                 if self._pid != os.getpid():  # a forked child records its own exchanges only
-                    self._pid, self._entries, self._written, self._path = os.getpid(), [], 0, None
-                self._entries.append(self.sanitiser.entry(*exchange))
-                due = time.monotonic() - self._last_flush >= self.flush_seconds
+                    self._pid, self._entries, self._texts, self._written, self._path = os.getpid(), [], [], 0, None
+                self._entries.append(entry)
+                due = time.monotonic() - self._last_flush >= self._interval
+                if due:
+                    self._last_flush = time.monotonic()  # one thread writes; the others go on
             if due:
                 self.flush()
         except Exception as error:  # noqa: BLE001 - recording must never break the run it records
             self._warn(error)
 
     def flush(self) -> None:
-        """Write the file now, if anything is new. Never raises."""
+        """Write the file now, if anything is new. Never raises. Exchanges go on being recorded while it writes."""
         try:
-            with self._lock:
-                if len(self._entries) == self._written:
+            with self._write_lock:
+                with self._lock:
+                    entries, path = list(self._entries), self.path
+                if len(entries) == self._written:
                     return
-                text = self.sanitiser.recording(self._entries)
-                count = len(self._entries)
-                self._last_flush = time.monotonic()
-                path = self.path
+                started = time.monotonic()
+                for entry in entries[len(self._texts) :]:  # each entry is serialised once, when first written
+                    self._texts.append(self.sanitiser.entry_text(entry) if text_is_final(entry) else None)
+                text = self.sanitiser.document([t if t is not None else self.sanitiser.entry_text(e) for t, e in zip(self._texts, entries, strict=True)])
                 path.parent.mkdir(parents=True, exist_ok=True)
                 partial = path.with_name(path.name + ".partial")
                 partial.write_text(text, encoding="utf-8")
                 os.replace(partial, path)
-                self._written = count
+                self._written = len(entries)
+                self._interval = max(self.flush_seconds, 10 * (time.monotonic() - started))
         except Exception as error:  # noqa: BLE001 - a full disk or a bad directory must not fail the run
             self._warn(error)
 
