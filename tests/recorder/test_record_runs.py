@@ -152,7 +152,7 @@ def test_a_recorded_training_run_keeps_its_blob_reads_and_no_key(training: Env, 
     assert all("Authorization" not in e["RequestHeaders"] and "x-ms-date" not in e["RequestHeaders"] for e in blob)
     jobs = [e for e in rec["Entries"] if e["RequestMethod"] == "PUT" and "/jobs/" in e["RequestUri"]]
     assert len(jobs) == 2, "the preempted attempt and its resubmission"
-    _no_secret_and_no_raw_id(recorded_dir, {"Azurite account key": AZURITE_KEY})
+    _no_secret_and_no_raw_id(recorded_dir, {"Azurite account key": AZURITE_KEY, "demo account key": "ZGVtby1hY2NvdW50LWtleQ=="})
 
 
 def test_a_recorder_that_cannot_write_warns_once_and_the_run_goes_on(flows_env: Env, tmp_path: Path, monkeypatch: Any, caplog: Any) -> None:
