@@ -86,7 +86,7 @@ _SECRET_NAMES = frozenset({"key", "keys", "secret", "secrets", "password", "pass
 _SECRET_SUFFIXES = ("key", "keys", "password", "passwords", "secret", "token", "connectionstring", "connectionstrings", "sastoken", "sasuri")
 # Inside a secret's object these name what the secret is, not the secret: kept.
 _SECRET_KEPT = frozenset({"name", "keyname", "secretstype", "credentialstype", "type", "tokentype", "expirytimeutc", "refreshaftertimeutc"})
-_PERSONAL_NAMES = frozenset({"createdby", "lastmodifiedby", "username", "userprincipalname", "mail", "othermails", "email", "upn", "givenname", "surname"})
+_PERSONAL_NAMES = frozenset({"createdby", "lastmodifiedby", "username", "userprincipalname", "principalname", "signinname", "mail", "othermails", "email", "upn", "givenname", "surname"})
 _GRAPH_TYPES = ("#microsoft.graph.user", "#microsoft.graph.group", "#microsoft.graph.serviceprincipal")
 # Keys whose GUID values are subscription, tenant or principal ids.
 _ID_NAMES = frozenset({

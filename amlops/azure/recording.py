@@ -101,7 +101,7 @@ class Recorder:
     def _warn(self, error: Exception) -> None:
         if not self._warned:
             self._warned = True
-            log.warning("AMLOPS_RECORD: recording to %s failed (%s); the run goes on unrecorded from here.", self.directory, type(error).__name__)
+            log.warning("AMLOPS_RECORD: recording to %s failed (%s); the run goes on, the recording may miss exchanges (said once).", self.directory, type(error).__name__)
 
 
 def _exchange(pipeline_response: Any) -> tuple[str, str, Any, Any, int, Any, Any]:
