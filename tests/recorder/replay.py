@@ -7,10 +7,11 @@ name what exists there. Each request of the recording that went to the emulator 
 each answer is sanitised as the recorder sanitises, then compared with the recorded one: status code, the
 long-running headers (``Azure-AsyncOperation`` and ``Location`` by path and query, ``Retry-After``,
 ``retry-after-ms`` and ``x-ms-async-operation-timeout`` by presence), the rate-limit header names, and the body
-field by field but for timestamps and etags (a collection's items matched by name: the order of a list is no
-contract, and writes sent in parallel reach the server in an order the recording cannot know). An id the emulator generates (an operation, a new identity's
-principal, the suffix of a re-created private endpoint connection's name) differs from run to run: the first time a recorded id meets another it is learned, like the test
-proxy's variables, and later requests name the new one; from then on the two must keep meeting.
+field by field but for timestamps and etags; a collection's items are matched by name (the order of a list is no
+contract, and writes sent in parallel reach the server in an order the recording cannot know). An id the emulator
+generates (an operation, a new identity's principal, the suffix of a re-created private endpoint connection's name)
+differs from run to run: the first time a recorded id meets another it is learned, like the test proxy's
+variables, and later requests name the new one; from then on the two must keep meeting.
 """
 
 from __future__ import annotations
