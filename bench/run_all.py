@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import emulator_roundtrip, fleet_stop, move_chaos, move_workspace, snapshot, training_recovery
+from bench import emulator_roundtrip, fleet_stop, move_chaos, move_workspace, recording, snapshot, training_recovery
 
 if __name__ == "__main__":
     quick = "--quick" in sys.argv[1:]
@@ -21,5 +21,7 @@ if __name__ == "__main__":
     training_recovery.main(quick)
     print()
     snapshot.main(quick)
+    print()
+    recording.main(quick)
     print()
     move_chaos.main(1 if quick else 10)

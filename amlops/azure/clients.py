@@ -23,6 +23,7 @@ from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import HTTPPolicy
 from azure.core.pipeline.transport import RequestsTransport
 
+from amlops.azure import recording
 from amlops.azure.retry import GatewayRetryPolicy, Sleep
 from amlops.errors import InvalidInput
 from amlops.pacing import Budget, remaining_from, request_kind
@@ -201,9 +202,10 @@ class Clients:
         return self._credential
 
     def _common(self) -> dict[str, Any]:
-        """Pipeline pieces every client gets: our retry decisions and a transport whose sleep we own."""
+        """Pipeline pieces every client gets: our retry decisions, a transport whose sleep we own, and the
+        recorder's hook when AMLOPS_RECORD names a directory (amlops.azure.recording)."""
         transport: dict[str, Any] = {}
-        kwargs: dict[str, Any] = {"retry_policy": GatewayRetryPolicy(), "per_retry_policies": [PacingPolicy(self.budget)]}
+        kwargs: dict[str, Any] = {"retry_policy": GatewayRetryPolicy(), "per_retry_policies": [PacingPolicy(self.budget)], **recording.hooks()}
         if self.target.is_emulator:
             transport["connection_verify"] = self.target.ca_file
             kwargs["polling_interval"] = self.poll_seconds
@@ -223,12 +225,13 @@ class Clients:
     def graph(self) -> Any:
         """An azure-core pipeline to Microsoft Graph (its own audience), with our retries and transport."""
         from azure.core import PipelineClient
-        from azure.core.pipeline.policies import BearerTokenCredentialPolicy
+        from azure.core.pipeline.policies import BearerTokenCredentialPolicy, CustomHookPolicy
 
         def build() -> Any:
             common = self._common()
             auth = BearerTokenCredentialPolicy(self.credential(), self.target.graph_url.rstrip("/") + "/.default")
-            return PipelineClient(self.target.graph_url, policies=[auth, common["retry_policy"]], transport=common["transport"])
+            policies = [auth, common["retry_policy"], CustomHookPolicy(**recording.hooks())]
+            return PipelineClient(self.target.graph_url, policies=policies, transport=common["transport"])
 
         return self._cached(("graph",), build)
 

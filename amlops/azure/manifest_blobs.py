@@ -30,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobClient, BlobLeaseClient, ContainerClient
 
+from amlops.azure import recording
 from amlops.errors import InvalidInput, MoveInProgress
 
 LEASE_SECONDS = 60  # the longest finite lease Azure grants; a killed worker's lock frees within this
@@ -88,7 +89,7 @@ class BlobManifestStore(Generic[M]):
             from azure.identity import DefaultAzureCredential
 
             credential = DefaultAzureCredential()
-        return cls(ContainerClient.from_container_url(url, credential=credential), parse, lease_seconds)
+        return cls(ContainerClient.from_container_url(url, credential=credential, **recording.hooks()), parse, lease_seconds)
 
     @property
     def location(self) -> str:

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from azure.storage.blob import ContainerClient
 
+from amlops.azure import recording
 from amlops.azure.clients import Clients
 from amlops.azure.errors import azure_errors
 from amlops.errors import InvalidInput, NotFound
@@ -23,8 +24,8 @@ def container(clients: Clients, account: str, name: str) -> ContainerClient:
         if not url or not key:
             raise InvalidInput("The emulator target needs AMLOPS_BLOB_URL and AMLOPS_BLOB_KEY for Azurite (the test and demo set-up export them).")
         account_name = url.rstrip("/").rsplit("/", 1)[-1]
-        return ContainerClient(url.rstrip("/"), name, credential={"account_name": account_name, "account_key": key})
-    return ContainerClient(clients.target.blob_url(account), name, credential=clients.credential())
+        return ContainerClient(url.rstrip("/"), name, credential={"account_name": account_name, "account_key": key}, **recording.hooks())
+    return ContainerClient(clients.target.blob_url(account), name, credential=clients.credential(), **recording.hooks())
 
 
 def list_blobs(client: ContainerClient, prefix: str) -> list[tuple[str, str]]:
