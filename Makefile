@@ -48,7 +48,7 @@ demo: $(STAMP) $(AZURITE)
 	$(PY) -m app.cli demo
 
 # `make bench BENCH_ARGS=--quick`: each benchmark in its shortest form (the suite runs it so they cannot rot).
-bench: $(STAMP) $(AZURITE)
+bench: $(STAMP) $(AZURITE) postgres-deps
 	$(PY) -m bench.run_all $(BENCH_ARGS)
 
 emulator: $(STAMP)

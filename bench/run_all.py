@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import sys
 
-from bench import emulator_roundtrip, fleet_stop, move_chaos, move_workspace, recording, snapshot, training_recovery
+from bench import (
+    emulator_roundtrip,
+    fleet_platform,
+    fleet_start,
+    fleet_stop,
+    move_chaos,
+    move_workspace,
+    recording,
+    snapshot,
+    training_recovery,
+)
 
 if __name__ == "__main__":
     quick = "--quick" in sys.argv[1:]
@@ -18,6 +28,8 @@ if __name__ == "__main__":
     print()
     fleet_stop.main(quick)
     print()
+    fleet_start.main(quick)
+    print()
     training_recovery.main(quick)
     print()
     snapshot.main(quick)
@@ -25,3 +37,5 @@ if __name__ == "__main__":
     recording.main(quick)
     print()
     move_chaos.main(1 if quick else 10)
+    print()
+    fleet_platform.main(quick)  # last: a Prefect server on PostgreSQL with two workers (10,000 stops at full size)

@@ -175,7 +175,7 @@ class _Batch:
         tries = f" (after {item.attempt + 1} attempts)" if item.attempt else ""
         self._outcome(item.name, "failed", f"{err.code or type(err).__name__}: {err.message}{tries}")
 
-    def _advance(self, item: _Waiting) -> None:
+    def advance(self, item: _Waiting) -> None:
         """The item's time has come: ask Azure how its operation went, or start it again."""
         self.waiting.remove(item)
         if item.op is None:
@@ -195,17 +195,7 @@ class _Batch:
     def poll_due(self) -> None:
         now = time.monotonic()
         for item in [w for w in self.waiting if w.due <= now]:
-            self._advance(item)
-
-    def finish(self) -> None:
-        """Wait for the rest, sleeping until the next one is due (through the clients' sleep, which tests make virtual)."""
-        while self.waiting:
-            item = min(self.waiting, key=lambda w: w.due)
-            pause = item.due - time.monotonic()
-            if pause > 0:
-                self.c.sleep(pause)
-            self._advance(item)
-            self.poll_due()
+            self.advance(item)
 
 
 @task(name="power_subscription", **{**TASK_DEFAULTS, "retries": 0})
@@ -218,25 +208,47 @@ def power_subscription(
     progress_id: UUID | None = None,
     total: int = 0,
 ) -> list[Outcome]:
-    """Start or stop the named instances of one subscription's workspaces, WORKSPACES_AT_ONCE at a time; every
+    """Start or stop the named instances of one subscription's workspaces on WORKSPACES_AT_ONCE threads; every
     instance ends with an outcome, none raises. One task per subscription, not per workspace: ARM's budget is
     per subscription, and a Prefect server spends ~0.1 s of CPU recording each task run's states."""
     logger = get_run_logger() if TaskRunContext.get() else None
+    lanes = max(1, min(WORKSPACES_AT_ONCE, len(targets)))
 
-    def workspace(target: tuple[ResourceId, list[str]]) -> list[Outcome]:
-        return _power_workspace(target[0], target[1], action, wait_seconds, capacity_retries, capacity_delay, lambda: Progress.tick(progress_id, total, logger))
+    def lane(share: list[tuple[ResourceId, list[str]]]) -> list[Outcome]:
+        return _power_lane(share, action, wait_seconds, capacity_retries, capacity_delay, lambda: Progress.tick(progress_id, total, logger))
 
-    with ThreadPoolExecutor(max_workers=max(1, min(WORKSPACES_AT_ONCE, len(targets)))) as pool:
-        return [outcome for outcomes in pool.map(workspace, targets) for outcome in outcomes]
+    with ThreadPoolExecutor(max_workers=lanes) as pool:
+        done = [outcome for outcomes in pool.map(lane, [targets[i::lanes] for i in range(lanes)]) for outcome in outcomes]
+    by_key = {(o.workspace, o.compute): o for o in done}
+    return [by_key[(str(ws), name)] for ws, names in targets for name in names]
 
 
-def _power_workspace(workspace: ResourceId, names: list[str], action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float, on_done: Any) -> list[Outcome]:
-    batch = _Batch(workspace, action, wait_seconds, capacity_retries, capacity_delay, on_done)
-    for name in names:
-        batch.poll_due()
-        batch.begin(name)
-    batch.finish()
-    return [batch.outcomes[name] for name in names]
+def _power_lane(share: list[tuple[ResourceId, list[str]]], action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float, on_done: Any) -> list[Outcome]:
+    """One thread's workspaces, one after another, without waiting for a workspace's operations before the next
+    workspace's requests: an instance start takes Azure ~90 s, and waiting for each workspace in turn would leave
+    the write budget idle for that long each time (bench/fleet_start.py). Every workspace's operations are
+    followed, when due, between the requests of the next ones; then the rest are waited for."""
+    batches = [_Batch(workspace, action, wait_seconds, capacity_retries, capacity_delay, on_done) for workspace, _ in share]
+    for batch, (_, names) in zip(batches, share, strict=True):
+        for name in names:
+            for open_batch in batches:
+                open_batch.poll_due()
+            batch.begin(name)
+    _finish_all(batches)
+    return [o for batch in batches for o in batch.outcomes.values()]
+
+
+def _finish_all(batches: list[_Batch]) -> None:
+    """Wait for every batch's open operations, each polled when due, sleeping until the next one is (through the
+    clients' sleep, which tests make virtual)."""
+    while pending := [b for b in batches if b.waiting]:
+        batch, item = min(((b, w) for b in pending for w in b.waiting), key=lambda pair: pair[1].due)
+        pause = item.due - time.monotonic()
+        if pause > 0:
+            batch.c.sleep(pause)
+        batch.advance(item)  # its time has come, whichever clock the sleep moved (tests move the emulator's)
+        for b in pending:
+            b.poll_due()
 
 
 @task(name="set_idle_shutdown", **TASK_DEFAULTS)

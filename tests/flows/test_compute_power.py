@@ -150,3 +150,22 @@ def test_bad_input_is_refused_before_any_write(flows_env: Env, kwargs: dict[str,
     state = stop_computes(**kwargs, return_state=True)
     assert state.is_failed() and says in str(state.result(raise_on_failure=False))
     assert flows_env.control.writes(mark) == []
+
+
+def test_the_morning_start_sends_every_workspace_s_starts_before_waiting_for_any(flows_env: Env) -> None:
+    """More workspaces than threads (WORKSPACES_AT_ONCE): a thread that waited out one workspace's ~90 s starts
+    before the next workspace's requests would leave ARM's write budget idle for a whole start each time."""
+    many = [ResourceId.parse(f"{RG}/providers/Microsoft.MachineLearningServices/workspaces/team-{i}") for i in range(6)]
+    flows_env.control.load({
+        "subscriptions": [{"id": SUB, "region": "eastus"}],
+        "resource_groups": [{"id": RG, "location": "eastus"}],
+        "workspaces": [{"id": str(ws), "location": "eastus", "computes": [_ci(f"{ws.name}-{j}", state="Stopped") for j in range(2)]} for ws in many],
+    })  # fmt: skip
+    start_seconds = 6.0
+    flows_env.control.settings(lro={"default": {"mode": "immediate"}, "compute.start": {"mode": "seconds", "seconds": start_seconds}})
+    report = start_computes(selector=Selector(subscriptions=[SUB]))
+    assert report.counts == {"started": 12}
+    posts = [q["time"] for q in flows_env.control.requests() if q["method"] == "POST" and q["path"].endswith("/start")]
+    assert len(posts) == 12
+    assert max(posts) - min(posts) < start_seconds, "a workspace's starts waited for another workspace's to finish"
+    assert all(state == "Running" for ws in many for state in _states(flows_env, ws).values())
