@@ -169,6 +169,9 @@ class ComputeSpec(Model):
     compute_type: str
     location: str = ""
     state: str | None = None  # Running / Stopped / ... for compute instances
+    # An instance's latest power action as Azure reports it: operationName (Start, Stop, ...), operationStatus
+    # (InProgress, Succeeded, StartFailed, ...), operationTime, operationTrigger (REST spec ComputeInstanceLastOperation).
+    last_operation: dict[str, Any] | None = None
     provisioning_state: str = ""
     vm_size: str | None = None
     idle_time_before_shutdown: str | None = None

@@ -21,7 +21,7 @@ from prefect.context import TaskRunContext
 
 from amlops.azure import computes, jobs, operations, workspaces
 from amlops.errors import AmlopsError, Conflict, InvalidInput, NotFound, TimedOut
-from amlops.fleet import CAPACITY_CODES, TARGET_STATES, Action, Outcome, Result, Selector, Survey, decide
+from amlops.fleet import CAPACITY_CODES, FINAL_STATES, TARGET_STATES, Action, Outcome, Result, Selector, Survey, decide, power_action_failed
 from amlops.models import ResourceId
 from tasks.common import TASK_DEFAULTS, clients
 
@@ -29,6 +29,7 @@ from tasks.common import TASK_DEFAULTS, clients
 # ARM's write budget (10 a second per subscription) busy with room to spare, and their shared re-reads of
 # running jobs (one list per workspace every JOBS_MAX_AGE) small beside the read budget.
 WORKSPACES_AT_ONCE = 4
+MIN_LIST_INTERVAL, LISTS_PER_SECOND = 5.0, 5.0  # how often a workspace's open operations are looked at (below)
 
 
 class Progress:
@@ -118,7 +119,9 @@ class _Batch:
     requests. Waiting costs no thread, so hundreds of operations can be open at once; the pace is ARM's
     budget (the clients' pacing), not the number of threads."""
 
-    def __init__(self, workspace: ResourceId, action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float, on_done: Any) -> None:
+    def __init__(
+        self, workspace: ResourceId, action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float, on_done: Any, list_interval: float = 5.0
+    ) -> None:
         self.c = clients()
         self.workspace, self.action, self.wait_seconds = workspace, action, wait_seconds
         self.capacity_retries, self.capacity_delay = capacity_retries, capacity_delay
@@ -126,6 +129,7 @@ class _Batch:
         self.waiting: list[_Waiting] = []
         self.outcomes: dict[str, Outcome] = {}
         self._on_done = on_done
+        self.list_interval = list_interval
 
     def _outcome(self, name: str, result: Result, reason: str = "") -> None:
         self.outcomes[name] = Outcome(workspace=str(self.workspace), compute=name, action=self.action, result=result, reason=reason)
@@ -152,7 +156,7 @@ class _Batch:
             return self._failed(item, err)
         if item.op is None:
             return self._outcome(item.name, "started" if self.action == "start" else "stopped")
-        item.due = time.monotonic() + item.op.retry_after
+        item.due = time.monotonic() + max(item.op.retry_after, self.list_interval)
         self.waiting.append(item)
 
     def _conflict(self, name: str, err: Conflict) -> None:
@@ -176,26 +180,60 @@ class _Batch:
         self._outcome(item.name, "failed", f"{err.code or type(err).__name__}: {err.message}{tries}")
 
     def advance(self, item: _Waiting) -> None:
-        """The item's time has come: ask Azure how its operation went, or start it again."""
+        """The item's time has come: start it again, or see how every open operation of the workspace goes."""
         self.waiting.remove(item)
         if item.op is None:
             return self._send(item)
+        self.waiting.append(item)
+        return self._settle_from_list()
+
+    def _settle_from_list(self) -> None:
+        """One list of the workspace's computes tells how every open operation of it goes: Azure ML names no
+        Retry-After on compute operations and its SDK polls each every 30 s, so following a thousand starts one by one
+        would cost more reads than ARM's budget has (25 a second) and see each end up to 30 s late. An instance in
+        the action's final state is done; one whose lastOperation says this action failed is asked once for Azure's
+        reason; the rest are looked at again with the next list, list_interval on (so a workspace costs at most one
+        list per list_interval, however many of its operations are open)."""
+        try:
+            now = {c.name: c for c in computes.list_computes(self.c, self.workspace)}
+        except AmlopsError:
+            now = None  # looked at again with the next list; an operation still open is followed until wait_seconds
+        next_look = time.monotonic() + self.list_interval
+        for item in [w for w in self.waiting if w.op is not None]:
+            instance = now.get(item.name) if now is not None else None
+            if now is not None and instance is None:
+                self.waiting.remove(item)
+                self._outcome(item.name, "skipped", "deleted meanwhile")
+            elif instance is not None and instance.state in FINAL_STATES[self.action]:
+                self.waiting.remove(item)
+                self._outcome(item.name, "started" if self.action == "start" else "stopped")
+            elif instance is not None and power_action_failed(instance.last_operation, self.action):
+                self.waiting.remove(item)
+                self._check(item)  # Azure's own words for the failure: the operation's status says them
+            elif time.monotonic() - item.started >= self.wait_seconds:
+                self.waiting.remove(item)
+                what = f"{self.action} of compute '{item.name}'"
+                self._failed(item, TimedOut(f"{what} still running after {self.wait_seconds:.0f} s; Azure carries on with it."))
+            else:
+                item.due = next_look
+
+    def _check(self, item: _Waiting) -> None:
+        assert item.op is not None, "only an operation Azure accepted is checked"
         try:
             done = operations.check(self.c, self.workspace.subscription, item.op)
         except AmlopsError as err:
             return self._failed(item, err)
         if done:
             return self._outcome(item.name, "started" if self.action == "start" else "stopped")
-        if time.monotonic() - item.started >= self.wait_seconds:
-            what = f"{self.action} of compute '{item.name}'"
-            return self._failed(item, TimedOut(f"{what} still running after {self.wait_seconds:.0f} s; Azure carries on with it."))
-        item.due = time.monotonic() + item.op.retry_after
+        item.due = time.monotonic() + self.list_interval  # the list said failed, the operation not yet: ask again
         self.waiting.append(item)
+        return None
 
     def poll_due(self) -> None:
         now = time.monotonic()
         for item in [w for w in self.waiting if w.due <= now]:
-            self.advance(item)
+            if item in self.waiting and item.due <= now:  # one list may have settled or rescheduled it meanwhile
+                self.advance(item)
 
 
 @task(name="power_subscription", **{**TASK_DEFAULTS, "retries": 0})
@@ -213,9 +251,12 @@ def power_subscription(
     per subscription, and a Prefect server spends ~0.1 s of CPU recording each task run's states."""
     logger = get_run_logger() if TaskRunContext.get() else None
     lanes = max(1, min(WORKSPACES_AT_ONCE, len(targets)))
+    # Each workspace's open operations are followed by listing its computes every list_interval: at most
+    # LISTS_PER_SECOND lists a second for the subscription, a fifth of ARM's read refill, whatever its size.
+    list_interval = max(MIN_LIST_INTERVAL, len(targets) / LISTS_PER_SECOND)
 
     def lane(share: list[tuple[ResourceId, list[str]]]) -> list[Outcome]:
-        return _power_lane(share, action, wait_seconds, capacity_retries, capacity_delay, lambda: Progress.tick(progress_id, total, logger))
+        return _power_lane(share, action, wait_seconds, capacity_retries, capacity_delay, lambda: Progress.tick(progress_id, total, logger), list_interval)
 
     with ThreadPoolExecutor(max_workers=lanes) as pool:
         done = [outcome for outcomes in pool.map(lane, [targets[i::lanes] for i in range(lanes)]) for outcome in outcomes]
@@ -223,12 +264,14 @@ def power_subscription(
     return [by_key[(str(ws), name)] for ws, names in targets for name in names]
 
 
-def _power_lane(share: list[tuple[ResourceId, list[str]]], action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float, on_done: Any) -> list[Outcome]:
+def _power_lane(
+    share: list[tuple[ResourceId, list[str]]], action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float, on_done: Any, list_interval: float
+) -> list[Outcome]:
     """One thread's workspaces, one after another, without waiting for a workspace's operations before the next
     workspace's requests: an instance start takes Azure ~90 s, and waiting for each workspace in turn would leave
     the write budget idle for that long each time (bench/fleet_start.py). Every workspace's operations are
     followed, when due, between the requests of the next ones; then the rest are waited for."""
-    batches = [_Batch(workspace, action, wait_seconds, capacity_retries, capacity_delay, on_done) for workspace, _ in share]
+    batches = [_Batch(workspace, action, wait_seconds, capacity_retries, capacity_delay, on_done, list_interval) for workspace, _ in share]
     for batch, (_, names) in zip(batches, share, strict=True):
         for name in names:
             for open_batch in batches:

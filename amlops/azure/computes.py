@@ -38,6 +38,7 @@ def to_spec(body: dict[str, Any]) -> ComputeSpec:
         compute_type=props.get("computeType", ""),
         location=body.get("location", ""),
         state=inner.get("state"),
+        last_operation=inner.get("lastOperation") or None,
         provisioning_state=props.get("provisioningState", ""),
         vm_size=inner.get("vmSize"),
         idle_time_before_shutdown=inner.get("idleTimeBeforeShutdown"),
