@@ -20,7 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from amlops.errors import MoveInProgress
+from pydantic import ValidationError
+
+from amlops.errors import MoveInProgress, MoveNeedsAPerson
 from amlops.move import MoveManifest
 
 LEASE_SECONDS = 15 * 60
@@ -48,6 +50,17 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def read_manifest(data: str | bytes) -> MoveManifest:
+    """A manifest as saved; one written by an amlops older than the plan-as-items move (no plan in it) is said so."""
+    try:
+        return MoveManifest.model_validate_json(data)
+    except ValidationError as err:
+        raise MoveNeedsAPerson(
+            "This move's manifest was written by an older amlops and cannot be resumed by this one (README: Moving a workspace). "
+            "Finish it with the version that started it, or remove the manifest once the workspace is settled and plan the move again."
+        ) from err
 
 
 class ManifestStore(Protocol):
@@ -80,7 +93,7 @@ class LocalManifestStore:
         path = self.path(move_id)
         if not path.exists():
             return None
-        return MoveManifest.model_validate_json(path.read_text())
+        return read_manifest(path.read_text())
 
     # -- the lock: one live move per source workspace
 
@@ -175,4 +188,4 @@ def open_store(env: dict[str, str] | None = None) -> ManifestStore:
         return LocalManifestStore(Path(env["AMLOPS_STATE_DIR"]) if env.get("AMLOPS_STATE_DIR") else None)
     from amlops.azure.manifest_blobs import BlobManifestStore
 
-    return BlobManifestStore.from_url(url, MoveManifest.model_validate_json, env.get("AMLOPS_STATE_KEY") or None)
+    return BlobManifestStore.from_url(url, read_manifest, env.get("AMLOPS_STATE_KEY") or None)

@@ -144,6 +144,7 @@ def move_workspace(request: MoveRequest, approvals: MoveApprovals | None = None)
     store.acquire(request.source, request.move_id, run_id)
     try:
         with LeaseKeeper(store, request.source, run_id) as lease:
+            fresh = manifest is None
             if manifest is None:
                 _, manifest = _prepare(request, asks)
                 assert manifest is not None
@@ -151,7 +152,10 @@ def move_workspace(request: MoveRequest, approvals: MoveApprovals | None = None)
                 logger.info("Manifest %s saved to %s before anything is deleted", manifest.move_id, store.path(manifest.move_id))
             else:
                 logger.info("Resuming move %s after steps %s", manifest.move_id, [s.value for s in manifest.steps_done])
-            report = _execute(Ledger(store, manifest, lease), asks)
+            # Facts read moments ago and a plan approved unattended need no second read; a person's wait, or a
+            # resumed run, does.
+            just_read = fresh and (asks.approve_plan_as is not None or not asks.require_approval)
+            report = _execute(Ledger(store, manifest, lease), asks, just_read)
     except Exception:
         store.release(request.source, run_id)
         raise
@@ -221,7 +225,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _execute(ledger: Ledger, asks: MoveApprovals) -> MoveReport:
+def _execute(ledger: Ledger, asks: MoveApprovals, just_read: bool = False) -> MoveReport:
     if ledger.manifest.status == "restoring":  # a run stopped while putting the source back
         where = t.workspace_location(ledger.manifest.request)
         if where == "target":  # Azure's "failed" was wrong after all: the move happened; rebuild there
@@ -233,7 +237,7 @@ def _execute(ledger: Ledger, asks: MoveApprovals) -> MoveReport:
             raise MoveNeedsAPerson(f"The workspace is in neither {ledger.manifest.request.source} nor the target; nothing was touched.")
     if not ledger.manifest.done(Step.MOVE):
         try:
-            _teardown(ledger, asks)
+            _teardown(ledger, asks, just_read)
             _move(ledger)
         except AmlopsError as err:
             # Restore only when the move cannot be running or done: never sent, or Azure said it failed.
@@ -248,8 +252,10 @@ def _execute(ledger: Ledger, asks: MoveApprovals) -> MoveReport:
 # -- before the move: everything here can still be undone
 
 
-def _teardown(ledger: Ledger, asks: MoveApprovals) -> None:
-    if not ledger.manifest.destroyed_anything():
+def _teardown(ledger: Ledger, asks: MoveApprovals, just_read: bool) -> None:
+    if just_read:
+        ledger.step(Step.QUIESCE)  # the facts of this very run's plan, read seconds ago
+    elif not ledger.manifest.destroyed_anything():
         _confirm_plan(ledger, asks)
     m = ledger.manifest
     plan, source = m.plan, m.request.source_id

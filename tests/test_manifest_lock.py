@@ -7,7 +7,9 @@ import multiprocessing
 import time
 from pathlib import Path
 
-from amlops.errors import MoveInProgress
+import pytest
+
+from amlops.errors import MoveInProgress, MoveNeedsAPerson
 from amlops.manifests import LeaseKeeper, LocalManifestStore
 
 SOURCE = "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/ml-prod/providers/Microsoft.MachineLearningServices/workspaces/ml-prod-ws"
@@ -57,3 +59,12 @@ def test_a_run_whose_lease_was_taken_over_learns_it(tmp_path: Path) -> None:
     lock.write_text(json.dumps({**holder, "run_id": "run-b"}))  # run-a's lease expired and run-b took it
     assert store.heartbeat(SOURCE, "run-a") is False
     assert json.loads(lock.read_text())["run_id"] == "run-b", "a lost lease is not written back"
+
+
+def test_a_manifest_of_an_older_amlops_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    store = LocalManifestStore(tmp_path)
+    path = store.path("old-move")
+    path.parent.mkdir(parents=True)
+    path.write_text('{"move_id": "old-move", "request": {"source": "x", "target_subscription": "y", "target_resource_group": "z"}, "inventory": {}, "resources": []}')
+    with pytest.raises(MoveNeedsAPerson, match="older amlops"):
+        store.load("old-move")
