@@ -287,17 +287,22 @@ class Sanitiser:
             "ResponseBody": self.body(response_body, resp_type),
         }
 
-    def recording(self, entries: Iterable[dict[str, Any]]) -> str:
-        """The file's text: the entries, every learned id replaced, indented as the test proxy writes."""
-        return self.document([self.entry_text(e) for e in entries])
+    def recording(self, entries: Iterable[dict[str, Any]], indent: bool = True) -> str:
+        """The file's text: the entries, every learned id replaced, indented as the test proxy writes (or compact:
+        the same JSON, written fast while a run goes on)."""
+        return self.document([self.entry_text(e, indent) for e in entries], indent)
 
-    def entry_text(self, entry: dict[str, Any]) -> str:
+    def entry_text(self, entry: dict[str, Any], indent: bool = True) -> str:
         """One entry as it sits in the file (ids not yet replaced: the file's text is, as a whole)."""
         encoded = {k: self._encode(v) if k in _BODIES else v for k, v in entry.items()}
+        if not indent:
+            return json.dumps(encoded, ensure_ascii=False)
         return textwrap.indent(json.dumps(encoded, indent=2, ensure_ascii=False), "    ")
 
-    def document(self, entry_texts: list[str]) -> str:
+    def document(self, entry_texts: list[str], indent: bool = True) -> str:
         """The file from its entries' texts, every id learned so far replaced."""
+        if not indent:
+            return self.replace_ids('{"Entries": [' + ", ".join(entry_texts) + '], "Variables": {}}') + "\n"
         entries = "[\n" + ",\n".join(entry_texts) + "\n  ]" if entry_texts else "[]"
         return self.replace_ids('{\n  "Entries": ' + entries + ',\n  "Variables": {}\n}') + "\n"
 

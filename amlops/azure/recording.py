@@ -8,7 +8,8 @@ authentication, so retries, 429s and long-running polls are all in the file. Tok
 
 One file per process (a flow run on a Prefect worker is a process of its own): ``DIR/amlops-<UTC time>-<pid>.json``,
 rewritten whole (to a temporary file, then renamed) at most once a second (less often as it grows: writing takes
-under a tenth of the time) and at exit, so it is always a complete recording. What is kept is decided in amlops.recording_sanitise; the salt that makes its id placeholders is
+under a tenth of the time), as compact JSON, and at exit indented as the test proxy writes: it is always a complete
+recording. What is kept is decided in amlops.recording_sanitise; the salt that makes its id placeholders is
 ``AMLOPS_RECORD_SALT`` (made up and exported to child processes when unset, so a run's processes agree).
 
 Recording never breaks a run: whatever fails in it is logged once, as a warning naming no data, and the run goes on.
@@ -52,7 +53,8 @@ class Recorder:
         self._last_flush = 0.0
         self._interval = flush_seconds  # grows with the file: writing stays under a tenth of the time
         self._warned = False
-        atexit.register(self.flush)
+        self._compact = False  # the file holds compact JSON, to be indented at the end
+        atexit.register(self.flush, final=True)
 
     @property
     def path(self) -> Path:
@@ -77,23 +79,29 @@ class Recorder:
         except Exception as error:  # noqa: BLE001 - recording must never break the run it records
             self._warn(error)
 
-    def flush(self) -> None:
-        """Write the file now, if anything is new. Never raises. Exchanges go on being recorded while it writes."""
+    def flush(self, final: bool = False) -> None:
+        """Write the file now, if anything is new; compact JSON while the run goes on (each entry serialised once),
+        indented as the test proxy writes at the end (``final``, at exit). Never raises. Exchanges go on being
+        recorded while it writes."""
         try:
             with self._write_lock:
                 with self._lock:
                     entries, path = list(self._entries), self.path
-                if len(entries) == self._written:
+                if len(entries) == self._written and not (final and self._compact):
                     return
                 started = time.monotonic()
-                for entry in entries[len(self._texts) :]:  # each entry is serialised once, when first written
-                    self._texts.append(self.sanitiser.entry_text(entry) if text_is_final(entry) else None)
-                text = self.sanitiser.document([t if t is not None else self.sanitiser.entry_text(e) for t, e in zip(self._texts, entries, strict=True)])
+                if final:
+                    text = self.sanitiser.recording(entries)
+                else:
+                    for entry in entries[len(self._texts) :]:
+                        self._texts.append(self.sanitiser.entry_text(entry, indent=False) if text_is_final(entry) else None)
+                    texts = [t if t is not None else self.sanitiser.entry_text(e, indent=False) for t, e in zip(self._texts, entries, strict=True)]
+                    text = self.sanitiser.document(texts, indent=False)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 partial = path.with_name(path.name + ".partial")
                 partial.write_text(text, encoding="utf-8")
                 os.replace(partial, path)
-                self._written = len(entries)
+                self._written, self._compact = len(entries), not final
                 self._interval = max(self.flush_seconds, 10 * (time.monotonic() - started))
         except Exception as error:  # noqa: BLE001 - a full disk or a bad directory must not fail the run
             self._warn(error)

@@ -31,10 +31,10 @@ def recorded_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
 
 
 def files(directory: Path) -> list[dict[str, Any]]:
-    """Every recording in the directory, written out first."""
+    """Every recording in the directory, written out first as at exit."""
     found = recording.recorder()
     if found is not None:
-        found.flush()
+        found.flush(final=True)
     return [json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))]
 
 

@@ -29,6 +29,9 @@ def test_a_broken_exchange_is_warned_about_once_and_the_next_one_is_recorded(tmp
     [entry] = json.loads(rec.path.read_text())["Entries"]
     assert entry["StatusCode"] == 200 and entry["RequestHeaders"] == {}
     assert "72f988bf" not in rec.path.read_text() and "6a4d0e1c" not in rec.path.read_text()
+    rec.flush(final=True)  # at exit: the same recording, laid out as the test proxy writes it
+    text = rec.path.read_text()
+    assert json.loads(text)["Entries"] == [entry] and text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
 
 
 def test_no_directory_no_recorder_and_no_hook(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
