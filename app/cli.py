@@ -8,6 +8,7 @@ one paragraph, its message, as the last thing on stderr; only a bug prints a tra
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -145,8 +146,11 @@ def _serve(args: argparse.Namespace) -> int:
 def _deploy(args: argparse.Namespace) -> int:
     from deployments.fleet import deploy
 
-    ids = deploy(args.work_pool, str(Path(args.checkout).resolve()))
-    print(f"Registered {len(ids)} deployments on work pool {args.work_pool}; start a worker: prefect worker start --pool {args.work_pool}")
+    checkout = str(Path(args.checkout).resolve()) if args.checkout else None
+    token = os.environ.get("AMLOPS_GIT_TOKEN")
+    ids = deploy(args.work_pool, checkout, args.git_repository, args.git_revision, token, args.notify)
+    where = f"from {checkout}" if checkout else "cloning the repository (amlops_git_repository) on each run"
+    print(f"Registered {len(ids)} deployments on work pool {args.work_pool}, {where}; start a worker: prefect worker start --pool {args.work_pool}")
     return 0
 
 
@@ -181,7 +185,7 @@ def _pending(args: argparse.Namespace) -> int:
         print("No flow run is waiting for a person.")
     for run in runs:
         print(f"{run.id}  {run.flow_name}/{run.name}  paused {run.paused_at}  timeout {run.timeout_at}")
-        print(f"    waits for: {run.form_title} ({', '.join(run.fields)})")
+        print(f"    waits for: {run.form_title} ({', '.join(run.asks)})")
         if run.description:
             print("    " + run.description.strip().replace("\n", "\n    ")[:2000])
     return 0
@@ -230,7 +234,10 @@ def parser() -> argparse.ArgumentParser:
 
     dp = sub.add_parser("deploy", help="register all deployments on a work pool (set AMLOPS_FLEET_SUBSCRIPTIONS)")
     dp.add_argument("--work-pool", required=True)
-    dp.add_argument("--checkout", default=".", help="where workers find this repository")
+    dp.add_argument("--git-repository", help="the repository workers clone (stored in the Prefect variable amlops_git_repository; a token from AMLOPS_GIT_TOKEN)")
+    dp.add_argument("--git-revision", help="the commit workers run (default: this checkout's HEAD with --git-repository)")
+    dp.add_argument("--checkout", help="instead of cloning: the directory workers share with this machine")
+    dp.add_argument("--notify", action="append", default=[], metavar="TYPE/NAME", help="a Prefect notification (or webhook) block on-call watches, repeatable")
     dp.set_defaults(run=_deploy)
 
     tr = sub.add_parser("train", help="run a command job that survives preemption, resuming from its latest checkpoint")

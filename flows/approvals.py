@@ -18,6 +18,7 @@ from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
 from prefect.states import Failed
 
+from amlops import approvers as approver_rules
 from amlops.approvals import AllowList, Decision, Verdict, check_decisions
 from amlops.errors import ApprovalTimedOut, PlanNotApproved
 from amlops.models import PrivateEndpointConnection, ResourceId
@@ -57,6 +58,26 @@ def _can_suspend() -> bool:
     return bool(context and context.flow_run and context.flow_run.deployment_id)
 
 
+def who_may_approve() -> tuple[list[str] | None, str | None]:
+    """This run's list of approvers (the Prefect variable, per deployment) and who started it, when known."""
+    from prefect.variables import Variable
+
+    context = FlowRunContext.get()
+    run = context.flow_run if context else None
+    if run is None:
+        return None, None
+    flow_name = context.flow.name if context and context.flow else ""
+    deployment = None
+    with get_client(sync_client=True) as client:
+        if run.deployment_id:
+            deployment = client.read_deployment(run.deployment_id).name
+        current = client.read_flow_run(run.id)  # tags and provenance as the server holds them
+    allowed = approver_rules.approvers_for(Variable.get(approver_rules.VARIABLE, default=None), flow_name, deployment)
+    created = current.created_by
+    starter = approver_rules.starter_of(created.type if created else None, created.display_value if created else None, list(current.tags or []))
+    return allowed, starter
+
+
 def ask_until_valid(
     form: type[RunInput],
     describe: Callable[[list[str]], str],
@@ -74,6 +95,7 @@ def ask_until_valid(
     logger = get_run_logger()
     problems: list[str] = []
     suspend = _can_suspend() if suspend is None else suspend
+    allowed, starter = who_may_approve()  # every answer is checked against them, refusals and approvals alike
     attempt = 0
     while True:
         attempt += 1
@@ -81,7 +103,7 @@ def ask_until_valid(
             answer = _paused(form, describe(problems), timeout, poll_interval, suspend, f"{key}-{attempt}")
         except FlowPauseTimeout as err:
             raise ApprovalTimedOut(f"Nobody answered within {timeout} s.") from err
-        problems = problems_of(answer)
+        problems = list(dict.fromkeys(approver_rules.approver_problems(str(answer.approver), allowed, starter) + problems_of(answer)))
         if not problems:
             return answer
         logger.warning("The answer was refused, asking again: %s", "; ".join(problems))
@@ -116,10 +138,18 @@ def approve_plan(plan_markdown: str, workspace_name: str, timeout: int, poll_int
         message = f"The plan was not approved: nobody answered within {timeout} s. Nothing was changed."
         fail_run_with(message)
         raise PlanNotApproved(message) from err
+    _record_plan_answer(answer)
     if not answer.approve:
         raise PlanNotApproved(f"The plan was rejected by {answer.approver or 'someone'}: {answer.reason or 'no reason given'}. Nothing was changed.")
     logger.info("Plan approved by %s: %s", answer.approver, answer.reason)
     return answer
+
+
+def _record_plan_answer(answer: PlanApproval) -> None:
+    """Who answered the plan and who started the run: a table artifact beside the decision."""
+    _, starter = who_may_approve()
+    row = {"verdict": "approve" if answer.approve else "reject", "decided_by": answer.approver, "started_by": starter or "unknown", "reason": answer.reason}
+    create_table_artifact(key="plan-decision", table=[row], description="Who decided the move plan, and who started the run")
 
 
 # -- private endpoint connections
@@ -216,9 +246,10 @@ def audit(workspace: ResourceId, decisions: list[Decision]) -> None:
     for d in decisions:
         logger.info("Connection %s: %s by %s via %s (%s) -> %s", d.connection, d.verdict, d.decided_by, d.via, d.reason, d.outcome)
     if decisions:
+        _, starter = who_may_approve()
         create_table_artifact(
             key="private-endpoint-decisions",
-            table=[d.model_dump() for d in decisions],
+            table=[{**d.model_dump(), "started_by": starter or "unknown"} for d in decisions],
             description=f"Private endpoint decisions on {workspace.name}",
         )
     else:

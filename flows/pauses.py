@@ -28,6 +28,12 @@ class PausedRun:
     fields: dict[str, dict[str, Any]]  # field name -> its JSON schema (title, enum, description)
     description: str
 
+    @property
+    def asks(self) -> list[str]:
+        """What the form asks, as `amlops approve` names it: connection names (for --decide), else field names."""
+        connections = forms.connections_asked(self.fields)
+        return [*connections, *(n for n in self.fields if not n.startswith(forms.CONNECTION_PREFIX))] if connections else list(self.fields)
+
 
 def _read_input(client: Any, run_id: UUID, key: str | None) -> Any:
     if not key:
