@@ -154,6 +154,17 @@ def _deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _source(args: argparse.Namespace) -> int:
+    """Where workers clone the code: the variables and the token block the deployments' pull step reads."""
+    from deployments.fleet import CHECKOUT
+    from deployments.source import REPOSITORY_VARIABLE, head_commit, set_source
+
+    revision = args.git_revision if args.git_revision is not None else head_commit(CHECKOUT)
+    set_source(args.git_repository, revision, os.environ.get("AMLOPS_GIT_TOKEN"))
+    print(f"Workers clone {args.git_repository} at {revision or 'the default branch'} (Prefect variable {REPOSITORY_VARIABLE} and its revision).")
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     """Run train-with-retries here: resubmitted from its latest checkpoint after preemption or node failure."""
     from amlops.training import Budgets, CheckpointLocation, attempt_line, time_lost
@@ -239,6 +250,11 @@ def parser() -> argparse.ArgumentParser:
     dp.add_argument("--checkout", help="instead of cloning: the directory workers share with this machine")
     dp.add_argument("--notify", action="append", default=[], metavar="TYPE/NAME", help="a Prefect notification (or webhook) block on-call watches, repeatable")
     dp.set_defaults(run=_deploy)
+
+    so = sub.add_parser("source", help="set the repository and revision every worker clones (before `prefect deploy --all`)")
+    so.add_argument("--git-repository", required=True, help="a URL git clones; an access token from AMLOPS_GIT_TOKEN goes to the Secret block amlops-git-token")
+    so.add_argument("--git-revision", help="the commit workers run (default: this checkout's HEAD; empty: the default branch)")
+    so.set_defaults(run=_source)
 
     tr = sub.add_parser("train", help="run a command job that survives preemption, resuming from its latest checkpoint")
     tr.add_argument("--workspace", required=True)
