@@ -68,9 +68,10 @@ MESSAGES = {
 
 
 def _json_payload(text: str) -> str:
-    """The generic webhook's body: a JSON object a Teams/Slack relay or any script reads."""
+    """The generic webhook's body: a JSON object a Teams/Slack relay or any script reads (the text JSON-quoted,
+    since a run's state message may hold quotes or line breaks)."""
     return (
-        '{"text": "' + text + ' {{ flow_run|ui_url }}", "flow": "{{ flow.name }}", "flow_run_id": "{{ flow_run.id }}", '
+        '{"text": {% filter tojson %}' + text + ' {{ flow_run|ui_url }}{% endfilter %}, "flow": "{{ flow.name }}", "flow_run_id": "{{ flow_run.id }}", '
         '"state": "{{ flow_run.state.name }}", "pause_key": "{{ flow_run.state.state_details.pause_key or \'\' }}", "url": "{{ flow_run|ui_url }}"}'
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -59,15 +60,26 @@ def test_the_workers_python_cannot_import_the_checkout(team: Team) -> None:
 
 
 def test_a_fresh_server_without_variables_registers_every_deployment(tmp_path: Path) -> None:
-    """`prefect --no-prompt deploy --all` before anyone set a variable: all five registered; the fleet's run
-    does nothing and says which variable to set (no 422 for a missing list)."""
+    """`prefect --no-prompt deploy --all` before anyone set a variable: all five registered (the fleet's runs read
+    their subscriptions when they start; no 422 for a missing list). Before the work pool exists (the README's
+    first command) it stops saying so, having registered nothing."""
     stack = Stack(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}", "fresh:pw")
+
+    def deploy_all() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all"], cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=300)
+
+    def registered() -> list[dict[str, Any]]:
+        with httpx.Client(base_url=stack.api, auth=("fresh", "pw"), timeout=30) as client:
+            return list(client.post("/deployments/filter", json={"limit": 50, "offset": 0}).json())
+
     try:
         stack.start_server()
-        done = subprocess.run([sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all"], cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=300)
+        early = deploy_all()
+        assert early.returncode != 0 and "work pool 'amlops-pool' which does not" in early.stdout.replace("\n", " ") and registered() == []
+        subprocess.run([sys.executable, "-m", "prefect", "work-pool", "create", POOL, "--type", "process"], cwd=ROOT, env=stack.env, check=True, capture_output=True)
+        done = deploy_all()
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        with httpx.Client(base_url=stack.api, auth=("fresh", "pw"), timeout=30) as client:
-            found = client.post("/deployments/filter", json={"limit": 50, "offset": 0}).json()
+        found = registered()
         expected = {(d["name"], d["entrypoint"]) for d in yaml.safe_load(PREFECT_YAML.read_text())["deployments"]}
         assert {(d["name"], d["entrypoint"]) for d in found} == expected and len(expected) == 5
     finally:
