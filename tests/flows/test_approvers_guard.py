@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
 import pytest
 from prefect import tags
@@ -48,10 +49,11 @@ def _tagged(starter: str) -> Any:
 
 def _decision_table(run_id: str) -> list[dict[str, Any]]:
     with get_client(sync_client=True) as client:
-        found = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])))
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(run_id)])))
     table = next(a for a in found if a.key == "private-endpoint-decisions")
     data = json.loads(table.data) if isinstance(table.data, str) else table.data
-    return list(data)
+    assert isinstance(data, list), data
+    return data
 
 
 def test_an_outsider_and_the_starter_are_refused_and_the_run_asks_again(flows_env: Env, approvers: None) -> None:
