@@ -4,8 +4,9 @@ Three automations, each sending to every channel the operator chose (`amlops dep
 a Prefect block: Slack, Microsoft Teams, Mattermost, Discord, a custom webhook, SendGrid e-mail, ... as
 Prefect ships them, or a generic Webhook block):
 
-- ``amlops-waiting``: a run is Paused or Suspended waiting for a person, with what it waits for (the pause
-  key of its state names the question) and the command that answers it;
+- ``amlops-waiting``: a run pauses (or suspends) for a person: the event ``amlops.approval.waiting`` the
+  approval pauses emit as they start, with the pause key and what the person is asked (Prefect's own
+  Paused/Suspended events carry no pause key), and the command that answers it;
 - ``amlops-failed``: a move or a fleet run ended Failed or Crashed;
 - ``amlops-fleet-failures``: a fleet run finished with failed instances (the event ``amlops.fleet.failures``
   the fleet flow emits, naming them).
@@ -27,7 +28,7 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 from amlops.errors import InvalidInput
-from flows.approvals import PLAN_KEY, PRIVATE_ENDPOINTS_KEY
+from flows.approvals import WAITING_EVENT
 from flows.compute_power import FLEET_FAILURES_EVENT
 from tasks.common import sync_result
 
@@ -35,25 +36,11 @@ BLOCK = "amlops-on-call"
 WAITING, FAILED, FLEET_FAILURES = "amlops-waiting", "amlops-failed", "amlops-fleet-failures"
 AUTOMATIONS = (WAITING, FAILED, FLEET_FAILURES)
 WATCHED_FAILURES = ("move-workspace", "start-computes", "stop-computes")
-WAITS_FOR = {
-    # pause keys of the flows' approvals (each asking is `<key>-<n>`) -> what the person is asked
-    PLAN_KEY: "approval of the move plan (type the workspace name to confirm)",
-    PRIVATE_ENDPOINTS_KEY: "decisions on the new Pending private endpoint connections",
-}
-
-# The paused state's key names the question; where it is missing, the flow's name still tells what is asked.
-_KEY = "(flow_run.state.state_details.pause_key or '')"
-_WAITS = (
-    f"{{% if {_KEY}.startswith('{PLAN_KEY}-') or (not {_KEY}.startswith('{PRIVATE_ENDPOINTS_KEY}-') and flow.name == 'move-workspace') %}}{WAITS_FOR[PLAN_KEY]}"
-    + f"{{% elif {_KEY}.startswith('{PRIVATE_ENDPOINTS_KEY}-') or flow.name == 'approve-private-endpoints' %}}{WAITS_FOR[PRIVATE_ENDPOINTS_KEY]}"
-    + "{% else %}the form in the run{% endif %}"
-)
 MESSAGES = {
     WAITING: (
         "{{ flow.name }} is waiting for a person",
-        "{{ flow.name }} run '{{ flow_run.name }}' is {{ flow_run.state.name }}, waiting for a person: "
-        + _WAITS
-        + ". Answer in the Prefect UI, or: amlops approve {{ flow_run.id }}",
+        "{{ flow.name }} run '{{ flow_run.name }}' is {{ event.payload.state }}, waiting for a person: {{ event.payload.waits_for }}"
+        ". Answer in the Prefect UI, or: amlops approve {{ flow_run.id }}",
     ),
     FAILED: (
         "{{ flow.name }} {{ flow_run.state.name }}",
@@ -72,7 +59,7 @@ def _json_payload(text: str) -> str:
     since a run's state message may hold quotes or line breaks)."""
     return (
         '{"text": {% filter tojson %}' + text + ' {{ flow_run|ui_url }}{% endfilter %}, "flow": "{{ flow.name }}", "flow_run_id": "{{ flow_run.id }}", '
-        '"state": "{{ flow_run.state.name }}", "pause_key": "{{ flow_run.state.state_details.pause_key or \'\' }}", "url": "{{ flow_run|ui_url }}"}'
+        '"state": "{{ event.payload.state or flow_run.state.name }}", "pause_key": "{{ event.payload.pause_key or \'\' }}", "url": "{{ flow_run|ui_url }}"}'
     )
 
 
@@ -153,7 +140,7 @@ def _trigger(kind: str) -> Any:
 
     run: dict[str, str | list[str]] = {"prefect.resource.id": "prefect.flow-run.*"}
     if kind == WAITING:
-        return EventTrigger(expect={"prefect.flow-run.Paused", "prefect.flow-run.Suspended"}, match=run, posture=Posture.Reactive, threshold=1)
+        return EventTrigger(expect={WAITING_EVENT}, match=run, posture=Posture.Reactive, threshold=1)
     if kind == FAILED:
         flows: dict[str, str | list[str]] = {"prefect.resource.role": "flow", "prefect.resource.name": list(WATCHED_FAILURES)}
         return EventTrigger(expect={"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}, match=run, match_related=flows, posture=Posture.Reactive, threshold=1)

@@ -37,6 +37,27 @@ def fail_run_with(message: str) -> None:
 # Pause keys: one per question a run may ask, stable across the re-runs a suspend causes.
 PLAN_KEY = "plan"
 PRIVATE_ENDPOINTS_KEY = "private-endpoints"
+WAITS_FOR = {
+    # pause keys of the flows' approvals (each asking is `<key>-<n>`) -> what the person is asked
+    PLAN_KEY: "approval of the move plan (type the workspace name to confirm)",
+    PRIVATE_ENDPOINTS_KEY: "decisions on the new Pending private endpoint connections",
+}
+WAITING_EVENT = "amlops.approval.waiting"  # emitted as a run pauses: its pause key and what it asks (on-call listens)
+
+
+def _announce_waiting(key: str, suspend: bool) -> None:
+    """Say which question the run is about to wait on: Prefect's Paused/Suspended events carry no pause key."""
+    from prefect.events import emit_event
+
+    context = FlowRunContext.get()
+    if not (context and context.flow_run):
+        return
+    question = next((text for prefix, text in WAITS_FOR.items() if key.startswith(prefix + "-")), "the form in the run")
+    emit_event(
+        event=WAITING_EVENT,
+        resource={"prefect.resource.id": f"prefect.flow-run.{context.flow_run.id}", "prefect.resource.name": context.flow_run.name},
+        payload={"pause_key": key, "state": "Suspended" if suspend else "Paused", "waits_for": question},
+    )
 
 
 def _paused(form: type[RunInput], description: str, timeout: int, poll_interval: int, suspend: bool, key: str) -> Any:
@@ -47,6 +68,7 @@ def _paused(form: type[RunInput], description: str, timeout: int, poll_interval:
     pauses per process, so after a resume the second question of a move would read the first one's answer.
     """
     prepared = form.with_initial_data(description=description)
+    _announce_waiting(key, suspend)
     if suspend:
         return suspend_flow_run(wait_for_input=prepared, timeout=timeout, key=key)
     return pause_flow_run(wait_for_input=prepared, timeout=timeout, poll_interval=poll_interval, key=key)
