@@ -23,6 +23,7 @@ from amlops.approvals import AllowList, Decision, Verdict, check_decisions
 from amlops.errors import ApprovalTimedOut, PlanNotApproved
 from amlops.models import PrivateEndpointConnection, ResourceId
 from flows.forms import PlanApproval, connection_form, verdicts
+from flows.pauses import approval_guard
 from tasks import approvals as approval_tasks
 
 
@@ -82,22 +83,10 @@ def _can_suspend() -> bool:
 
 def who_may_approve() -> tuple[list[str] | None, str | None]:
     """This run's list of approvers (the Prefect variable, per deployment) and who started it, when known."""
-    from prefect.variables import Variable
-
     context = FlowRunContext.get()
-    run = context.flow_run if context else None
-    if run is None:
+    if context is None or context.flow_run is None:
         return None, None
-    flow_name = context.flow.name if context and context.flow else ""
-    deployment = None
-    with get_client(sync_client=True) as client:
-        if run.deployment_id:
-            deployment = client.read_deployment(run.deployment_id).name
-        current = client.read_flow_run(run.id)  # tags and provenance as the server holds them
-    allowed = approver_rules.approvers_for(Variable.get(approver_rules.VARIABLE, default=None), flow_name, deployment)
-    created = current.created_by
-    starter = approver_rules.starter_of(created.type if created else None, created.display_value if created else None, list(current.tags or []))
-    return allowed, starter
+    return approval_guard(str(context.flow_run.id))
 
 
 def ask_until_valid(

@@ -12,9 +12,11 @@ import pytest
 from prefect import tags
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.flow_runs import resume_flow_run
 from prefect.variables import Variable
 
 from amlops.approvers import VARIABLE
+from amlops.errors import InvalidInput
 from flows import pauses
 from flows.approve_private_endpoints import approve_private_endpoints
 from tests.conftest import WS_ID, Env
@@ -47,6 +49,10 @@ def _tagged(starter: str) -> Any:
     return Tagged()
 
 
+def _resume_in_ui(run: pauses.PausedRun, approver: str) -> None:
+    resume_flow_run(UUID(run.id), run_input=pauses.answer_for(run, True, approver, "", "", {"partner-1": "approve"}))
+
+
 def _decision_table(run_id: str) -> list[dict[str, Any]]:
     with get_client(sync_client=True) as client:
         found = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(run_id)])))
@@ -61,10 +67,14 @@ def test_an_outsider_and_the_starter_are_refused_and_the_run_asks_again(flows_en
     mark = flows_env.control.mark()
     run = Background(_tagged("alice"), workspace=WS_ID, poll_seconds=1)
     first = run.paused("partner-1")
-    pauses.answer(first.id, approve=True, approver="eve", reason="I can", decisions={"partner-1": "approve"})
+    with pytest.raises(InvalidInput, match="eve is not on this deployment's list of approvers"):
+        pauses.answer(first.id, approve=True, approver="eve", reason="I can", decisions={"partner-1": "approve"})  # `amlops approve`
+    _resume_in_ui(first, "eve")  # the UI's Resume sends what it is given: the run itself refuses
     second = run.paused("partner-1", newer_than=first)
     assert "eve is not on this deployment's list of approvers (alice, bob)" in second.description
-    pauses.answer(second.id, approve=True, approver="Alice", reason="mine", decisions={"partner-1": "approve"})
+    with pytest.raises(InvalidInput, match="Alice started this run"):
+        pauses.answer(second.id, approve=True, approver="Alice", reason="mine", decisions={"partner-1": "approve"})
+    _resume_in_ui(second, "Alice")
     third = run.paused("partner-1", newer_than=second)
     assert "Alice started this run and may not approve it" in third.description
     assert flows_env.control.writes(mark) == [], "no refused answer changed a connection"
