@@ -106,7 +106,15 @@ class Team:
     def waits_for(self, run_id: str) -> list[str]:
         """What a suspended run asks for, as `amlops pending` reads it: the titles of its form's fields."""
         keyset = self.call("GET", f"/flow_runs/{run_id}")["state"]["state_details"].get("run_input_keyset") or {}
-        schema = self.call("GET", f"/flow_runs/{run_id}/input/{keyset['schema']}")
+        deadline = time.monotonic() + 30
+        while True:  # Prefect sets the Suspended state first and saves the form's schema just after: wait for it
+            try:
+                schema = self.call("GET", f"/flow_runs/{run_id}/input/{keyset['schema']}")
+                break
+            except httpx.HTTPStatusError as err:
+                if err.response.status_code != 404 or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
         return [field.get("title", name) if name.startswith("c_") else name for name, field in (schema.get("properties") or {}).items() if name not in ("approver", "reason", "approve", "description")]
 
     def worker_logs(self) -> str:
