@@ -8,6 +8,7 @@ one paragraph, its message, as the last thing on stderr; only a bug prints a tra
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -143,8 +144,22 @@ def _serve(args: argparse.Namespace) -> int:
 def _deploy(args: argparse.Namespace) -> int:
     from deployments.fleet import deploy
 
-    ids = deploy(args.work_pool, str(Path(args.checkout).resolve()))
-    print(f"Registered {len(ids)} deployments on work pool {args.work_pool}; start a worker: prefect worker start --pool {args.work_pool}")
+    checkout = str(Path(args.checkout).resolve()) if args.checkout else None
+    token = os.environ.get("AMLOPS_GIT_TOKEN")
+    ids = deploy(args.work_pool, checkout, args.git_repository, args.git_revision, token, args.notify)
+    where = f"from {checkout}" if checkout else "cloning the repository (amlops_git_repository) on each run"
+    print(f"Registered {len(ids)} deployments on work pool {args.work_pool}, {where}; start a worker: prefect worker start --pool {args.work_pool}")
+    return 0
+
+
+def _source(args: argparse.Namespace) -> int:
+    """Where workers clone the code: the variables and the token block the deployments' pull step reads."""
+    from deployments.fleet import CHECKOUT
+    from deployments.source import REPOSITORY_VARIABLE, head_commit, set_source
+
+    revision = args.git_revision if args.git_revision is not None else head_commit(CHECKOUT)
+    set_source(args.git_repository, revision, os.environ.get("AMLOPS_GIT_TOKEN"))
+    print(f"Workers clone {args.git_repository} at {revision or 'the default branch'} (Prefect variable {REPOSITORY_VARIABLE} and its revision).")
     return 0
 
 
@@ -179,7 +194,7 @@ def _pending(args: argparse.Namespace) -> int:
         print("No flow run is waiting for a person.")
     for run in runs:
         print(f"{run.id}  {run.flow_name}/{run.name}  paused {run.paused_at}  timeout {run.timeout_at}")
-        print(f"    waits for: {run.form_title} ({', '.join(run.fields)})")
+        print(f"    waits for: {run.form_title} ({', '.join(run.asks)})")
         if run.description:
             print("    " + run.description.strip().replace("\n", "\n    ")[:2000])
     return 0
@@ -228,8 +243,16 @@ def parser() -> argparse.ArgumentParser:
 
     dp = sub.add_parser("deploy", help="register all deployments on a work pool (set AMLOPS_FLEET_SUBSCRIPTIONS)")
     dp.add_argument("--work-pool", required=True)
-    dp.add_argument("--checkout", default=".", help="where workers find this repository")
+    dp.add_argument("--git-repository", help="the repository workers clone (stored in the Prefect variable amlops_git_repository; a token from AMLOPS_GIT_TOKEN)")
+    dp.add_argument("--git-revision", help="the commit workers run (default: this checkout's HEAD with --git-repository)")
+    dp.add_argument("--checkout", help="instead of cloning: the directory workers share with this machine")
+    dp.add_argument("--notify", action="append", default=[], metavar="TYPE/NAME", help="a Prefect notification (or webhook) block on-call watches, repeatable")
     dp.set_defaults(run=_deploy)
+
+    so = sub.add_parser("source", help="set the repository and revision every worker clones (before `prefect deploy --all`)")
+    so.add_argument("--git-repository", required=True, help="a URL git clones; an access token from AMLOPS_GIT_TOKEN goes to the Secret block amlops-git-token")
+    so.add_argument("--git-revision", help="the commit workers run (default: this checkout's HEAD; empty: the default branch)")
+    so.set_defaults(run=_source)
 
     tr = sub.add_parser("train", help="run a command job that survives preemption, resuming from its latest checkpoint")
     tr.add_argument("--workspace", required=True)

@@ -164,6 +164,7 @@ def main(quick: bool = False) -> dict[str, float]:
 
             run("prefect", "work-pool", "create", POOL, "--type", "process", "--overwrite")
             run("prefect", "variable", "set", "amlops_fleet_subscriptions", "[]", "--overwrite")
+            run("app.cli", "source", "--git-repository", f"file://{ROOT}")  # workers clone this checkout's commit
             run("prefect", "--no-prompt", "deploy", "--all")
             for name in ("w1", "w2"):
                 stack.start_worker(name, "--limit", "1")  # one fleet run each: the two halves run on two workers

@@ -41,6 +41,8 @@ class Stack:
     auth: str  # user:password for PREFECT_SERVER_API_AUTH_STRING / PREFECT_API_AUTH_STRING
     extra_env: dict[str, str] = field(default_factory=dict)  # what flows on the workers need (Azure target, state store)
     port: int = field(default_factory=free_port)
+    worker_dir: Path | None = None  # each worker starts in its own empty directory under it (else in the checkout)
+    worker_env: dict[str, str] = field(default_factory=dict)  # what only the workers get (a machine of their own)
     server: subprocess.Popen[bytes] | None = None
     workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -95,7 +97,11 @@ class Stack:
     def start_worker(self, name: str, *options: str, timeout: float = 60) -> None:
         command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL, "--name", name, "--type", "process", *options]
         log = open(self.home / f"{name}.log", "a")
-        self.workers[name] = proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        cwd = ROOT
+        if self.worker_dir is not None:
+            cwd = self.worker_dir / name
+            cwd.mkdir(parents=True, exist_ok=True)
+        self.workers[name] = proc = subprocess.Popen(command, cwd=cwd, env={**self.env, **self.worker_env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while f"Worker '{name}' started" not in self.log_of(name):
             if proc.poll() is not None or time.monotonic() > deadline:
