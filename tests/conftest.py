@@ -1,4 +1,10 @@
-"""Fixtures: one emulator per test session over HTTPS, reset before each test."""
+"""Fixtures: one emulator per test session over HTTPS, reset before each test.
+
+Under pytest-xdist (`make test`) a session is one worker: each worker starts its own emulator, Azurite and
+Prefect server, on ports the servers choose themselves, the first time one of its tests asks for them.
+Session fixtures never change os.environ; what a test needs in its environment (the emulator's and
+Azurite's addresses) is set for that test only, by `_service_environment` below.
+"""
 
 from __future__ import annotations
 
@@ -90,10 +96,53 @@ AZURITE_KEY = azurite_server.KEY
 
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[str]:
-    """Microsoft's storage emulator, from the project's node_modules (make test installs it)."""
-    import os
-
-    server = azurite_server.Azurite()
-    with server as url:
-        os.environ.update(server.env())
+    """Microsoft's storage emulator, from the project's node_modules (make test installs it). A test that asks
+    for it also finds it in its environment (AMLOPS_BLOB_URL/KEY), for that test only."""
+    with azurite_server.Azurite() as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def _service_environment(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment a test's services need, set with monkeypatch and so undone after the test: no test's
+    outcome depends on which tests ran before it in the same worker."""
+    names = request.fixturenames
+    if "azurite" in names:
+        monkeypatch.setenv("AMLOPS_BLOB_URL", request.getfixturevalue("azurite"))
+        monkeypatch.setenv("AMLOPS_BLOB_KEY", AZURITE_KEY)
+    if "prefect_server" in names:  # flows run in the test's process and reach Azure through the environment
+        emulator: Emulator = request.getfixturevalue("emulator")
+        for key, value in emulator.env().items():
+            monkeypatch.setenv(key, value)
+
+
+# Where xdist must keep tests on one worker (`--dist loadgroup`): the team tier shares one PostgreSQL, Prefect
+# server and two workers; the browser tests one UI server. Everything else spreads test by test.
+GROUPS = {"team": "team", "browser": "browser"}
+# Servers a unit test may not need: `make check` runs the unit tests without starting any.
+SERVER_FIXTURES = {"emulator", "azurite", "prefect_server", "team_db", "team", "deployed", "ui_server"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        servers = SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("unit") and servers:
+            raise pytest.UsageError(f"{item.nodeid} is marked unit but starts servers: {sorted(servers)}")
+        parts = item.nodeid.split("/")
+        if len(parts) > 2 and parts[1] in GROUPS and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(GROUPS[parts[1]]))
+    items.sort(key=_slowest_first)
+
+
+def _slowest_first(item: pytest.Item) -> int:
+    """Long tests start first, so the run does not end waiting for one that started last (a stable sort:
+    within a rank, the order of collection)."""
+    path = item.nodeid.split("::")[0]
+    for rank, prefix in enumerate(SLOW_FIRST):
+        if path.startswith(prefix):
+            return rank
+    return len(SLOW_FIRST)
+
+
+SLOW_FIRST: tuple[str, ...] = ()
