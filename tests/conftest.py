@@ -119,6 +119,13 @@ def _service_environment(request: pytest.FixtureRequest, monkeypatch: pytest.Mon
 # Where xdist must keep tests on one worker (`--dist loadgroup`): the team tier shares one PostgreSQL, Prefect
 # server and two workers; the browser tests one UI server. Everything else spreads test by test.
 GROUPS = {"team": "team", "browser": "browser"}
+# The unit tests of the pure modules (and the import-direction check): `make check` runs them in seconds. A new
+# module of such tests joins with `pytestmark = pytest.mark.unit` or a line here.
+UNIT_MODULES = {
+    "tests/test_clouds.py", "tests/test_fleet_rules.py", "tests/test_forms.py", "tests/test_models.py", "tests/test_move_rules.py",
+    "tests/test_preflight_rules.py", "tests/test_terminal.py", "tests/test_training_rules.py", "tests/test_layers.py",
+    "tests/emulator/test_units.py", "tests/emulator/test_documented_facts.py", "tests/rehearse/test_units.py",
+}  # fmt: skip
 # Servers a unit test may not need: `make check` runs the unit tests without starting any.
 SERVER_FIXTURES = {"emulator", "azurite", "prefect_server", "team_db", "team", "deployed", "ui_server"}
 
@@ -126,6 +133,8 @@ SERVER_FIXTURES = {"emulator", "azurite", "prefect_server", "team_db", "team", "
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
+        if item.nodeid.split("::")[0] in UNIT_MODULES:
+            item.add_marker(pytest.mark.unit)
         servers = SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
         if item.get_closest_marker("unit") and servers:
             raise pytest.UsageError(f"{item.nodeid} is marked unit but starts servers: {sorted(servers)}")
