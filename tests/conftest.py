@@ -116,9 +116,10 @@ def _service_environment(request: pytest.FixtureRequest, monkeypatch: pytest.Mon
             monkeypatch.setenv(key, value)
 
 
-# Where xdist must keep tests on one worker (`--dist loadgroup`): the team tier shares one PostgreSQL, Prefect
-# server and two workers; the browser tests one UI server. Everything else spreads test by test.
-GROUPS = {"team": "team", "browser": "browser"}
+# Where xdist must keep tests on one worker (`--dist loadgroup`), by the fixtures they use: the team tier shares one
+# PostgreSQL, Prefect server and pair of workers; the browser tests one UI server. Everything else spreads test
+# by test (a worker starts its own emulator, Azurite and Prefect server when its first test needs them).
+GROUPS = {"team_db": "team", "ui_server": "browser"}
 # The unit tests of the pure modules (and the import-direction check): `make check` runs them in seconds. A new
 # module of such tests joins with `pytestmark = pytest.mark.unit` or a line here.
 UNIT_MODULES = {
@@ -138,9 +139,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         servers = SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
         if item.get_closest_marker("unit") and servers:
             raise pytest.UsageError(f"{item.nodeid} is marked unit but starts servers: {sorted(servers)}")
-        parts = item.nodeid.split("/")
-        if len(parts) > 2 and parts[1] in GROUPS and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(GROUPS[parts[1]]))
+        group = next((GROUPS[name] for name in getattr(item, "fixturenames", ()) if name in GROUPS), None)
+        if group and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=_slowest_first)
 
 
