@@ -1,0 +1,168 @@
+"""Each option of the command reaches the flow as the parameter it names (app/cli.py, app/running.py, app/rehearse.py).
+
+Every case runs the real parser and handler (`app.cli.main`) up to the call of the flow, which a recorder stands
+in for: it binds what it was given against the real flow's signature (a parameter the flow does not have fails
+here) and stops the command. What each parameter then does is tested at flow level (tests/flows); here, that
+an option sets exactly its parameter and nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+import amlops.rehearsal
+import deployments.fleet
+import flows.approve_private_endpoints
+import flows.move_workspace
+import flows.pauses
+import flows.train_with_retries
+from amlops.approvals import AllowList
+from app.cli import main
+from tests.conftest import DEMO, SUB, TARGET_SUB, WS_ID
+
+pytestmark = pytest.mark.unit
+
+MOVE = ["move", "--source", WS_ID, "--target-subscription", TARGET_SUB, "--target-resource-group", "ml-moved"]
+OTHER = "33333333-3333-3333-3333-333333333333"
+SHARED = f"/subscriptions/{SUB}/resourceGroups/ml-prod/providers/Microsoft.Storage/storageAccounts/sharedstore"
+
+
+class Called(Exception):
+    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        super().__init__("the flow was called")
+        self.args, self.kwargs = args, kwargs
+
+
+def _recorder(real: Any) -> Callable[..., Any]:
+    signature = inspect.signature(getattr(real, "fn", real))
+
+    def record(*args: Any, **kwargs: Any) -> Any:
+        kwargs.pop("return_state", None)
+        signature.bind(*args, **kwargs)  # TypeError for a parameter the flow does not take
+        raise Called(args, kwargs)
+
+    return record
+
+
+def _call(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, argv: list[str]) -> Called:
+    monkeypatch.setattr(module, name, _recorder(getattr(module, name)))
+    with pytest.raises(Called) as called:
+        main(argv)
+    return called.value
+
+
+def _flow_defaults(flow: Any) -> dict[str, Any]:
+    return {n: p.default for n, p in inspect.signature(flow.fn).parameters.items() if p.default is not inspect.Parameter.empty}
+
+
+def test_a_move_without_options_passes_the_flows_own_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = _flow_defaults(flows.move_workspace.move_workspace)
+    got = _call(monkeypatch, flows.move_workspace, "move_workspace", MOVE).kwargs
+    assert (got["source"], got["target_subscription"], got["target_resource_group"]) == (WS_ID, TARGET_SUB, "ml-moved")
+    assert got["private_endpoint_allow_list"] == AllowList() and got["move_shared"] == []  # the flow's None means the same
+    same = {n: got[n] for n in defaults if n not in ("private_endpoint_allow_list", "move_shared")}
+    assert same == {n: defaults[n] for n in same}
+
+
+MOVE_OPTIONS: list[tuple[list[str], dict[str, Any]]] = [
+    (["--dry-run"], {"dry_run": True}),
+    (["--exclude-associated"], {"include_associated": False}),
+    (["--no-approval"], {"require_approval": False}),
+    (["--allow-subscription", SUB, "--allow-subscription", OTHER], {"private_endpoint_allow_list": AllowList(subscriptions=[SUB, OTHER])}),
+    (["--allow-resource-group", f"{SUB}/net"], {"private_endpoint_allow_list": AllowList(resource_groups=[f"{SUB}/net"])}),
+    (["--allow-endpoint", "*/pe-*"], {"private_endpoint_allow_list": AllowList(endpoint_patterns=["*/pe-*"])}),
+    (["--quiesce-window", "5"], {"quiesce_window_minutes": 5}),
+    (["--allow-missing-metrics"], {"allow_missing_metrics": True}),
+    (["--no-recreate-compute"], {"recreate_compute": False}),
+    (["--no-redeploy-endpoints"], {"redeploy_endpoints": False}),
+    (["--etag-conflict-policy", "rename"], {"etag_conflict_policy": "rename"}),
+    (["--move-shared", SHARED, "--move-shared", SHARED + "2"], {"move_shared": [SHARED, SHARED + "2"]}),
+    (["--approve-plan-as", "alice", "--confirm-workspace", "ml-prod-ws"], {"approve_plan_as": "alice", "confirm_workspace": "ml-prod-ws"}),
+    (["--approve-private-endpoints-as", "bob"], {"approve_private_endpoints_as": "bob"}),
+    (["--approval-timeout", "60", "--approval-poll", "2"], {"approval_timeout_seconds": 60, "approval_poll_seconds": 2}),
+]
+
+
+@pytest.mark.parametrize(("options", "changed"), MOVE_OPTIONS, ids=[o[0][0] for o in MOVE_OPTIONS])
+def test_each_move_option_sets_its_parameter_and_nothing_else(monkeypatch: pytest.MonkeyPatch, options: list[str], changed: dict[str, Any]) -> None:
+    plain = _call(monkeypatch, flows.move_workspace, "move_workspace", MOVE).kwargs
+    got = _call(monkeypatch, flows.move_workspace, "move_workspace", [*MOVE, *options]).kwargs
+    assert got == {**plain, **changed}
+
+
+@contextlib.contextmanager
+def _no_servers() -> Iterator[Any]:
+    yield SimpleNamespace(emulator=SimpleNamespace(base_url="https://127.0.0.1:1"))
+
+
+def _rehearse(monkeypatch: pytest.MonkeyPatch, *options: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What `amlops rehearse` would load into its private emulator, and what it passes the move (nothing started)."""
+    seen: list[dict[str, Any]] = []
+
+    def rehearsal(spec: dict[str, Any], **_: Any) -> Any:
+        seen.append(spec)
+        return _no_servers()
+
+    monkeypatch.setattr(amlops.rehearsal, "rehearsal", rehearsal)
+    argv = ["rehearse", "--scenario", str(DEMO), "--target-subscription", TARGET_SUB, "--target-resource-group", "ml-moved", *options]
+    called = _call(monkeypatch, flows.move_workspace, "move_workspace", argv)
+    return seen[0], called.kwargs
+
+
+def test_rehearse_passes_the_move_options_it_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, plain = _rehearse(monkeypatch)
+    assert plain["approve_plan_as"] == "rehearsal" and plain["confirm_workspace"] == "ml-prod-ws", "unattended by default"
+    options = [o for opts, _ in MOVE_OPTIONS for o in opts]
+    changed = {k: v for _, c in MOVE_OPTIONS for k, v in c.items() if k != "private_endpoint_allow_list"}
+    changed["private_endpoint_allow_list"] = AllowList(subscriptions=[SUB, OTHER], resource_groups=[f"{SUB}/net"], endpoint_patterns=["*/pe-*"])
+    _, got = _rehearse(monkeypatch, *options)
+    assert got == {**plain, **changed}
+
+
+def test_rehearse_target_tenant_is_the_tenant_of_the_rehearsed_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    tenant = "99999999-9999-9999-9999-999999999999"
+    spec, _ = _rehearse(monkeypatch, "--target-tenant", tenant)
+    assert {s["id"]: s.get("tenant") for s in spec["subscriptions"]}[TARGET_SUB] == tenant
+    spec, _ = _rehearse(monkeypatch)
+    assert {s["id"]: s.get("tenant") for s in spec["subscriptions"]}[TARGET_SUB] != tenant
+
+
+def test_approve_reject_and_decisions_reach_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = ["approve", "run-1", "--approver", "carol", "--reason", "not now"]
+    got = _call(monkeypatch, flows.pauses, "answer", argv).kwargs
+    assert got == {"approve": True, "approver": "carol", "reason": "not now", "workspace_name": "", "decisions": {}}
+    got = _call(monkeypatch, flows.pauses, "answer", [*argv, "--reject", "--workspace-name", "ml-prod-ws", "--decide", "pe-1=approve", "--decide", "pe-2=reject"]).kwargs
+    assert got == {"approve": False, "approver": "carol", "reason": "not now", "workspace_name": "ml-prod-ws", "decisions": {"pe-1": "approve", "pe-2": "reject"}}
+
+
+TRAIN = ["train", "--workspace", WS_ID, "--command", "python train.py", "--environment", "azureml:env:1", "--compute", "gpu-cluster", "--checkpoints", "checkpoints:runs/a"]
+
+
+def test_train_instance_count_and_friends_reach_the_flow(monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = _call(monkeypatch, flows.train_with_retries, "train_with_retries", TRAIN).kwargs
+    assert plain["instance_count"] == 1
+    got = _call(monkeypatch, flows.train_with_retries, "train_with_retries", [*TRAIN, "--instance-count", "4", "--lineage", "L7", "--env", "A=1"]).kwargs
+    assert got == {**plain, "instance_count": 4, "lineage": "L7", "environment_variables": {"A": "1"}}
+
+
+def test_deploy_checkout_is_where_workers_find_the_repository(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    called = _call(monkeypatch, deployments.fleet, "deploy", ["deploy", "--work-pool", "pool-a", "--checkout", str(tmp_path)])
+    assert called.args == ("pool-a", str(tmp_path.resolve()))
+    called = _call(monkeypatch, deployments.fleet, "deploy", ["deploy", "--work-pool", "pool-a"])
+    assert called.args == ("pool-a", str(Path.cwd().resolve()))
+
+
+def test_approve_endpoints_allow_lists_and_timeout_reach_the_flow(monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = ["approve-endpoints", "--workspace", WS_ID]
+    plain = _call(monkeypatch, flows.approve_private_endpoints, "approve_private_endpoints", argv).kwargs
+    assert plain == {"workspace": WS_ID, "allow_list": AllowList(), "timeout_seconds": 3600, "poll_seconds": 10}
+    options = ["--allow-subscription", OTHER, "--allow-resource-group", "net", "--allow-endpoint", "*/pe-*", "--timeout", "30", "--poll", "1"]
+    got = _call(monkeypatch, flows.approve_private_endpoints, "approve_private_endpoints", [*argv, *options]).kwargs
+    assert got == {"workspace": WS_ID, "allow_list": AllowList(subscriptions=[OTHER], resource_groups=["net"], endpoint_patterns=["*/pe-*"]), "timeout_seconds": 30, "poll_seconds": 1}
