@@ -8,6 +8,7 @@ listens on, and the stranger answers every HTTP request with 200, as another Pre
 from __future__ import annotations
 
 import http.server
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -65,7 +66,7 @@ def test_a_prefect_server_whose_port_was_taken_starts_on_another(taken_port: int
 
 def test_postgres_whose_port_was_taken_starts_on_another(taken_port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(amlops.postgres, "free_port", _first_then_free(taken_port))
-    db = LocalPostgres(tmp_path / "cluster")
+    db = LocalPostgres(Path(tempfile.mkdtemp(prefix="amlops-pg-")) / "cluster")  # pytest's tmp_path is closed to the postgres user
     assert db.port == taken_port
     with db as url:
         assert f":{taken_port}/" not in url

@@ -31,7 +31,7 @@ class Azurite:
         self.url = ""
         self._proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30) -> str:
+    def start(self, timeout: float = 120) -> str:
         args = [str(BINARY), "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--blobHost", "127.0.0.1", "--blobPort", "0"]
         with tempfile.TemporaryFile() as out:  # a file, not a pipe: nobody has to keep reading it
             self._proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
