@@ -46,9 +46,13 @@ team-db-stop: $(STAMP)
 # than cores. --dist loadgroup keeps the team tier (one PostgreSQL, server and pair of workers) and the browser
 # tests (one UI server) each on one worker; the slowest start first (tests/conftest.py). `make test
 # TEST_WORKERS=0` runs it in one process.
+# mypy (a minute of one core on a fresh clone) runs beside the tests, which mostly wait; its verdict counts as lint's.
 TEST_WORKERS ?= 6
-test: $(STAMP) $(AZURITE) browser-deps postgres-deps lint
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+test: $(STAMP) $(AZURITE) browser-deps postgres-deps
+	$(PY) -m ruff check .
+	@$(PY) -m mypy > $(VENV)/mypy.out 2>&1 & mypy=$$!; \
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup; status=$$?; \
+	wait $$mypy || status=1; echo "$(PY) -m mypy"; cat $(VENV)/mypy.out; exit $$status
 
 # The loop while editing, under a minute: lint, types, and the unit tests of the pure modules (no servers).
 check: $(STAMP)
