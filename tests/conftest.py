@@ -155,17 +155,23 @@ def _slowest_first(item: pytest.Item) -> int:
     return len(SLOW_FIRST)
 
 
-# The longest, measured (see the note): whole commands and real-time waits that are the point of the test.
+# The longest, measured (serial baseline and xdist runs, in the note): whole commands, killed and resumed
+# runs, real-time waits that are the point of their test.
 SLOW_FIRST = (
     "tests/test_commands.py",  # make demo, make bench --quick
-    "tests/rehearse/test_keep.py",  # a Prefect server of its own, a person's answer
     "tests/flows/test_move_chaos.py",  # SIGKILLed moves, run again
+    "tests/flows/test_training_options.py",  # the train command through its budgets
+    "tests/rehearse/test_keep.py",  # a Prefect server of its own, a person's answer
+    "tests/flows/test_move_suspend.py",
     "tests/team/test_manifest_blobs.py",  # the 60 s lease renewed, then run out
-    "tests/test_ports.py",
-    "tests/flows/test_fleet_killed.py",
     "tests/flows/test_move_safety.py",
     "tests/flows/test_move_resume.py",
-    "tests/cli/test_exit_codes.py",
     "tests/gateway/test_retry.py",
+    "tests/flows/test_suspend.py",
+    "tests/test_ports.py",
+    "tests/flows/test_fleet_killed.py",
+    "tests/cli/test_exit_codes.py",
+    "tests/flows/test_schedules.py",
+    "tests/flows/test_train_with_retries.py",
     "tests/emulator/test_arm_throttling_documented.py",
 )
