@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import typing
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 import amlops.rehearsal
 import deployments.fleet
@@ -58,17 +60,47 @@ def _call(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, argv: list[st
     return called.value
 
 
+# The flow may take its parameters flat or grouped in models (a MoveRequest, MoveApprovals): the tests read them
+# flat, under the command's names, so they hold for either shape.
+FLAT_NAMES = {"timeout_seconds": "approval_timeout_seconds", "poll_seconds": "approval_poll_seconds"}
+
+
+def _flat(kwargs: dict[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, value in kwargs.items():
+        if isinstance(value, BaseModel) and not isinstance(value, AllowList):
+            flat.update({FLAT_NAMES.get(f, f): getattr(value, f) for f in type(value).model_fields})
+        else:
+            flat[name] = value
+    return flat
+
+
+def _move(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> dict[str, Any]:
+    return _flat(_call(monkeypatch, flows.move_workspace, "move_workspace", argv).kwargs)
+
+
 def _flow_defaults(flow: Any) -> dict[str, Any]:
-    return {n: p.default for n, p in inspect.signature(flow.fn).parameters.items() if p.default is not inspect.Parameter.empty}
+    """The defaults the flow (or the models it takes) declares, flat."""
+    hints = typing.get_type_hints(flow.fn)
+    defaults: dict[str, Any] = {}
+    for name, parameter in inspect.signature(flow.fn).parameters.items():
+        models = [t for t in (typing.get_args(hints[name]) or (hints[name],)) if isinstance(t, type) and issubclass(t, BaseModel) and t is not AllowList]
+        if models:
+            fields = models[0].model_fields.items()
+            defaults.update({FLAT_NAMES.get(f, f): info.get_default(call_default_factory=True) for f, info in fields if not info.is_required()})
+        elif parameter.default is not inspect.Parameter.empty:
+            defaults[name] = parameter.default
+    return defaults
 
 
 def test_a_move_without_options_passes_the_flows_own_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     defaults = _flow_defaults(flows.move_workspace.move_workspace)
-    got = _call(monkeypatch, flows.move_workspace, "move_workspace", MOVE).kwargs
+    got = _move(monkeypatch, MOVE)
     assert (got["source"], got["target_subscription"], got["target_resource_group"]) == (WS_ID, TARGET_SUB, "ml-moved")
-    assert got["private_endpoint_allow_list"] == AllowList() and got["move_shared"] == []  # the flow's None means the same
-    same = {n: got[n] for n in defaults if n not in ("private_endpoint_allow_list", "move_shared")}
+    assert got["private_endpoint_allow_list"] == AllowList() and got["move_shared"] == []
+    same = {n: got[n] for n in defaults if n in got and not (defaults[n] is None and n in ("private_endpoint_allow_list", "move_shared"))}
     assert same == {n: defaults[n] for n in same}
+    assert {"dry_run", "require_approval", "quiesce_window_minutes", "approval_timeout_seconds"} <= set(same)
 
 
 MOVE_OPTIONS: list[tuple[list[str], dict[str, Any]]] = [
@@ -92,8 +124,8 @@ MOVE_OPTIONS: list[tuple[list[str], dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("options", "changed"), MOVE_OPTIONS, ids=[o[0][0] for o in MOVE_OPTIONS])
 def test_each_move_option_sets_its_parameter_and_nothing_else(monkeypatch: pytest.MonkeyPatch, options: list[str], changed: dict[str, Any]) -> None:
-    plain = _call(monkeypatch, flows.move_workspace, "move_workspace", MOVE).kwargs
-    got = _call(monkeypatch, flows.move_workspace, "move_workspace", [*MOVE, *options]).kwargs
+    plain = _move(monkeypatch, MOVE)
+    got = _move(monkeypatch, [*MOVE, *options])
     assert got == {**plain, **changed}
 
 
@@ -112,8 +144,8 @@ def _rehearse(monkeypatch: pytest.MonkeyPatch, *options: str) -> tuple[dict[str,
 
     monkeypatch.setattr(amlops.rehearsal, "rehearsal", rehearsal)
     argv = ["rehearse", "--scenario", str(DEMO), "--target-subscription", TARGET_SUB, "--target-resource-group", "ml-moved", *options]
-    called = _call(monkeypatch, flows.move_workspace, "move_workspace", argv)
-    return seen[0], called.kwargs
+    passed = _move(monkeypatch, argv)
+    return seen[0], passed
 
 
 def test_rehearse_passes_the_move_options_it_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
