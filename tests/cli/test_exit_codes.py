@@ -245,3 +245,35 @@ def test_a_completed_move_exits_0(amlops: Callable[..., Amlops], flows_env: Env)
     flows_env.load_demo()
     code, out = _run(amlops, *MOVE, *UNATTENDED)
     assert code == 0 and ": completed." in out, out
+
+
+def test_azure_failing_exits_1_with_its_message_and_no_traceback(amlops: Callable[..., Amlops], flows_env: Env) -> None:
+    flows_env.load_demo()
+    flows_env.control.fault("/workspaces/ml-prod-ws$", "503", method="GET", count=1000)  # Azure keeps failing the read
+    mark = flows_env.control.mark()
+    code, out = _run(amlops, *MOVE, *UNATTENDED)
+    assert code == 1, out
+    assert "Traceback" not in out, "Azure failing is an outcome: a message, no traceback"
+    assert re.search(r"\namlops: .*503|\namlops: .*(unavailable|ServiceUnavailable)", out, re.IGNORECASE), out
+    assert flows_env.control.writes(mark) == []
+
+
+# Loaded by the interpreter before anything else (PYTHONPATH): a bug in amlops' own code, where the move reads the workspace.
+BUG = """
+import amlops.azure.workspaces as workspaces
+def get_workspace(clients, workspace):
+    return {}["a bug in amlops"]
+workspaces.get_workspace = get_workspace
+"""
+
+
+def test_a_bug_exits_1_with_its_traceback(flows_env: Env, prefect_server: str, tmp_path: Path) -> None:
+    flows_env.load_demo()
+    (tmp_path / "bug").mkdir()
+    (tmp_path / "bug" / "sitecustomize.py").write_text(BUG)
+    env = {**os.environ, "PREFECT_API_URL": prefect_server, "AMLOPS_STATE_DIR": str(tmp_path / "state"), "PYTHONPATH": f"{tmp_path / 'bug'}:{ROOT}"}
+    done = subprocess.run([sys.executable, "-m", "app.cli", *MOVE, *UNATTENDED], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1, done.stdout + done.stderr
+    # The command's own last words are Python's: the traceback of the bug, ending in the error itself.
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == "KeyError: 'a bug in amlops'" and "Traceback (most recent call last)" in done.stderr, done.stderr[-3000:]

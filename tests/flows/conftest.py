@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +19,11 @@ from tests.conftest import AZURITE_KEY, TARGET_SUB, WS_ID, Env, demo_scenario
 
 @pytest.fixture(scope="session")
 def prefect_server(emulator: Emulator) -> Iterator[str]:
-    os.environ.update(emulator.env())
+    """Prefect's test server, one per session (per xdist worker). A test that asks for it finds the emulator
+    in its environment (tests/conftest.py `_service_environment`), for that test only."""
     common.clients.cache_clear()
-    with prefect_test_harness(server_startup_timeout=60), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    # A generous start-up: six workers start their servers at once on two cores, beside whatever else runs there.
+    with prefect_test_harness(server_startup_timeout=240), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield str(PREFECT_API_URL.value())
 
 

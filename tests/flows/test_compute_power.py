@@ -111,7 +111,11 @@ def test_throttled_writes_wait_out_retry_after(flows_env: Env) -> None:
     flows_env.control.fault("/computes/b-carol/stop$", "429", method="POST", count=2, retry_after=1)
     report = stop_computes(selector=Selector(workspaces=[str(WS_B)]))
     assert _results(report)["b-carol"][0] == "stopped"
-    assert [q["status"] for q in flows_env.control.requests() if q["path"].endswith("b-carol/stop")] == [429, 429, 202]
+    stops = [q for q in flows_env.control.requests() if q["path"].endswith("b-carol/stop")]
+    assert [q["status"] for q in stops] == [429, 429, 202]
+    # Each resend came at least Retry-After (1 s) after the 429 was answered: a client resending at once fails here.
+    waited = [later["time"] - (earlier["time"] + earlier["ms"] / 1000) for earlier, later in zip(stops, stops[1:], strict=False)]
+    assert min(waited) >= 0.95, f"resent after {waited} s, Retry-After said 1 s"
 
 
 def test_dry_run_lists_what_would_change_and_writes_nothing(flows_env: Env) -> None:

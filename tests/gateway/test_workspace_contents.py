@@ -32,8 +32,27 @@ def test_endpoint_traffic_comes_from_azure_monitor(demo: Env, ws: ResourceId) ->
     assert endpoints.request_count(demo.clients, ws, "forecast-api", timedelta(hours=4)) == 47
 
 
-def test_batch_endpoints_list_through_mlclient(demo: Env, ws: ResourceId) -> None:
-    assert endpoints.list_batch_endpoints(demo.clients, ws) == []
+def test_batch_endpoints_list_through_mlclient(env: Env, ws: ResourceId) -> None:
+    cluster, model = f"{ws}/computes/gpu-cluster", f"{ws}/models/forecast/versions/3"
+    env.load_demo()
+    assert endpoints.list_batch_endpoints(env.clients, ws) == []  # the demo has none
+    spec = env.load_demo()
+    spec["workspaces"][0]["batch_endpoints"] = [
+        {"name": "nightly-scoring", "properties": {"authMode": "AADToken"}, "deployments": [
+            {"name": "v3", "properties": {"compute": cluster, "model": {"referenceType": "Id", "assetId": model}}},
+            {"name": "v4", "properties": {"compute": cluster}},
+        ]},
+        {"name": "weekly-report", "properties": {"authMode": "Key"}},
+    ]  # fmt: skip
+    env.control.load(spec)
+    found = {e.name: e for e in endpoints.list_batch_endpoints(env.clients, ws)}
+    assert sorted(found) == ["nightly-scoring", "weekly-report"]
+    nightly = found["nightly-scoring"]
+    # MLClient's entity spells ARM's authMode its own way (AADToken -> aad_token), as the gateway passes it on.
+    assert (nightly.auth_mode, found["weekly-report"].auth_mode, nightly.location) == ("aad_token", "key", spec["workspaces"][0]["location"])
+    assert {d.name: d.properties.get("compute") for d in nightly.deployments} == {"v3": cluster, "v4": cluster}
+    assert next(d for d in nightly.deployments if d.name == "v3").properties["model"]["assetId"] == model
+    assert found["weekly-report"].deployments == []
 
 
 def test_jobs_submit_progress_and_cancel(demo: Env, ws: ResourceId) -> None:
