@@ -202,7 +202,7 @@ class ComputeSpec(Model):
 
     def settings(self) -> dict[str, Any]:
         """The settings a verification compares: what a person would notice changed."""
-        return self.model_dump(exclude={"state", "provisioning_state", "location", "create_properties", "identity", "schedules", "principal_id"}) | {
+        return self.model_dump(exclude={"state", "last_operation", "provisioning_state", "location", "create_properties", "identity", "schedules", "principal_id"}) | {
             "identity_type": (self.identity or {}).get("type", "None"),
             "user_assigned_identities": sorted(k.lower() for k in (self.identity or {}).get("userAssignedIdentities") or {}),
             "schedules": [{k: v for k, v in s.items() if k not in SCHEDULE_SERVICE_FIELDS} for s in self.schedules],
