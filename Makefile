@@ -47,7 +47,7 @@ team-db-stop: $(STAMP)
 # tests (one UI server) each on one worker; the slowest start first (tests/conftest.py). `make test
 # TEST_WORKERS=0` runs it in one process.
 # mypy (a minute of one core on a fresh clone) runs beside the tests, which mostly wait; its verdict counts as lint's.
-TEST_WORKERS ?= 6
+TEST_WORKERS ?= 4
 test: $(STAMP) $(AZURITE) browser-deps postgres-deps
 	$(PY) -m ruff check .
 	@$(PY) -m mypy > $(VENV)/mypy.out 2>&1 & mypy=$$!; \

@@ -154,7 +154,7 @@ def test_on_call_hears_through_the_blocks_it_chose(env: Env, deployed: Team, rec
 
     # 3. A move that failed: its workspace does not exist.
     missing = WS_ID.replace("ml-prod-ws", "no-such-ws")
-    run = deployed.start_run("move-workspace", "on-demand", {"source": missing, "target_subscription": TARGET_SUB, "target_resource_group": "ml-moved"})
+    run = deployed.start_run("move-workspace", "on-demand", {"request": {"source": missing, "target_subscription": TARGET_SUB, "target_resource_group": "ml-moved"}})
     assert deployed.wait(run, FINAL) in {"Failed", "Crashed"}
     hook, custom, card = _heard(plain, tls, run, deployed)
     assert hook["flow"] == "move-workspace" and hook["state"] in {"Failed", "Crashed"} and "ended" in hook["text"]
