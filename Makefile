@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 AZURITE := node_modules/.bin/azurite-blob
 
-.PHONY: test demo lint bench emulator clean browser-deps postgres-deps team-db team-db-stop
+.PHONY: test check demo lint bench emulator clean browser-deps postgres-deps team-db team-db-stop
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -41,14 +41,30 @@ team-db: $(STAMP) postgres-deps
 team-db-stop: $(STAMP)
 	$(PY) -m amlops.postgres stop $(TEAM_DB)
 
-test: $(STAMP) $(AZURITE) browser-deps postgres-deps lint
-	$(PY) -m pytest -q
+# The whole suite in parallel: each pytest-xdist worker runs its own emulator, Azurite and Prefect server on
+# ports of their own; the tests mostly wait (on servers, on each other's processes), so there are more workers
+# than cores. --dist loadgroup keeps the team tier (one PostgreSQL, server and pair of workers) and the browser
+# tests (one UI server) each on one worker; the slowest start first (tests/conftest.py). `make test
+# TEST_WORKERS=0` runs it in one process.
+# mypy (a minute of one core on a fresh clone) runs beside the tests, which mostly wait; its verdict counts as lint's.
+TEST_WORKERS ?= 4
+test: $(STAMP) $(AZURITE) browser-deps postgres-deps
+	$(PY) -m ruff check .
+	@$(PY) -m mypy > $(VENV)/mypy.out 2>&1 & mypy=$$!; \
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup; status=$$?; \
+	wait $$mypy || status=1; echo "$(PY) -m mypy"; cat $(VENV)/mypy.out; exit $$status
+
+# The loop while editing, under a minute: lint, types, and the unit tests of the pure modules (no servers).
+check: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+	$(PY) -m pytest -q -m unit -p no:xdist
 
 demo: $(STAMP) $(AZURITE)
 	$(PY) -m app.cli demo
 
 # `make bench BENCH_ARGS=--quick`: each benchmark in its shortest form (the suite runs it so they cannot rot).
-bench: $(STAMP) $(AZURITE)
+bench: $(STAMP) $(AZURITE) postgres-deps
 	$(PY) -m bench.run_all $(BENCH_ARGS)
 
 emulator: $(STAMP)

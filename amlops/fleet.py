@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import isodate
 from pydantic import Field
@@ -19,6 +19,16 @@ Result = Literal["started", "stopped", "already", "skipped", "failed", "would st
 # Azure's reasons a start cannot get a VM: stopping an instance does not release its quota.
 CAPACITY_CODES = frozenset({"QuotaExceeded", "AllocationFailed", "ZonalAllocationFailed", "OverconstrainedAllocationRequest", "SkuNotAvailable"})
 TARGET_STATES = {"start": {"Running", "Starting", "Restarting"}, "stop": {"Stopped", "Stopping"}}
+# Where an instance is once the action has ended (a started instance may already run a job).
+FINAL_STATES = {"start": {"Running", "JobRunning"}, "stop": {"Stopped"}}
+
+
+def power_action_failed(last_operation: dict[str, Any] | None, action: str) -> bool:
+    """Does an instance's lastOperation say this action failed? (ComputeInstanceLastOperation: operationStatus
+    StartFailed, StopFailed, ... or Failed.)"""
+    if not last_operation or str(last_operation.get("operationName", "")).lower() != action:
+        return False
+    return str(last_operation.get("operationStatus", "")).lower().endswith("failed")
 # Azure's own signal that an instance is in use (ComputeInstanceState in the machinelearningservices REST
 # specification): running a job, or running its setup scripts. Busy whatever the job list says.
 BUSY_STATES = {"JobRunning", "SettingUp", "UserSettingUp"}

@@ -18,9 +18,11 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from amlops.errors import MoveInProgress
+from pydantic import ValidationError
+
+from amlops.errors import MoveInProgress, MoveNeedsAPerson
 from amlops.move import MoveManifest
 
 LEASE_SECONDS = 15 * 60
@@ -50,7 +52,32 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-class ManifestStore:
+def read_manifest(data: str | bytes) -> MoveManifest:
+    """A manifest as saved; one written by an amlops older than the plan-as-items move (no plan in it) is said so."""
+    try:
+        return MoveManifest.model_validate_json(data)
+    except ValidationError as err:
+        raise MoveNeedsAPerson(
+            "This move's manifest was written by an older amlops and cannot be resumed by this one (README: Moving a workspace). "
+            "Finish it with the version that started it, or remove the manifest once the workspace is settled and plan the move again."
+        ) from err
+
+
+class ManifestStore(Protocol):
+    """Where a move's manifest and lock live: a local directory (LocalManifestStore) or a team's blob container
+    (amlops.azure.manifest_blobs.BlobManifestStore)."""
+
+    def path(self, move_id: str) -> Path | str: ...
+    def save(self, manifest: MoveManifest) -> Path | str: ...
+    def load(self, move_id: str) -> MoveManifest | None: ...
+    def acquire(self, source: str, move_id: str, run_id: str, now: float | None = None) -> None: ...
+    def heartbeat(self, source: str, run_id: str) -> bool: ...
+    def release(self, source: str, run_id: str) -> None: ...
+
+
+class LocalManifestStore:
+    """Manifests and locks in a directory of this machine (AMLOPS_STATE_DIR, default ~/.amlops)."""
+
     def __init__(self, root: Path | None = None) -> None:
         self.root = (root or default_root()) / "moves"
 
@@ -66,7 +93,7 @@ class ManifestStore:
         path = self.path(move_id)
         if not path.exists():
             return None
-        return MoveManifest.model_validate_json(path.read_text())
+        return read_manifest(path.read_text())
 
     # -- the lock: one live move per source workspace
 
@@ -152,13 +179,13 @@ class LeaseKeeper:
         self._thread.join(timeout=5)
 
 
-def open_store(env: dict[str, str] | None = None) -> Any:
+def open_store(env: dict[str, str] | None = None) -> ManifestStore:
     """The move state a run should use: a blob container shared by a team's workers when AMLOPS_STATE_URL
     names one (amlops.azure.manifest_blobs), else the local directory (AMLOPS_STATE_DIR or ~/.amlops)."""
     env = dict(os.environ if env is None else env)
     url = env.get("AMLOPS_STATE_URL", "").strip()
     if not url:
-        return ManifestStore(Path(env["AMLOPS_STATE_DIR"]) if env.get("AMLOPS_STATE_DIR") else None)
+        return LocalManifestStore(Path(env["AMLOPS_STATE_DIR"]) if env.get("AMLOPS_STATE_DIR") else None)
     from amlops.azure.manifest_blobs import BlobManifestStore
 
-    return BlobManifestStore.from_url(url, env.get("AMLOPS_STATE_KEY") or None)
+    return BlobManifestStore.from_url(url, read_manifest, env.get("AMLOPS_STATE_KEY") or None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -168,6 +169,9 @@ class ComputeSpec(Model):
     compute_type: str
     location: str = ""
     state: str | None = None  # Running / Stopped / ... for compute instances
+    # An instance's latest power action as Azure reports it: operationName (Start, Stop, ...), operationStatus
+    # (InProgress, Succeeded, StartFailed, ...), operationTime, operationTrigger (REST spec ComputeInstanceLastOperation).
+    last_operation: dict[str, Any] | None = None
     provisioning_state: str = ""
     vm_size: str | None = None
     idle_time_before_shutdown: str | None = None
@@ -198,7 +202,7 @@ class ComputeSpec(Model):
 
     def settings(self) -> dict[str, Any]:
         """The settings a verification compares: what a person would notice changed."""
-        return self.model_dump(exclude={"state", "provisioning_state", "location", "create_properties", "identity", "schedules", "principal_id"}) | {
+        return self.model_dump(exclude={"state", "last_operation", "provisioning_state", "location", "create_properties", "identity", "schedules", "principal_id"}) | {
             "identity_type": (self.identity or {}).get("type", "None"),
             "user_assigned_identities": sorted(k.lower() for k in (self.identity or {}).get("userAssignedIdentities") or {}),
             "schedules": [{k: v for k, v in s.items() if k not in SCHEDULE_SERVICE_FIELDS} for s in self.schedules],
@@ -227,6 +231,12 @@ class OnlineEndpoint(Model):
     # The endpoint's properties to PUT back, read-only fields removed.
     create_properties: dict[str, Any] = Field(default_factory=dict)
     deployments: list[Deployment] = Field(default_factory=list)
+
+    @property
+    def mirror_traffic(self) -> dict[str, int]:
+        """Percent of live traffic copied to each deployment (shadow testing); Azure accepts it only for deployments
+        that exist, as it does traffic."""
+        return dict(self.create_properties.get("mirrorTraffic") or {})
 
 
 def deployment_names(endpoint: OnlineEndpoint) -> list[str]:
@@ -378,3 +388,55 @@ class PolicyDenial(Model):
     resource_type: str
     policy_assignment_id: str
     policy_definition_id: str = ""
+
+
+# A checkpoint folder is complete once the training script wrote this marker in it, last (the contract: amlops.training).
+COMPLETE_MARKER = "_COMPLETE"
+
+
+class Checkpoint(Model):
+    path: str  # blob prefix of the checkpoint folder, ending in '/'
+    step: int
+    complete: bool
+    files: int = 0
+    written_at: str = ""
+
+
+# -- a snapshot's raw reads: bodies exactly as ARM returned them (amlops.azure.reads fills them, amlops.snapshot judges)
+
+
+@dataclass
+class SubscriptionReads:
+    id: str
+    tenant_id: str
+    providers: dict[str, str]  # namespace -> registrationState
+    readable: bool = True  # False: the caller may not read it (403); the rest of the snapshot went on
+
+
+@dataclass
+class WorkspaceReads:
+    """Bodies as ARM returned them, for everything a move of ``workspace`` touches."""
+
+    workspace: dict[str, Any]
+    subscriptions: list[SubscriptionReads] = field(default_factory=list)
+    resource_groups: list[dict[str, Any]] = field(default_factory=list)
+    resources: list[dict[str, Any]] = field(default_factory=list)  # associated resources, attached clusters
+    computes: list[dict[str, Any]] = field(default_factory=list)
+    online_endpoints: list[dict[str, Any]] = field(default_factory=list)
+    deployments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # endpoint name -> deployments
+    batch_deployments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # batch endpoint name -> deployments
+    batch_endpoints: list[dict[str, Any]] = field(default_factory=list)
+    datastores: list[dict[str, Any]] = field(default_factory=list)
+    connections: list[dict[str, Any]] = field(default_factory=list)
+    schedules: list[dict[str, Any]] = field(default_factory=list)
+    assets: list[dict[str, Any]] = field(default_factory=list)  # containers and versions
+    role_assignments: list[dict[str, Any]] = field(default_factory=list)  # at every scope the move touches
+    locks: list[dict[str, Any]] = field(default_factory=list)
+    target_resources: list[dict[str, Any]] = field(default_factory=list)  # what the target resource group holds
+    permissions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # scope -> the Permissions API's entries
+    policy_assignments: list[dict[str, Any]] = field(default_factory=list)  # that apply in the target
+    policy_definitions: dict[str, dict[str, Any]] = field(default_factory=dict)  # lower-cased id -> definition
+    policy_scope: str | None = None  # where the assignments were listed: the target group, or its subscription
+    unread: list[dict[str, str]] = field(default_factory=list)  # {"what", "why", "unknown"}: 403s the snapshot went past
+    target_subscription: str | None = None
+    target_resource_group: str | None = None

@@ -61,12 +61,15 @@ REMAINING_HEADER = "x-ms-ratelimit-remaining-subscription-"
 
 
 def request_kind(method: str, path: str) -> str:
-    """How ARM counts a request: list* actions and validateMoveResources are reads, other POSTs writes."""
+    """How ARM counts a request: list* actions and validateMoveResources are reads, other POSTs writes, and so is a
+    datastore's listSecrets (recorded: its answer carries x-ms-ratelimit-remaining-subscription-writes)."""
     if method in ("GET", "HEAD"):
         return "reads"
     if method == "DELETE":
         return "deletes"
     action = path.rstrip("/").rsplit("/", 1)[-1].lower()
+    if action == "listsecrets":
+        return "writes"
     return "reads" if method == "POST" and (action.startswith("list") or action in ("validatemoveresources", "checkpolicyrestrictions")) else "writes"
 
 

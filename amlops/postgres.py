@@ -46,6 +46,7 @@ class LocalPostgres:
     def __init__(self, directory: Path, port: int | None = None) -> None:
         self.directory = Path(directory).resolve()
         self.data = self.directory / "data"
+        self.chosen = port is None  # a port we picked may be taken before PostgreSQL binds it: then pick again
         self.port = port or free_port()
         self.bin = bin_dir()
 
@@ -79,13 +80,26 @@ class LocalPostgres:
         if not (self.data / "PG_VERSION").exists():
             self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
         if not self.running():
-            options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
-            self._run("pg_ctl", "-D", str(self.data), "-l", str(self.directory / "postgres.log"), "-o", options, "-w", "start")
+            self._start_listening()
         if self._psql("postgres", f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'") != "1":
             self._psql("postgres", f"CREATE DATABASE {DATABASE}")
         self._psql(DATABASE, "CREATE EXTENSION IF NOT EXISTS pg_trgm")
         (self.directory / "port").write_text(str(self.port))
         return self.url
+
+    def _start_listening(self, attempts: int = 5) -> None:
+        log = self.directory / "postgres.log"
+        for attempt in range(1, attempts + 1):
+            options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
+            seen = log.stat().st_size if log.exists() else 0
+            try:
+                self._run("pg_ctl", "-D", str(self.data), "-l", str(log), "-o", options, "-w", "start")
+                return
+            except RuntimeError:
+                said = log.read_text(errors="replace")[seen:] if log.exists() else ""
+                if not (self.chosen and attempt < attempts and "could not bind" in said):
+                    raise
+                self.port = free_port()
 
     def _psql(self, database: str, sql: str) -> str:
         return self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-qtAc", sql).stdout.strip()

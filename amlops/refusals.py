@@ -19,8 +19,8 @@ import json
 import re
 from typing import Any, NamedTuple
 
-from amlops import preflight
 from amlops.models import Permission
+from amlops.move import preflight
 
 ML = preflight.ML
 # What a move does that a permission can refuse: the preflight's own list and the writes of the rebuild.

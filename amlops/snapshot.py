@@ -14,12 +14,11 @@ or judged is listed in ``snapshot.unknowns`` for the rehearsal to report.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from amlops import refusals
-from amlops.models import extension_scope
+from amlops.models import WorkspaceReads, extension_scope
 from amlops.refusals import under
 
 PLACEHOLDER = "amlops-snapshot-placeholder-not-a-secret"
@@ -36,47 +35,6 @@ SECRET_FIELDS = frozenset(
 DATASTORE_SECRET = {"AccountKey": "key", "Sas": "sasToken", "ServicePrincipal": "clientSecret", "Certificate": "certificate"}
 # Fields ARM adds to every body that a scenario does not declare.
 ENVELOPE = ("id", "type", "systemData", "etag")
-# Asset collections whose names the move's verification lists.
-ASSET_KINDS = ("environments", "models", "data")
-
-
-@dataclass
-class SubscriptionReads:
-    id: str
-    tenant_id: str
-    providers: dict[str, str]  # namespace -> registrationState
-    readable: bool = True  # False: the caller may not read it (403); the rest of the snapshot went on
-
-
-@dataclass
-class WorkspaceReads:
-    """Bodies as ARM returned them, for everything a move of ``workspace`` touches."""
-
-    workspace: dict[str, Any]
-    subscriptions: list[SubscriptionReads] = field(default_factory=list)
-    resource_groups: list[dict[str, Any]] = field(default_factory=list)
-    resources: list[dict[str, Any]] = field(default_factory=list)  # associated resources, attached clusters
-    computes: list[dict[str, Any]] = field(default_factory=list)
-    online_endpoints: list[dict[str, Any]] = field(default_factory=list)
-    deployments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # endpoint name -> deployments
-    batch_deployments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # batch endpoint name -> deployments
-    batch_endpoints: list[dict[str, Any]] = field(default_factory=list)
-    datastores: list[dict[str, Any]] = field(default_factory=list)
-    connections: list[dict[str, Any]] = field(default_factory=list)
-    schedules: list[dict[str, Any]] = field(default_factory=list)
-    assets: list[dict[str, Any]] = field(default_factory=list)  # containers and versions
-    role_assignments: list[dict[str, Any]] = field(default_factory=list)  # at every scope the move touches
-    locks: list[dict[str, Any]] = field(default_factory=list)
-    target_resources: list[dict[str, Any]] = field(default_factory=list)  # what the target resource group holds
-    permissions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # scope -> the Permissions API's entries
-    policy_assignments: list[dict[str, Any]] = field(default_factory=list)  # that apply in the target
-    policy_definitions: dict[str, dict[str, Any]] = field(default_factory=dict)  # lower-cased id -> definition
-    policy_scope: str | None = None  # where the assignments were listed: the target group, or its subscription
-    unread: list[dict[str, str]] = field(default_factory=list)  # {"what", "why", "unknown"}: 403s the snapshot went past
-    target_subscription: str | None = None
-    target_resource_group: str | None = None
-
-
 def scrub(value: Any) -> Any:
     """A deep copy with every secret-named field's value replaced by the placeholder."""
     if isinstance(value, dict):

@@ -18,22 +18,13 @@ from typing import Any, Literal
 from pydantic import Field
 
 from amlops.errors import AmlopsError
-from amlops.models import Job, Model
+from amlops.models import COMPLETE_MARKER, Checkpoint, Job, Model
 
-COMPLETE_MARKER = "_COMPLETE"
 # The tags every attempt carries: a restarted flow finds its lineage's attempts, their order, what each
 # resumed from, and why amlops itself ended one (it cancelled a job stuck in Queued), on the jobs themselves.
 LINEAGE_TAG, ATTEMPT_TAG, RESUMED_TAG = "amlops.lineage", "amlops.attempt", "amlops.resumed_from"
 ENDED_TAG = "amlops.ended"
 _STEP = re.compile(r"^step-(\d+)$")
-
-
-class Checkpoint(Model):
-    path: str  # blob prefix of the checkpoint folder, ending in '/'
-    step: int
-    complete: bool
-    files: int = 0
-    written_at: str = ""
 
 
 def group_checkpoints(prefix: str, blobs: list[tuple[str, str]]) -> list[Checkpoint]:

@@ -8,6 +8,7 @@ one paragraph, its message, as the last thing on stderr; only a bug prints a tra
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -61,17 +62,17 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
 
 
 def _move(args: argparse.Namespace) -> int:
-    from amlops.move import MoveRequest
-
     kwargs = move_kwargs(args)
-    MoveRequest(source=args.source, target_subscription=args.target_subscription, target_resource_group=args.target_resource_group).validated()
+    kwargs["request"].validated()  # a typo is answered here, before any server starts
     return run_move(kwargs)
 
 
 def _demo(args: argparse.Namespace) -> int:
     """A full move of the demo workspace against the emulator, approvals answered by policy flags,
     then a short training run in the moved workspace that survives a preemption."""
+    from amlops.approvals import AllowList
     from amlops.emulator import scenario
+    from amlops.move import MoveApprovals, MoveRequest
     from amlops.rehearsal import rehearsal
 
     spec = scenario.read(scenario.DEMO)
@@ -82,15 +83,13 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"Emulator at {emulator.base_url}, Azurite at {blob_url}; moving {source}\n  to subscription {DEMO_TARGET[0]}, resource group {DEMO_TARGET[1]}\n")
         code = run_move(
             {
-                "source": source,
-                "target_subscription": DEMO_TARGET[0],
-                "target_resource_group": DEMO_TARGET[1],
-                "approve_plan_as": "demo-operator",
-                "confirm_workspace": source.rsplit("/", 1)[-1],
-                "private_endpoint_allow_list": {"subscriptions": ["11111111-1111-1111-1111-111111111111"]},
-                "approve_private_endpoints_as": "demo-operator",
+                "request": MoveRequest(
+                    source=source, target_subscription=DEMO_TARGET[0], target_resource_group=DEMO_TARGET[1],
+                    private_endpoint_allow_list=AllowList(subscriptions=["11111111-1111-1111-1111-111111111111"]),
+                ),
+                "approvals": MoveApprovals(approve_plan_as="demo-operator", confirm_workspace=source.rsplit("/", 1)[-1], approve_private_endpoints_as="demo-operator"),
             }
-        )
+        )  # fmt: skip
         requests, writes = r.counts()
         print(f"\nMove finished in {time.perf_counter() - started:.1f} s: {requests} ARM requests ({writes} writes).")
         if code == 0:
@@ -145,8 +144,22 @@ def _serve(args: argparse.Namespace) -> int:
 def _deploy(args: argparse.Namespace) -> int:
     from deployments.fleet import deploy
 
-    ids = deploy(args.work_pool, str(Path(args.checkout).resolve()))
-    print(f"Registered {len(ids)} deployments on work pool {args.work_pool}; start a worker: prefect worker start --pool {args.work_pool}")
+    checkout = str(Path(args.checkout).resolve()) if args.checkout else None
+    token = os.environ.get("AMLOPS_GIT_TOKEN")
+    ids = deploy(args.work_pool, checkout, args.git_repository, args.git_revision, token, args.notify)
+    where = f"from {checkout}" if checkout else "cloning the repository (amlops_git_repository) on each run"
+    print(f"Registered {len(ids)} deployments on work pool {args.work_pool}, {where}; start a worker: prefect worker start --pool {args.work_pool}")
+    return 0
+
+
+def _source(args: argparse.Namespace) -> int:
+    """Where workers clone the code: the variables and the token block the deployments' pull step reads."""
+    from deployments.fleet import CHECKOUT
+    from deployments.source import REPOSITORY_VARIABLE, head_commit, set_source
+
+    revision = args.git_revision if args.git_revision is not None else head_commit(CHECKOUT)
+    set_source(args.git_repository, revision, os.environ.get("AMLOPS_GIT_TOKEN"))
+    print(f"Workers clone {args.git_repository} at {revision or 'the default branch'} (Prefect variable {REPOSITORY_VARIABLE} and its revision).")
     return 0
 
 
@@ -181,7 +194,7 @@ def _pending(args: argparse.Namespace) -> int:
         print("No flow run is waiting for a person.")
     for run in runs:
         print(f"{run.id}  {run.flow_name}/{run.name}  paused {run.paused_at}  timeout {run.timeout_at}")
-        print(f"    waits for: {run.form_title} ({', '.join(run.fields)})")
+        print(f"    waits for: {run.form_title} ({', '.join(run.asks)})")
         if run.description:
             print("    " + run.description.strip().replace("\n", "\n    ")[:2000])
     return 0
@@ -230,8 +243,16 @@ def parser() -> argparse.ArgumentParser:
 
     dp = sub.add_parser("deploy", help="register all deployments on a work pool (set AMLOPS_FLEET_SUBSCRIPTIONS)")
     dp.add_argument("--work-pool", required=True)
-    dp.add_argument("--checkout", default=".", help="where workers find this repository")
+    dp.add_argument("--git-repository", help="the repository workers clone (stored in the Prefect variable amlops_git_repository; a token from AMLOPS_GIT_TOKEN)")
+    dp.add_argument("--git-revision", help="the commit workers run (default: this checkout's HEAD with --git-repository)")
+    dp.add_argument("--checkout", help="instead of cloning: the directory workers share with this machine")
+    dp.add_argument("--notify", action="append", default=[], metavar="TYPE/NAME", help="a Prefect notification (or webhook) block on-call watches, repeatable")
     dp.set_defaults(run=_deploy)
+
+    so = sub.add_parser("source", help="set the repository and revision every worker clones (before `prefect deploy --all`)")
+    so.add_argument("--git-repository", required=True, help="a URL git clones; an access token from AMLOPS_GIT_TOKEN goes to the Secret block amlops-git-token")
+    so.add_argument("--git-revision", help="the commit workers run (default: this checkout's HEAD; empty: the default branch)")
+    so.set_defaults(run=_source)
 
     tr = sub.add_parser("train", help="run a command job that survives preemption, resuming from its latest checkpoint")
     tr.add_argument("--workspace", required=True)

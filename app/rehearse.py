@@ -10,11 +10,9 @@ import argparse
 import json
 import os
 import signal
-import socket
-import subprocess
 import sys
+import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -194,15 +192,13 @@ def _prefect_server(wanted: bool) -> Iterator[str | None]:
     if not wanted:
         yield None
         return
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    prefect = Path(sys.executable).parent / "prefect"
-    process = subprocess.Popen([str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    from deployments.stack import start_prefect_server
+
+    log = Path(tempfile.mkdtemp(prefix="amlops-rehearse-server-")) / "server.log"
+    process, port = start_prefect_server(dict(os.environ), log, timeout=90)
     api = f"http://127.0.0.1:{port}/api"
     saved = os.environ.get("PREFECT_API_URL")
     try:
-        _wait_healthy(api, process)
         os.environ["PREFECT_API_URL"] = api
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -228,19 +224,6 @@ def _drain_prefect() -> None:
     except RuntimeError:  # never started
         pass
     EventsWorker.drain_all(timeout=10)
-
-
-def _wait_healthy(api: str, process: subprocess.Popen[bytes], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("The Prefect server for the rehearsal exited while starting.")
-        try:
-            with urllib.request.urlopen(api + "/health", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"The Prefect server for the rehearsal was not healthy within {timeout:.0f} s.")
 
 
 def _wait_for_person(r: Any, ui: str | None) -> None:

@@ -44,27 +44,32 @@ def allow_list(args: argparse.Namespace) -> AllowList:
 
 
 def move_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The move-workspace flow's parameters from the options ``move_options`` added."""
-    return {
-        "source": args.source,
-        "target_subscription": args.target_subscription,
-        "target_resource_group": args.target_resource_group,
-        "include_associated": not args.exclude_associated,
-        "dry_run": args.dry_run,
-        "require_approval": not args.no_approval,
-        "private_endpoint_allow_list": allow_list(args),
-        "quiesce_window_minutes": args.quiesce_window,
-        "allow_missing_metrics": args.allow_missing_metrics,
-        "recreate_compute": not args.no_recreate_compute,
-        "redeploy_endpoints": not args.no_redeploy_endpoints,
-        "etag_conflict_policy": args.etag_conflict_policy,
-        "move_shared": args.move_shared,
-        "approve_plan_as": args.approve_plan_as,
-        "confirm_workspace": args.confirm_workspace,
-        "approve_private_endpoints_as": args.approve_private_endpoints_as,
-        "approval_timeout_seconds": args.approval_timeout,
-        "approval_poll_seconds": args.approval_poll,
-    }
+    """The move-workspace flow's two parameters, the request and how people are asked, from ``move_options``."""
+    from amlops.move import MoveApprovals, MoveRequest
+
+    request = MoveRequest(
+        source=args.source,
+        target_subscription=args.target_subscription,
+        target_resource_group=args.target_resource_group,
+        include_associated=not args.exclude_associated,
+        dry_run=args.dry_run,
+        private_endpoint_allow_list=allow_list(args),
+        quiesce_window_minutes=args.quiesce_window,
+        allow_missing_metrics=args.allow_missing_metrics,
+        recreate_compute=not args.no_recreate_compute,
+        redeploy_endpoints=not args.no_redeploy_endpoints,
+        etag_conflict_policy=args.etag_conflict_policy,
+        move_shared=args.move_shared,
+    )
+    approvals = MoveApprovals(
+        require_approval=not args.no_approval,
+        approve_plan_as=args.approve_plan_as,
+        confirm_workspace=args.confirm_workspace,
+        approve_private_endpoints_as=args.approve_private_endpoints_as,
+        timeout_seconds=args.approval_timeout,
+        poll_seconds=args.approval_poll,
+    )
+    return {"request": request, "approvals": approvals}
 
 
 def run_move(kwargs: dict[str, Any]) -> int:

@@ -53,3 +53,10 @@ def emulator_process(scenario: Path, throttled: bool = True) -> Iterator[tuple[s
     finally:
         proc.terminate()
         proc.wait()
+
+
+def goal_line(name: str, value: float, goal: float) -> str:
+    """One line per goal, the same form in every benchmark, so anyone can check them at a glance:
+    ``goal downtime: 1.07x (goal <=1.1x)``; counts (429s) print whole."""
+    shown = f"{value}" if isinstance(value, int) else f"{value:.2f}"
+    return f"goal {name}: {shown}x (goal <={goal:g}x)"

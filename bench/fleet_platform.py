@@ -26,7 +26,10 @@ from typing import Any
 import httpx
 import psutil
 
+from bench.common import goal_line
+
 SUBSCRIPTIONS, WORKSPACES, PER_WORKSPACE = 10, 50, 20  # 10 x 50 x 20 = 10,000 instances
+QUICK = (2, 2, 5, 3)  # --quick: subscriptions, workspaces each, instances each, serial sample: a smoke run
 SAMPLE_SUB = "99999999-0000-0000-0000-000000000000"  # the serial loop's own instances, so the fleet's stay running
 SAMPLE = 100
 STOP_SECONDS = 1.0
@@ -42,22 +45,30 @@ def _workspace(sub: str, i: int) -> str:
     return f"/subscriptions/{sub}/resourceGroups/fleet/providers/Microsoft.MachineLearningServices/workspaces/ws-{i:03d}"
 
 
-def scenario() -> dict[str, Any]:
+def _instance(sub_index: int, workspace: int, j: int) -> str:
+    """Instance names are unique per region across every workspace and subscription, as Azure ML requires
+    (the emulator refuses a duplicate as Azure does), so each name carries its subscription and workspace."""
+    return f"ci-{sub_index:02d}-{workspace:03d}-{j:03d}"
+
+
+def scenario(subscriptions: int = SUBSCRIPTIONS, workspaces: int = WORKSPACES, per_workspace: int = PER_WORKSPACE, sample: int = SAMPLE) -> dict[str, Any]:
     ci = {"computeType": "ComputeInstance", "properties": {"vmSize": "STANDARD_DS3_V2", "idleTimeBeforeShutdown": "PT60M"}}
-    subs = [_sub(i) for i in range(SUBSCRIPTIONS)] + [SAMPLE_SUB]
+    subs = [_sub(i) for i in range(subscriptions)] + [SAMPLE_SUB]
     spec: dict[str, Any] = {"subscriptions": [], "resource_groups": [], "workspaces": []}
-    for sub in subs:
+    for s, sub in enumerate(subs):
         spec["subscriptions"].append({"id": sub, "region": "eastus"})
         spec["resource_groups"].append({"id": f"/subscriptions/{sub}/resourceGroups/fleet", "location": "eastus"})
-        count, per = (1, SAMPLE) if sub == SAMPLE_SUB else (WORKSPACES, PER_WORKSPACE)
+        count, per = (1, sample) if sub == SAMPLE_SUB else (workspaces, per_workspace)
         for w in range(count):
-            computes = [{"name": f"ci-{w:03d}-{j:03d}", "properties": ci} for j in range(per)]
+            computes = [{"name": _instance(s, w, j), "properties": ci} for j in range(per)]
             spec["workspaces"].append({"id": _workspace(sub, w), "location": "eastus", "computes": computes})
     return spec
 
 
-def floor_seconds() -> float:
-    return (WORKSPACES * PER_WORKSPACE - BURST) / RATE
+def floor_seconds(per_subscription: int) -> float:
+    """The write budget's floor, subscriptions in parallel: the burst at once, the rest at the refill rate,
+    and the last stop's own duration."""
+    return max(0, per_subscription - BURST) / RATE + STOP_SECONDS
 
 
 class PeakMemory:
@@ -121,7 +132,9 @@ def _wait_completed(client: httpx.Client, runs: list[str], timeout: float = 900)
         time.sleep(0.5)
 
 
-def main() -> dict[str, float]:
+def main(quick: bool = False) -> dict[str, float]:
+    """``quick``: 2 subscriptions of 2 workspaces of 5 instances through the same stack (a smoke run the suite makes)."""
+    subscriptions, workspaces, per_workspace, sample = QUICK if quick else (SUBSCRIPTIONS, WORKSPACES, PER_WORKSPACE, SAMPLE)
     home = Path(tempfile.mkdtemp(prefix="amlops-bench-platform-"))
     from amlops.azure import computes
     from amlops.azure.clients import Clients
@@ -130,16 +143,16 @@ def main() -> dict[str, float]:
     from amlops.postgres import LocalPostgres
     from deployments.stack import POOL, ROOT, Stack
 
-    with Emulator(scenario_spec=scenario()) as emu, LocalPostgres(home / "postgres") as database:
+    with Emulator(scenario_spec=scenario(subscriptions, workspaces, per_workspace, sample)) as emu, LocalPostgres(home / "postgres") as database:
         emu.state.settings.lro = {"default": {"mode": "immediate"}, "compute.stop": {"mode": "seconds", "seconds": STOP_SECONDS}}
         os.environ.update(emu.env())
 
         # Baseline: one stop after another, each waited for, as a shell loop would.
         clients, sample_ws = Clients(), ResourceId.parse(_workspace(SAMPLE_SUB, 0))
         started = time.perf_counter()
-        for j in range(SAMPLE):
-            computes.stop_compute(clients, sample_ws, f"ci-000-{j:03d}")
-        per_stop = (time.perf_counter() - started) / SAMPLE
+        for j in range(sample):
+            computes.stop_compute(clients, sample_ws, _instance(subscriptions, 0, j))
+        per_stop = (time.perf_counter() - started) / sample
 
         stack = Stack(home, database, AUTH, emu.env())
         try:
@@ -151,6 +164,7 @@ def main() -> dict[str, float]:
 
             run("prefect", "work-pool", "create", POOL, "--type", "process", "--overwrite")
             run("prefect", "variable", "set", "amlops_fleet_subscriptions", "[]", "--overwrite")
+            run("app.cli", "source", "--git-repository", f"file://{ROOT}")  # workers clone this checkout's commit
             run("prefect", "--no-prompt", "deploy", "--all")
             for name in ("w1", "w2"):
                 stack.start_worker(name, "--limit", "1")  # one fleet run each: the two halves run on two workers
@@ -162,7 +176,7 @@ def main() -> dict[str, float]:
             roots.update({f"worker {n}": p.pid for n, p in stack.workers.items()})
             with httpx.Client(base_url=stack.api, auth=(user, password), timeout=30) as client, PeakMemory(roots) as memory:
                 deployment = client.get("/deployments/name/stop-computes/weekdays-berlin-stop").json()
-                halves = [[_sub(i) for i in range(SUBSCRIPTIONS) if i % 2 == k] for k in (0, 1)]
+                halves = [[_sub(i) for i in range(subscriptions) if i % 2 == k] for k in (0, 1)]
                 started = time.perf_counter()
                 runs = [str(client.post(f"/deployments/{deployment['id']}/create_flow_run", json={"parameters": {"selector": {"subscriptions": h}}}).json()["id"]) for h in halves]
                 finished = _wait_completed(client, runs)
@@ -178,20 +192,20 @@ def main() -> dict[str, float]:
     states = sorted({f["state"]["name"] for f in finished.values()})
     run_seconds = max(f["total_run_time"] for f in finished.values())
     start_up = max((datetime.fromisoformat(f["start_time"]) - datetime.fromisoformat(f["created"])).total_seconds() for f in finished.values())
-    floor = floor_seconds()
-    total = SUBSCRIPTIONS * WORKSPACES * PER_WORKSPACE
+    floor = floor_seconds(workspaces * per_workspace)
+    total = subscriptions * workspaces * per_workspace
     serial = per_stop * total
     ran_on = sorted(e["resource"]["prefect.resource.name"] for e in workers["events"])
-    print(f"stop {total:,} instances in {SUBSCRIPTIONS * WORKSPACES} workspaces across {SUBSCRIPTIONS} subscriptions, 2 flow runs on workers {ran_on}: {states}")
+    print(f"stop {total:,} instances in {subscriptions * workspaces} workspaces across {subscriptions} subscriptions, 2 flow runs on workers {ran_on}: {states}")
     print(f"  stop requests accepted              {stops:8d}")
     print(f"  wall time, submit to both done      {wall:8.1f} s")
     print(f"  longest flow run (Prefect's clock)  {run_seconds:8.1f} s")
     print(f"  longest start-up, created to Running{start_up:8.1f} s   (a worker's poll, a new process, Prefect's imports)")
-    print(f"  floor set by the write budget       {floor:8.1f} s   ((1,000 - {BURST}) / {RATE:.0f} per s, subscriptions in parallel)")
-    print(f"  ratio wall/floor                    {wall / floor:8.2f}x   goal <= 1.2x: {'met' if wall / floor <= 1.2 else 'MISSED'}")
+    print(f"  floor set by the write budget       {floor:8.1f} s   (max(0, {workspaces * per_workspace:,} - {BURST}) / {RATE:.0f} per s + {STOP_SECONDS:.0f} s, subscriptions in parallel)")
+    print(f"  ratio wall/floor                    {wall / floor:8.2f}x   goal <= 1.1x")
     print(f"  429 responses                       {throttled:8d}     goal 0")
     print(f"  Prefect task runs                   {task_runs:8d}     ({task_runs / total:.3f} per instance)")
-    print(f"  serial loop, per stop               {per_stop:8.3f} s   (measured on {SAMPLE} stops in this run)")
+    print(f"  serial loop, per stop               {per_stop:8.3f} s   (measured on {sample} stops in this run)")
     print(f"  serial loop, {total:,} stops         {serial:8.0f} s   (extrapolated)")
     print(f"  speed-up over the serial loop       {serial / wall:8.1f}x")
     print(f"  emulator requests served            {len(entries):8d}     ({len(entries) / wall:.0f} per s)")
@@ -203,8 +217,10 @@ def main() -> dict[str, float]:
     print("  per process: peak resident memory, CPU seconds during the fleet, CPU per stop:")
     for name, rss in sorted(memory.peaks.items()):
         print(f"    {name:36s} {rss / 2**20:8.0f} MiB {cpu.get(name, 0.0):8.1f} s {1000 * cpu.get(name, 0.0) / total:7.2f} ms")
+    print(goal_line("platform stops", wall / floor, 1.1))
+    print(goal_line("platform 429s", throttled, 0))
     return {"wall": wall, "floor": floor, "throttled": throttled, "task_runs": task_runs, "serial": serial}
 
 
 if __name__ == "__main__":
-    main()
+    main("--quick" in sys.argv[1:])

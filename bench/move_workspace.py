@@ -106,6 +106,7 @@ def main(quick: bool = False) -> dict[str, float]:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from amlops.emulator import Emulator
+    from amlops.move import MoveApprovals, MoveRequest
     from flows.move_workspace import move_workspace
 
     scale = 0.1 if quick else 1.0
@@ -114,7 +115,8 @@ def main(quick: bool = False) -> dict[str, float]:
         warm_up()
         started = time.perf_counter()
         report = move_workspace(
-            source=WS, target_subscription=TARGET_SUB, target_resource_group="ml-big-moved", approve_plan_as="bench", confirm_workspace="ml-big-ws", approve_private_endpoints_as="bench"
+            MoveRequest(source=WS, target_subscription=TARGET_SUB, target_resource_group="ml-big-moved"),
+            MoveApprovals(approve_plan_as="bench", confirm_workspace="ml-big-ws", approve_private_endpoints_as="bench"),
         )
         wall = time.perf_counter() - started
         requests = len(emu.log.entries)

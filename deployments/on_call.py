@@ -1,44 +1,73 @@
-"""Tell the on-call engineer when a run waits for a person: a Prefect automation with a webhook action.
+"""Tell on-call what needs them, through the channel they already watch: Prefect automations and blocks.
 
-A run that pauses or suspends for approval emits ``prefect.flow-run.Paused`` / ``prefect.flow-run.Suspended``;
-the automation reacts to either and POSTs a message (Teams, Slack or any HTTP endpoint) naming the flow,
-the run, what it waits for and a link to it in the Prefect UI (the server's PREFECT_UI_URL). The event
-carries no pause key, so the message template reads the flow run, whose paused state holds it.
-`amlops deploy` creates it when AMLOPS_ON_CALL_WEBHOOK is set; the webhook URL is stored in a Webhook
-block, whose url field Prefect keeps secret (a Teams or Slack URL is a credential).
+Three automations, each sending to every channel the operator chose (`amlops deploy --notify TYPE/NAME`,
+a Prefect block: Slack, Microsoft Teams, Mattermost, Discord, a custom webhook, SendGrid e-mail, ... as
+Prefect ships them, or a generic Webhook block):
+
+- ``amlops-waiting``: a run pauses (or suspends) for a person: the event ``amlops.approval.waiting`` the
+  approval pauses emit as they start, with the pause key and what the person is asked (Prefect's own
+  Paused/Suspended events carry no pause key), and the command that answers it;
+- ``amlops-failed``: a move or a fleet run ended Failed or Crashed;
+- ``amlops-fleet-failures``: a fleet run finished with failed instances (the event ``amlops.fleet.failures``
+  the fleet flow emits, naming them).
+
+A notification block sends its service's own message (Apprise builds Slack's, Teams' and the others'
+payloads; a custom webhook block its own template); a generic Webhook block is called with a JSON body
+(``text``, ``flow``, ``flow_run_id``, ``state``, ``pause_key``, ``url``). Every message links to the run
+in the Prefect UI (the server's PREFECT_UI_URL). AMLOPS_ON_CALL_WEBHOOK=<url> is a shortcut: `amlops
+deploy` keeps it in a Webhook block named ``amlops-on-call``, whose url field Prefect stores as a secret.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from typing import cast
+import os
+from dataclasses import dataclass
+from typing import Any, cast
 from urllib.parse import urlsplit
+from uuid import UUID
 
-from flows.approvals import PLAN_KEY, PRIVATE_ENDPOINTS_KEY
+from amlops.errors import InvalidInput
+from flows.approvals import WAITING_EVENT
+from flows.compute_power import FLEET_FAILURES_EVENT
 from tasks.common import sync_result
 
-AUTOMATION = "amlops-on-call"
 BLOCK = "amlops-on-call"
-WAITS_FOR = {
-    # pause keys of the flows' approvals -> what the person is asked
-    PLAN_KEY: "approval of the move plan (type the workspace name to confirm)",
-    PRIVATE_ENDPOINTS_KEY: "decisions on the new Pending private endpoint connections",
+WAITING, FAILED, FLEET_FAILURES = "amlops-waiting", "amlops-failed", "amlops-fleet-failures"
+AUTOMATIONS = (WAITING, FAILED, FLEET_FAILURES)
+WATCHED_FAILURES = ("move-workspace", "start-computes", "stop-computes")
+MESSAGES = {
+    WAITING: (
+        "{{ flow.name }} is waiting for a person",
+        "{{ flow.name }} run '{{ flow_run.name }}' is {{ event.payload.state }}, waiting for a person: {{ event.payload.waits_for }}"
+        ". Answer in the Prefect UI, or: amlops approve {{ flow_run.id }}",
+    ),
+    FAILED: (
+        "{{ flow.name }} {{ flow_run.state.name }}",
+        "{{ flow.name }} run '{{ flow_run.name }}' ended {{ flow_run.state.name }}: {{ flow_run.state.message }}",
+    ),
+    FLEET_FAILURES: (
+        "{{ flow.name }}: instances failed",
+        "{{ flow.name }} run '{{ flow_run.name }}' finished with {{ event.payload.failed | length }} failed instance(s): "
+        "{% for f in event.payload.failed %}{{ f.compute }} in {{ f.workspace }} ({{ f.reason }}){% if not loop.last %}; {% endif %}{% endfor %}",
+    ),
 }
 
-# The paused state's key names the form where the server keeps it; where it does not (seen: None in the
-# flow run a template reads), the flow's name still tells what is asked.
-_KEY = "flow_run.state.state_details.pause_key"
-_TEXT = (
-    "{{ flow.name }} run '{{ flow_run.name }}' is {{ flow_run.state.name }}, waiting for a person: "
-    + f"{{% if {_KEY} == '{PLAN_KEY}' or ({_KEY} != '{PRIVATE_ENDPOINTS_KEY}' and flow.name == 'move-workspace') %}}{WAITS_FOR[PLAN_KEY]}"
-    + f"{{% elif {_KEY} == '{PRIVATE_ENDPOINTS_KEY}' or flow.name == 'approve-private-endpoints' %}}{WAITS_FOR[PRIVATE_ENDPOINTS_KEY]}"
-    + "{% else %}the form in the run{% endif %}"
-    + ". Answer in the Prefect UI, or: amlops approve {{ flow_run.id }}"
-)
-PAYLOAD = (
-    '{"text": "' + _TEXT + ' {{ flow_run|ui_url }}", "flow": "{{ flow.name }}", "flow_run_id": "{{ flow_run.id }}", '
-    '"state": "{{ flow_run.state.name }}", "pause_key": "{{ flow_run.state.state_details.pause_key }}", "url": "{{ flow_run|ui_url }}"}'
-)
+
+def _json_payload(text: str) -> str:
+    """The generic webhook's body: a JSON object a Teams/Slack relay or any script reads (the text JSON-quoted,
+    since a run's state message may hold quotes or line breaks)."""
+    return (
+        '{"text": {% filter tojson %}' + text + ' {{ flow_run|ui_url }}{% endfilter %}, "flow": "{{ flow.name }}", "flow_run_id": "{{ flow_run.id }}", '
+        '"state": "{{ event.payload.state or flow_run.state.name }}", "pause_key": "{{ event.payload.pause_key or \'\' }}", "url": "{{ flow_run|ui_url }}"}'
+    )
+
+
+@dataclass(frozen=True)
+class Channel:
+    slug: str  # TYPE/NAME, as given
+    block_document_id: UUID
+    webhook: bool  # a generic Webhook block (call-webhook) rather than a notification block (send-notification)
 
 
 def _private(url: str) -> bool:
@@ -51,32 +80,93 @@ def _private(url: str) -> bool:
         return False
 
 
-def ensure_on_call_automation(webhook_url: str) -> str:
-    """Create (or replace) the automation and its webhook block; returns the automation's id."""
-    from prefect.automations import Automation
+def webhook_channel(url: str) -> str:
+    """AMLOPS_ON_CALL_WEBHOOK: a Webhook block for this URL; returns its TYPE/NAME."""
     from prefect.blocks.webhook import Webhook
-    from prefect.events.actions import CallWebhook
+
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise InvalidInput(f"AMLOPS_ON_CALL_WEBHOOK must be an http(s) URL, not {urlsplit(url).scheme or 'a bare name'}.")
+    # An address inside the network (a relay, or the test's receiver) is the operator's choice, not a redirect.
+    webhook = Webhook.model_validate({"method": "POST", "url": url, "headers": {"Content-Type": "application/json"}, "allow_private_urls": _private(url)})
+    sync_result(webhook.save(BLOCK, overwrite=True))
+    return f"webhook/{BLOCK}"
+
+
+def channels(notify: list[str]) -> list[Channel]:
+    """The blocks named TYPE/NAME (and AMLOPS_ON_CALL_WEBHOOK's), each checked to exist and to be one that sends."""
+    from prefect.blocks.core import Block
+    from prefect.blocks.notifications import NotificationBlock
+    from prefect.blocks.webhook import Webhook
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    names = list(notify)
+    for name in names:
+        if "/" not in name:
+            raise InvalidInput(f"--notify {name!r} is not TYPE/NAME of a Prefect block, such as slack-webhook/on-call (see `prefect block ls`).")
+    webhook = os.environ.get("AMLOPS_ON_CALL_WEBHOOK", "").strip()
+    if webhook:
+        names.append(webhook_channel(webhook))
+    found = []
+    with get_client(sync_client=True) as client:
+        for name in names:
+            slug, _, block_name = name.partition("/")
+            try:
+                document = client.read_block_document_by_name(block_name, slug)
+            except ObjectNotFound:
+                raise InvalidInput(f"--notify {name}: no such block; create it in the Prefect UI (Blocks) or with `prefect block create {slug}`.") from None
+            kind = Block.get_block_class_from_schema(document.block_schema) if document.block_schema else None
+            is_webhook = kind is not None and issubclass(kind, Webhook)
+            if kind is None or not (is_webhook or issubclass(kind, NotificationBlock)):
+                raise InvalidInput(f"--notify {name}: a {slug} block sends no notification; name a notification block (slack-webhook, ms-teams-webhook, custom-webhook, sendgrid-email, ...) or a webhook block.")
+            found.append(Channel(name, document.id, is_webhook))
+    return found
+
+
+def _actions(kind: str, to: list[Channel]) -> list[Any]:
+    from prefect.events.actions import CallWebhook, SendNotification
+
+    subject, body = MESSAGES[kind]
+    return [
+        CallWebhook(block_document_id=c.block_document_id, payload=_json_payload(body))
+        if c.webhook
+        else SendNotification(block_document_id=c.block_document_id, subject=subject, body=body + "\n{{ flow_run|ui_url }}")
+        for c in to
+    ]
+
+
+def _trigger(kind: str) -> Any:
     from prefect.events.schemas.automations import EventTrigger, Posture
 
-    if urlsplit(webhook_url).scheme not in ("http", "https"):
-        raise ValueError(f"AMLOPS_ON_CALL_WEBHOOK must be an http(s) URL, not {urlsplit(webhook_url).scheme or 'a bare name'}.")
-    # An address inside the network (a relay, or the test's receiver) is the operator's choice, not a redirect.
-    webhook = Webhook.model_validate({"method": "POST", "url": webhook_url, "headers": {"Content-Type": "application/json"}, "allow_private_urls": _private(webhook_url)})
-    block_id = sync_result(webhook.save(BLOCK, overwrite=True))
-    try:
-        found = cast(Automation, Automation.read(name=AUTOMATION))  # typed as the async variant only; called from sync code it returns the automation
-        found.delete()
-    except ValueError:
-        pass  # none yet
-    automation = Automation(
-        name=AUTOMATION,
-        description="Tells on-call when an amlops run waits for a person (plan approval, private endpoint decisions).",
-        trigger=EventTrigger(
-            expect={"prefect.flow-run.Paused", "prefect.flow-run.Suspended"},
-            match={"prefect.resource.id": "prefect.flow-run.*"},
-            posture=Posture.Reactive,
-            threshold=1,
-        ),
-        actions=[CallWebhook(block_document_id=block_id, payload=PAYLOAD)],
-    ).create()
-    return str(sync_result(automation).id)
+    run: dict[str, str | list[str]] = {"prefect.resource.id": "prefect.flow-run.*"}
+    if kind == WAITING:
+        return EventTrigger(expect={WAITING_EVENT}, match=run, posture=Posture.Reactive, threshold=1)
+    if kind == FAILED:
+        flows: dict[str, str | list[str]] = {"prefect.resource.role": "flow", "prefect.resource.name": list(WATCHED_FAILURES)}
+        return EventTrigger(expect={"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}, match=run, match_related=flows, posture=Posture.Reactive, threshold=1)
+    return EventTrigger(expect={FLEET_FAILURES_EVENT}, match=run, posture=Posture.Reactive, threshold=1)
+
+
+DESCRIPTIONS = {
+    WAITING: "Tells on-call when an amlops run waits for a person (plan approval, private endpoint decisions).",
+    FAILED: "Tells on-call when a move or a fleet run ends Failed or Crashed.",
+    FLEET_FAILURES: "Tells on-call when a fleet run finishes with failed instances.",
+}
+
+
+def ensure_on_call(to: list[Channel]) -> list[str]:
+    """Create (or replace) the three automations sending to these channels; none given, leave them as they are."""
+    from prefect.automations import Automation
+
+    if not to:
+        return []
+    ids = []
+    for kind in AUTOMATIONS:
+        try:
+            found = cast(Automation, Automation.read(name=kind))  # typed as the async variant only; called from sync code it returns the automation
+            found.delete()
+        except ValueError:
+            pass  # none yet
+        created = Automation(name=kind, description=DESCRIPTIONS[kind], trigger=_trigger(kind), actions=_actions(kind, to)).create()
+        ids.append(str(sync_result(created).id))
+    return ids

@@ -18,10 +18,12 @@ from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
 from prefect.states import Failed
 
+from amlops import approvers as approver_rules
 from amlops.approvals import AllowList, Decision, Verdict, check_decisions
 from amlops.errors import ApprovalTimedOut, PlanNotApproved
 from amlops.models import PrivateEndpointConnection, ResourceId
 from flows.forms import PlanApproval, connection_form, verdicts
+from flows.pauses import approval_guard
 from tasks import approvals as approval_tasks
 
 
@@ -36,6 +38,27 @@ def fail_run_with(message: str) -> None:
 # Pause keys: one per question a run may ask, stable across the re-runs a suspend causes.
 PLAN_KEY = "plan"
 PRIVATE_ENDPOINTS_KEY = "private-endpoints"
+WAITS_FOR = {
+    # pause keys of the flows' approvals (each asking is `<key>-<n>`) -> what the person is asked
+    PLAN_KEY: "approval of the move plan (type the workspace name to confirm)",
+    PRIVATE_ENDPOINTS_KEY: "decisions on the new Pending private endpoint connections",
+}
+WAITING_EVENT = "amlops.approval.waiting"  # emitted as a run pauses: its pause key and what it asks (on-call listens)
+
+
+def _announce_waiting(key: str, suspend: bool) -> None:
+    """Say which question the run is about to wait on: Prefect's Paused/Suspended events carry no pause key."""
+    from prefect.events import emit_event
+
+    context = FlowRunContext.get()
+    if not (context and context.flow_run):
+        return
+    question = next((text for prefix, text in WAITS_FOR.items() if key.startswith(prefix + "-")), "the form in the run")
+    emit_event(
+        event=WAITING_EVENT,
+        resource={"prefect.resource.id": f"prefect.flow-run.{context.flow_run.id}", "prefect.resource.name": context.flow_run.name},
+        payload={"pause_key": key, "state": "Suspended" if suspend else "Paused", "waits_for": question},
+    )
 
 
 def _paused(form: type[RunInput], description: str, timeout: int, poll_interval: int, suspend: bool, key: str) -> Any:
@@ -46,6 +69,7 @@ def _paused(form: type[RunInput], description: str, timeout: int, poll_interval:
     pauses per process, so after a resume the second question of a move would read the first one's answer.
     """
     prepared = form.with_initial_data(description=description)
+    _announce_waiting(key, suspend)
     if suspend:
         return suspend_flow_run(wait_for_input=prepared, timeout=timeout, key=key)
     return pause_flow_run(wait_for_input=prepared, timeout=timeout, poll_interval=poll_interval, key=key)
@@ -55,6 +79,14 @@ def _can_suspend() -> bool:
     """Suspending frees the process but re-runs the flow from the top: only from a deployment."""
     context = FlowRunContext.get()
     return bool(context and context.flow_run and context.flow_run.deployment_id)
+
+
+def who_may_approve() -> tuple[list[str] | None, str | None]:
+    """This run's list of approvers (the Prefect variable, per deployment) and who started it, when known."""
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        return None, None
+    return approval_guard(str(context.flow_run.id))
 
 
 def ask_until_valid(
@@ -74,6 +106,7 @@ def ask_until_valid(
     logger = get_run_logger()
     problems: list[str] = []
     suspend = _can_suspend() if suspend is None else suspend
+    allowed, starter = who_may_approve()  # every answer is checked against them, refusals and approvals alike
     attempt = 0
     while True:
         attempt += 1
@@ -81,14 +114,17 @@ def ask_until_valid(
             answer = _paused(form, describe(problems), timeout, poll_interval, suspend, f"{key}-{attempt}")
         except FlowPauseTimeout as err:
             raise ApprovalTimedOut(f"Nobody answered within {timeout} s.") from err
-        problems = problems_of(answer)
+        problems = list(dict.fromkeys(approver_rules.approver_problems(str(answer.approver), allowed, starter) + problems_of(answer)))
         if not problems:
             return answer
         logger.warning("The answer was refused, asking again: %s", "; ".join(problems))
 
 
-def approve_plan(plan_markdown: str, workspace_name: str, timeout: int, poll_interval: int = 10, approve_as: str | None = None, confirm_workspace: str | None = None) -> PlanApproval:
-    """The operator's approval of a move plan: from a policy flag for unattended runs, else a person."""
+def approve_plan(
+    plan_markdown: str, workspace_name: str, timeout: int, poll_interval: int = 10, approve_as: str | None = None, confirm_workspace: str | None = None, digest: str = ""
+) -> PlanApproval:
+    """The operator's approval of a move plan: from a policy flag for unattended runs, else a person. The question is
+    keyed by the plan's digest: a run started again after a suspend takes a stored answer only for the same plan."""
     logger = get_run_logger()
     if approve_as is not None:
         if confirm_workspace != workspace_name:
@@ -111,15 +147,23 @@ def approve_plan(plan_markdown: str, workspace_name: str, timeout: int, poll_int
         return found
 
     try:
-        answer = ask_until_valid(PlanApproval, describe, problems_of, timeout, poll_interval, key=PLAN_KEY)
+        answer = ask_until_valid(PlanApproval, describe, problems_of, timeout, poll_interval, key=f"{PLAN_KEY}-{digest}" if digest else PLAN_KEY)
     except ApprovalTimedOut as err:
         message = f"The plan was not approved: nobody answered within {timeout} s. Nothing was changed."
         fail_run_with(message)
         raise PlanNotApproved(message) from err
+    _record_plan_answer(answer)
     if not answer.approve:
         raise PlanNotApproved(f"The plan was rejected by {answer.approver or 'someone'}: {answer.reason or 'no reason given'}. Nothing was changed.")
     logger.info("Plan approved by %s: %s", answer.approver, answer.reason)
     return answer
+
+
+def _record_plan_answer(answer: PlanApproval) -> None:
+    """Who answered the plan and who started the run: a table artifact beside the decision."""
+    _, starter = who_may_approve()
+    row = {"verdict": "approve" if answer.approve else "reject", "decided_by": answer.approver, "started_by": starter or "unknown", "reason": answer.reason}
+    create_table_artifact(key="plan-decision", table=[row], description="Who decided the move plan, and who started the run")
 
 
 # -- private endpoint connections
@@ -216,9 +260,10 @@ def audit(workspace: ResourceId, decisions: list[Decision]) -> None:
     for d in decisions:
         logger.info("Connection %s: %s by %s via %s (%s) -> %s", d.connection, d.verdict, d.decided_by, d.via, d.reason, d.outcome)
     if decisions:
+        _, starter = who_may_approve()
         create_table_artifact(
             key="private-endpoint-decisions",
-            table=[d.model_dump() for d in decisions],
+            table=[{**d.model_dump(), "started_by": starter or "unknown"} for d in decisions],
             description=f"Private endpoint decisions on {workspace.name}",
         )
     else:

@@ -19,12 +19,15 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import BaseModel, Field
 
+from amlops import calendars
 from amlops.azure.clients import POOL_SIZE
 from amlops.errors import InvalidInput
 from amlops.fleet import Action, IdlePolicy, Outcome, Selector, count_results, plan_run
 from amlops.models import ResourceId
 from tasks import compute_power as t
 from tasks.common import sync_result
+
+FLEET_FAILURES_EVENT = "amlops.fleet.failures"  # a run finished with failed instances: on-call's automation listens
 
 
 class CronRule(BaseModel):
@@ -68,7 +71,7 @@ def _scheduled_at() -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _skip_reason(holidays: list[date], timezone: str, group: list[CronRule], now: datetime) -> str:
+def _skip_reason(holidays: list[calendars.Entry], timezone: str, group: list[CronRule], now: datetime) -> str:
     """Why this run should do nothing at all: a holiday, or a newer run of its group has fired."""
     from zoneinfo import ZoneInfo
 
@@ -77,8 +80,9 @@ def _skip_reason(holidays: list[date], timezone: str, group: list[CronRule], now
         local = due.astimezone(ZoneInfo(timezone))
     except (KeyError, ValueError) as err:
         raise InvalidInput(f"Unknown time zone {timezone!r}; use an IANA name such as Europe/Berlin.") from err
-    if local.date() in holidays:
-        return f"{local.date()} is a holiday in the calendar"
+    holiday = calendars.holiday_on(local.date(), holidays)
+    if holiday:
+        return f"a holiday in the calendar: {holiday}"
     newer = overtaken_by(due, now, group)
     if newer is not None:
         return f"stale: this run was due at {due.isoformat()}, and the {newer.action} schedule '{newer.cron}' ({newer.timezone}) has fired since"
@@ -90,15 +94,24 @@ def run_fleet(
     selector: Selector,
     dry_run: bool,
     idle_policy: IdlePolicy | None,
-    holidays: list[date],
+    holidays: list[calendars.Entry],
     timezone: str,
     schedule_group: list[CronRule],
     wait_seconds: float,
     capacity_retries: int,
     capacity_retry_delay: float,
+    subscriptions_variable: str | None = None,
 ) -> FleetReport:
     logger = get_run_logger()
+    if subscriptions_variable and not selector.subscriptions and not selector.workspaces:
+        selector = selector.model_copy(update={"subscriptions": _subscriptions_from(subscriptions_variable)})
+        if not selector.subscriptions:
+            skip = f"no subscriptions selected: the Prefect variable {subscriptions_variable} is unset or empty (set it: prefect variable set {subscriptions_variable} '[\"<subscription id>\"]' --overwrite)"
+            logger.warning("Doing nothing: %s", skip)
+            create_markdown_artifact(key=f"{action}-computes-summary", markdown=f"**{action}-computes did nothing**: {skip}")
+            return FleetReport(action=action, skipped_run=skip)
     selector = selector.validated()
+    holidays = calendars.validated(holidays)
     policy = idle_policy.validated() if idle_policy else None
     for rule in schedule_group:
         rule.schedule()
@@ -130,6 +143,18 @@ def run_fleet(
     return _report(action, outcomes, violations)
 
 
+def _subscriptions_from(variable: str) -> list[str]:
+    """The fleet's subscriptions from a Prefect variable (a JSON list, or one comma-separated string), read when the run starts."""
+    from prefect.variables import Variable
+
+    value: Any = Variable.get(variable, default=[])
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list):
+        raise InvalidInput(f"The Prefect variable {variable} must be a list of subscription ids, not {type(value).__name__}.")
+    return [str(v).strip() for v in value if str(v).strip()]
+
+
 def _report(action: str, outcomes: list[Outcome], violations: list[dict[str, str]]) -> FleetReport:
     counts = count_results(outcomes)
     report = FleetReport(action=action, counts=counts, outcomes=sorted(outcomes, key=lambda o: (o.result, o.workspace, o.compute)), idle_violations=violations)
@@ -137,10 +162,26 @@ def _report(action: str, outcomes: list[Outcome], violations: list[dict[str, str
     if violations:
         create_table_artifact(key=f"{action}-computes-idle-policy", table=violations, description="Instances outside the idle-shutdown policy")
     get_run_logger().info("%s-computes: %s", action, ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing selected")
-    for o in report.outcomes:
-        if o.result == "failed":
-            get_run_logger().error("%s %s: %s", o.compute, o.result, o.reason)
+    failed = [o for o in report.outcomes if o.result == "failed"]
+    for o in failed:
+        get_run_logger().error("%s %s: %s", o.compute, o.result, o.reason)
+    if failed:
+        _announce_failures(action, failed)
     return report
+
+
+def _announce_failures(action: str, failed: list[Outcome]) -> None:
+    """An event naming the failed instances, about this flow run (on-call's automation turns it into a message)."""
+    from prefect.events import emit_event
+
+    context = FlowRunContext.get()
+    if not (context and context.flow_run):
+        return
+    emit_event(
+        event=FLEET_FAILURES_EVENT,
+        resource={"prefect.resource.id": f"prefect.flow-run.{context.flow_run.id}", "prefect.resource.name": context.flow_run.name},
+        payload={"action": action, "failed": [{"workspace": o.workspace.rsplit("/", 1)[-1], "compute": o.compute, "reason": o.reason} for o in failed]},
+    )
 
 
 def _fleet_flow(action: Action) -> Any:
@@ -149,16 +190,21 @@ def _fleet_flow(action: Action) -> Any:
         selector: Selector,
         dry_run: bool = False,
         idle_policy: IdlePolicy | None = None,
-        holidays: list[date] | None = None,
+        holidays: list[date | str] | None = None,
         timezone: str = "UTC",
         schedule_group: list[CronRule] | None = None,
         wait_seconds: float = 900,
         capacity_retries: int = 2,
         capacity_retry_delay: float = 60,
+        subscriptions_variable: str | None = None,
     ) -> FleetReport:
-        return run_fleet(action, selector, dry_run, idle_policy, holidays or [], timezone, schedule_group or [], wait_seconds, capacity_retries, capacity_retry_delay)
+        return run_fleet(action, selector, dry_run, idle_policy, holidays or [], timezone, schedule_group or [], wait_seconds, capacity_retries, capacity_retry_delay, subscriptions_variable)
 
-    fleet.__doc__ = f"{action.capitalize()} the compute instances the selector names, across every workspace it covers."
+    fleet.__doc__ = (
+        f"{action.capitalize()} the compute instances the selector names, across every workspace it covers.\n\n"
+        "holidays: dates and named calendars (DE-BY, US, GB-SCT) on which a run does nothing. "
+        "subscriptions_variable: a Prefect variable (a JSON list) read when the run starts, for a selector that names nothing."
+    )
     return fleet
 
 

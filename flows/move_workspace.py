@@ -1,8 +1,10 @@
 """move-workspace: Azure's documented workspace move, automated, approved, resumable and verified.
 
-preflight -> plan -> approval -> manifest (persisted before anything is deleted) -> quiesce ->
-delete/detach compute and endpoints -> validate -> move -> recreate compute -> redeploy endpoints ->
-re-point datastores -> re-create role assignments -> approve private endpoints -> verify.
+facts (one read) -> refusals and plan (amlops.move, pure) -> approval of the plan's digest -> manifest (the plan,
+persisted before anything is deleted) -> facts read again and the plan rebuilt right before the first destructive
+step (another digest: a person is asked again, shown what changed) -> disable job schedules -> delete/detach
+compute and endpoints -> validate -> move -> the plan's items in the target (compute, endpoints, datastores, grants,
+batch deployments, identities' grants, schedules) -> private endpoint connections -> each item's own check.
 
 Every step (and every item of a many-item step) is recorded in the manifest as it completes; a run
 started again with the same parameters resumes after the last completed one. Until moveResources is
@@ -25,16 +27,14 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel
 
-from amlops.approvals import AllowList, Verdict
+from amlops.approvals import Verdict
 from amlops.azure.clients import POOL_SIZE
 from amlops.errors import (
     AmlopsError,
-    InvalidInput,
     MoveFailed,
     MoveIncomplete,
     MoveInProgress,
     MoveNeedsAPerson,
-    NotFound,
     PlanChanged,
     PreflightFailed,
     RestoreIncomplete,
@@ -44,7 +44,8 @@ from amlops.manifests import LeaseKeeper, ManifestStore, open_store
 from amlops.move import (
     STEPS,
     Check,
-    Inventory,
+    MoveApprovals,
+    MoveFacts,
     MoveManifest,
     MovePlan,
     MoveRequest,
@@ -52,15 +53,13 @@ from amlops.move import (
     Step,
     after_move_sent,
     build_plan,
+    changes,
     checks_markdown,
-    datastores_to_repoint,
     plan_markdown,
-    previously_approved,
+    refusals,
     replaced_identities,
-    resources_to_move,
     verify,
 )
-from amlops.rebase import batch_repoints, rebase_assignments, rebase_endpoint
 from flows import approvals
 from tasks import move as t
 from tasks.common import sync_result
@@ -124,40 +123,11 @@ class Ledger:
 
 
 @flow(name="move-workspace", task_runner=ThreadPoolTaskRunner(max_workers=POOL_SIZE), log_prints=True)  # type: ignore[arg-type]  # Prefect types flow(task_runner=) as TaskRunner[PrefectFuture], invariant: its own ThreadPoolTaskRunner does not fit
-def move_workspace(
-    source: str,
-    target_subscription: str,
-    target_resource_group: str,
-    include_associated: bool = True,
-    dry_run: bool = False,
-    require_approval: bool = True,
-    private_endpoint_allow_list: AllowList | None = None,
-    quiesce_window_minutes: int = 60,
-    allow_missing_metrics: bool = False,
-    recreate_compute: bool = True,
-    redeploy_endpoints: bool = True,
-    etag_conflict_policy: Literal["report", "rename"] = "report",
-    move_shared: list[str] | None = None,
-    approve_plan_as: str | None = None,
-    confirm_workspace: str | None = None,
-    approve_private_endpoints_as: str | None = None,
-    approval_timeout_seconds: int = 3600,
-    approval_poll_seconds: int = 10,
-) -> MoveReport:
+def move_workspace(request: MoveRequest, approvals: MoveApprovals | None = None) -> MoveReport:
+    """What to move (one form: MoveRequest) and how people are asked (MoveApprovals)."""
     logger = get_run_logger()
-    request = MoveRequest(
-        source=source,
-        target_subscription=target_subscription,
-        target_resource_group=target_resource_group,
-        include_associated=include_associated,
-        recreate_compute=recreate_compute,
-        redeploy_endpoints=redeploy_endpoints,
-        quiesce_window_minutes=quiesce_window_minutes,
-        allow_missing_metrics=allow_missing_metrics,
-        private_endpoint_allow_list=private_endpoint_allow_list or AllowList(),
-        etag_conflict_policy=etag_conflict_policy,
-        move_shared=move_shared or [],
-    ).validated()
+    asks = approvals or MoveApprovals()
+    dry_run, request = request.dry_run, request.model_copy(update={"dry_run": False}).validated()
     store = open_store()  # a blob container shared by the team's workers when AMLOPS_STATE_URL names one
     manifest = store.load(request.move_id)
     if manifest is not None and manifest.status == "restored":
@@ -165,24 +135,27 @@ def move_workspace(
         manifest = None
     if dry_run:
         if manifest is None:
-            plan, _ = _prepare(request, True, require_approval, approve_plan_as, confirm_workspace, approval_timeout_seconds, approval_poll_seconds)
+            plan, _ = _prepare(request, asks, dry_run=True)
             return MoveReport(move_id=request.move_id, status="planned", source=request.source, target=str(request.target_id), plan=plan, notes=["dry run: nothing was changed"])
-        plan = build_plan(manifest.request, manifest.inventory)
-        return MoveReport(move_id=manifest.move_id, status="planned", source=request.source, target=str(request.target_id), plan=plan, notes=[f"a move is under way; done so far: {manifest.steps_done}"])
+        return MoveReport(move_id=manifest.move_id, status="planned", source=request.source, target=str(request.target_id), plan=manifest.plan, notes=[f"a move is under way; done so far: {manifest.steps_done}"])
 
     run_id = _run_id()
     # Taken before the plan waits for a person, and renewed all the while: two runs never both act.
     store.acquire(request.source, request.move_id, run_id)
     try:
         with LeaseKeeper(store, request.source, run_id) as lease:
+            fresh = manifest is None
             if manifest is None:
-                _, manifest = _prepare(request, False, require_approval, approve_plan_as, confirm_workspace, approval_timeout_seconds, approval_poll_seconds)
+                _, manifest = _prepare(request, asks)
                 assert manifest is not None
                 store.save(manifest)
                 logger.info("Manifest %s saved to %s before anything is deleted", manifest.move_id, store.path(manifest.move_id))
             else:
                 logger.info("Resuming move %s after steps %s", manifest.move_id, [s.value for s in manifest.steps_done])
-            report = _execute(Ledger(store, manifest, lease), approve_private_endpoints_as, approval_timeout_seconds, approval_poll_seconds)
+            # Facts read moments ago and a plan approved unattended need no second read; a person's wait, or a
+            # resumed run, does.
+            just_read = fresh and (asks.approve_plan_as is not None or not asks.require_approval)
+            report = _execute(Ledger(store, manifest, lease), asks, just_read)
     except Exception:
         store.release(request.source, run_id)
         raise
@@ -191,46 +164,68 @@ def move_workspace(
     return report
 
 
-def _prepare(
-    request: MoveRequest, dry_run: bool, require_approval: bool, approve_as: str | None, confirm: str | None, timeout: int, poll: int
-) -> tuple[MovePlan, MoveManifest | None]:
-    """Preflight, plan and approval: reads only. Returns the manifest to persist, or None for a dry run."""
-    logger = get_run_logger()
-    try:
-        inventory: Inventory = t.snapshot_workspace(request.source_id)
-    except NotFound as err:
-        raise InvalidInput(f"Workspace {request.source} does not exist; check the resource id (az ml workspace show).") from err
-    _refuse(t.preflight_move(request, inventory), "preflight")
-    _refuse(t.quiesce_check(request.source_id, [e.name for e in inventory.online_endpoints], request.quiesce_window_minutes, request.allow_missing_metrics), "the workspace is in use")
-    plan = build_plan(request, inventory)
-    markdown = plan_markdown(plan)
-    create_markdown_artifact(key="move-plan", markdown=markdown, description=f"Plan of move {plan.move_id}")
+def _facts(request: MoveRequest, window_minutes: float, what: str) -> MoveFacts:
+    """The facts, read once; refused here (nothing written) when any rule of amlops.move.preflight says so."""
+    facts: MoveFacts = t.read_facts(request, window_minutes)
+    _refuse(refusals(request, facts), what)
+    return facts
+
+
+def _show(plan: MovePlan, changed: list[str] | None = None) -> str:
+    markdown = plan_markdown(plan, changed)
+    create_markdown_artifact(key="move-plan", markdown=markdown, description=f"Plan of move {plan.move_id}, digest {plan.digest}")
     print(markdown)
+    return markdown
+
+
+def _approval(plan: MovePlan, markdown: str, workspace_name: str, asks: MoveApprovals) -> str:
+    """A person's approval of this plan (its digest), or the unattended answer; who approved, in words."""
+    if not asks.require_approval:
+        return f"not required (digest {plan.digest})"
+    answer = approvals.approve_plan(markdown, workspace_name, asks.timeout_seconds, asks.poll_seconds, asks.approve_plan_as, asks.confirm_workspace, digest=plan.digest)
+    return f"{answer.approver}: {answer.reason} (digest {plan.digest})"
+
+
+def _prepare(request: MoveRequest, asks: MoveApprovals, dry_run: bool = False) -> tuple[MovePlan, MoveManifest | None]:
+    """Facts, refusals, plan and approval: reads only. Returns the manifest to persist, or None for a dry run."""
+    facts = _facts(request, request.quiesce_window_minutes, "preflight")
+    plan = build_plan(request, facts.inventory)
+    markdown = _show(plan)
     if dry_run:
-        logger.info("Dry run: stopping after the plan; nothing was changed.")
+        get_run_logger().info("Dry run: stopping after the plan; nothing was changed.")
         return plan, None
-    approver, quiesced = "not required", True
-    if require_approval:
-        answer = approvals.approve_plan(markdown, inventory.workspace.name, timeout, poll, approve_as, confirm)
-        approver = f"{answer.approver}: {answer.reason}"
-        if approve_as is None:  # time passed while a person read the plan: read the workspace again
-            quiesced = False  # and check the quiesce gate again after the manifest is saved
-            fresh = t.snapshot_workspace(request.source_id)
-            if build_plan(request, fresh) != plan:
-                raise PlanChanged("The workspace changed while the plan waited for approval; run the move again to see the new plan.")
-            inventory = fresh
-    manifest = MoveManifest(move_id=request.move_id, request=request, inventory=inventory, resources=resources_to_move(request, inventory.workspace), approved_by=approver)
-    manifest = manifest.with_step(Step.SNAPSHOT)
-    if quiesced:
-        manifest = manifest.with_step(Step.QUIESCE).model_copy(update={"quiesced_at": _now()})
-    return plan, manifest
+    approver = _approval(plan, markdown, facts.inventory.workspace.name, asks)
+    manifest = MoveManifest(move_id=request.move_id, request=request, inventory=facts.inventory, plan=plan, approved_digest=plan.digest, approved_by=approver, quiesced_at=_now())
+    return plan, manifest.with_step(Step.SNAPSHOT)
+
+
+# How often the workspace may change under a waiting plan before the run stops asking.
+PLAN_ASKS = 3
+
+
+def _confirm_plan(ledger: Ledger, asks: MoveApprovals) -> None:
+    """Right before the first destructive step: read the facts again and rebuild the plan. The same digest: go on.
+    Another: nothing destructive happens; a person is asked again, shown what changed, and the new plan is what runs."""
+    for _ in range(PLAN_ASKS):
+        m = ledger.manifest
+        facts = _facts(m.request, _since_quiesced_minutes(m), "the workspace was used again since the plan was made")
+        plan = build_plan(m.request, facts.inventory)
+        if plan.digest == m.approved_digest:
+            ledger.update(inventory=facts.inventory, plan=plan, quiesced_at=_now())
+            ledger.step(Step.QUIESCE)
+            return
+        changed = changes(m.plan, plan)
+        get_run_logger().warning("The workspace changed since the plan was approved; asking again before anything is deleted: %s", "; ".join(changed))
+        approver = _approval(plan, _show(plan, changed), facts.inventory.workspace.name, asks)
+        ledger.update(inventory=facts.inventory, plan=plan, approved_digest=plan.digest, approved_by=approver, quiesced_at=_now())
+    raise PlanChanged(f"The workspace kept changing while its plan waited ({PLAN_ASKS} approvals); nothing was deleted. Run the move again once it is settled.")
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _execute(ledger: Ledger, approve_pe_as: str | None, timeout: int, poll: int) -> MoveReport:
+def _execute(ledger: Ledger, asks: MoveApprovals, just_read: bool = False) -> MoveReport:
     if ledger.manifest.status == "restoring":  # a run stopped while putting the source back
         where = t.workspace_location(ledger.manifest.request)
         if where == "target":  # Azure's "failed" was wrong after all: the move happened; rebuild there
@@ -242,7 +237,7 @@ def _execute(ledger: Ledger, approve_pe_as: str | None, timeout: int, poll: int)
             raise MoveNeedsAPerson(f"The workspace is in neither {ledger.manifest.request.source} nor the target; nothing was touched.")
     if not ledger.manifest.done(Step.MOVE):
         try:
-            _teardown(ledger)
+            _teardown(ledger, asks, just_read)
             _move(ledger)
         except AmlopsError as err:
             # Restore only when the move cannot be running or done: never sent, or Azure said it failed.
@@ -250,33 +245,29 @@ def _execute(ledger: Ledger, approve_pe_as: str | None, timeout: int, poll: int)
                 raise
             _restore_source(ledger, err)
     problems = _rebuild(ledger)
-    _approve_private_endpoints(ledger, approve_pe_as, timeout, poll)
+    _approve_private_endpoints(ledger, asks)
     return _finish(ledger, problems)
 
 
 # -- before the move: everything here can still be undone
 
 
-def _teardown(ledger: Ledger) -> None:
+def _teardown(ledger: Ledger, asks: MoveApprovals, just_read: bool) -> None:
+    if just_read:
+        ledger.step(Step.QUIESCE)  # the facts of this very run's plan, read seconds ago
+    elif not ledger.manifest.destroyed_anything():
+        _confirm_plan(ledger, asks)
     m = ledger.manifest
-    request, inv, source = m.request, m.inventory, m.request.source_id
-    endpoints = [e.name for e in inv.online_endpoints]
-    if not m.done(Step.QUIESCE):
-        _refuse(t.quiesce_check(source, endpoints, request.quiesce_window_minutes, request.allow_missing_metrics), "the workspace is in use")
-        ledger.update(quiesced_at=_now())
-        ledger.step(Step.QUIESCE)
-    elif not (m.done(Step.DELETE_ENDPOINTS) or m.items_done.get(Step.DELETE_ENDPOINTS)):
-        # The gate passed earlier (before the approval wait, or in a run that died): the last moment the
-        # endpoints surely exist is now, so look again at their traffic since then, and at jobs.
-        _refuse(t.quiesce_check(source, endpoints, _since_quiesced_minutes(m), request.allow_missing_metrics), "the workspace was used again since the quiesce gate")
-    if not m.done(Step.PAUSE_JOB_SCHEDULES):  # issue 10: no schedule starts a job mid-move
-        if inv.job_schedules:
-            t.pause_job_schedules(source, inv.job_schedules)
+    plan, source = m.plan, m.request.source_id
+    if not m.done(Step.PAUSE_JOB_SCHEDULES):  # no schedule starts a job mid-move
+        enabled = [s.name for s in plan.schedules if s.enabled]
+        if enabled:
+            t.pause_job_schedules(source, enabled)
         ledger.step(Step.PAUSE_JOB_SCHEDULES)
     # Independent of each other: compute and endpoints go at the same time.
     deleting = {
-        Step.DELETE_COMPUTE: {c.name: t.delete_compute.submit(source, c) for c in inv.computes if not m.item_done(Step.DELETE_COMPUTE, c.name)},
-        Step.DELETE_ENDPOINTS: {e.name: t.delete_online_endpoint.submit(source, e.name) for e in inv.online_endpoints if not m.item_done(Step.DELETE_ENDPOINTS, e.name)},
+        Step.DELETE_COMPUTE: {c.name: t.delete_compute.submit(source, c.spec) for c in plan.computes if not m.item_done(Step.DELETE_COMPUTE, c.name)},
+        Step.DELETE_ENDPOINTS: {e.name: t.delete_online_endpoint.submit(source, e.name) for e in plan.online_endpoints if not m.item_done(Step.DELETE_ENDPOINTS, e.name)},
     }
     for step, futures in deleting.items():
         if m.done(step):
@@ -305,7 +296,7 @@ def _move(ledger: Ledger) -> None:
             t.ensure_target_group(request, m.inventory.workspace.location)
             # Immediately before the move: no job started since the gate. (Endpoint traffic was read again
             # just before the endpoints were deleted; deleted endpoints serve nothing.)
-            _refuse(t.quiesce_check(request.source_id, [], 0, request.allow_missing_metrics), "the workspace was used again before the move")
+            _refuse(t.quiesce_check(request), "the workspace was used again before the move")
             t.validate_move(request, m.resources)
             ledger.step(Step.VALIDATE)
             ledger.update(move_sent=True, move_operation="")  # the intent, recorded before the request leaves
@@ -343,8 +334,9 @@ def _restore_source(ledger: Ledger, reason: AmlopsError) -> None:
     computes = {c.name: t.recreate_compute.submit(source, c, location) for c in inv.computes if not have.has_compute(c.name)}
     online = {e.name: t.redeploy_online_endpoint.submit(source, e, location) for e in inv.online_endpoints if not have.has_endpoint(e)}
     problems = _collect(None, None, computes) + _collect(None, None, online)
-    if inv.job_schedules:  # issue 10: what the move paused runs again in the source
-        problems += _collect(None, None, {"job schedules": t.resume_job_schedules.submit(source, inv.job_schedules)})
+    enabled = [s.name for s in ledger.manifest.plan.schedules if s.enabled]
+    if enabled:  # what the move paused runs again in the source
+        problems += _collect(None, None, {"job schedules": t.resume_job_schedules.submit(source, enabled)})
     if problems:  # stays 'restoring': the next run finishes the restore before anything else
         raise RestoreIncomplete(f"The move stopped before Azure moved anything ({reason}), and putting back the source left work: " + "; ".join(problems)) from reason
     ledger.manifest = ledger.manifest.restarted()
@@ -357,40 +349,28 @@ def _restore_source(ledger: Ledger, reason: AmlopsError) -> None:
 
 
 def _rebuild(ledger: Ledger) -> list[str]:
-    """The rebuild steps are independent: submitted together, each item recorded as it succeeds."""
+    """The plan's items in the target. Independent steps are submitted together, each item recorded as it succeeds."""
     m = ledger.manifest
-    request, inv, target = m.request, m.inventory, m.request.target_id
-    location = inv.workspace.location
+    request, plan, target = m.request, m.plan, m.request.target_id
+    location = m.inventory.workspace.location
     have = t.observe_rebuild(target)  # one read per kind, so a resumed run re-creates only what is missing
     rename = request.etag_conflict_policy == "rename"
-    wanted = {d.name for d in datastores_to_repoint(request, inv, m.resources)}
-    moved = (m.resources, request.source_id.group_id, request.target_group_id)  # issue 10: what ARM rebased, ours to rebase too
-    replaced = set(replaced_identities(m).values())  # their grants go to the new identities, by the re-grant step
-    gone = {p.lower() for p in inv.gone_principals or []}  # deleted from the directory, seen before the move
-    grants = [g for g in rebase_assignments(inv.role_assignments, *moved, request.target_subscription, replaced) if g.principal_id.lower() not in gone]
-    if gone - {p.lower() for p in m.gone_principals}:
-        _record_gone_principals(ledger, {a.grant: t.SKIPPED_GONE for a in inv.role_assignments if a.principal_id.lower() in gone})
-    steps: list[tuple[Step, bool, dict[str, Callable[[], PrefectFuture[Any]]]]] = [
-        (Step.RECREATE_COMPUTE, request.recreate_compute, {
-            c.name: partial(t.recreate_compute.submit, target, c, location, rename_on_conflict=rename, name=m.renamed_computes.get(c.name, c.name))
-            for c in inv.computes
-        }),
-        (Step.REDEPLOY_ENDPOINTS, request.redeploy_endpoints, {
-            e.name: partial(t.redeploy_online_endpoint.submit, target, rebase_endpoint(e, *moved), location) for e in inv.online_endpoints if not have.has_endpoint(e)
-        }),
-        (Step.REPOINT_DATASTORES, True, {
+    repoint = {i.name for i in plan.datastores if i.action == "re-point"}
+    steps: dict[Step, dict[str, Callable[[], PrefectFuture[Any]]]] = {
+        Step.RECREATE_COMPUTE: {
+            c.name: partial(t.recreate_compute.submit, target, c.spec, location, rename_on_conflict=rename, name=m.renamed_computes.get(c.name, c.name))
+            for c in plan.computes if c.action in ("re-create", "re-attach")
+        },
+        Step.REDEPLOY_ENDPOINTS: {
+            e.name: partial(t.redeploy_online_endpoint.submit, target, e.endpoint, location) for e in plan.online_endpoints if e.action == "redeploy" and not have.has_endpoint(e.endpoint)
+        },
+        Step.REPOINT_DATASTORES: {
             d.name: partial(t.repoint_datastore.submit, target, d, target.subscription, target.resource_group)
-            for d in have.datastores if d.name in wanted and not d.points_at(target.subscription, target.resource_group)
-        }),
-        (Step.RECREATE_ROLE_ASSIGNMENTS, True, {
-            a.grant: partial(t.recreate_role_assignment.submit, a) for a in grants
-        }),
-    ]  # fmt: skip
-    running = {
-        step: {key: submit() for key, submit in items.items() if not m.item_done(step, key)}
-        for step, enabled, items in steps
-        if enabled and not m.done(step)
-    }
+            for d in have.datastores if d.name in repoint and not d.points_at(target.subscription, target.resource_group)
+        },
+        Step.RECREATE_ROLE_ASSIGNMENTS: {g.key: partial(t.recreate_role_assignment.submit, g.grant) for g in plan.grants_to("re-create")},
+    }  # fmt: skip
+    running = {step: {key: submit() for key, submit in items.items() if not m.item_done(step, key)} for step, items in steps.items() if not m.done(step)}
     problems: list[str] = []
     for step, futures in running.items():
         results: dict[str, Any] = {}
@@ -400,12 +380,12 @@ def _rebuild(ledger: Ledger) -> list[str]:
             _record_gone_principals(ledger, results)
         if not failures:
             ledger.step(step)
-    return problems + _rebuild_what_carries_a_subscription(ledger, moved)
+    return problems + _rebuild_what_carries_a_subscription(ledger)
 
 
 def _record_gone_principals(ledger: Ledger, results: dict[str, Any]) -> None:
-    """Grants skipped because their principal was deleted from the directory: recorded, so the verification and the
-    report say why they are not there, and nobody is asked to grant them again."""
+    """Grants skipped because ARM found their principal deleted (PrincipalNotFound) where the directory could not be
+    read before: recorded, so the verification and the report say why they are not there."""
     skipped = [key for key, said in results.items() if str(said).startswith(t.SKIPPED_GONE)]
     gone = sorted({key.split(" as ")[0] for key in skipped})
     if gone:
@@ -413,14 +393,16 @@ def _record_gone_principals(ledger: Ledger, results: dict[str, Any]) -> None:
         ledger.update(gone_principals=sorted({*ledger.manifest.gone_principals, *gone}), notes=[*ledger.manifest.notes, *notes])
 
 
-def _rebuild_what_carries_a_subscription(ledger: Ledger, moved: tuple[list[str], str, str]) -> list[str]:
-    """Issue 10, after compute is back: batch deployments re-pointed, grants of replaced identities given to
-    their successors, job schedules enabled again."""
+def _rebuild_what_carries_a_subscription(ledger: Ledger) -> list[str]:
+    """After compute is back: batch deployments re-pointed, grants of replaced identities given to their successors,
+    job schedules enabled again."""
     m = ledger.manifest
-    inv, target = m.inventory, m.request.target_id
+    request, plan, target = m.request, m.plan, m.request.target_id
+    moved = (plan.move, request.source_id.group_id, request.target_group_id)
     problems: list[str] = []
     if not m.done(Step.REPOINT_BATCH_DEPLOYMENTS):
-        repoint = {f"{e}/{d.name}": t.repoint_batch_deployment.submit(target, e, d, inv.workspace.location) for e, d in batch_repoints(inv.batch_endpoints, *moved)}
+        location = m.inventory.workspace.location
+        repoint = {b.name: t.repoint_batch_deployment.submit(target, b.endpoint, b.deployment, location) for b in plan.batch_deployments if not m.item_done(Step.REPOINT_BATCH_DEPLOYMENTS, b.name)}
         failures = _collect(ledger, Step.REPOINT_BATCH_DEPLOYMENTS, repoint)
         problems += failures
         if not failures:
@@ -429,7 +411,7 @@ def _rebuild_what_carries_a_subscription(ledger: Ledger, moved: tuple[list[str],
         before = replaced_identities(ledger.manifest)  # after the rebuild: under the names computes live under now
         if before:
             try:
-                done = t.regrant_replaced_identities(target, before, inv.role_assignments, *moved)
+                done = t.regrant_replaced_identities(target, before, m.inventory.role_assignments, *moved)
             except AmlopsError as err:  # after the move failures are reported, not raised; the next run tries again
                 problems.append(f"grants of replaced identities: {err}")
             else:
@@ -441,7 +423,8 @@ def _rebuild_what_carries_a_subscription(ledger: Ledger, moved: tuple[list[str],
         else:
             ledger.step(Step.REGRANT_IDENTITIES)
     if not m.done(Step.RESUME_JOB_SCHEDULES):
-        schedules = {"job schedules": t.resume_job_schedules.submit(target, inv.job_schedules)} if inv.job_schedules else {}
+        enabled = [s.name for s in plan.schedules if s.enabled]
+        schedules = {"job schedules": t.resume_job_schedules.submit(target, enabled)} if enabled else {}
         failures = _collect(ledger, Step.RESUME_JOB_SCHEDULES, schedules)
         problems += failures
         if not failures:
@@ -473,12 +456,13 @@ def _collect(ledger: Ledger | None, step: Step | None, futures: dict[str, Prefec
     return failures
 
 
-def _approve_private_endpoints(ledger: Ledger, approve_pe_as: str | None, timeout: int, poll: int) -> None:
+def _approve_private_endpoints(ledger: Ledger, asks: MoveApprovals) -> None:
     m = ledger.manifest
     if m.done(Step.APPROVE_PRIVATE_ENDPOINTS):
         return
-    rest: tuple[str, Verdict] | None = (approve_pe_as, "approve") if approve_pe_as else None
-    decisions = approvals.decide_private_endpoints(m.request.target_id, m.request.private_endpoint_allow_list, timeout, poll, rest, previously_approved(m.inventory))
+    approve_as = asks.approve_private_endpoints_as
+    rest: tuple[str, Verdict] | None = (approve_as, "approve") if approve_as else None
+    decisions = approvals.decide_private_endpoints(m.request.target_id, m.request.private_endpoint_allow_list, asks.timeout_seconds, asks.poll_seconds, rest, m.plan.approvable_endpoints())
     ledger.update(decisions=[*m.decisions, *decisions])
     ledger.step(Step.APPROVE_PRIVATE_ENDPOINTS)
 
@@ -495,7 +479,8 @@ def _finish(ledger: Ledger, problems: list[str]) -> MoveReport:
     status: Literal["completed", "incomplete"] = "completed" if not left else "incomplete"
     ledger.update(status=status)
     ledger.step(Step.VERIFY)
-    report = MoveReport(move_id=m.move_id, status=status, source=request.source, target=str(target), checks=checks, notes=problems + ledger.manifest.notes)
+    skipped = [f"grant {g.key} skipped: {g.reason}" for g in m.plan.grants_to("skip")]
+    report = MoveReport(move_id=m.move_id, status=status, source=request.source, target=str(target), checks=checks, notes=problems + skipped + ledger.manifest.notes)
     if left:
         todo = "\n".join(f"- {c.kind} {c.name}: {c.action}" for c in left)
         raise MoveIncomplete(f"Move {m.move_id} finished with {len(left)} item(s) left for a person:\n{todo}")

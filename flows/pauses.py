@@ -15,6 +15,7 @@ from prefect.client.schemas.sorting import FlowRunSort
 from prefect.flow_runs import resume_flow_run
 from prefect.settings import PREFECT_CLIENT_RETRY_EXTRA_CODES, temporary_settings
 
+from amlops import approvers as approver_rules
 from amlops.errors import InvalidInput
 from flows import forms
 
@@ -36,6 +37,12 @@ class PausedRun:
     form_title: str
     fields: dict[str, dict[str, Any]]  # field name -> its JSON schema (title, enum, description)
     description: str
+
+    @property
+    def asks(self) -> list[str]:
+        """What the form asks, as `amlops approve` names it: connection names (for --decide), else field names."""
+        connections = forms.connections_asked(self.fields)
+        return [*connections, *(n for n in self.fields if not n.startswith(forms.CONNECTION_PREFIX))] if connections else list(self.fields)
 
 
 def _read_input(client: Any, run_id: UUID, key: str | None) -> Any:
@@ -78,13 +85,30 @@ def answer_for(run: PausedRun, approve: bool, approver: str, reason: str, worksp
         raise InvalidInput(f"Run {run.id}: {err}") from err
 
 
+def approval_guard(run_id: str) -> tuple[list[str] | None, str | None]:
+    """Who may answer this run (the variable's list for its deployment, None: anyone) and who started it, when known."""
+    from prefect.variables import Variable
+
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(UUID(run_id))
+        flow = client.read_flow(run.flow_id).name
+        deployment = client.read_deployment(run.deployment_id).name if run.deployment_id else None
+    allowed = approver_rules.approvers_for(Variable.get(approver_rules.VARIABLE, default=None), flow, deployment)
+    created = run.created_by
+    starter = approver_rules.starter_of(created.type if created else None, created.display_value if created else None, list(run.tags or []))
+    return allowed, starter
+
+
 def answer(run_id: str, approve: bool, approver: str, reason: str, workspace_name: str = "", decisions: dict[str, str] | None = None) -> None:
     runs = {r.id: r for r in list_paused()}
     run = runs.get(run_id)
     if run is None:
         raise InvalidInput(f"Flow run {run_id} is not paused waiting for a person. Waiting: {sorted(runs) or 'none'} (see `amlops pending`).")
-    run_input = answer_for(run, approve, approver, reason, workspace_name, decisions or {})
     with busy_server_retries():
+        refused = approver_rules.approver_problems(approver, *approval_guard(run_id)) if approver.strip() else []
+        if refused:  # the run would refuse it and ask again: say so here, before anything is sent
+            raise InvalidInput(f"Run {run_id} does not take this answer: {'; '.join(refused)}.")
+        run_input = answer_for(run, approve, approver, reason, workspace_name, decisions or {})
         key = _response_key(UUID(run_id))
         try:
             resume_flow_run(UUID(run_id), run_input=run_input)

@@ -21,7 +21,7 @@ from prefect.context import TaskRunContext
 
 from amlops.azure import computes, jobs, operations, workspaces
 from amlops.errors import AmlopsError, Conflict, InvalidInput, NotFound, TimedOut, Unconfirmed
-from amlops.fleet import CAPACITY_CODES, TARGET_STATES, Action, Outcome, Result, Selector, Survey, decide
+from amlops.fleet import CAPACITY_CODES, FINAL_STATES, TARGET_STATES, Action, Outcome, Result, Selector, Survey, decide, power_action_failed
 from amlops.models import ResourceId
 from tasks.common import TASK_DEFAULTS, clients
 
@@ -29,6 +29,7 @@ from tasks.common import TASK_DEFAULTS, clients
 # ARM's write budget (10 a second per subscription) busy with room to spare, and their shared re-reads of
 # running jobs (one list per workspace every JOBS_MAX_AGE) small beside the read budget.
 WORKSPACES_AT_ONCE = 4
+MIN_LIST_INTERVAL, LISTS_PER_SECOND = 5.0, 5.0  # how often a workspace's open operations are looked at (below)
 
 
 class Progress:
@@ -66,7 +67,6 @@ def survey_subscription(workspaces: list[ResourceId]) -> list[Survey]:
 
 
 UNCONFIRMED_LIMIT = 5  # requests of one instance whose answer was lost before its outcome is failed
-FINAL_STATES = {"start": "Running", "stop": "Stopped"}
 JOBS_MAX_AGE = 5.0  # seconds a workspace's active-job list is reused by the re-checks of its instances
 
 
@@ -105,14 +105,20 @@ def recheck_before_stop(c: Any, workspace: ResourceId, name: str, active: _Activ
 
 @dataclass
 class _Waiting:
-    """An instance between requests: its operation running at Azure, or its next capacity attempt not yet due."""
+    """An instance between requests: its operation running at Azure, its next capacity attempt not yet due, or
+    (``unconfirmed``, no op) a request whose answer was lost, to be looked up in the workspace's next list."""
 
     name: str
     due: float  # monotonic time of the next request for it
     started: float
     attempt: int = 0
-    op: operations.Operation | None = None  # None: start (again) when due
+    op: operations.Operation | None = None  # None: start (again) when due, or look first if unconfirmed
     unconfirmed: int = 0  # requests whose answer was lost: the instance is looked at before anything is sent again
+
+    @property
+    def followed(self) -> bool:
+        """Settled by the workspace's list: an operation Azure accepted, or a request whose answer was lost."""
+        return self.op is not None or self.unconfirmed > 0
 
 
 class _Batch:
@@ -121,15 +127,17 @@ class _Batch:
     requests. Waiting costs no thread, so hundreds of operations can be open at once; the pace is ARM's
     budget (the clients' pacing), not the number of threads."""
 
-    def __init__(self, workspace: ResourceId, action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float, on_done: Any) -> None:
+    def __init__(
+        self, workspace: ResourceId, action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float, on_done: Any, list_interval: float = 5.0
+    ) -> None:
         self.c = clients()
         self.workspace, self.action, self.wait_seconds = workspace, action, wait_seconds
         self.capacity_retries, self.capacity_delay = capacity_retries, capacity_delay
         self.active = _ActiveJobs(workspace)
-        self.look_seconds = max(0.2, self.c.poll_seconds)  # between looks at an instance whose answer was lost
         self.waiting: list[_Waiting] = []
         self.outcomes: dict[str, Outcome] = {}
         self._on_done = on_done
+        self.list_interval = list_interval
 
     def _outcome(self, name: str, result: Result, reason: str = "") -> None:
         self.outcomes[name] = Outcome(workspace=str(self.workspace), compute=name, action=self.action, result=result, reason=reason)
@@ -137,15 +145,26 @@ class _Batch:
 
     def begin(self, name: str) -> None:
         """Re-read a stop's instance, then send the request (a first attempt)."""
-        if self.action == "stop":
-            try:
-                changed = recheck_before_stop(self.c, self.workspace, name, self.active)
-            except NotFound:
-                return self._outcome(name, "skipped", "deleted meanwhile")
-            if changed is not None:
-                self.outcomes[name] = changed
-                return self._on_done()
-        self._send(_Waiting(name, 0.0, time.monotonic()))
+        item = _Waiting(name, 0.0, time.monotonic())
+        if self.action == "stop" and not self._still_to_stop(item):
+            return
+        self._send(item)
+
+    def _still_to_stop(self, item: _Waiting) -> bool:
+        """Is the instance still to be stopped, read again right before the request? Otherwise its outcome is set."""
+        try:
+            changed = recheck_before_stop(self.c, self.workspace, item.name, self.active)
+        except NotFound:
+            self._outcome(item.name, "skipped", "deleted meanwhile")
+            return False
+        except AmlopsError as err:
+            self._failed(item, err)
+            return False
+        if changed is not None:
+            self.outcomes[item.name] = changed
+            self._on_done()
+            return False
+        return True
 
     def _send(self, item: _Waiting) -> None:
         try:
@@ -158,36 +177,25 @@ class _Batch:
             return self._failed(item, err)
         if item.op is None:
             return self._outcome(item.name, "started" if self.action == "start" else "stopped")
-        item.due = time.monotonic() + item.op.retry_after
+        item.due = time.monotonic() + max(item.op.retry_after, self.list_interval)
         self.waiting.append(item)
 
     def _look_later(self, item: _Waiting, err: Unconfirmed) -> None:
-        """The answer to a start or stop was lost (a 5xx, a dropped connection): Azure may have acted. Look at
-        the instance when due; send again only if it did not change (amlops.azure.retry)."""
+        """The answer to a start or stop was lost (a 5xx, a dropped connection): Azure may have acted. The
+        workspace's next list, list_interval on, shows whether it did (``_settle_from_list``); it is sent again
+        only if the instance did not change (amlops.azure.retry)."""
         item.unconfirmed += 1
         if item.unconfirmed >= UNCONFIRMED_LIMIT:
             return self._outcome(item.name, "failed", f"{err.code}: {err.message} ({UNCONFIRMED_LIMIT} answers lost)")
-        item.op, item.due = None, time.monotonic() + self.look_seconds
+        item.op, item.due = None, time.monotonic() + self.list_interval
         self.waiting.append(item)
 
-    def _look(self, item: _Waiting) -> None:
-        """After a lost answer: done if the instance got there, followed while it gets there, else sent again."""
-        try:
-            state = computes.get_compute(self.c, self.workspace, item.name).state
-        except NotFound:
-            return self._outcome(item.name, "skipped", "deleted meanwhile")
-        except AmlopsError as err:
-            return self._failed(item, err)
-        if state == FINAL_STATES[self.action]:
-            item.unconfirmed = 0
-            return self._outcome(item.name, "started" if self.action == "start" else "stopped")
-        if state in TARGET_STATES[self.action] and time.monotonic() - item.started < self.wait_seconds:
-            item.due = time.monotonic() + self.look_seconds  # Azure took it: follow the instance itself
-            self.waiting.append(item)
+    def _send_again(self, item: _Waiting) -> None:
+        """A lost answer, and the list shows the instance as it was: Azure did not act, sending again is safe
+        (a stop only after the same re-read as its first request: a job may have started since)."""
+        if self.action == "stop" and not self._still_to_stop(item):
             return
-        if state in TARGET_STATES[self.action]:
-            return self._failed(item, TimedOut(f"{self.action} of compute '{item.name}' still {state} after {self.wait_seconds:.0f} s; Azure carries on with it."))
-        self._send(item)  # Azure did not act: sending it again is safe
+        self._send(item)
 
     def _conflict(self, name: str, err: Conflict) -> None:
         # "only allowed in Stopped state": someone or something got there first. Where is it now?
@@ -209,37 +217,68 @@ class _Batch:
         tries = f" (after {item.attempt + 1} attempts)" if item.attempt else ""
         self._outcome(item.name, "failed", f"{err.code or type(err).__name__}: {err.message}{tries}")
 
-    def _advance(self, item: _Waiting) -> None:
-        """The item's time has come: ask Azure how its operation went, or start it again."""
+    def advance(self, item: _Waiting) -> None:
+        """The item's time has come: start it again, or see how every open operation of the workspace goes (and
+        whether Azure acted on the requests whose answer was lost)."""
         self.waiting.remove(item)
-        if item.op is None:
-            return self._look(item) if item.unconfirmed else self._send(item)
+        if not item.followed:
+            return self._send(item)
+        self.waiting.append(item)
+        return self._settle_from_list()
+
+    def _settle_from_list(self) -> None:
+        """One list of the workspace's computes tells how every open operation of it goes: Azure ML names no
+        Retry-After on compute operations and its SDK polls each every 30 s, so following a thousand starts one by one
+        would cost more reads than ARM's budget has (25 a second) and see each end up to 30 s late. An instance in
+        the action's final state is done; one whose lastOperation says this action failed is asked once for Azure's
+        reason; the rest are looked at again with the next list, list_interval on (so a workspace costs at most one
+        list per list_interval, however many of its operations are open).
+
+        The same list settles the requests whose answer was lost, once due: an instance that got there, or is on
+        its way (Azure acted), is followed as if the answer had come; one that did not change is sent again."""
+        try:
+            now = {c.name: c for c in computes.list_computes(self.c, self.workspace)}
+        except AmlopsError:
+            now = None  # looked at again with the next list; an operation still open is followed until wait_seconds
+        next_look = time.monotonic() + self.list_interval
+        for item in [w for w in self.waiting if w.op is not None or (w.unconfirmed and w.due <= time.monotonic())]:
+            instance = now.get(item.name) if now is not None else None
+            if now is not None and instance is None:
+                self.waiting.remove(item)
+                self._outcome(item.name, "skipped", "deleted meanwhile")
+            elif instance is not None and instance.state in FINAL_STATES[self.action]:
+                self.waiting.remove(item)
+                self._outcome(item.name, "started" if self.action == "start" else "stopped")
+            elif item.op is None and instance is not None and instance.state not in TARGET_STATES[self.action]:
+                self.waiting.remove(item)
+                self._send_again(item)  # its answer was lost and the instance did not change: Azure did not act
+            elif item.op is not None and instance is not None and power_action_failed(instance.last_operation, self.action):
+                self.waiting.remove(item)
+                self._check(item)  # Azure's own words for the failure: the operation's status says them
+            elif time.monotonic() - item.started >= self.wait_seconds:
+                self.waiting.remove(item)
+                what = f"{self.action} of compute '{item.name}'"
+                self._failed(item, TimedOut(f"{what} still running after {self.wait_seconds:.0f} s; Azure carries on with it."))
+            else:
+                item.due = next_look
+
+    def _check(self, item: _Waiting) -> None:
+        assert item.op is not None, "only an operation Azure accepted is checked"
         try:
             done = operations.check(self.c, self.workspace.subscription, item.op)
         except AmlopsError as err:
             return self._failed(item, err)
         if done:
             return self._outcome(item.name, "started" if self.action == "start" else "stopped")
-        if time.monotonic() - item.started >= self.wait_seconds:
-            what = f"{self.action} of compute '{item.name}'"
-            return self._failed(item, TimedOut(f"{what} still running after {self.wait_seconds:.0f} s; Azure carries on with it."))
-        item.due = time.monotonic() + item.op.retry_after
+        item.due = time.monotonic() + self.list_interval  # the list said failed, the operation not yet: ask again
         self.waiting.append(item)
+        return None
 
     def poll_due(self) -> None:
         now = time.monotonic()
         for item in [w for w in self.waiting if w.due <= now]:
-            self._advance(item)
-
-    def finish(self) -> None:
-        """Wait for the rest, sleeping until the next one is due (through the clients' sleep, which tests make virtual)."""
-        while self.waiting:
-            item = min(self.waiting, key=lambda w: w.due)
-            pause = item.due - time.monotonic()
-            if pause > 0:
-                self.c.sleep(pause)
-            self._advance(item)
-            self.poll_due()
+            if item in self.waiting and item.due <= now:  # one list may have settled or rescheduled it meanwhile
+                self.advance(item)
 
 
 @task(name="power_subscription", **{**TASK_DEFAULTS, "retries": 0})
@@ -252,25 +291,52 @@ def power_subscription(
     progress_id: UUID | None = None,
     total: int = 0,
 ) -> list[Outcome]:
-    """Start or stop the named instances of one subscription's workspaces, WORKSPACES_AT_ONCE at a time; every
+    """Start or stop the named instances of one subscription's workspaces on WORKSPACES_AT_ONCE threads; every
     instance ends with an outcome, none raises. One task per subscription, not per workspace: ARM's budget is
     per subscription, and a Prefect server spends ~0.1 s of CPU recording each task run's states."""
     logger = get_run_logger() if TaskRunContext.get() else None
+    lanes = max(1, min(WORKSPACES_AT_ONCE, len(targets)))
+    # Each workspace's open operations are followed by listing its computes every list_interval: at most
+    # LISTS_PER_SECOND lists a second for the subscription, a fifth of ARM's read refill, whatever its size.
+    list_interval = max(MIN_LIST_INTERVAL, len(targets) / LISTS_PER_SECOND)
 
-    def workspace(target: tuple[ResourceId, list[str]]) -> list[Outcome]:
-        return _power_workspace(target[0], target[1], action, wait_seconds, capacity_retries, capacity_delay, lambda: Progress.tick(progress_id, total, logger))
+    def lane(share: list[tuple[ResourceId, list[str]]]) -> list[Outcome]:
+        return _power_lane(share, action, wait_seconds, capacity_retries, capacity_delay, lambda: Progress.tick(progress_id, total, logger), list_interval)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(WORKSPACES_AT_ONCE, len(targets)))) as pool:
-        return [outcome for outcomes in pool.map(workspace, targets) for outcome in outcomes]
+    with ThreadPoolExecutor(max_workers=lanes) as pool:
+        done = [outcome for outcomes in pool.map(lane, [targets[i::lanes] for i in range(lanes)]) for outcome in outcomes]
+    by_key = {(o.workspace, o.compute): o for o in done}
+    return [by_key[(str(ws), name)] for ws, names in targets for name in names]
 
 
-def _power_workspace(workspace: ResourceId, names: list[str], action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float, on_done: Any) -> list[Outcome]:
-    batch = _Batch(workspace, action, wait_seconds, capacity_retries, capacity_delay, on_done)
-    for name in names:
-        batch.poll_due()
-        batch.begin(name)
-    batch.finish()
-    return [batch.outcomes[name] for name in names]
+def _power_lane(
+    share: list[tuple[ResourceId, list[str]]], action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float, on_done: Any, list_interval: float
+) -> list[Outcome]:
+    """One thread's workspaces, one after another, without waiting for a workspace's operations before the next
+    workspace's requests: an instance start takes Azure ~90 s, and waiting for each workspace in turn would leave
+    the write budget idle for that long each time (bench/fleet_start.py). Every workspace's operations are
+    followed, when due, between the requests of the next ones; then the rest are waited for."""
+    batches = [_Batch(workspace, action, wait_seconds, capacity_retries, capacity_delay, on_done, list_interval) for workspace, _ in share]
+    for batch, (_, names) in zip(batches, share, strict=True):
+        for name in names:
+            for open_batch in batches:
+                open_batch.poll_due()
+            batch.begin(name)
+    _finish_all(batches)
+    return [o for batch in batches for o in batch.outcomes.values()]
+
+
+def _finish_all(batches: list[_Batch]) -> None:
+    """Wait for every batch's open operations, each polled when due, sleeping until the next one is (through the
+    clients' sleep, which tests make virtual)."""
+    while pending := [b for b in batches if b.waiting]:
+        batch, item = min(((b, w) for b in pending for w in b.waiting), key=lambda pair: pair[1].due)
+        pause = item.due - time.monotonic()
+        if pause > 0:
+            batch.c.sleep(pause)
+        batch.advance(item)  # its time has come, whichever clock the sleep moved (tests move the emulator's)
+        for b in pending:
+            b.poll_due()
 
 
 @task(name="set_idle_shutdown", **TASK_DEFAULTS)

@@ -10,7 +10,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from amlops import preflight, rebase
+from amlops import rebase
 from amlops.azure import (
     computes,
     datastores,
@@ -37,6 +37,7 @@ from amlops.models import (
     ComputeSpec,
     Datastore,
     Deployment,
+    Job,
     OnlineEndpoint,
     ResourceId,
     RoleAssignment,
@@ -47,15 +48,16 @@ from amlops.models import (
 from amlops.move import (
     Inventory,
     Location,
+    MoveFacts,
     MoveRequest,
     OperationEnd,
     Problem,
     power_state,
-    quiesce_problems,
+    preflight,
     required_providers,
     resources_to_move,
 )
-from amlops.preflight import renamed_compute
+from amlops.move.preflight import renamed_compute
 from tasks.common import TASK_DEFAULTS, clients
 
 
@@ -76,6 +78,7 @@ def snapshot_workspace(workspace: ResourceId) -> Inventory:
         private_endpoint_connections=network.list_connections(c, workspace),
         assets=workspaces.list_asset_names(c, workspace),
         job_schedules=schedules.list_schedule_names(c, workspace),
+        disabled_job_schedules=schedules.list_schedule_names(c, workspace, enabled=False),
     )
 
 
@@ -87,55 +90,42 @@ def _role_assignments(c: Any, info: Workspace) -> list[RoleAssignment]:
     return found
 
 
-@task(name="preflight_move", **TASK_DEFAULTS)
-def preflight_move(request: MoveRequest, inventory: Inventory) -> list[Problem]:
-    """The move documentation's preconditions, each failure with its fix. Reads only."""
+@task(name="read_facts", **TASK_DEFAULTS)
+def read_facts(request: MoveRequest, window_minutes: float) -> MoveFacts:
+    """Everything the move's refusals and plan are made from, in one read (reads only): the workspace's inventory,
+    the target, permissions, policies, locks, the directory, and what is running (jobs, endpoint traffic in the
+    last ``window_minutes``, labeling, web services, profiling)."""
     c = clients()
-    ws = inventory.workspace
-    problems: list[Problem] = []
-    source_tenant = resources.subscription_tenant(c, request.source_id.subscription)
-    target_tenant = resources.subscription_tenant(c, request.target_subscription)
-    if source_tenant != target_tenant:
-        problems.append(Problem(code="OtherTenant", message=f"The target subscription is in tenant {target_tenant}, the workspace in {source_tenant}.", fix="Pick a target subscription in the same Microsoft Entra tenant; moves across tenants are not supported."))
+    try:
+        inventory = snapshot_workspace.fn(request.source_id)
+    except NotFound as err:
+        raise InvalidInput(f"Workspace {request.source} does not exist; check the resource id (az ml workspace show).") from err
+    ws, source, target_group = inventory.workspace, request.source_id, request.target_group_id
     group = resources.get_resource_group(c, request.target_subscription, request.target_resource_group)
-    if group is not None and group.location.lower() != ws.location.lower():
-        problems.append(Problem(code="OtherRegion", message=f"Target resource group {request.target_resource_group} is in {group.location}, the workspace in {ws.location}.", fix=f"Use a resource group in {ws.location}; moves across regions are not supported."))
-    missing = [p.namespace for p in resources.provider_states(c, request.target_subscription, required_providers(inventory)) if not p.registered]
-    if missing:
-        problems.append(Problem(code="ProvidersNotRegistered", message=f"The target subscription has not registered {', '.join(missing)}.", fix="Register them: " + "; ".join(f"az provider register -n {m} --subscription {request.target_subscription}" for m in missing)))
-    if ws.customer_managed_key:
-        problems.append(Problem(code="CustomerManagedKey", message=f"Workspace {ws.name} is encrypted with a customer-managed key.", fix="Such workspaces cannot be moved; create a new workspace in the target instead."))
-    linked = resources.databricks_links(c, request.source_id.subscription, ws.id)
-    if linked:
-        problems.append(Problem(code="DatabricksLink", message=f"Workspace {ws.name} is linked with Azure Databricks {linked}.", fix="Unlink the Azure Databricks workspace from it before the move."))
-    return problems + _arm_rule_problems(request, inventory, target_exists=group is not None)
-
-
-def _arm_rule_problems(request: MoveRequest, inventory: Inventory, target_exists: bool) -> list[Problem]:
-    """What ARM itself would refuse after the deletes: locks, permissions, policy, name clashes, shared
-    associated resources, custom roles missing in the target, compute names a rename would use. Reads only."""
-    c = clients()
-    ws = inventory.workspace
-    moving = resources_to_move(request, ws)
-    source_group = request.source_id.group_id
-    target_group = request.target_group_id
-    target_scope = target_group if target_exists else f"/subscriptions/{request.target_subscription}"
-    problems = preflight.lock_problems(request, moving, locks.list_locks(c, source_group), locks.list_locks(c, target_group) if target_exists else [])
-    problems += preflight.permission_problems(source_group, "the source resource group", preflight.source_actions(inventory), permissions.list_permissions(c, source_group))
-    if target_exists:  # the Permissions API answers for resource groups and resources, not for a group yet to be made
-        problems += preflight.permission_problems(target_group, "the target resource group", preflight.target_actions(request, inventory), permissions.list_permissions(c, target_group))
-        target_resources = resources.list_group_resources(c, request.target_subscription, request.target_resource_group)
-        problems += preflight.name_clash_problems(request, moving, target_resources)
-    denials = [d for t in preflight.types_created_in_target(request, inventory, moving) for d in policy.denials(c, target_scope, t, ws.location)]
-    problems += preflight.policy_problems(request, denials)
-    others = workspaces.list_workspaces(c, request.source_id.subscription)
-    problems += preflight.shared_problems(request, moving, preflight.shared_resources(ws, others))
+    exists = group is not None
+    others = workspaces.list_workspaces(c, source.subscription)
     guids = sorted({a.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower() for a in inventory.role_assignments})
-    problems += preflight.custom_role_problems(request, [g for g in guids if not roles.definition_exists(c, request.target_subscription, g)])
     instances = request.recreate_compute and any(x.is_instance for x in inventory.computes)
-    problems += preflight.recreate_name_problems(request, inventory, _region_instances(c, request, ws, others) if instances else {})
-    problems += _in_use(c, request.source_id)
-    return problems
+    created = preflight.types_created_in_target(request, inventory, resources_to_move(request, ws))
+    return MoveFacts(
+        inventory=inventory,
+        source_tenant=resources.subscription_tenant(c, source.subscription),
+        target_tenant=resources.subscription_tenant(c, request.target_subscription),
+        target_group_location=group.location if group is not None else None,
+        unregistered_providers=[p.namespace for p in resources.provider_states(c, request.target_subscription, required_providers(inventory)) if not p.registered],
+        databricks_links=resources.databricks_links(c, source.subscription, ws.id),
+        source_locks=locks.list_locks(c, source.group_id),
+        target_locks=locks.list_locks(c, target_group) if exists else [],
+        source_permissions=permissions.list_permissions(c, source.group_id),
+        # The Permissions API answers for resource groups and resources, not for a group yet to be made.
+        target_permissions=permissions.list_permissions(c, target_group) if exists else None,
+        target_resources=resources.list_group_resources(c, request.target_subscription, request.target_resource_group) if exists else [],
+        policy_denials=[d for t in created for d in policy.denials(c, target_group if exists else f"/subscriptions/{request.target_subscription}", t, ws.location)],
+        other_workspaces=others,
+        missing_roles=[g for g in guids if not roles.definition_exists(c, request.target_subscription, g)],
+        region_instances=_region_instances(c, request, ws, others) if instances else {},
+        **_what_runs(c, source, [e.name for e in inventory.online_endpoints], window_minutes).model_dump(),
+    )  # fmt: skip
 
 
 def _region_instances(c: Clients, request: MoveRequest, ws: Workspace, in_source: list[Workspace]) -> dict[str, str]:
@@ -161,17 +151,20 @@ def _region_instances(c: Clients, request: MoveRequest, ws: Workspace, in_source
     return held
 
 
-def _in_use(c: Clients, workspace: ResourceId) -> list[Problem]:
-    """Labeling projects running, v1 web services deployed, data profiling running: the move documentation's
-    unsupported scenarios that a person can start at any time."""
-    return preflight.in_use_problems(labeling.running_projects(c, workspace), services.list_web_services(c, workspace), profiling.running_profile_runs(c, workspace))
+class Running(BaseModel):
+    """What is running in a workspace: the quiesce gate's facts."""
+
+    labeling_running: list[str]
+    web_services: list[str]
+    profiling_runs: list[str]
+    active_jobs: list[Job]
+    endpoint_requests: dict[str, int | None]
+    window_minutes: int
 
 
-@task(name="quiesce_check", **TASK_DEFAULTS)
-def quiesce_check(workspace: ResourceId, endpoint_names: list[str], window_minutes: float, allow_missing_metrics: bool = False) -> list[Problem]:
-    """No active job; no online endpoint traffic within the look-back window; no endpoint without metrics; no
-    labeling project running, web service deployed or data profiling running."""
-    c = clients()
+def _what_runs(c: Clients, workspace: ResourceId, endpoint_names: list[str], window_minutes: float) -> Running:
+    """Active jobs, endpoint traffic in the look-back window (no window: not asked), labeling projects running, v1 web
+    services deployed, data profiling running: what a person can start at any time, read once per moment."""
 
     def requests(name: str) -> int | None:
         try:
@@ -179,8 +172,22 @@ def quiesce_check(workspace: ResourceId, endpoint_names: list[str], window_minut
         except NotFound:  # deleted already (by a run that died before recording it): it serves nothing now
             return 0
 
-    counts = {name: requests(name) for name in endpoint_names} if window_minutes > 0 else {}
-    return quiesce_problems(jobs.active_jobs(c, workspace), counts, round(window_minutes), allow_missing_metrics) + _in_use(c, workspace)
+    return Running(
+        labeling_running=labeling.running_projects(c, workspace),
+        web_services=services.list_web_services(c, workspace),
+        profiling_runs=profiling.running_profile_runs(c, workspace),
+        active_jobs=jobs.active_jobs(c, workspace),
+        endpoint_requests={name: requests(name) for name in endpoint_names} if window_minutes > 0 else {},
+        window_minutes=round(window_minutes),
+    )
+
+
+@task(name="quiesce_check", **TASK_DEFAULTS)
+def quiesce_check(request: MoveRequest) -> list[Problem]:
+    """Right before moveResources: no job started, no labeling, web service or profiling since the last look
+    (the endpoints are gone by then: deleted endpoints serve nothing)."""
+    now = _what_runs(clients(), request.source_id, [], 0)
+    return preflight.in_use_problems(now.labeling_running, now.web_services, now.profiling_runs) + preflight.quiesce_problems(now.active_jobs, {}, 0, request.allow_missing_metrics)
 
 
 @task(name="delete_compute", **TASK_DEFAULTS)
@@ -278,7 +285,10 @@ class Rebuilt(BaseModel):
         return self.computes.get(name) == "Succeeded"
 
     def has_endpoint(self, want: OnlineEndpoint) -> bool:
-        return any(e.name == want.name and e.traffic == want.traffic and deployment_names(e) == deployment_names(want) for e in self.online_endpoints)
+        return any(
+            e.name == want.name and e.traffic == want.traffic and e.mirror_traffic == want.mirror_traffic and deployment_names(e) == deployment_names(want)
+            for e in self.online_endpoints
+        )
 
 
 @task(name="observe_rebuild", **TASK_DEFAULTS)

@@ -7,7 +7,7 @@ from prefect import task
 from amlops.azure import computes, datastores, jobs, storage, workspaces
 from amlops.errors import Conflict, InvalidInput, NotFound
 from amlops.models import Job, ResourceId
-from amlops.training import ATTEMPT_TAG, ENDED_TAG, LINEAGE_TAG, Checkpoint, CheckpointLocation, latest_complete
+from amlops.training import ATTEMPT_TAG, ENDED_TAG, LINEAGE_TAG, Checkpoint, CheckpointLocation, group_checkpoints, latest_complete
 from tasks.common import TASK_DEFAULTS, clients
 
 
@@ -43,7 +43,7 @@ def lineage_jobs(workspace: ResourceId, lineage: str) -> list[Job]:
 @task(name="find_checkpoint", **TASK_DEFAULTS)
 def find_checkpoint(account: str, container: str, checkpoint: CheckpointLocation) -> Checkpoint | None:
     client = storage.container(clients(), account, container)
-    latest = latest_complete(storage.list_checkpoints(client, checkpoint.path))
+    latest = latest_complete(group_checkpoints(checkpoint.path.strip("/"), storage.list_blobs(client, checkpoint.path)))
     return latest.model_copy(update={"written_at": storage.completed_at(client, latest)}) if latest else None
 
 

@@ -1,4 +1,10 @@
-"""Fixtures: one emulator per test session over HTTPS, reset before each test."""
+"""Fixtures: one emulator per test session over HTTPS, reset before each test.
+
+Under pytest-xdist (`make test`) a session is one worker: each worker starts its own emulator, Azurite and
+Prefect server, on ports the servers choose themselves, the first time one of its tests asks for them.
+Session fixtures never change os.environ; what a test needs in its environment (the emulator's and
+Azurite's addresses) is set for that test only, by `_service_environment` below.
+"""
 
 from __future__ import annotations
 
@@ -90,10 +96,82 @@ AZURITE_KEY = azurite_server.KEY
 
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[str]:
-    """Microsoft's storage emulator, from the project's node_modules (make test installs it)."""
-    import os
-
-    server = azurite_server.Azurite()
-    with server as url:
-        os.environ.update(server.env())
+    """Microsoft's storage emulator, from the project's node_modules (make test installs it). A test that asks
+    for it also finds it in its environment (AMLOPS_BLOB_URL/KEY), for that test only."""
+    with azurite_server.Azurite() as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def _service_environment(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment a test's services need, set with monkeypatch and so undone after the test: no test's
+    outcome depends on which tests ran before it in the same worker."""
+    names = request.fixturenames
+    if "azurite" in names:
+        monkeypatch.setenv("AMLOPS_BLOB_URL", request.getfixturevalue("azurite"))
+        monkeypatch.setenv("AMLOPS_BLOB_KEY", AZURITE_KEY)
+    if "prefect_server" in names:  # flows run in the test's process and reach Azure through the environment
+        emulator: Emulator = request.getfixturevalue("emulator")
+        for key, value in emulator.env().items():
+            monkeypatch.setenv(key, value)
+
+
+# Where xdist must keep tests on one worker (`--dist loadgroup`), by the fixtures they use: the team tier shares one
+# PostgreSQL, Prefect server and pair of workers; the browser tests one UI server. Everything else spreads test
+# by test (a worker starts its own emulator, Azurite and Prefect server when its first test needs them).
+GROUPS = {"team_db": "team", "ui_server": "browser"}
+# The unit tests of the pure modules (and the import-direction check): `make check` runs them in seconds. A new
+# module of such tests joins with `pytestmark = pytest.mark.unit` or a line here.
+UNIT_MODULES = {
+    "tests/test_clouds.py", "tests/test_fleet_rules.py", "tests/test_forms.py", "tests/test_models.py", "tests/test_move_rules.py",
+    "tests/test_preflight_rules.py", "tests/test_terminal.py", "tests/test_training_rules.py", "tests/test_layers.py",
+    "tests/emulator/test_units.py", "tests/emulator/test_documented_facts.py", "tests/rehearse/test_units.py",
+}  # fmt: skip
+# Servers a unit test may not need: `make check` runs the unit tests without starting any.
+SERVER_FIXTURES = {"emulator", "azurite", "prefect_server", "team_db", "team", "deployed", "ui_server"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.split("::")[0] in UNIT_MODULES:
+            item.add_marker(pytest.mark.unit)
+        servers = SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("unit") and servers:
+            raise pytest.UsageError(f"{item.nodeid} is marked unit but starts servers: {sorted(servers)}")
+        group = next((GROUPS[name] for name in getattr(item, "fixturenames", ()) if name in GROUPS), None)
+        if group and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=_slowest_first)
+
+
+def _slowest_first(item: pytest.Item) -> int:
+    """Long tests start first, so the run does not end waiting for one that started last (a stable sort:
+    within a rank, the order of collection)."""
+    path = item.nodeid.split("::")[0]
+    for rank, prefix in enumerate(SLOW_FIRST):
+        if path.startswith(prefix):
+            return rank
+    return len(SLOW_FIRST)
+
+
+# The longest, measured (serial baseline and xdist runs, in the issue's note): whole commands, killed and resumed
+# runs, real-time waits that are the point of their test.
+SLOW_FIRST = (
+    "tests/test_commands.py",  # make demo, make bench --quick
+    "tests/flows/test_move_chaos.py",  # SIGKILLed moves, run again
+    "tests/flows/test_training_options.py",  # the train command through its budgets
+    "tests/rehearse/test_keep.py",  # a Prefect server of its own, a person's answer
+    "tests/flows/test_move_suspend.py",
+    "tests/team/test_manifest_blobs.py",  # the 60 s lease renewed, then run out
+    "tests/flows/test_move_safety.py",
+    "tests/flows/test_move_resume.py",
+    "tests/gateway/test_retry.py",
+    "tests/flows/test_suspend.py",
+    "tests/test_ports.py",
+    "tests/flows/test_fleet_killed.py",
+    "tests/cli/test_exit_codes.py",
+    "tests/flows/test_schedules.py",
+    "tests/flows/test_train_with_retries.py",
+    "tests/emulator/test_arm_throttling_documented.py",
+)

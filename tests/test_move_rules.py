@@ -45,7 +45,7 @@ def _connection(name: str, endpoint: str, status: str) -> PrivateEndpointConnect
 def _manifest(computes: Sequence[ComputeSpec] = (), connections: Sequence[PrivateEndpointConnection] = (), decisions: Sequence[Decision] = ()) -> MoveManifest:
     request = MoveRequest(source=WS, target_subscription=TARGET_SUB, target_resource_group="ml-moved")
     inventory = Inventory(workspace=_workspace(WS), computes=list(computes), private_endpoint_connections=list(connections))
-    return MoveManifest(move_id=request.move_id, request=request, inventory=inventory, resources=[WS], decisions=list(decisions))
+    return MoveManifest(move_id=request.move_id, request=request, inventory=inventory, plan=build_plan(request, inventory), decisions=list(decisions))
 
 
 def _observed(computes: Sequence[ComputeSpec] = (), connections: Sequence[PrivateEndpointConnection] = ()) -> Inventory:
@@ -114,8 +114,10 @@ def test_no_metric_data_refuses_unless_overridden_and_zero_does_not() -> None:
 def test_the_plan_lists_connections_that_wait_for_a_person() -> None:
     m = _manifest(connections=[_connection("a", "pe-a", "Approved"), _connection("r", "pe-r", "Rejected"), _connection("p", "pe-p", "Pending")])
     plan = build_plan(m.request, m.inventory)
-    assert plan.private_endpoints_to_approve == [PE.format(SUB, "pe-a").lower()]
-    assert plan.private_endpoints_for_a_person == [f"{PE.format(SUB, 'pe-r')} (was Rejected)", f"{PE.format(SUB, 'pe-p')} (was Pending)"]
+    assert plan.approvable_endpoints() == {PE.format(SUB, "pe-a").lower()}
+    assert [(c.private_endpoint_id, c.action) for c in plan.connections] == [
+        (PE.format(SUB, "pe-a"), "approve by rule"), (PE.format(SUB, "pe-r"), "keep rejected"), (PE.format(SUB, "pe-p"), "wait for a person"),
+    ]  # fmt: skip
 
 
 # -- verification reads Azure's state, not our records

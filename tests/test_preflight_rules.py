@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from amlops import preflight
 from amlops.models import ComputeSpec, Deployment, ManagementLock, OnlineEndpoint, Permission, RoleAssignment, Workspace
-from amlops.move import Inventory, MoveRequest
+from amlops.move import Inventory, MoveRequest, preflight
 from amlops.rebase import rebase_assignments, rebase_endpoint, role_definition_in
 
 S, T = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"

@@ -23,6 +23,7 @@ from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import HTTPPolicy
 from azure.core.pipeline.transport import RequestsTransport
 
+from amlops.azure import recording
 from amlops.azure.retry import GatewayRetryPolicy, Sleep
 from amlops.errors import InvalidInput
 from amlops.pacing import Budget, remaining_from, request_kind
@@ -185,8 +186,9 @@ class Clients:
 
     @property
     def poll_seconds(self) -> float:
-        """How long to wait between polls of an operation whose answer names no Retry-After: azure-mgmt's
-        default polling interval (30 s) on Azure; none against the emulator, which sends retry-after-ms when waiting matters."""
+        """The polling interval azure-core's own pollers get (azure-mgmt-resource's moves and resource group deletes):
+        azure-mgmt's default (30 s) on Azure; none against the emulator, which, as Azure does, names Retry-After on those operations.
+        Azure ML's operations, which carry no Retry-After, are followed by amlops.azure.operations on its own schedule."""
         return 0.0 if self.target.is_emulator else 30.0
 
     @property
@@ -207,9 +209,12 @@ class Clients:
         return self._credential
 
     def _common(self) -> dict[str, Any]:
-        """Pipeline pieces every client gets: our retry decisions and a transport whose sleep we own."""
+        """Pipeline pieces every client gets: our retry decisions, a transport whose sleep we own, and the
+        recorder's hook when AMLOPS_RECORD names a directory (amlops.azure.recording)."""
         transport: dict[str, Any] = {}
-        kwargs: dict[str, Any] = {"retry_policy": GatewayRetryPolicy(backoff=self.retry_backoff), "per_retry_policies": [PacingPolicy(self.budget)]}
+        kwargs: dict[str, Any] = {
+            "retry_policy": GatewayRetryPolicy(backoff=self.retry_backoff), "per_retry_policies": [PacingPolicy(self.budget)], **recording.hooks()
+        }  # fmt: skip
         if self.target.is_emulator:
             transport["connection_verify"] = self.target.ca_file
             kwargs["polling_interval"] = self.poll_seconds
@@ -229,12 +234,13 @@ class Clients:
     def graph(self) -> Any:
         """An azure-core pipeline to Microsoft Graph (its own audience), with our retries and transport."""
         from azure.core import PipelineClient
-        from azure.core.pipeline.policies import BearerTokenCredentialPolicy
+        from azure.core.pipeline.policies import BearerTokenCredentialPolicy, CustomHookPolicy
 
         def build() -> Any:
             common = self._common()
             auth = BearerTokenCredentialPolicy(self.credential(), self.target.graph_url.rstrip("/") + "/.default")
-            return PipelineClient(self.target.graph_url, policies=[auth, common["retry_policy"]], transport=common["transport"])
+            policies = [auth, common["retry_policy"], CustomHookPolicy(**recording.hooks())]
+            return PipelineClient(self.target.graph_url, policies=policies, transport=common["transport"])
 
         return self._cached(("graph",), build)
 

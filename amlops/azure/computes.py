@@ -7,7 +7,6 @@ from typing import Any
 
 from amlops.azure import operations, rest
 from amlops.azure.clients import Clients
-from amlops.azure.errors import azure_errors
 from amlops.azure.retry import Kind
 from amlops.models import ATTACHED_COMPUTE, READ_ONLY_COMPUTE, READ_ONLY_INNER, ComputeSpec, ResourceId
 
@@ -40,6 +39,7 @@ def to_spec(body: dict[str, Any]) -> ComputeSpec:
         compute_type=props.get("computeType", ""),
         location=body.get("location", ""),
         state=inner.get("state"),
+        last_operation=inner.get("lastOperation") or None,
         provisioning_state=props.get("provisioningState", ""),
         vm_size=inner.get("vmSize"),
         idle_time_before_shutdown=inner.get("idleTimeBeforeShutdown"),
@@ -76,15 +76,13 @@ def create_compute(clients: Clients, workspace: ResourceId, spec: ComputeSpec, l
     body: dict[str, Any] = {"location": location, "properties": spec.create_properties, "tags": spec.tags}
     if spec.identity:
         body["identity"] = spec.identity
-    return to_spec(rest.put_by_id(clients, COMPUTES.path(workspace, spec.name), rest.ML_API, body))
+    return to_spec(operations.put(clients, COMPUTES.path(workspace, spec.name), rest.ML_API, body))
 
 
 def delete_compute(clients: Clients, workspace: ResourceId, spec: ComputeSpec) -> str:
     """Delete Azure-made compute; detach attached compute so the cluster behind it survives."""
     action = "Detach" if spec.compute_type in ATTACHED_COMPUTE else "Delete"
-    ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
-    with azure_errors(Kind.WRITE):
-        ml.compute.begin_delete(spec.name, action=action).result()
+    operations.delete(clients, COMPUTES.path(workspace, spec.name), rest.ML_API, {"underlyingResourceAction": action})
     return action
 
 

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from amlops.azure import rest
+from amlops.azure import operations, rest
 from amlops.azure.clients import Clients
 from amlops.azure.errors import azure_errors
 from amlops.azure.retry import Kind
@@ -55,27 +55,29 @@ def list_online_endpoints(clients: Clients, workspace: ResourceId) -> list[Onlin
 
 
 def delete_online_endpoint(clients: Clients, workspace: ResourceId, name: str) -> None:
-    ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
-    with azure_errors(Kind.WRITE):
-        ml.online_endpoints.begin_delete(name=name).result()
+    """Through amlops' operation follower, not azure-ai-ml's poller: that one sleeps 5 s of real time between polls
+    unless Azure sends retry-after-ms, which it does not (online_endpoint_e2e.json)."""
+    operations.delete(clients, _path(workspace, name), rest.ML_API)
 
 
 def create_online_endpoint(clients: Clients, workspace: ResourceId, endpoint: OnlineEndpoint, location: str) -> None:
-    """Create the endpoint, its deployments (concurrently), then its traffic split: Azure refuses traffic to absent deployments."""
+    """Create the endpoint, its deployments (concurrently), then its traffic split and mirror traffic: Azure refuses
+    either naming a deployment that does not exist yet, so the first PUT carries neither."""
     path = _path(workspace, endpoint.name)
-    body: dict[str, Any] = {"location": location, "tags": endpoint.tags, "properties": {**endpoint.create_properties, "traffic": {}}, "kind": endpoint.kind}
+    first = {k: v for k, v in endpoint.create_properties.items() if k != "mirrorTraffic"}
+    body: dict[str, Any] = {"location": location, "tags": endpoint.tags, "properties": {**first, "traffic": {}}, "kind": endpoint.kind}
     if endpoint.identity:
         body["identity"] = endpoint.identity
-    rest.put_by_id(clients, path, rest.ML_API, body)
+    operations.put(clients, path, rest.ML_API, body)
 
     def deploy(d: Deployment) -> None:
-        rest.put_by_id(clients, f"{path}/deployments/{d.name}", rest.ML_API, {"location": location, "properties": d.properties, "sku": d.sku, "tags": d.tags, "kind": d.kind})
+        operations.put(clients, f"{path}/deployments/{d.name}", rest.ML_API, {"location": location, "properties": d.properties, "sku": d.sku, "tags": d.tags, "kind": d.kind})
 
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(endpoint.deployments)))) as pool:
         list(pool.map(deploy, endpoint.deployments))  # list() re-raises the first failure
-    if endpoint.traffic:
-        body["properties"]["traffic"] = endpoint.traffic
-        rest.put_by_id(clients, path, rest.ML_API, body)
+    if endpoint.traffic or endpoint.mirror_traffic:
+        body["properties"] |= {"traffic": endpoint.traffic} | ({"mirrorTraffic": endpoint.mirror_traffic} if endpoint.mirror_traffic else {})
+        operations.put(clients, path, rest.ML_API, body)
 
 
 def list_batch_endpoints(clients: Clients, workspace: ResourceId) -> list[BatchEndpoint]:
@@ -94,7 +96,7 @@ def list_batch_endpoints(clients: Clients, workspace: ResourceId) -> list[BatchE
 
 def put_batch_deployment(clients: Clients, workspace: ResourceId, endpoint: str, deployment: Deployment, location: str) -> None:
     path = _path(workspace, endpoint, kind="batchEndpoints") + f"/deployments/{deployment.name}"
-    rest.put_by_id(clients, path, rest.ML_API, {"location": location, "properties": deployment.properties, "tags": deployment.tags})
+    operations.put(clients, path, rest.ML_API, {"location": location, "properties": deployment.properties, "tags": deployment.tags})
 
 
 def request_count(clients: Clients, workspace: ResourceId, endpoint: str, window: timedelta, now: datetime | None = None) -> int | None:

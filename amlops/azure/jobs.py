@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from amlops.azure import rest
+from amlops.azure import operations, rest
 from amlops.azure.clients import Clients
 from amlops.azure.errors import azure_errors
 from amlops.azure.retry import Kind
@@ -90,9 +90,7 @@ def submit_command_job(
 
 
 def cancel_job(clients: Clients, workspace: ResourceId, name: str) -> None:
-    ml = clients.ml(workspace.subscription, workspace.resource_group, workspace.name)
-    with azure_errors(Kind.WRITE):  # asking twice to cancel ends the same: canceled once
-        ml.jobs.begin_cancel(name).result()
+    operations.act(clients, JOBS.path(workspace, name), "cancel", rest.ML_API, kind=Kind.WRITE)  # asking twice to cancel ends the same: canceled once
 
 
 def set_tags(clients: Clients, workspace: ResourceId, name: str, tags: dict[str, str]) -> None:

@@ -23,14 +23,15 @@ import socket
 import threading
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobClient, BlobLeaseClient, ContainerClient
 
+from amlops.azure import recording
 from amlops.errors import InvalidInput, MoveInProgress
-from amlops.move import MoveManifest
 
 LEASE_SECONDS = 60  # the longest finite lease Azure grants; a killed worker's lock frees within this
 
@@ -44,13 +45,27 @@ def _lock_name(source: str) -> str:
     return "locks/" + source.strip("/").lower().replace("/", "_") + ".json"
 
 
-class BlobManifestStore:
-    """Same methods as amlops.manifests.ManifestStore, over a blob container."""
+class Manifest(Protocol):
+    """What this store keeps: a model with a move id that serialises itself (amlops.move.MoveManifest)."""
 
-    def __init__(self, container: ContainerClient, lease_seconds: int = LEASE_SECONDS) -> None:
+    @property
+    def move_id(self) -> str: ...
+
+    def model_dump_json(self, *, indent: int | None = None) -> str: ...
+
+
+M = TypeVar("M", bound=Manifest)
+
+
+class BlobManifestStore(Generic[M]):
+    """amlops.manifests.ManifestStore over a blob container. ``parse`` reads a manifest back (the gateway knows no
+    decision module: the caller names the model)."""
+
+    def __init__(self, container: ContainerClient, parse: Callable[[bytes], M], lease_seconds: int = LEASE_SECONDS) -> None:
         if not 15 <= lease_seconds <= 60:
             raise InvalidInput(f"A blob lease lasts 15 to 60 seconds, not {lease_seconds}.")
         self.container = container
+        self.parse = parse
         self.lease_seconds = lease_seconds
         self._heartbeats: dict[str, threading.Event] = {}
         try:
@@ -59,7 +74,7 @@ class BlobManifestStore:
             pass
 
     @classmethod
-    def from_url(cls, url: str, account_key: str | None = None, lease_seconds: int = LEASE_SECONDS) -> BlobManifestStore:
+    def from_url(cls, url: str, parse: Callable[[bytes], M], account_key: str | None = None, lease_seconds: int = LEASE_SECONDS) -> BlobManifestStore[M]:
         parts = urlsplit(url)
         path = parts.path.strip("/").split("/")
         if parts.scheme not in ("https", "http") or not parts.netloc or not path[-1]:
@@ -74,7 +89,7 @@ class BlobManifestStore:
             from azure.identity import DefaultAzureCredential
 
             credential = DefaultAzureCredential()
-        return cls(ContainerClient.from_container_url(url, credential=credential), lease_seconds)
+        return cls(ContainerClient.from_container_url(url, credential=credential, **recording.hooks()), parse, lease_seconds)
 
     @property
     def location(self) -> str:
@@ -90,16 +105,16 @@ class BlobManifestStore:
 
     # -- manifests: whole-blob uploads are atomic, so a killed write leaves the previous manifest
 
-    def save(self, manifest: MoveManifest) -> str:
+    def save(self, manifest: M) -> str:
         self._blob(f"moves/{manifest.move_id}/manifest.json").upload_blob(manifest.model_dump_json(indent=2), overwrite=True)
         return self.path(manifest.move_id)
 
-    def load(self, move_id: str) -> MoveManifest | None:
+    def load(self, move_id: str) -> M | None:
         try:
             data = self._blob(f"moves/{move_id}/manifest.json").download_blob().readall()
         except ResourceNotFoundError:
             return None
-        return MoveManifest.model_validate_json(data)
+        return self.parse(data)
 
     # -- the lock: one live move per source workspace
 

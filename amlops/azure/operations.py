@@ -9,6 +9,14 @@ retries, ARM pacing): the 201/202 answer names ``Azure-AsyncOperation`` (a statu
 ``Retry-After`` says when to ask again. Per
 https://learn.microsoft.com/azure/azure-resource-manager/management/async-operations, and as
 azure-core's own ``OperationResourcePolling``/``LocationPolling`` (azure/core/polling/base_polling.py) read it.
+
+Azure ML names neither style consistently (recorded: a compute start answers Azure-AsyncOperation only, an online
+endpoint's DELETE both, its PUT Location naming the endpoint itself) and sends no Retry-After of any kind
+(tests/recorded/recordings/). Both styles are followed; without Retry-After, ``schedule`` says when to ask: at once
+(an operation Azure finished in its answer's wake costs no wait), then after 1, 2, 4... seconds up to the interval
+Azure's own SDK polls that kind of operation at: about 30 s for compute, 5 s for online and batch endpoints
+(recorded sessions), azure-mgmt's 30 s for the rest. Every wait goes through the clients' sleep, so tests spend
+emulator time, not real time.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from azure.core.exceptions import HttpResponseError
 from azure.core.rest import HttpRequest
@@ -31,41 +40,73 @@ TERMINAL = {"succeeded", "failed", "canceled", "cancelled"}
 RETRY_HEADERS = (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001), ("Retry-After", 1.0))
 
 
+# The interval Azure's SDK polls each kind of operation at when Azure names none (path fragment, seconds).
+INTERVALS = (("/computes/", 30.0), ("Endpoints/", 5.0))
+DEFAULT_INTERVAL = 30.0  # azure-mgmt's default polling interval
+
+
+def interval_for(path: str) -> float:
+    return next((seconds for fragment, seconds in INTERVALS if fragment.lower() in path.lower()), DEFAULT_INTERVAL)
+
+
+def schedule(polls: int, interval: float) -> float:
+    """Seconds to wait before the next check when Azure sent no Retry-After, after ``polls`` checks: none before the
+    first, then 1, 2, 4... up to ``interval``."""
+    return 0.0 if polls <= 0 else min(interval, 2.0 ** (polls - 1))
+
+
 @dataclass
 class Operation:
     """An operation ARM accepted: where it reports, and how long to wait before asking."""
 
     url: str
     status_resource: bool  # Azure-AsyncOperation (status in the body) rather than Location (status in the code)
-    retry_after: float
+    retry_after: float  # seconds until the next check: Azure's Retry-After when it sends one, else the schedule's
+    interval: float = DEFAULT_INTERVAL
+    polls: int = 0  # checks made so far
     waited: float = 0.0  # seconds slept for it so far
 
 
-def _retry_after(response: Any, default: float) -> float:
+def _retry_after(response: Any) -> float | None:
     for name, scale in RETRY_HEADERS:
         value = response.headers.get(name)
         if value and re.fullmatch(r"\d+(\.\d+)?", value):
             return float(value) * scale
-    return default
+    return None
 
 
-def begin(clients: Clients, subscription: str, method: str, path: str, api_version: str, body: Any = None, *, kind: Kind) -> Operation | None:
-    """Send the request that starts the operation (``kind``: what it does, amlops.azure.retry); None when Azure
-    finished it in the answer itself."""
+def start(
+    clients: Clients, subscription: str, method: str, path: str, api_version: str, body: Any = None, query: dict[str, str] | None = None, *, kind: Kind
+) -> tuple[Operation | None, Any]:
+    """Send the request that starts the operation (``kind``: what it does, amlops.azure.retry): the operation to
+    follow (None when Azure finished it in the answer itself) and the answer's body."""
     with azure_errors(kind):
-        response = clients.arm(subscription).send_request(HttpRequest(method, rest.full_url(clients, path, api_version), json=body))
+        response = clients.arm(subscription).send_request(HttpRequest(method, rest.full_url(clients, path, api_version, query), json=body))
         if response.status_code >= 400:
             raise translate(HttpResponseError(response=response))
+        answer = response.json() if response.content else None
     status_url = response.headers.get("Azure-AsyncOperation")
-    url = status_url or response.headers.get("Location")
+    location = response.headers.get("Location")
+    if location and urlsplit(location).path.rstrip("/").lower() == path.rstrip("/").lower():
+        location = None  # Location naming the resource itself says where it lives (a datastore's 201), not how it goes
+    url = status_url or location
     if response.status_code not in (201, 202) or not url:
-        return None
-    return Operation(url, bool(status_url), _retry_after(response, clients.poll_seconds))
+        return None, answer
+    interval = interval_for(path)
+    after = _retry_after(response)
+    return Operation(url, bool(status_url), schedule(0, interval) if after is None else after, interval), answer
+
+
+def begin(
+    clients: Clients, subscription: str, method: str, path: str, api_version: str, body: Any = None, query: dict[str, str] | None = None, *, kind: Kind
+) -> Operation | None:
+    """Send the request that starts the operation (``kind``: what it does); None when Azure finished it in the answer itself."""
+    return start(clients, subscription, method, path, api_version, body, query, kind=kind)[0]
 
 
 def check(clients: Clients, subscription: str, op: Operation) -> bool:
     """Ask once how the operation went: True when it succeeded, False while it runs (op.retry_after updated).
-    A failed or canceled operation raises Azure's reason (OperationFailed, or TransientError for Azure's own trouble)."""
+    A failed or canceled operation raises Azure's reason (OperationFailed, or OperationInterrupted for Azure's own trouble)."""
     with azure_errors(Kind.READ):
         response = clients.arm(subscription).send_request(HttpRequest("GET", op.url))
         if response.status_code >= 400:
@@ -77,8 +118,10 @@ def check(clients: Clients, subscription: str, op: Operation) -> bool:
             done, failed = response.status_code != 202, False
         if done and failed:
             raise translate(HttpResponseError(response=response))  # a 200 carrying Failed: translate reads its error
+    op.polls += 1
     if not done:
-        op.retry_after = _retry_after(response, clients.poll_seconds)
+        after = _retry_after(response)
+        op.retry_after = schedule(op.polls, op.interval) if after is None else after
     return done
 
 
@@ -93,3 +136,32 @@ def wait(clients: Clients, subscription: str, op: Operation, wait_seconds: float
             op.waited += pause
         if check(clients, subscription, op):
             return
+
+
+def put(clients: Clients, resource_id: str, api_version: str, body: dict[str, Any]) -> dict[str, Any]:
+    """PUT a resource, follow its operation to the end (either style), and return the resource as Azure then has it."""
+    subscription = resource_id.split("/")[2]
+    fields = {k: body[k] for k in ("location", "tags", "properties", "sku", "identity", "kind") if body.get(k) is not None}
+    op, answer = start(clients, subscription, "PUT", resource_id, api_version, fields, kind=Kind.WRITE)
+    if op is None and isinstance(answer, dict):
+        return answer
+    if op is not None:
+        wait(clients, subscription, op, None, f"PUT of '{resource_id}'")
+    return rest.send(clients, subscription, "GET", resource_id, api_version) or {}
+
+
+def delete(clients: Clients, resource_id: str, api_version: str, query: dict[str, str] | None = None) -> None:
+    """DELETE a resource and follow its operation (either style) to the end."""
+    subscription = resource_id.split("/")[2]
+    op, _ = start(clients, subscription, "DELETE", resource_id, api_version, query=query, kind=Kind.WRITE)
+    if op is not None:
+        wait(clients, subscription, op, None, f"DELETE of '{resource_id}'")
+
+
+def act(clients: Clients, resource_id: str, action: str, api_version: str, body: Any = None, *, kind: Kind) -> None:
+    """POST an action (``{resource}/{action}``, ``kind``: what it does) and follow its operation, if Azure started
+    one, to the end."""
+    subscription = resource_id.split("/")[2]
+    op, _ = start(clients, subscription, "POST", f"{resource_id}/{action}", api_version, body, kind=kind)
+    if op is not None:
+        wait(clients, subscription, op, None, f"{action} of '{resource_id}'")

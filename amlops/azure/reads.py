@@ -23,9 +23,9 @@ from amlops.azure import rest
 from amlops.azure.clients import POOL_SIZE, Clients
 from amlops.azure.permissions import SEGMENT as PERMISSIONS
 from amlops.azure.resources import SUBSCRIPTIONS_API
+from amlops.azure.workspaces import ASSET_KINDS
 from amlops.errors import AuthenticationFailed, InvalidInput, NotFound
-from amlops.models import ResourceId
-from amlops.snapshot import ASSET_KINDS, SubscriptionReads, WorkspaceReads, relevant_locks
+from amlops.models import ResourceId, SubscriptionReads, WorkspaceReads
 
 RESOURCES_API = "2025-04-01"  # resource groups and providers, as azure-mgmt-resource 26 sends
 LOCKS_API = "2020-05-01"  # Microsoft.Authorization/stable/2020-05-01/locks.json
@@ -309,4 +309,3 @@ def _order(reads: WorkspaceReads) -> None:
     reads.subscriptions.sort(key=lambda s: s.id)
     reads.policy_assignments = sorted({a["id"].lower(): a for a in reads.policy_assignments}.values(), key=lambda a: a["id"].lower())
     reads.unread.sort(key=lambda u: u["what"])
-    reads.locks = relevant_locks(reads)  # listed per subscription: keep those on the scopes the move touches

@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 
 from azure.core.exceptions import HttpResponseError
 from azure.core.rest import HttpRequest
-from azure.mgmt.resource.resources.models import GenericResource
 
 from amlops.azure.clients import Clients
 from amlops.azure.errors import azure_errors, translate
@@ -92,26 +91,9 @@ def pages(clients: Clients, subscription: str, path: str, api_version: str, quer
             url = body.get("nextLink")
 
 
-def put_by_id(clients: Clients, resource_id: str, api_version: str, body: dict[str, Any]) -> dict[str, Any]:
-    """PUT a resource and wait for its long-running operation: the SDK's generic poller."""
-    subscription = resource_id.split("/")[2]
-    fields = {k: body[k] for k in ("location", "tags", "properties", "sku", "identity", "kind") if body.get(k) is not None}
-    with azure_errors(Kind.WRITE):
-        poller = clients.arm(subscription).resources.begin_create_or_update_by_id(
-            resource_id, api_version=api_version, parameters=GenericResource(**fields)
-        )
-        return poller.result().as_dict()
-
-
 def get_by_id(clients: Clients, resource_id: str, api_version: str) -> dict[str, Any]:
     subscription = resource_id.split("/")[2]
     return send(clients, subscription, "GET", resource_id, api_version)
-
-
-def delete_by_id(clients: Clients, resource_id: str, api_version: str) -> None:
-    subscription = resource_id.split("/")[2]
-    with azure_errors(Kind.WRITE):
-        clients.arm(subscription).resources.begin_delete_by_id(resource_id, api_version=api_version).result()
 
 
 def ml_data_plane(clients: Clients, workspace: ResourceId, path: str, method: str = "GET", body: Any = None, *, kind: Kind | None = None) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from amlops.azure import rest
+from amlops.azure import operations, rest
 from amlops.azure.clients import Clients
 from amlops.models import ResourceId
 
@@ -27,5 +27,5 @@ def set_enabled(clients: Clients, workspace: ResourceId, name: str, enabled: boo
     if bool(props.get("isEnabled", True)) == enabled:
         return False
     props["isEnabled"] = enabled
-    rest.put_by_id(clients, rest.child_path(workspace, "schedules", name), rest.ML_API, {"properties": props})
+    operations.put(clients, rest.child_path(workspace, "schedules", name), rest.ML_API, {"properties": props})
     return True

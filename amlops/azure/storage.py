@@ -11,10 +11,11 @@ from datetime import datetime
 
 from azure.storage.blob import ContainerClient
 
+from amlops.azure import recording
 from amlops.azure.clients import Clients
 from amlops.azure.errors import azure_errors
 from amlops.errors import InvalidInput, NotFound
-from amlops.training import COMPLETE_MARKER, Checkpoint, group_checkpoints
+from amlops.models import COMPLETE_MARKER, Checkpoint
 
 
 def container(clients: Clients, account: str, name: str) -> ContainerClient:
@@ -23,19 +24,18 @@ def container(clients: Clients, account: str, name: str) -> ContainerClient:
         if not url or not key:
             raise InvalidInput("The emulator target needs AMLOPS_BLOB_URL and AMLOPS_BLOB_KEY for Azurite (the test and demo set-up export them).")
         account_name = url.rstrip("/").rsplit("/", 1)[-1]
-        return ContainerClient(url.rstrip("/"), name, credential={"account_name": account_name, "account_key": key})
-    return ContainerClient(clients.target.blob_url(account), name, credential=clients.credential())
+        return ContainerClient(url.rstrip("/"), name, credential={"account_name": account_name, "account_key": key}, **recording.hooks())
+    return ContainerClient(clients.target.blob_url(account), name, credential=clients.credential(), **recording.hooks())
 
 
-def list_checkpoints(client: ContainerClient, prefix: str) -> list[Checkpoint]:
-    """Every checkpoint folder under ``prefix``, complete or partial, oldest first."""
+def list_blobs(client: ContainerClient, prefix: str) -> list[tuple[str, str]]:
+    """(name, Last-Modified) of every blob under the folder ``prefix`` (amlops.training.group_checkpoints reads them)."""
     base = prefix.strip("/") + "/" if prefix.strip("/") else ""
     try:
         with azure_errors():
-            blobs = [(b.name, b.last_modified.isoformat()) for b in client.list_blobs(name_starts_with=base)]
+            return [(b.name, b.last_modified.isoformat()) for b in client.list_blobs(name_starts_with=base)]
     except NotFound:
         return []  # the script has not created its container yet: no checkpoint, start from the beginning
-    return group_checkpoints(base, blobs)
 
 
 def completed_at(client: ContainerClient, checkpoint: Checkpoint) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from amlops.azure import rest
+from amlops.azure import operations, rest
 from amlops.azure.clients import Clients
 from amlops.azure.errors import azure_errors
 from amlops.azure.retry import Kind
@@ -48,7 +48,7 @@ def list_workspaces(clients: Clients, subscription: str, resource_group: str | N
 
 def create_workspace(clients: Clients, workspace: ResourceId, location: str, properties: dict[str, Any] | None = None, tags: dict[str, str] | None = None) -> Workspace:
     body = {"location": location, "properties": properties or {}, "tags": tags or {}, "identity": {"type": "SystemAssigned"}}
-    rest.put_by_id(clients, str(workspace.require_workspace()), rest.ML_API, body)
+    operations.put(clients, str(workspace.require_workspace()), rest.ML_API, body)
     return get_workspace(clients, workspace)
 
 
@@ -63,7 +63,7 @@ def update_workspace(clients: Clients, workspace: ResourceId, description: str |
 
 
 def delete_workspace(clients: Clients, workspace: ResourceId) -> None:
-    rest.delete_by_id(clients, str(workspace.require_workspace()), rest.ML_API)
+    operations.delete(clients, str(workspace.require_workspace()), rest.ML_API)
 
 
 def environment_exists(clients: Clients, workspace: ResourceId, reference: str) -> bool:

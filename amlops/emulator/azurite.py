@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import socket
+import re
 import subprocess
+import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 ACCOUNT = "devstoreaccount1"
 # Azurite's documented development key: public, not a secret.
@@ -13,33 +15,38 @@ KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr
 BINARY = Path(__file__).parents[2] / "node_modules" / ".bin" / "azurite-blob"
 
 
+# What Azurite prints once its blob service is bound (azurite 3.x, src/blob/main.ts).
+LISTENING = re.compile(r"Blob service successfully listens on http://127\.0\.0\.1:(\d+)")
+
+
 class Azurite:
-    """``with Azurite() as blob_url:`` runs Azurite's blob service on a free loopback port, in memory."""
+    """``with Azurite() as blob_url:`` runs Azurite's blob service in memory on a loopback port the operating
+    system picks when Azurite binds (port 0), read back from what Azurite prints: no port is chosen
+    beforehand, so none can be taken by another process between choosing and binding."""
 
     def __init__(self) -> None:
         if not BINARY.exists():
             raise FileNotFoundError(f"Azurite is not installed at {BINARY}: run `npm ci` (make test and make demo do).")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}/{ACCOUNT}"
+        self.port = 0
+        self.url = ""
         self._proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30) -> str:
-        args = [str(BINARY), "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--blobHost", "127.0.0.1", "--blobPort", str(self.port)]
-        self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self.url
-            except OSError:
+    def start(self, timeout: float = 120) -> str:
+        args = [str(BINARY), "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--blobHost", "127.0.0.1", "--blobPort", "0"]
+        with tempfile.TemporaryFile() as out:  # a file, not a pipe: nobody has to keep reading it
+            self._proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+            deadline = time.monotonic() + timeout
+            while not (found := LISTENING.search(_read(out))):
                 if self._proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("Azurite did not start") from None
+                    self.stop()
+                    raise RuntimeError(f"Azurite did not start:\n{_read(out)[-2000:]}")
                 time.sleep(0.1)
+        self.port = int(found.group(1))
+        self.url = f"http://127.0.0.1:{self.port}/{ACCOUNT}"
+        return self.url
 
     def stop(self) -> None:
-        if self._proc is not None:
+        if self._proc is not None and self._proc.poll() is None:
             self._proc.terminate()
             self._proc.wait(timeout=10)
 
@@ -52,3 +59,8 @@ class Azurite:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _read(out: IO[bytes]) -> str:
+    out.seek(0)
+    return out.read().decode(errors="replace")

@@ -6,17 +6,24 @@ from typing import Any
 
 
 class ArmError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None):
+    def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None, inner: str | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details or []
+        # Azure ML's inner error under a general code such as UserError, "NotFound" or "NotFound/EndpointNotFound":
+        # error.additionalInfo[{type: InnerError, info: {value: {code, innerError}}}] (batch_endpoint_create_delete.json)
+        self.inner = inner
 
     def envelope(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details:
+        if self.details or self.inner:
             error["details"] = self.details
+        if self.inner:
+            code, _, nested = self.inner.partition("/")
+            value: dict[str, Any] = {"code": code, "innerError": {"code": nested, "innerError": None} if nested else None}
+            error["additionalInfo"] = [{"type": "InnerError", "info": {"value": value}}]
         return {"error": error}
 
 

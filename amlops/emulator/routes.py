@@ -10,7 +10,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from amlops.emulator.api import authorization as auth
-from amlops.emulator.api import common, ml, resources
+from amlops.emulator.api import (
+    common,
+    computes,
+    datastores,
+    endpoints,
+    jobs,
+    labeling,
+    network,
+    resources,
+    runhistory,
+    schedules,
+    workspaces,
+)
 from amlops.emulator.errors import ArmError
 from amlops.emulator.http import Request, Response
 from amlops.emulator.state import State
@@ -35,8 +47,8 @@ def _collection(path: str, list_: Handler, put: Handler, get: Handler, delete: H
 
 TABLE: list[Row] = [
     # long-running operation monitors
-    ("GET", S + "/providers/{ns}/locations/{loc}/operationStatuses/{op}", common.operation_status),
-    ("GET", S + "/providers/{ns}/locations/{loc}/operationResults/{op}", common.operation_result),
+    ("GET", S + "/providers/{ns}/locations/{loc}/{monitor:operationStatuses|computeOperationsStatus|mfeOperationsStatus}/{op}", common.operation_status),
+    ("GET", S + "/providers/{ns}/locations/{loc}/{monitor:operationResults|mfeOperationResults}/{op}", common.operation_result),
     # role assignments: any scope
     *_collection("/{scope*}" + ROLES, auth.list_assignments, auth.put_assignment, auth.get_assignment, auth.delete_assignment),
     # role definitions, management locks, the caller's permissions: any scope
@@ -50,7 +62,7 @@ TABLE: list[Row] = [
     # Microsoft Graph: which principals still exist (models/authz.py)
     ("POST", "/v1.0/directoryObjects/getByIds", auth.directory_objects_by_ids),
     # metrics of an online endpoint (Azure Monitor)
-    ("GET", "{resource*}/providers/Microsoft.Insights/metrics", ml.endpoint_metrics),
+    ("GET", "{resource*}/providers/Microsoft.Insights/metrics", endpoints.endpoint_metrics),
     # Microsoft.Resources
     ("GET", S, resources.get_subscription),
     ("GET", S + "/resourcegroups", resources.list_groups),
@@ -66,60 +78,57 @@ TABLE: list[Row] = [
     ("POST", G + "/validateMoveResources", resources.validate_move),
     ("POST", G + "/moveResources", resources.move),
     # workspaces
-    ("GET", S + "/providers/Microsoft.MachineLearningServices/workspaces", ml.list_workspaces_in_subscription),
-    ("GET", G + "/providers/Microsoft.MachineLearningServices/workspaces", ml.list_workspaces_in_group),
-    ("PUT", W, ml.put_workspace),
-    ("GET", W, ml.get_workspace),
-    ("PATCH", W, ml.patch_workspace),
-    ("DELETE", W, ml.delete_workspace),
-    ("POST", W + "/listKeys", ml.list_keys),
+    ("GET", S + "/providers/Microsoft.MachineLearningServices/workspaces", workspaces.list_workspaces_in_subscription),
+    ("GET", G + "/providers/Microsoft.MachineLearningServices/workspaces", workspaces.list_workspaces_in_group),
+    ("PUT", W, workspaces.put_workspace),
+    ("GET", W, workspaces.get_workspace),
+    ("PATCH", W, workspaces.patch_workspace),
+    ("DELETE", W, workspaces.delete_workspace),
+    ("POST", W + "/listKeys", workspaces.list_keys),
     # computes
-    *_collection(W + "/computes", ml.list_computes, ml.put_compute, ml.get_compute, ml.delete_compute),
-    ("PATCH", W + "/computes/{name}", ml.patch_compute),
-    ("POST", W + "/computes/{name}/start", ml.start_compute),
-    ("POST", W + "/computes/{name}/stop", ml.stop_compute),
-    ("POST", W + "/computes/{name}/restart", ml.restart_compute),
-    ("POST", W + "/computes/{name}/updateIdleShutdownSetting", ml.update_idle_shutdown),
-    ("POST", W + "/computes/{name}/listNodes", ml.list_nodes),
+    *_collection(W + "/computes", computes.list_computes, computes.put_compute, computes.get_compute, computes.delete_compute),
+    ("PATCH", W + "/computes/{name}", computes.patch_compute),
+    ("POST", W + "/computes/{name}/start", computes.start_compute),
+    ("POST", W + "/computes/{name}/stop", computes.stop_compute),
+    ("POST", W + "/computes/{name}/restart", computes.restart_compute),
+    ("POST", W + "/computes/{name}/updateIdleShutdownSetting", computes.update_idle_shutdown),
+    ("POST", W + "/computes/{name}/listNodes", computes.list_nodes),
     # online endpoints and their deployments; batch endpoints
-    *_collection(W + "/onlineEndpoints/{endpoint}/deployments", ml.list_deployments, ml.put_deployment, ml.get_deployment, ml.delete_deployment),
-    *_collection(W + "/batchEndpoints/{endpoint}/deployments", ml.list_batch_deployments, ml.put_batch_deployment, ml.get_batch_deployment),
-    *_collection(W + "/{kind:onlineEndpoints|batchEndpoints}", ml.list_endpoints, ml.put_endpoint, ml.get_endpoint, ml.delete_endpoint),
+    *_collection(W + "/onlineEndpoints/{endpoint}/deployments", endpoints.list_deployments, endpoints.put_deployment, endpoints.get_deployment, endpoints.delete_deployment),
+    *_collection(W + "/batchEndpoints/{endpoint}/deployments", endpoints.list_batch_deployments, endpoints.put_batch_deployment, endpoints.get_batch_deployment),
+    ("POST", W + "/onlineEndpoints/{name}/token", endpoints.endpoint_token),
+    *_collection(W + "/{kind:onlineEndpoints|batchEndpoints}", endpoints.list_endpoints, endpoints.put_endpoint, endpoints.get_endpoint, endpoints.delete_endpoint),
     # jobs, and their run history (Azure ML's data plane: /history/v1.0/{workspace}/runs/{run}/details)
-    ("GET", "/history/v1.0" + W + "/runs/{run}/details", ml.run_details),
-    *_collection(W + "/jobs", ml.list_jobs, ml.put_job, ml.get_job, ml.delete_job),
+    ("GET", "/history/v1.0" + W + "/runs/{run}/details", jobs.run_details),
+    *_collection(W + "/jobs", jobs.list_jobs, jobs.put_job, jobs.get_job, jobs.delete_job),
     # v1 run history: experiments and their runs (azureml-core's Run History client; models/runhistory.py)
-    ("POST", "/history/v1.0" + W + "/experiments:query", ml.query_experiments),
-    ("POST", "/history/v1.0" + W + "/experiments/{experiment}/runs:query", ml.query_runs),
-    ("PATCH", "/history/v1.0" + W + "/experiments/{experiment}/runs/{run}", ml.patch_run),
-    ("GET", "/history/v1.0" + W + "/experiments/{experiment}/runs/{run}", ml.get_run),
-    ("POST", "/history/v1.0" + W + "/experiments/{experiment}", ml.create_experiment),
-    ("GET", W + "/jobs", ml.list_jobs),
-    ("PUT", W + "/jobs/{name}", ml.put_job),
-    ("GET", W + "/jobs/{name}", ml.get_job),
-    ("DELETE", W + "/jobs/{name}", ml.delete_job),
-    ("POST", W + "/jobs/{name}/cancel", ml.cancel_job),
+    ("POST", "/history/v1.0" + W + "/experiments:query", runhistory.query_experiments),
+    ("POST", "/history/v1.0" + W + "/experiments/{experiment}/runs:query", runhistory.query_runs),
+    ("PATCH", "/history/v1.0" + W + "/experiments/{experiment}/runs/{run}", runhistory.patch_run),
+    ("GET", "/history/v1.0" + W + "/experiments/{experiment}/runs/{run}", runhistory.get_run),
+    ("POST", "/history/v1.0" + W + "/experiments/{experiment}", runhistory.create_experiment),
+    ("POST", W + "/jobs/{name}/cancel", jobs.cancel_job),
     # labeling projects; v1 web services, listed by the model management service
-    *_collection(W + "/labelingJobs", ml.list_labeling_jobs, ml.put_labeling_job, ml.get_labeling_job),
-    ("POST", W + "/labelingJobs/{name}/pause", ml.pause_labeling_job),
-    ("POST", W + "/labelingJobs/{name}/resume", ml.resume_labeling_job),
-    ("GET", "/modelmanagement/v1.0" + W + "/services", ml.list_services),
-    ("DELETE", "/modelmanagement/v1.0" + W + "/services/{name}", ml.delete_service),
+    *_collection(W + "/labelingJobs", labeling.list_labeling_jobs, labeling.put_labeling_job, labeling.get_labeling_job),
+    ("POST", W + "/labelingJobs/{name}/pause", labeling.pause_labeling_job),
+    ("POST", W + "/labelingJobs/{name}/resume", labeling.resume_labeling_job),
+    ("GET", "/modelmanagement/v1.0" + W + "/services", labeling.list_services),
+    ("DELETE", "/modelmanagement/v1.0" + W + "/services/{name}", labeling.delete_service),
     # Azure ML schedules
-    *_collection(W + "/schedules", ml.list_schedules, ml.put_schedule, ml.get_schedule, ml.delete_schedule),
+    *_collection(W + "/schedules", schedules.list_schedules, schedules.put_schedule, schedules.get_schedule, schedules.delete_schedule),
     # datastores
-    *_collection(W + "/datastores", ml.list_datastores, ml.put_datastore, ml.get_datastore, ml.delete_datastore),
-    ("POST", W + "/datastores/{name}/listSecrets", ml.list_secrets),
+    *_collection(W + "/datastores", datastores.list_datastores, datastores.put_datastore, datastores.get_datastore, datastores.delete_datastore),
+    ("POST", W + "/datastores/{name}/listSecrets", datastores.list_secrets),
     # private endpoint connections
-    *_collection(W + "/privateEndpointConnections", ml.list_connections, ml.put_connection, ml.get_connection, ml.delete_connection),
-    ("GET", W + "/privateLinkResources", ml.list_private_link_resources),
+    *_collection(W + "/privateEndpointConnections", network.list_connections, network.put_connection, network.get_connection, network.delete_connection),
+    ("GET", W + "/privateLinkResources", network.list_private_link_resources),
     # assets that move with the workspace: containers and versions
-    ("GET", W + "/{asset:environments|models|data|codes|components}", ml.list_assets),
-    ("GET", W + "/{asset:environments|models|data|codes|components}/{name}/versions", ml.list_assets),
-    ("PUT", W + "/{asset:environments|models|data|codes|components}/{name}", ml.put_asset),
-    ("GET", W + "/{asset:environments|models|data|codes|components}/{name}", ml.get_asset),
-    ("PUT", W + "/{asset:environments|models|data|codes|components}/{name}/versions/{version}", ml.put_asset),
-    ("GET", W + "/{asset:environments|models|data|codes|components}/{name}/versions/{version}", ml.get_asset),
+    ("GET", W + "/{asset:environments|models|data|codes|components}", workspaces.list_assets),
+    ("GET", W + "/{asset:environments|models|data|codes|components}/{name}/versions", workspaces.list_assets),
+    ("PUT", W + "/{asset:environments|models|data|codes|components}/{name}", workspaces.put_asset),
+    ("GET", W + "/{asset:environments|models|data|codes|components}/{name}", workspaces.get_asset),
+    ("PUT", W + "/{asset:environments|models|data|codes|components}/{name}/versions/{version}", workspaces.put_asset),
+    ("GET", W + "/{asset:environments|models|data|codes|components}/{name}/versions/{version}", workspaces.get_asset),
     # anything else with a provider path: a generic ARM resource
     ("GET", G + "/providers/{ns}/{rest*}", resources.get_resource),
     ("PUT", G + "/providers/{ns}/{rest*}", resources.put_resource),

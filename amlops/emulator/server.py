@@ -20,7 +20,7 @@ from amlops.emulator.faults import FaultInjector
 from amlops.emulator.http import Request, Response
 from amlops.emulator.models import jobs
 from amlops.emulator.state import State
-from amlops.emulator.throttle import Throttler, kind_of
+from amlops.emulator.throttle import Throttler, global_remaining, kind_of
 
 FAULT_STATUS = {"429": (429, "TooManyRequests"), "500": (500, "InternalServerError"), "503": (503, "ServiceUnavailable"), "409": (409, "Conflict")}
 
@@ -118,6 +118,7 @@ class Emulator:
         if sub:
             allowed, remaining, retry_after = self.throttler.check(sub, kind, self.state.clock.now())
             headers[f"x-ms-ratelimit-remaining-subscription-{kind}"] = str(remaining)
+            headers[f"x-ms-ratelimit-remaining-subscription-global-{kind}"] = str(global_remaining(remaining))
             if not allowed:
                 entry["fault"] = "throttled"
                 return self._error(ArmError(429, "TooManyRequests", f"Too many {kind} for subscription '{sub}'; retry after {retry_after} s."), {**headers, "Retry-After": str(retry_after)})

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from playwright.sync_api import Page, sync_playwright
 from amlops.azure import network, workspaces
 from amlops.emulator import Emulator
 from amlops.models import ResourceId
+from deployments.stack import start_prefect_server
 from tests.conftest import TARGET_SUB, WS_ID, Env, demo_scenario
 
 ROOT = Path(__file__).parents[2]
@@ -31,37 +31,18 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`prefect server start` with its UI, as an on-call engineer would open it."""
     assert os.path.exists(CHROMIUM), "Debian's chromium is missing: `make test` installs it (make browser-deps)"
-    port = _free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path_factory.mktemp("prefect")), "PREFECT_UI_API_URL": api, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path_factory.mktemp("prefect")), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     env.pop("PREFECT_API_URL", None)
-    log = open(tmp_path_factory.mktemp("logs") / "server.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    server, port = start_prefect_server(env, tmp_path_factory.mktemp("logs") / "server.log", timeout=90)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "prefect server did not start"
-            time.sleep(0.5)
-        yield api
+        yield f"http://127.0.0.1:{port}/api"
     finally:
         server.terminate()
         server.wait(timeout=30)
-        log.close()
 
 
 def _cli(api: str, emulator: Emulator, state_dir: Path, *args: str) -> subprocess.Popen[str]:

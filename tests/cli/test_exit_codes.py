@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from amlops.azure import computes, jobs
-from amlops.manifests import ManifestStore
+from amlops.azure import computes, jobs, roles
+from amlops.manifests import LocalManifestStore
 from amlops.models import ComputeSpec, ResourceId
 from app.cli import EXIT_CODES
 from flows import pauses
@@ -138,7 +138,7 @@ def test_a_plan_not_approved_exits_3(amlops: Callable[..., Amlops], flows_env: E
 
 def test_a_move_already_in_progress_exits_3(amlops: Callable[..., Amlops], flows_env: Env, tmp_path: Path) -> None:
     flows_env.load_demo()
-    ManifestStore(tmp_path / "state").acquire(WS_ID, "other-move", "another-live-run")  # held by this live process
+    LocalManifestStore(tmp_path / "state").acquire(WS_ID, "other-move", "another-live-run")  # held by this live process
     mark = flows_env.control.mark()
     code, out = _run(amlops, *MOVE, *UNATTENDED)
     assert code == 3 and "already being moved by flow run another-live-run" in out, out
@@ -169,17 +169,46 @@ def _answered_after(amlops: Callable[..., Amlops], meanwhile: Callable[[], None]
     return proc.wait(), proc.output()
 
 
-def test_a_plan_changed_while_waiting_exits_3_without_writing(amlops: Callable[..., Amlops], flows_env: Env) -> None:
+def _asked_again(run_id: str, before: str, timeout: float = 300) -> pauses.PausedRun:
+    """The same run paused again with another question than ``before``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in pauses.list_paused():
+            if run.id == run_id and run.description != before:
+                return run
+        time.sleep(0.3)
+    raise AssertionError("the move never asked again")
+
+
+def test_a_workspace_changed_while_its_plan_waited_is_asked_again_and_nothing_is_deleted_until_answered(amlops: Callable[..., Amlops], flows_env: Env) -> None:
+    """Approved, but meanwhile a compute was added and a grant removed: right before its first destructive step the
+    move reads the facts again, finds another plan, and asks again showing what changed; it writes nothing until a
+    person answers, then carries out the new plan."""
     flows_env.load_demo()
-    mark = flows_env.control.mark()
     extra = ComputeSpec(name="late-ci", compute_type="ComputeInstance", create_properties={"computeType": "ComputeInstance", "properties": {"vmSize": "STANDARD_DS3_V2"}})
-
-    def someone_adds_compute() -> None:
-        computes.create_compute(flows_env.clients, WS, extra, "westeurope")
-
-    code, out = _answered_after(amlops, someone_adds_compute)
-    assert code == 3 and "changed while the plan waited" in out, out
-    assert [w["path"].rsplit("/", 1)[-1] for w in flows_env.control.writes(mark)] == ["late-ci"], "only the test's own write"
+    [grant] = [a for a in roles.list_at_scope(flows_env.clients, WS_ID) if a.principal_type == "Group"]
+    known = {r.id for r in pauses.list_paused()}
+    proc = amlops(*MOVE, "--approve-private-endpoints-as", "alice")
+    try:
+        first = _paused_plan(known)
+    except AssertionError:
+        proc.wait(timeout=1)
+        raise AssertionError(proc.output()) from None
+    mark = flows_env.control.mark()
+    computes.create_compute(flows_env.clients, WS, extra, "westeurope")
+    roles.delete(flows_env.clients, WS_ID, grant.name)
+    pauses.answer(first.id, approve=True, approver="carol", reason="CHG-7", workspace_name="ml-prod-ws")
+    again = _asked_again(first.id, first.description)
+    assert "CHANGED since the plan you approved" in again.description, again.description
+    assert "new: compute late-ci" in again.description and f"gone: grant {grant.grant}" in again.description, again.description
+    ours = [(w["method"], w["path"].rsplit("/", 1)[-1]) for w in flows_env.control.writes(mark)]
+    assert ours == [("PUT", "late-ci"), ("DELETE", grant.name)], f"the move wrote while it asked again: {ours}"
+    pauses.answer(again.id, approve=True, approver="carol", reason="CHG-7, seen again", workspace_name="ml-prod-ws")
+    code = proc.wait()
+    assert code == 0, proc.output()
+    moved = WS.moved_to(TARGET_SUB, "ml-moved")
+    assert "late-ci" in {c.name for c in computes.list_computes(flows_env.clients, moved)}, "the compute added meanwhile came with the new plan"
+    assert grant.principal_id not in {a.principal_id for a in roles.list_at_scope(flows_env.clients, str(moved))}, "the removed grant stayed removed"
 
 
 def test_a_job_started_while_the_plan_waited_refuses_the_move(amlops: Callable[..., Amlops], flows_env: Env) -> None:
@@ -216,3 +245,35 @@ def test_a_completed_move_exits_0(amlops: Callable[..., Amlops], flows_env: Env)
     flows_env.load_demo()
     code, out = _run(amlops, *MOVE, *UNATTENDED)
     assert code == 0 and ": completed." in out, out
+
+
+def test_azure_failing_exits_1_with_its_message_and_no_traceback(amlops: Callable[..., Amlops], flows_env: Env) -> None:
+    flows_env.load_demo()
+    flows_env.control.fault("/workspaces/ml-prod-ws$", "503", method="GET", count=1000)  # Azure keeps failing the read
+    mark = flows_env.control.mark()
+    code, out = _run(amlops, *MOVE, *UNATTENDED)
+    assert code == 1, out
+    assert "Traceback" not in out, "Azure failing is an outcome: a message, no traceback"
+    assert re.search(r"\namlops: .*503|\namlops: .*(unavailable|ServiceUnavailable)", out, re.IGNORECASE), out
+    assert flows_env.control.writes(mark) == []
+
+
+# Loaded by the interpreter before anything else (PYTHONPATH): a bug in amlops' own code, where the move reads the workspace.
+BUG = """
+import amlops.azure.workspaces as workspaces
+def get_workspace(clients, workspace):
+    return {}["a bug in amlops"]
+workspaces.get_workspace = get_workspace
+"""
+
+
+def test_a_bug_exits_1_with_its_traceback(flows_env: Env, prefect_server: str, tmp_path: Path) -> None:
+    flows_env.load_demo()
+    (tmp_path / "bug").mkdir()
+    (tmp_path / "bug" / "sitecustomize.py").write_text(BUG)
+    env = {**os.environ, "PREFECT_API_URL": prefect_server, "AMLOPS_STATE_DIR": str(tmp_path / "state"), "PYTHONPATH": f"{tmp_path / 'bug'}:{ROOT}"}
+    done = subprocess.run([sys.executable, "-m", "app.cli", *MOVE, *UNATTENDED], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1, done.stdout + done.stderr
+    # The command's own last words are Python's: the traceback of the bug, ending in the error itself.
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == "KeyError: 'a bug in amlops'" and "Traceback (most recent call last)" in done.stderr, done.stderr[-3000:]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from amlops.azure import computes, locks, permissions, policy, rest, roles
+from amlops.azure import computes, locks, operations, permissions, policy, rest, roles
 from amlops.emulator.models.authz import action_for
 from amlops.errors import AuthenticationFailed, InvalidInput, Locked, NotFound
 from amlops.models import ResourceId, RoleAssignment
@@ -36,7 +36,7 @@ def test_a_read_only_lock_refuses_updates_and_post_actions(demo: Env, ws: Resour
     with pytest.raises(Locked):  # "A read-only lock also prevents the assignment of Azure RBAC roles scoped to" the resource
         roles.create(demo.clients, WS_ID, RoleAssignment(name="x", scope=WS_ID, role_definition_id=f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{DATA_SCIENTIST}", principal_id="aaaaaaaa-0000-0000-0000-000000000009"))
     assert [c.name for c in computes.list_computes(demo.clients, ws)], "reads still work"
-    rest.put_by_id(demo.clients, STORAGE, "2023-05-01", {"location": "westeurope", "tags": {"a": "b"}})  # outside the locked scope
+    operations.put(demo.clients, STORAGE, "2023-05-01", {"location": "westeurope", "tags": {"a": "b"}})  # outside the locked scope
 
 
 def test_validate_move_fails_on_locks(demo: Env) -> None:
@@ -196,7 +196,7 @@ def test_compute_instance_names_are_unique_per_region_across_workspaces(demo: En
 
     other_eu = ResourceId.parse(f"/subscriptions/{TARGET_SUB}/resourceGroups/team/providers/Microsoft.MachineLearningServices/workspaces/team-eu")
     other_us = ResourceId.parse(f"/subscriptions/{TARGET_SUB}/resourceGroups/team/providers/Microsoft.MachineLearningServices/workspaces/team-us")
-    rest.put_by_id(demo.clients, f"/subscriptions/{TARGET_SUB}/resourceGroups/team", "2025-04-01", {"location": "westeurope"})
+    operations.put(demo.clients, f"/subscriptions/{TARGET_SUB}/resourceGroups/team", "2025-04-01", {"location": "westeurope"})
     workspaces.create_workspace(demo.clients, other_eu, "westeurope")
     workspaces.create_workspace(demo.clients, other_us, "eastus")
     alice = computes.get_compute(demo.clients, ResourceId.parse(WS_ID), "alice-ci")

@@ -8,7 +8,7 @@ from azure.storage.blob import ContainerClient
 
 from amlops.azure import jobs, storage
 from amlops.models import ResourceId
-from amlops.training import latest_complete
+from amlops.training import group_checkpoints, latest_complete
 from tests.conftest import AZURITE_KEY, Env
 
 
@@ -23,7 +23,7 @@ def _setup(env: Env, azurite: str) -> tuple[ResourceId, str, ContainerClient]:
 
 
 def _latest_step(client: ContainerClient) -> int | None:
-    latest = latest_complete(storage.list_checkpoints(client, "runs/forecast"))
+    latest = latest_complete(group_checkpoints("runs/forecast", storage.list_blobs(client, "runs/forecast")))
     return latest.step if latest else None
 
 
@@ -37,7 +37,7 @@ def test_a_running_job_writes_checkpoints_and_completes(env: Env, azurite: str) 
     _submit(env, ws, "train-a")
     env.control.advance(1 + 35)  # queued 1 s, then 35 s of training at 1 step/s
     assert jobs.get_job(env.clients, ws, "train-a").status == "Running"
-    assert [c.step for c in storage.list_checkpoints(client, "runs/forecast")] == [10, 20, 30]
+    assert [c.step for c in group_checkpoints("runs/forecast", storage.list_blobs(client, "runs/forecast"))] == [10, 20, 30]
     env.control.advance(100)
     job = jobs.get_job(env.clients, ws, "train-a")
     assert job.status == "Completed" and job.properties["endTimeUtc"] > job.properties["startTimeUtc"]
@@ -51,7 +51,7 @@ def test_a_scheduled_preemption_leaves_a_partial_checkpoint(env: Env, azurite: s
     env.control.advance(60)
     job = jobs.get_job(env.clients, ws, "train-b-001")
     assert job.status == "Failed" and "PreemptionError" in (job.error_message or "")
-    found = storage.list_checkpoints(client, "runs/forecast")
+    found = group_checkpoints("runs/forecast", storage.list_blobs(client, "runs/forecast"))
     assert [(c.step, c.complete) for c in found] == [(10, True), (20, True), (30, False)]
     _submit(env, ws, "train-b-002", resume=20)  # the schedule was for one job only
     env.control.advance(200)

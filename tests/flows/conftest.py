@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,15 +12,18 @@ from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
 from prefect.testing.utilities import prefect_test_harness
 
 from amlops.emulator import Emulator
+from amlops.move import MoveApprovals, MoveRequest
 from tasks import common
 from tests.conftest import AZURITE_KEY, TARGET_SUB, WS_ID, Env, demo_scenario
 
 
 @pytest.fixture(scope="session")
 def prefect_server(emulator: Emulator) -> Iterator[str]:
-    os.environ.update(emulator.env())
+    """Prefect's test server, one per session (per xdist worker). A test that asks for it finds the emulator
+    in its environment (tests/conftest.py `_service_environment`), for that test only."""
     common.clients.cache_clear()
-    with prefect_test_harness(server_startup_timeout=60), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    # A generous start-up: six workers start their servers at once on two cores, beside whatever else runs there.
+    with prefect_test_harness(server_startup_timeout=240), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield str(PREFECT_API_URL.value())
 
 
@@ -35,7 +37,8 @@ def flows_env(env: Env, prefect_server: str, tmp_path: Path, monkeypatch: pytest
 
 
 def move_args(**changes: Any) -> dict[str, Any]:
-    """The demo move, approvals answered by policy flags."""
+    """The demo move, approvals answered by policy flags; ``changes`` name fields of either parameter (MoveRequest,
+    MoveApprovals) flat, as an operator would."""
     args: dict[str, Any] = {
         "source": WS_ID,
         "target_subscription": TARGET_SUB,
@@ -43,10 +46,11 @@ def move_args(**changes: Any) -> dict[str, Any]:
         "approve_plan_as": "alice",
         "confirm_workspace": "ml-prod-ws",
         "approve_private_endpoints_as": "alice",
-        "approval_poll_seconds": 1,
+        "poll_seconds": 1,
     }
     args.update(changes)
-    return args
+    approvals = {k: args.pop(k) for k in list(args) if k in MoveApprovals.model_fields}
+    return {"request": MoveRequest(**args), "approvals": MoveApprovals(**approvals)}
 
 
 # 20 steps a second, a checkpoint every second (20 steps), 100 steps in all: 5 s of training.

@@ -114,7 +114,11 @@ def test_throttled_writes_wait_out_retry_after(flows_env: Env) -> None:
     flows_env.control.fault("/computes/b-carol/stop$", "429", method="POST", count=2, retry_after=1)
     report = stop_computes(selector=Selector(workspaces=[str(WS_B)]))
     assert _results(report)["b-carol"][0] == "stopped"
-    assert [q["status"] for q in flows_env.control.requests() if q["path"].endswith("b-carol/stop")] == [429, 429, 202]
+    stops = [q for q in flows_env.control.requests() if q["path"].endswith("b-carol/stop")]
+    assert [q["status"] for q in stops] == [429, 429, 202]
+    # Each resend came at least Retry-After (1 s) after the 429 was answered: a client resending at once fails here.
+    waited = [later["time"] - (earlier["time"] + earlier["ms"] / 1000) for earlier, later in zip(stops, stops[1:], strict=False)]
+    assert min(waited) >= 0.95, f"resent after {waited} s, Retry-After said 1 s"
 
 
 def test_dry_run_lists_what_would_change_and_writes_nothing(flows_env: Env) -> None:
@@ -153,3 +157,22 @@ def test_bad_input_is_refused_before_any_write(flows_env: Env, kwargs: dict[str,
     state = stop_computes(**kwargs, return_state=True)
     assert state.is_failed() and says in str(state.result(raise_on_failure=False))
     assert flows_env.control.writes(mark) == []
+
+
+def test_the_morning_start_sends_every_workspace_s_starts_before_waiting_for_any(flows_env: Env) -> None:
+    """More workspaces than threads (WORKSPACES_AT_ONCE): a thread that waited out one workspace's ~90 s starts
+    before the next workspace's requests would leave ARM's write budget idle for a whole start each time."""
+    many = [ResourceId.parse(f"{RG}/providers/Microsoft.MachineLearningServices/workspaces/team-{i}") for i in range(6)]
+    flows_env.control.load({
+        "subscriptions": [{"id": SUB, "region": "eastus"}],
+        "resource_groups": [{"id": RG, "location": "eastus"}],
+        "workspaces": [{"id": str(ws), "location": "eastus", "computes": [_ci(f"{ws.name}-{j}", state="Stopped") for j in range(2)]} for ws in many],
+    })  # fmt: skip
+    start_seconds = 6.0
+    flows_env.control.settings(lro={"default": {"mode": "immediate"}, "compute.start": {"mode": "seconds", "seconds": start_seconds}})
+    report = start_computes(selector=Selector(subscriptions=[SUB]))
+    assert report.counts == {"started": 12}
+    posts = [q["time"] for q in flows_env.control.requests() if q["method"] == "POST" and q["path"].endswith("/start")]
+    assert len(posts) == 12
+    assert max(posts) - min(posts) < start_seconds, "a workspace's starts waited for another workspace's to finish"
+    assert all(state == "Running" for ws in many for state in _states(flows_env, ws).values())

@@ -3,12 +3,14 @@ UserSettingUp mean busy whatever the job list says, and busy and keep-alive are 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from amlops.azure import computes, jobs
-from amlops.fleet import Selector, decide
+from amlops.azure import computes, jobs, rest
+from amlops.fleet import KEEP_ALIVE_TAG, Selector, decide
 from amlops.models import ComputeSpec
 from flows.compute_power import stop_computes
 from tasks import compute_power as t
@@ -52,3 +54,43 @@ def test_a_job_started_after_the_survey_is_seen_by_the_read_just_before_the_stop
     assert outcomes["a-free"].result == "stopped"
     stops = [r["path"] for r in flows_env.control.writes(mark)]
     assert all(p.endswith("a-free/stop") for p in stops) and stops, "only the free instance got a stop request"
+
+
+def _stop_after_survey(env: Env, change: Callable[[], None]) -> tuple[dict[str, Any], list[str]]:
+    """The fleet surveys, the world changes, the fleet stops what it surveyed: what did it do, and whom did it stop?"""
+    (survey,) = t.survey_subscription.fn([WS_A])
+    assert {c.name: c.state for c in survey.computes} == {"a-late": "Running", "a-free": "Running"} and survey.busy == {}
+    change()
+    mark = env.control.mark()
+    outcomes = {o.compute: o for o in t.power_subscription.fn([(WS_A, ["a-late", "a-free"])], "stop", wait_seconds=60)}
+    return outcomes, [r["path"].rsplit("/", 2)[-2] for r in env.control.writes(mark) if r["path"].endswith("/stop")]
+
+
+def test_a_keep_alive_tag_set_after_the_survey_is_read_just_before_the_stop(flows_env: Env) -> None:
+    _load(flows_env, _ci("a-late"), _ci("a-free"))
+    until = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+
+    def tag() -> None:  # someone tags the instance through ARM, as the README tells them to
+        rest.send(flows_env.clients, SUB, "PATCH", f"{WS_A}/computes/a-late", rest.ML_API, {"tags": {KEEP_ALIVE_TAG: until}})
+
+    outcomes, stopped = _stop_after_survey(flows_env, tag)
+    assert outcomes["a-late"].result == "skipped" and "keep-alive" in outcomes["a-late"].reason and "read again just before the stop" in outcomes["a-late"].reason
+    assert outcomes["a-free"].result == "stopped" and stopped == ["a-free"]
+
+
+def test_an_instance_azure_calls_busy_after_the_survey_is_skipped_by_its_state_alone(flows_env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Azure's job list lags behind the instance (or the shared list is a few seconds old): the instance's own
+    state, JobRunning, read right before the stop, is what keeps its job alive."""
+    _load(flows_env, _ci("a-late"), _ci("a-free"))
+    flows_env.control.freeze()
+
+    def start_job() -> None:
+        jobs.submit_command_job(flows_env.clients, WS_A, "late-1", "python train.py", "azureml:env:1", "a-late")
+        flows_env.control.advance(2)  # queued -> running
+        assert computes.get_compute(flows_env.clients, WS_A, "a-late").state == "JobRunning"
+        monkeypatch.setattr(t.jobs, "active_jobs", lambda *_: [])  # the job list does not show it yet
+
+    outcomes, stopped = _stop_after_survey(flows_env, start_job)
+    assert outcomes["a-late"].result == "skipped" and "JobRunning" in outcomes["a-late"].reason and "read again just before the stop" in outcomes["a-late"].reason
+    assert outcomes["a-free"].result == "stopped" and stopped == ["a-free"]
+    assert jobs.get_job(flows_env.clients, WS_A, "late-1").status == "Running", "the job was not killed"

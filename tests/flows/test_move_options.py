@@ -70,7 +70,7 @@ def test_quiesce_window_sets_how_far_back_traffic_blocks_the_move(flows_env: Env
 def test_plan_approval_timeout_refuses_and_writes_nothing(flows_env: Env) -> None:
     flows_env.load_demo()
     mark = flows_env.control.mark()
-    state, error = _run(approve_plan_as=None, confirm_workspace=None, approval_timeout_seconds=2)
+    state, error = _run(approve_plan_as=None, confirm_workspace=None, timeout_seconds=2)
     assert state.is_failed() and getattr(error, "code", "") == "PlanNotApproved" and "2 s" in str(error), error
     assert flows_env.control.writes(mark) == []
 

@@ -314,8 +314,8 @@ def test_a_grant_to_a_principal_deleted_from_the_directory_is_skipped_with_the_r
     flows_env.control.rules(deleted_principals=[gone], directory_read_denied=not directory_readable)  # left after the grant was made
     plan_state, planned = _run(dry_run=True)
     assert plan_state.is_completed()
-    assert any(gone in g for g in planned.plan.skip_role_assignments) == directory_readable
-    assert all(gone not in g for g in planned.plan.recreate_role_assignments) == directory_readable
+    assert any(gone in g.key for g in planned.plan.grants_to("skip")) == directory_readable
+    assert all(gone not in g.key for g in planned.plan.grants_to("re-create")) == directory_readable
     state, report = _run()
     assert state.is_completed(), report
     refused = [r for r in flows_env.control.requests() if r["status"] == 400 and "roleAssignments" in r["path"]]

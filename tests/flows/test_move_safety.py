@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from amlops.azure import computes, network, workspaces
-from amlops.manifests import ManifestStore
+from amlops.manifests import LocalManifestStore
 from amlops.models import ResourceId
 from flows.move_workspace import move_workspace
 from tests import chaos
@@ -140,14 +140,14 @@ def test_a_connection_rejected_before_the_move_is_not_approved_by_policy(flows_e
 def test_the_lock_is_held_from_before_the_approval_wait(flows_env: Env, tmp_path: Path) -> None:
     """A second run while the first waits for a person is refused: the lock is taken before the plan is shown."""
     flows_env.load_demo()
-    store = ManifestStore(tmp_path / "state")
+    store = LocalManifestStore(tmp_path / "state")
     proc = subprocess.Popen(["sleep", "60"])  # a live holder on this host
     try:
         store.acquire(WS_ID, "another", "run-waiting-for-approval")
         lock = store._lock_path(WS_ID)
         lock.write_text(json.dumps({**json.loads(lock.read_text()), "pid": proc.pid}))
         mark = flows_env.control.mark()
-        state, error = _run(approve_plan_as=None, confirm_workspace=None, approval_timeout_seconds=5)
+        state, error = _run(approve_plan_as=None, confirm_workspace=None, timeout_seconds=5)
         assert state.is_failed() and "already being moved" in str(error)
         assert flows_env.control.writes(mark) == []
     finally:

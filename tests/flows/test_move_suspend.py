@@ -26,7 +26,7 @@ def test_a_move_from_a_deployment_suspends_twice_and_completes(flows_env: Env, p
     flows_env.load_demo()
     log = tmp_path / "runner.log"
     env = {**os.environ, "PREFECT_API_URL": prefect_server, "PREFECT_RUNNER_POLL_FREQUENCY": "1", "AMLOPS_STATE_DIR": str(tmp_path / "state")}
-    params = {"source": str(SOURCE), "target_subscription": TARGET_SUB, "target_resource_group": TARGET.resource_group, "approval_poll_seconds": 1}
+    params = {"request": {"source": str(SOURCE), "target_subscription": TARGET_SUB, "target_resource_group": TARGET.resource_group}, "approvals": {"poll_seconds": 1}}
     with served(SERVE, env, log):
         run = start_run("move-workspace/suspending-move", params, log)
 

@@ -13,7 +13,7 @@ from prefect.settings import PREFECT_API_URL
 
 from amlops.approvals import AllowList
 from amlops.azure import computes, datastores, endpoints, network, roles, workspaces
-from amlops.manifests import ManifestStore
+from amlops.manifests import LocalManifestStore
 from amlops.models import ResourceId
 from flows.move_workspace import move_workspace
 from tests.conftest import SUB, TARGET_SUB, WS_ID, Env, demo_scenario
@@ -64,7 +64,7 @@ def test_full_move_rebuilds_everything_and_verifies(flows_env: Env, tmp_path: Pa
     live = [x for x in network.list_connections(c, TARGET) if x.status != "Disconnected"]
     assert len(live) == 2 and {x.status for x in live} == {"Approved"}
 
-    manifest_file = ManifestStore(tmp_path / "state").path(report.move_id)
+    manifest_file = LocalManifestStore(tmp_path / "state").path(report.move_id)
     manifest = json.loads(manifest_file.read_text())
     assert manifest["status"] == "completed" and manifest["steps_done"][-1] == "verify"
     via = {d["via"] for d in manifest["decisions"]}
@@ -83,9 +83,12 @@ def test_dry_run_plans_and_writes_nothing(flows_env: Env) -> None:
     mark = flows_env.control.mark()
     state, report = _run(dry_run=True, approve_plan_as=None, confirm_workspace=None)
     assert state.is_completed() and report.status == "planned"
-    assert report.plan.delete_compute == ["alice-ci", "bob-ci", "gpu-cluster"] and report.plan.detach_compute == ["aks-attached"]
-    assert report.plan.repoint_datastores == ["checkpoints", "curated", "raw-landing", "workspaceartifactstore", "workspacefilestore", "workspaceworkingdirectory"]
-    assert "shared-reference" in report.plan.datastores_left_as_is
+    plan = report.plan
+    assert [c.name for c in plan.computes if c.action == "re-create"] == ["alice-ci", "bob-ci", "gpu-cluster"]
+    assert [c.name for c in plan.computes if c.action == "re-attach"] == ["aks-attached"]
+    repointed = ["checkpoints", "curated", "raw-landing", "workspaceartifactstore", "workspacefilestore", "workspaceworkingdirectory"]
+    assert sorted(d.name for d in plan.datastores if d.action == "re-point") == repointed
+    assert ("shared-reference", "keep as it is") in [(d.name, d.action) for d in plan.datastores]
     assert flows_env.control.writes(mark) == []
 
 
@@ -168,7 +171,7 @@ def test_a_failure_before_the_move_restores_the_source(flows_env: Env, tmp_path:
 
 def test_a_second_move_of_the_same_workspace_is_refused(flows_env: Env, tmp_path: Path) -> None:
     flows_env.load_demo()
-    store = ManifestStore(tmp_path / "state")
+    store = LocalManifestStore(tmp_path / "state")
     store.acquire(WS_ID, "other-move", "another-live-run")  # held by this (live) process
     mark = flows_env.control.mark()
     state, error = _run()

@@ -115,14 +115,16 @@ def test_amlops_serve_registers_every_deployment_with_its_schedule(prefect_serve
     stop = next(d for d in _deployments(prefect_server).values() if d["name"] == "weekdays-berlin-stop")
     assert stop["schedules"][0]["schedule"]["cron"] == "0 19 * * 1-5" and stop["schedules"][0]["schedule"]["timezone"] == "Europe/Berlin"
     assert stop["schedules"][0]["active"], "schedules stay on after serve stops"
-    assert stop["parameters"]["selector"]["subscriptions"] == [SUB]
+    assert stop["parameters"]["subscriptions_variable"] == "amlops_fleet_subscriptions" and stop["parameters"]["holidays"] == ["DE-BE"]
+    assert httpx.get(f"{prefect_server}/variables/name/amlops_fleet_subscriptions", timeout=10).json()["value"] == [SUB], "what its runs read"
 
 
 def test_amlops_deploy_registers_on_a_work_pool(prefect_server: str) -> None:
     env = {**os.environ, "PREFECT_API_URL": prefect_server, "AMLOPS_FLEET_SUBSCRIPTIONS": SUB}
     subprocess.run([sys.executable, "-m", "prefect", "work-pool", "create", "amlops-pool", "--type", "process", "--overwrite"], cwd=ROOT, env=env, check=True, capture_output=True)
-    done = subprocess.run([sys.executable, "-m", "app.cli", "deploy", "--work-pool", "amlops-pool"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    done = subprocess.run([sys.executable, "-m", "app.cli", "deploy", "--work-pool", "amlops-pool", "--checkout", "."], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     pooled = {d["name"]: d for d in _deployments(prefect_server).values() if d.get("work_pool_name") == "amlops-pool"}
     assert {"weekdays-berlin-start", "weekdays-berlin-stop", "on-demand"} <= set(pooled)
     assert pooled["weekdays-berlin-start"]["job_variables"]["working_dir"] == str(ROOT)
+    assert pooled["weekdays-berlin-start"]["pull_steps"] == [{"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}]

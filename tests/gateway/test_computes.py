@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from amlops.azure import computes, resources
+from amlops.azure.clients import Clients, Target
 from amlops.errors import Conflict, InvalidInput, NotFound, TransientError
 from amlops.models import ResourceId
 from tests.conftest import SUB, Env
@@ -57,9 +58,19 @@ def test_stop_start_restart_and_conflicts(demo: Env, ws: ResourceId) -> None:
 
 def test_transitional_state_is_visible_while_an_operation_runs(demo: Env, ws: ResourceId) -> None:
     demo.control.settings(lro={"default": {"mode": "immediate"}, "compute.stop": {"mode": "seconds", "seconds": 30}})
-    computes.stop_compute(demo.clients, ws, "alice-ci")  # the poller waits (virtual) retry-after-ms
+    reader = demo.fresh_clients()
+    seen: list[str | None] = []
+
+    def sleep(seconds: float) -> None:  # while the poller waits, someone else looks at the instance
+        seen.append(computes.get_compute(reader, ws, "alice-ci").state)
+        demo.sleeps.append(seconds)
+        demo.control.advance(seconds)
+
+    stopper = Clients(Target("emulator", demo.emulator.base_url, str(demo.emulator.ca_file)), sleep=sleep)
+    computes.stop_compute(stopper, ws, "alice-ci")  # no Retry-After (as Azure): the client's own schedule, in emulator time
+    assert seen and set(seen) == {"Stopping"}, f"while the stop ran, readers saw {seen}"
     assert computes.get_compute(demo.clients, ws, "alice-ci").state == "Stopped"
-    assert sum(demo.sleeps) >= 29, "the client honoured retry-after-ms instead of polling hot"
+    assert sum(demo.sleeps) >= 29 and len(demo.sleeps) <= 7, "the client waited out the operation instead of polling hot"
 
 
 def test_idle_shutdown_range_is_enforced(demo: Env, ws: ResourceId) -> None:

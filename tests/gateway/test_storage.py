@@ -17,7 +17,7 @@ def test_latest_complete_checkpoint_skips_a_partial_one(env: Env, azurite: str) 
         if complete:
             storage.write_blob(client, f"runs/forecast/step-{step:06d}/{COMPLETE_MARKER}", b"")
     storage.write_blob(client, "runs/other/step-000900/_COMPLETE", b"")  # another lineage's
-    found = storage.list_checkpoints(client, "runs/forecast")
+    found = group_checkpoints("runs/forecast", storage.list_blobs(client, "runs/forecast"))
     assert [(c.step, c.complete) for c in found] == [(100, True), (200, True), (300, False)]
     latest = latest_complete(found)
     assert latest is not None and latest.step == 200 and latest.path == "runs/forecast/step-000200/"

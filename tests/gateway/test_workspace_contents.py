@@ -32,8 +32,27 @@ def test_endpoint_traffic_comes_from_azure_monitor(demo: Env, ws: ResourceId) ->
     assert endpoints.request_count(demo.clients, ws, "forecast-api", timedelta(hours=4)) == 47
 
 
-def test_batch_endpoints_list_through_mlclient(demo: Env, ws: ResourceId) -> None:
-    assert endpoints.list_batch_endpoints(demo.clients, ws) == []
+def test_batch_endpoints_list_through_mlclient(env: Env, ws: ResourceId) -> None:
+    cluster, model = f"{ws}/computes/gpu-cluster", f"{ws}/models/forecast/versions/3"
+    env.load_demo()
+    assert endpoints.list_batch_endpoints(env.clients, ws) == []  # the demo has none
+    spec = env.load_demo()
+    spec["workspaces"][0]["batch_endpoints"] = [
+        {"name": "nightly-scoring", "properties": {"authMode": "AADToken"}, "deployments": [
+            {"name": "v3", "properties": {"compute": cluster, "model": {"referenceType": "Id", "assetId": model}}},
+            {"name": "v4", "properties": {"compute": cluster}},
+        ]},
+        {"name": "weekly-report", "properties": {"authMode": "Key"}},
+    ]  # fmt: skip
+    env.control.load(spec)
+    found = {e.name: e for e in endpoints.list_batch_endpoints(env.clients, ws)}
+    assert sorted(found) == ["nightly-scoring", "weekly-report"]
+    nightly = found["nightly-scoring"]
+    # MLClient's entity spells ARM's authMode its own way (AADToken -> aad_token), as the gateway passes it on.
+    assert (nightly.auth_mode, found["weekly-report"].auth_mode, nightly.location) == ("aad_token", "key", spec["workspaces"][0]["location"])
+    assert {d.name: d.properties.get("compute") for d in nightly.deployments} == {"v3": cluster, "v4": cluster}
+    assert next(d for d in nightly.deployments if d.name == "v3").properties["model"]["assetId"] == model
+    assert found["weekly-report"].deployments == []
 
 
 def test_jobs_submit_progress_and_cancel(demo: Env, ws: ResourceId) -> None:
@@ -73,7 +92,9 @@ def test_repoint_keeps_credentials_and_changes_only_the_location(demo: Env, ws: 
     assert moved.points_at("22222222-2222-2222-2222-222222222222", "ml-moved")
     assert moved.container_name == "landing" and moved.credentials_type == "Sas"
     assert datastores.read_secrets(demo.clients, ws, "raw-landing")["sasToken"] == "sv=2024-01-01&sig=ZGVtbw%3D%3D"
-    assert [r["method"] for r in demo.control.writes(mark)] == ["PUT"], "one PUT in place: never deleted, never without its secret"
+    # listSecrets counts against ARM's writes (datastore_blob.json), but changes nothing: the one change is the PUT.
+    changes = [r["method"] for r in demo.control.writes(mark) if not r["path"].endswith("/listSecrets")]
+    assert changes == ["PUT"], "one PUT in place: never deleted, never without its secret"
 
 
 def test_default_datastore_cannot_be_unregistered(demo: Env, ws: ResourceId) -> None:
@@ -101,3 +122,17 @@ def test_role_assignments_create_is_idempotent_and_delete_works(demo: Env, ws: R
     assert roles.create(demo.clients, scope, same_grant_other_name).name == same_grant_other_name.name, "an identical grant is success"
     roles.delete(demo.clients, scope, first.name)
     assert len(roles.list_at_scope(demo.clients, scope)) == 2
+
+
+def test_an_endpoint_redeployed_with_mirror_traffic_gets_it_once_its_deployments_exist(demo: Env, ws: ResourceId) -> None:
+    """Azure refuses mirrorTraffic naming a deployment that does not exist (issue 18's held-out scenario): the first
+    PUT carries neither traffic nor mirror traffic; the last carries both."""
+    [before] = endpoints.list_online_endpoints(demo.clients, ws)
+    shadowed = before.model_copy(update={"traffic": {"blue": 100}, "create_properties": {**before.create_properties, "traffic": {"blue": 100}, "mirrorTraffic": {"green": 10}}})
+    endpoints.delete_online_endpoint(demo.clients, ws, "forecast-api")
+    mark = demo.control.mark()
+    endpoints.create_online_endpoint(demo.clients, ws, shadowed, "westeurope")
+    [after] = endpoints.list_online_endpoints(demo.clients, ws)
+    assert after.traffic == {"blue": 100} and after.mirror_traffic == {"green": 10}
+    puts = [r["path"].split("/onlineEndpoints/", 1)[-1] for r in demo.control.writes(mark) if r["method"] == "PUT"]
+    assert puts[0] == "forecast-api" and puts[-1] == "forecast-api" and sorted(puts[1:-1]) == ["forecast-api/deployments/blue", "forecast-api/deployments/green"]

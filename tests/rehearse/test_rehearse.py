@@ -51,7 +51,7 @@ def test_the_readme_commands_snapshot_and_rehearse_a_move_that_would_complete(
     assert main(snapshot[1:]) == 0
     assert main(rehearse[1:]) == 0
     out = capfd.readouterr().out + caplog.text  # the flow's prints go through Prefect's run logger
-    assert "### Compute re-created in the target (4)" in out  # the plan
+    assert "### Compute (deleted or detached before the move) (4)" in out  # the plan
     assert re.search(r"\| ok \| compute \| alice-ci \| ComputeInstance", out)  # the verification
     assert "MISMATCH" not in out and "exit code 0 (the move would complete)" in out
     assert demo.control.writes(mark) == [], "the rehearsal moved its private copy, never the workspace it read"

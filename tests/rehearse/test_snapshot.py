@@ -15,7 +15,7 @@ from amlops.azure.clients import Clients, Target
 from amlops.azure.reads import read_workspace
 from amlops.emulator import Emulator
 from amlops.models import ResourceId
-from amlops.snapshot import PLACEHOLDER, WorkspaceReads, name_clashes, scrub
+from amlops.snapshot import PLACEHOLDER, WorkspaceReads, name_clashes, relevant_locks, scrub
 from app.cli import main
 from tests.conftest import Env
 from tests.rehearse import rich
@@ -31,7 +31,8 @@ def _normalised(reads: WorkspaceReads) -> dict[str, Any]:
             return [strip(v) for v in value]
         return value
 
-    reads = dataclasses.replace(reads, target_resources=name_clashes(reads))  # all a snapshot keeps of the target group
+    # all a snapshot keeps of the target group, and of the locks listed per subscription
+    reads = dataclasses.replace(reads, target_resources=name_clashes(reads), locks=relevant_locks(reads))
     return scrub(strip(json.loads(json.dumps(dataclasses.asdict(reads)))))
 
 

@@ -25,12 +25,37 @@ from deployments.stack import POOL, ROOT, Stack
 from tests.conftest import AZURITE_KEY
 
 AUTH = "team:s3cret-for-tests"  # the tier's own throwaway credentials
+# A worker machine has Python with amlops' dependencies, not the checkout: the test venv's editable install
+# of amlops (a finder mapping amlops, flows, tasks, ... to the checkout) is removed from the workers' Python,
+# so a flow run can only import the code its pull step cloned.
+WITHOUT_CHECKOUT = f"""\
+import sys
+sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "__module__", "").startswith("__editable___amlops")]
+sys.path_hooks[:] = [h for h in sys.path_hooks if not getattr(h, "__module__", "").startswith("__editable___amlops")]
+sys.path[:] = [p for p in sys.path if p != {str(ROOT)!r}]
+"""
+
+
+@dataclass(frozen=True)
+class Source:
+    """The team's repository as workers see it: a bare clone of this checkout's commits, and the commit to run."""
+
+    url: str
+    revision: str
+
+
+def bare_clone(directory: Path) -> Source:
+    """A bare clone of the checkout's repository in ``directory`` (file:// URL): what workers pull, committed code only."""
+    revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run(["git", "clone", "--quiet", "--bare", str(ROOT), str(directory / "amlops.git")], check=True, capture_output=True)
+    return Source(f"file://{directory / 'amlops.git'}", revision)
 FINAL = {"Completed", "Failed", "Crashed", "Cancelled"}
 
 
 @dataclass
 class Team:
     stack: Stack
+    source: Source
 
     @property
     def api(self) -> str:
@@ -81,7 +106,15 @@ class Team:
     def waits_for(self, run_id: str) -> list[str]:
         """What a suspended run asks for, as `amlops pending` reads it: the titles of its form's fields."""
         keyset = self.call("GET", f"/flow_runs/{run_id}")["state"]["state_details"].get("run_input_keyset") or {}
-        schema = self.call("GET", f"/flow_runs/{run_id}/input/{keyset['schema']}")
+        deadline = time.monotonic() + 30
+        while True:  # Prefect sets the Suspended state first and saves the form's schema just after: wait for it
+            try:
+                schema = self.call("GET", f"/flow_runs/{run_id}/input/{keyset['schema']}")
+                break
+            except httpx.HTTPStatusError as err:
+                if err.response.status_code != 404 or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
         return [field.get("title", name) if name.startswith("c_") else name for name, field in (schema.get("properties") or {}).items() if name not in ("approver", "reason", "approve", "description")]
 
     def worker_logs(self) -> str:
@@ -117,8 +150,13 @@ def team(team_db: str, emulator: Emulator, azurite: str) -> Iterator[Team]:
         "AMLOPS_BLOB_URL": azurite,
         "AMLOPS_BLOB_KEY": AZURITE_KEY,
     }
-    stack = Stack(Path(tempfile.mkdtemp(prefix="amlops-team-")), team_db, AUTH, flows_need)
-    team = Team(stack)
+    home = Path(tempfile.mkdtemp(prefix="amlops-team-"))
+    site = home / "worker-site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(WITHOUT_CHECKOUT)
+    # Each worker in an empty directory of its own, away from the checkout (no shared path).
+    stack = Stack(home, team_db, AUTH, flows_need, worker_dir=Path(tempfile.mkdtemp(prefix="amlops-workers-")), worker_env={"PYTHONPATH": str(site)})
+    team = Team(stack, bare_clone(Path(tempfile.mkdtemp(prefix="amlops-repo-"))))
     try:
         stack.start_server()
         team.run(sys.executable, "-m", "prefect", "work-pool", "create", POOL, "--type", "process", "--overwrite")
@@ -131,9 +169,11 @@ def team(team_db: str, emulator: Emulator, azurite: str) -> Iterator[Team]:
 
 @pytest.fixture(scope="session")
 def deployed(team: Team) -> Team:
-    """Every deployment registered the way the README says: the fleet variable, then `prefect deploy --all`."""
+    """Every deployment registered the way the README says: where workers clone the code, the fleet variable,
+    then `prefect deploy --all`."""
     from tests.conftest import SUB
 
+    team.run(sys.executable, "-m", "app.cli", "source", "--git-repository", team.source.url, "--git-revision", team.source.revision)
     team.run(sys.executable, "-m", "prefect", "variable", "set", "amlops_fleet_subscriptions", f'["{SUB}"]', "--overwrite")
     team.run(sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all")
     return team

@@ -6,12 +6,15 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import yaml
 
 from deployments.fleet import all_deployments
 from deployments.prefect_yaml import PREFECT_YAML, render
+from deployments.stack import Stack
 from tests.conftest import SUB
 from tests.team.conftest import POOL, ROOT, Team
 
@@ -38,6 +41,46 @@ def test_prefect_deploy_all_registers_every_deployment(deployed: Team) -> None:
     expected = {(d["name"], d["entrypoint"]) for d in yaml.safe_load(PREFECT_YAML.read_text())["deployments"]}
     assert expected <= set(pooled), f"missing: {expected - set(pooled)}"
     stop = pooled[("weekdays-berlin-stop", "flows/compute_power.py:stop_computes")]
-    assert stop["parameters"]["selector"]["subscriptions"] == [SUB], "the fleet variable is a list, not one string"
+    assert stop["parameters"]["subscriptions_variable"] == "amlops_fleet_subscriptions" and stop["parameters"]["holidays"] == ["DE-BE"]
+    assert deployed.call("GET", "/variables/name/amlops_fleet_subscriptions")["value"] == [SUB], "the fleet variable is a list, not one string"
     assert stop["schedules"][0]["schedule"]["cron"] == "0 19 * * 1-5" and stop["schedules"][0]["schedule"]["timezone"] == "Europe/Berlin"
-    assert stop["pull_steps"] == [{"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}]
+    # Every worker clones the repository at the revision the variables name, when the run starts (placeholders kept).
+    clone = {"id": "clone-amlops", "repository": "{{ prefect.variables.amlops_git_repository }}", "commit_sha": "{{ prefect.variables.amlops_git_revision }}", "access_token": "{{ prefect.blocks.secret.amlops-git-token }}"}
+    assert all(d["pull_steps"] == [{"prefect.deployments.steps.git_clone": clone}] for d in pooled.values()), [d["pull_steps"] for d in pooled.values()]
+    assert deployed.call("GET", "/variables/name/amlops_git_repository")["value"] == deployed.source.url
+    assert deployed.call("GET", "/variables/name/amlops_git_revision")["value"] == deployed.source.revision
+
+
+def test_the_workers_python_cannot_import_the_checkout(team: Team) -> None:
+    """The proof that runs use the cloned code rests on this: a worker's Python (its PYTHONPATH, its directory) finds no amlops."""
+    worker = team.stack.worker_dir
+    assert worker is not None and ROOT not in worker.parents and worker not in ROOT.parents
+    probe = subprocess.run([sys.executable, "-c", "import flows.move_workspace"], cwd=worker, env={**team.env, **team.stack.worker_env}, capture_output=True, text=True)
+    assert probe.returncode != 0 and "No module named 'flows'" in probe.stderr, probe.stderr[-2000:]
+
+
+def test_a_fresh_server_without_variables_registers_every_deployment(tmp_path: Path) -> None:
+    """`prefect --no-prompt deploy --all` before anyone set a variable: all five registered (the fleet's runs read
+    their subscriptions when they start; no 422 for a missing list). Before the work pool exists (the README's
+    first command) it stops saying so, having registered nothing."""
+    stack = Stack(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}", "fresh:pw")
+
+    def deploy_all() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all"], cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=300)
+
+    def registered() -> list[dict[str, Any]]:
+        with httpx.Client(base_url=stack.api, auth=("fresh", "pw"), timeout=30) as client:
+            return list(client.post("/deployments/filter", json={"limit": 50, "offset": 0}).json())
+
+    try:
+        stack.start_server()
+        early = deploy_all()
+        assert early.returncode != 0 and "work pool 'amlops-pool' which does not" in early.stdout.replace("\n", " ") and registered() == []
+        subprocess.run([sys.executable, "-m", "prefect", "work-pool", "create", POOL, "--type", "process"], cwd=ROOT, env=stack.env, check=True, capture_output=True)
+        done = deploy_all()
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        found = registered()
+        expected = {(d["name"], d["entrypoint"]) for d in yaml.safe_load(PREFECT_YAML.read_text())["deployments"]}
+        assert {(d["name"], d["entrypoint"]) for d in found} == expected and len(expected) == 5
+    finally:
+        stack.stop()

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from amlops.azure import computes, jobs, network, workspaces
+from amlops.azure.manifest_blobs import BlobManifestStore
 from amlops.errors import NotFound
 from amlops.manifests import open_store
 from amlops.models import ResourceId
@@ -56,7 +57,7 @@ def test_a_move_suspends_twice_and_finishes_on_whichever_worker_is_free(env: Env
     move), resumed again; every resume may land on either worker, and the run finishes where it lands."""
     env.load_demo()
     run = deployed.start_run("move-workspace", "on-demand", {
-        "source": WS_ID, "target_subscription": TARGET_SUB, "target_resource_group": "ml-moved", "approval_poll_seconds": 1,
+        "request": {"source": WS_ID, "target_subscription": TARGET_SUB, "target_resource_group": "ml-moved"}, "approvals": {"poll_seconds": 1},
     })  # fmt: skip
     assert deployed.wait(run, {"Suspended", *FINAL}) == "Suspended", deployed.worker_logs()[-4000:]
     assert "workspace_name" in deployed.waits_for(run), "the first question is the plan"
@@ -97,5 +98,6 @@ def test_a_move_suspends_twice_and_finishes_on_whichever_worker_is_free(env: Env
     except NotFound:
         pass
     shared = open_store(deployed.env)  # the manifest is in the team's container, not on either worker's disk
+    assert isinstance(shared, BlobManifestStore)
     manifests = [shared.load(b.name.split("/")[1]) for b in shared.container.list_blobs(name_starts_with="moves/")]
     assert any(m and m.request.source == WS_ID and m.status == "completed" for m in manifests), manifests

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,8 +29,35 @@ def fault_error(req: Request) -> ArmError | None:
     return ArmError(500, code, message)
 
 
-def _op_path(op: Operation, kind: str) -> str:
-    return f"/subscriptions/{op.subscription}/providers/{op.namespace}/locations/{op.location}/{kind}/{op.id}"
+# Where Azure ML's long-running operations report: Azure-AsyncOperation .../computeOperationsStatus/{id} for
+# computes (tests/recorded/recordings/compute_instance_stop_start.json), .../mfeOperationsStatus/{id} and Location
+# .../mfeOperationResults/{id} for endpoints (online_endpoint_e2e.json); ARM's generic names for the rest.
+MONITORS = {
+    "compute": ("computeOperationsStatus", "operationResults"),
+    "endpoint": ("mfeOperationsStatus", "mfeOperationResults"),
+    "deployment": ("mfeOperationsStatus", "mfeOperationResults"),
+}
+ML = "Microsoft.MachineLearningServices"
+
+
+def _family(op: Operation) -> str:
+    return op.kind.split(".")[0] if op.namespace == ML else ""
+
+
+def _op_path(op: Operation, status: bool) -> str:
+    names = MONITORS.get(_family(op), ("operationStatuses", "operationResults"))
+    return f"/subscriptions/{op.subscription}/providers/{op.namespace}/locations/{op.location}/{names[0 if status else 1]}/{op.id}"
+
+
+def _hint(state: State, op: Operation) -> dict[str, str]:
+    """How long to wait, where Azure says so. Azure ML's operations carry no Retry-After of any kind: the SDK polled
+    compute about every 30 s and endpoints about every 5 s on its own schedule (compute_instance_stop_start.json,
+    online_endpoint_e2e.json, datastore_blob.json: none of their answers has one). ARM's own operations (validate,
+    move, resource group delete) name Retry-After in seconds (resource_group_delete.json: 15 on the 202 and on each
+    202 poll); the emulator says how long its operation still needs, rounded up."""
+    if op.namespace == ML:
+        return {}
+    return {"Retry-After": str(math.ceil(lro.retry_after_ms(state, op) / 1000))}
 
 
 def accepted(
@@ -41,13 +69,22 @@ def accepted(
     body: Any = None,
     async_header: bool = True,
     location_header: bool = False,
+    location: str | None = None,
+    timeout: str | None = None,
 ) -> Response:
-    """A long-running operation's first answer: 201/202 with the headers ARM sends."""
-    headers = {"retry-after-ms": str(lro.retry_after_ms(state, op)), "x-ms-request-id": op.id}
+    """A long-running operation's first answer: 201/202 with the headers Azure sends for it.
+
+    ``location`` names the resource itself (an online endpoint's PUT: Location is the endpoint, online_endpoint_e2e.json);
+    ``location_header`` points Location at the operation's result; ``timeout`` is x-ms-async-operation-timeout."""
+    headers = {**_hint(state, op), "x-ms-request-id": op.id}
     if async_header:
-        headers["Azure-AsyncOperation"] = req.url(_op_path(op, "operationStatuses"), **{"api-version": req.api_version})
-    if location_header:
-        headers["Location"] = req.url(_op_path(op, "operationResults"), **{"api-version": req.api_version})
+        headers["Azure-AsyncOperation"] = req.url(_op_path(op, True), **{"api-version": req.api_version})
+    if location is not None:
+        headers["Location"] = req.url(location, **{"api-version": req.api_version})
+    elif location_header:
+        headers["Location"] = req.url(_op_path(op, False), **{"api-version": req.api_version})
+    if timeout:
+        headers["x-ms-async-operation-timeout"] = timeout
     return Response(status, public(body) if body is not None else None, headers)
 
 
@@ -62,22 +99,51 @@ def deleting(state: State, req: Request, op: Operation) -> Response:
     return accepted(state, req, op, async_header=False, location_header=True)
 
 
+NOT_ENDED = "0001-01-01T00:00:00+00:00"
+
+
+def _status_body(req: Request, op: Operation) -> dict[str, Any]:
+    """The status resource, as each family of Azure ML answers it.
+
+    Computes: ``{"status": "InProgress"}``, then ``{"status": "Succeeded", "percentComplete": 100.0}``
+    (compute_instance_stop_start.json). Endpoints: id, name, startTime, endTime (``0001-01-01T00:00:00+00:00`` until
+    it ends), ``percentComplete`` 0.0 and status ``Updating`` while it runs (online_endpoint_e2e.json). Others: ARM's
+    documented shape (id, name, status, startTime, endTime)."""
+    family = _family(op)
+    body: dict[str, Any]
+    if family == "compute":
+        body = {"status": op.status}
+        if op.status == "Succeeded":
+            body["percentComplete"] = 100.0
+    elif family in ("endpoint", "deployment"):
+        body = {
+            "id": req.path,
+            "name": op.id,
+            "startTime": op.started,
+            "endTime": op.ended or NOT_ENDED,
+            "percentComplete": 0.0,
+            "status": "Updating" if op.status == "InProgress" else op.status,
+        }
+    else:
+        body = {"id": req.path, "name": op.id, "status": op.status, "startTime": op.started}
+        if op.ended:
+            body["endTime"] = op.ended
+    if op.error is not None:
+        body["error"] = op.error.envelope()["error"]
+    return body
+
+
 def operation_status(state: State, req: Request) -> Response:
     op = _find(state, req)
     lro.poll(state, op)
-    body: dict[str, Any] = {"id": req.path, "name": op.id, "status": op.status, "startTime": op.started}
-    if op.ended:
-        body["endTime"] = op.ended
-    if op.error is not None:
-        body["error"] = op.error.envelope()["error"]
-    return Response(200, body, {"retry-after-ms": str(lro.retry_after_ms(state, op))})
+    return Response(200, _status_body(req, op), _hint(state, op))
 
 
 def operation_result(state: State, req: Request) -> Response:
     op = _find(state, req)
     lro.poll(state, op)
     if op.status == "InProgress":
-        return Response(202, None, {"Location": req.url(req.path, **req.query), "retry-after-ms": str(lro.retry_after_ms(state, op))})
+        return Response(202, None, {"Location": req.url(req.path, **req.query), **_hint(state, op)})
     if op.error is not None:
         raise op.error
     if isinstance(op.result, dict):

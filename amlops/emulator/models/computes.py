@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -131,6 +132,25 @@ def create_compute(
     return compute, lro.start(state, "compute.create", sub, complete, location=compute["location"], fail_with=fail_with, on_fail=failed), previous is None
 
 
+def as_accepted(compute: dict[str, Any]) -> dict[str, Any]:
+    """The body of Azure's 201 to a compute PUT: provisioningState Creating, the instance's state (a cluster's
+    allocationState) null, the VM size upper-cased, no last operation, whatever the compute was before
+    (compute_instance_stop_start.json: "vmSize": "STANDARD_DS2_V2" for a request's Standard_DS2_v2, "state": null;
+    its later GETs carry the size as requested)."""
+    view = copy.deepcopy(compute)
+    view["properties"]["provisioningState"] = "Creating"
+    inner = view["properties"].get("properties")
+    if isinstance(inner, dict):
+        if view["properties"].get("computeType") == "ComputeInstance":
+            inner["state"] = None
+            inner["lastOperation"] = None
+        if "allocationState" in inner:
+            inner["allocationState"] = None
+        if isinstance(inner.get("vmSize"), str):
+            inner["vmSize"] = inner["vmSize"].upper()
+    return view
+
+
 def _region_key(location: str, name: str) -> str:
     return f"{location.lower().replace(' ', '')}/{name.lower()}"
 
@@ -257,12 +277,17 @@ def power(state: State, workspace_id: str, name: str, action: str, fail_with: Ar
             f"The operation is only allowed in {needed} state.",
         )
     inner["state"] = transitional
+    # lastOperation names the action, when it was asked, how it went and who asked (compute_instance_stop_start.json:
+    # after the stop {operationName: Stop, operationStatus: Succeeded, operationTrigger: User}).
+    last = inner["lastOperation"] = {"operationName": action.capitalize(), "operationTime": state.clock.iso(), "operationStatus": "InProgress", "operationTrigger": "User"}
 
     def complete() -> None:
         inner["state"] = final
+        last["operationStatus"] = "Succeeded"
 
     def failed() -> None:
         inner["state"] = current
+        last["operationStatus"] = "Failed"
 
     return lro.start(state, f"compute.{action}", ids.subscription_of(compute["id"]) or "", complete, location=compute["location"], fail_with=fail_with, on_fail=failed)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+from datetime import UTC, datetime
 from typing import Any
 
 from amlops.emulator import ids
@@ -29,10 +31,11 @@ def put_datastore(state: State, workspace_id: str, name: str, body: dict[str, An
     if props.get("datastoreType") not in TYPES:
         raise bad_request(f"datastoreType must be one of {sorted(TYPES)}.", "InvalidDatastoreType")
     credentials = props.get("credentials") or {"credentialsType": "None"}
-    secrets = credentials.get("secrets")
+    secrets = credentials.pop("secrets", None)
     if secrets:
         state.secrets[ids.key(did)] = dict(secrets)
-        credentials["secrets"] = {"secretsType": secrets.get("secretsType")}
+    # Azure answers credentials with their type only, no secrets stub (datastore_blob.json: "credentials":
+    # {"credentialsType": "AccountKey"} in the PUT's answer and every GET); listSecrets hands the secret out.
     props["credentials"] = credentials
     previous = state.store.get(did)
     props["isDefault"] = bool((previous or {}).get("properties", {}).get("isDefault", False))
@@ -63,9 +66,17 @@ def delete_datastore(state: State, workspace_id: str, name: str) -> bool:
     return True
 
 
-def list_secrets(state: State, workspace_id: str, name: str) -> dict[str, Any]:
+def list_secrets(state: State, workspace_id: str, name: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The datastore's secret. Asked with ``{"expirableSecret": true, "expireAfterHours": N}``, Azure answers a
+    blob datastore held by an account key with a SAS instead: ``{"secretsType": "Sas", "sasToken": "?sv=...&sig=...
+    &se=...&srt=co&ss=bf&sp=rcuwdl"}`` (datastore_blob.json)."""
     datastore = get_datastore(state, workspace_id, name)
     secrets = state.secrets.get(ids.key(datastore["id"]))
     if secrets is None:
         return {"secretsType": "None"}
+    if (body or {}).get("expirableSecret") and secrets.get("secretsType") == "AccountKey":
+        hours = float((body or {}).get("expireAfterHours") or 1)
+        expiry = datetime.fromtimestamp(state.clock.now() + hours * 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        signature = hashlib.sha256(f"{secrets.get('key')}|{datastore['id']}|{expiry}".encode()).hexdigest()[:43]
+        return {"secretsType": "Sas", "sasToken": f"?sv=2021-08-06&sig={signature}&se={expiry}&srt=co&ss=bf&sp=rcuwdl"}
     return dict(secrets)

@@ -10,16 +10,17 @@ from amlops.emulator.models.common import (
     WORKSPACE_TYPE,
     arm_body,
     ensure_writable,
-    get_child,
     list_children,
     provision,
     require_child,
+    require_workspace,
     writable_child,
 )
 from amlops.emulator.state import Operation, State
 
 ONLINE = "onlineEndpoints"
 BATCH = "batchEndpoints"
+AUTH_MODES = {"key": "Key", "amltoken": "AMLToken", "aadtoken": "AADToken"}
 
 
 def endpoint_id(workspace_id: str, kind: str, name: str) -> str:
@@ -31,9 +32,14 @@ def put_endpoint(
 ) -> tuple[dict[str, Any], Operation, bool]:
     workspace, eid = writable_child(state, workspace_id, kind, name)
     props = dict((body or {}).get("properties") or {})
+    if kind == BATCH:
+        props.setdefault("authMode", "AADToken")  # a batch endpoint authenticates with Microsoft Entra tokens only
     if not props.get("authMode"):
         raise bad_request("An endpoint needs properties.authMode (Key, AMLToken or AADToken).", "InvalidEndpointSpec")
+    # Azure answers the auth mode in its own spelling (issue 18's batch endpoint session: AADToken).
+    props["authMode"] = AUTH_MODES.get(str(props["authMode"]).lower(), props["authMode"])
     previous = state.store.get(eid)
+    _check_mirror(state, eid, workspace_id, props.get("mirrorTraffic") or {})
     props["provisioningState"] = "Creating" if previous is None else "Updating"
     host = f"{name}.{workspace['location']}.inference.ml.azure.com"
     props["scoringUri"] = f"https://{host}/score"
@@ -43,8 +49,12 @@ def put_endpoint(
     endpoint = arm_body(
         state, eid, f"{WORKSPACE_TYPE}/{kind}", props,
         location=(body or {}).get("location") or workspace["location"], tags=(body or {}).get("tags") or {},
-        previous=previous, identity=_identity(state, eid, body, previous), kind=(body or {}).get("kind"),
+        previous=previous, identity=_identity(state, eid, body, previous),
+        # An online endpoint the client sent no kind for is answered "kind": "Managed" (online_endpoint_e2e.json).
+        kind=(body or {}).get("kind") or ("Managed" if kind == ONLINE else None),
     )
+    if endpoint.get("kind") is None:
+        endpoint.pop("kind")
     state.store.put(endpoint)
 
     def complete() -> dict[str, Any]:
@@ -81,8 +91,44 @@ def _check_traffic(state: State, endpoint_id_: str, traffic: dict[str, int]) -> 
         raise bad_request(f"Traffic names deployments that do not exist: {missing}.", "InvalidTraffic")
 
 
+def _not_found(message: str, inner: str = "NotFound") -> ArmError:
+    """Azure ML's endpoints service answers a missing endpoint or deployment 404 with its general code UserError and an
+    inner NotFound: for an endpoint "An endpoint with the name 'e' does not exist in the workspace 'w'. Please check
+    the endpoint name and also ensure the current user has access to it.", inner NotFound/EndpointNotFound (the GET
+    after a delete in batch_endpoint_create_delete.json); for a deployment "Deployment d not found in endpoint e,
+    workspace w" (seen in Azure-Samples/contoso-chat#139)."""
+    return ArmError(404, "UserError", message, inner=inner)
+
+
 def get_endpoint(state: State, workspace_id: str, kind: str, name: str) -> dict[str, Any]:
-    return get_child(state, workspace_id, kind, name, "Endpoint")
+    workspace = require_workspace(state, workspace_id)
+    endpoint = state.store.get(endpoint_id(workspace["id"], kind, name))
+    if endpoint is None:
+        raise _not_found(
+            f"An endpoint with the name '{name}' does not exist in the workspace '{workspace['name']}'. "
+            "Please check the endpoint name and also ensure the current user has access to it.",
+            "NotFound/EndpointNotFound",
+        )
+    return endpoint
+
+
+def _check_mirror(state: State, endpoint_id_: str, workspace_id: str, mirror: dict[str, int]) -> None:
+    """mirrorTraffic names deployments of this endpoint: one that does not exist (yet) is refused as a missing
+    deployment is (_not_found), on an endpoint's first PUT too."""
+    for deployment in mirror:
+        if state.store.get(f"{endpoint_id_}/deployments/{deployment}") is None:
+            raise _not_found(f"Deployment {deployment} not found in endpoint {ids.name_of(endpoint_id_)}, workspace {ids.name_of(workspace_id)}")
+
+
+def token(state: State, workspace_id: str, name: str) -> dict[str, Any]:
+    """POST onlineEndpoints/{name}/token: 200 with accessToken, tokenType Bearer, expiryTimeUtc about 24 h ahead and
+    refreshAfterTimeUtc about 12 h ahead, in epoch seconds (online_endpoint_e2e.json). Only AMLToken endpoints hand
+    out tokens this way (Key endpoints have keys, AADToken ones take Microsoft Entra tokens)."""
+    endpoint = get_endpoint(state, workspace_id, ONLINE, name)
+    if endpoint["properties"].get("authMode") != "AMLToken":
+        raise bad_request(f"Endpoint {name} uses {endpoint['properties'].get('authMode')} authentication; tokens are issued to AMLToken endpoints.", "UserError")
+    now = int(state.clock.now())
+    return {"accessToken": f"emulator-{state.new_id()}", "tokenType": "Bearer", "expiryTimeUtc": now + 24 * 3600, "refreshAfterTimeUtc": now + 12 * 3600}
 
 
 def list_endpoints(state: State, workspace_id: str, kind: str) -> list[dict[str, Any]]:
@@ -154,7 +200,10 @@ def _check_references(state: State, props: dict[str, Any]) -> None:
 
 def get_deployment(state: State, workspace_id: str, endpoint: str, name: str) -> dict[str, Any]:
     parent = get_endpoint(state, workspace_id, ONLINE, endpoint)
-    return require_child(state, f"{parent['id']}/deployments/{name}", "Deployment")
+    deployment = state.store.get(f"{parent['id']}/deployments/{name}")
+    if deployment is None:
+        raise _not_found(f"Deployment {name} not found in endpoint {endpoint}, workspace {ids.name_of(workspace_id)}")
+    return deployment
 
 
 def list_deployments(state: State, workspace_id: str, endpoint: str) -> list[dict[str, Any]]:

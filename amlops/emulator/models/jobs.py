@@ -15,6 +15,7 @@ from amlops.emulator.models.common import WORKSPACE_TYPE, arm_body, ensure_writa
 from amlops.emulator.state import Operation, State
 
 TERMINAL = {"Completed", "Failed", "Canceled", "NotResponding"}
+PREPARING_SECONDS = 5.0  # recorded: still Preparing 3 s after submission (command_job_serverless.json); how much longer, unrecorded
 ACTIVE = {"NotStarted", "Queued", "Preparing", "Starting", "Provisioning", "Running", "Finalizing", "CancelRequested"}
 # How a forced end shows: (status, the kind of error run history reports for it, a key of ERRORS)
 ENDS = {
@@ -91,7 +92,9 @@ def refresh(state: State, job: dict[str, Any]) -> dict[str, Any]:
         runtime = training.run_seconds(run["script"])
         scheduled = run["script"].get("scheduled_end")
         if running_for < 0:
-            props["status"] = "Queued"
+            # A submitted job prepares before it waits for nodes: Preparing 3 s after submission in
+            # command_job_serverless.json; Queued once it waits longer (the compute's queue).
+            props["status"] = "Preparing" if state.clock.now() - run["submitted"] < PREPARING_SECONDS else "Queued"
             return job
         props["properties"]["startTimeUtc"] = state.clock.iso_at(started)
         if scheduled and running_for >= scheduled["after"] and scheduled["after"] < runtime:

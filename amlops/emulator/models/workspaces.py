@@ -69,7 +69,7 @@ def _create_default_datastores(state: State, workspace: dict[str, Any]) -> None:
             "endpoint": "core.windows.net",
             "protocol": "https",
             "isDefault": name == "workspaceblobstore",
-            "credentials": {"credentialsType": "AccountKey", "secrets": {"secretsType": "AccountKey"}},
+            "credentials": {"credentialsType": "AccountKey"},  # its type only, as Azure answers (datastore_blob.json)
             "subscriptionId": ids.subscription_of(workspace["id"]),
             "resourceGroup": ids.name_of(ids.resource_group_id(workspace["id"]) or ""),
         }

@@ -1,7 +1,10 @@
-"""Preflight rules of a workspace move beyond the move documentation's own list: what Azure would refuse late,
-refused early. Pure: the preflight task gathers the facts (reads only) and these functions judge them.
+"""Every refusal of a workspace move, judged from its facts (amlops.move.facts.MoveFacts): `refusals` is the one
+entry point, at the plan and again right before the first destructive step. Pure: tasks/move.read_facts reads.
 
-Sources, each rule citing the Azure text it follows:
+The move documentation's own list ("Move Azure Machine Learning workspaces between subscriptions", Limitations and
+Prerequisites): the same tenant and region, the destination's resource providers registered, no customer-managed
+key, no Azure Databricks link, no active jobs or endpoint traffic (the quiesce gate), no running labeling projects,
+deployed web services or data profiling. And what Azure would refuse late, refused early, each citing its text:
 - locks: "Lock your resources" (azure-resource-manager/management/lock-resources): CanNotDelete refuses deletes,
   ReadOnly deletes and updates, "a read-only lock on a resource group prevents you from moving existing
   resources in or out of the resource group";
@@ -22,8 +25,8 @@ from __future__ import annotations
 import fnmatch
 import re
 
-from amlops.models import ComputeSpec, ManagementLock, Permission, PolicyDenial, Workspace
-from amlops.move import Inventory, MoveRequest, Problem
+from amlops.models import ComputeSpec, Job, ManagementLock, Permission, PolicyDenial, Workspace
+from amlops.move.facts import Inventory, MoveFacts, MoveRequest, Problem, resources_to_move
 
 ML = "Microsoft.MachineLearningServices/workspaces"
 MOVE_ACTION = "Microsoft.Resources/subscriptions/resourceGroups/moveResources/action"
@@ -231,7 +234,7 @@ def custom_role_problems(request: MoveRequest, missing_roles: list[str]) -> list
 def in_use_problems(labeling_running: list[str], web_services: list[str], profiling_runs: list[str]) -> list[Problem]:
     """The workspace-move documentation's unsupported scenarios: "Workspace with deployed services", "Workspace with
     currently running labeling projects" and running data profiling jobs. Judged by preflight and again by the
-    quiesce gate (right before the first deletion and before moveResources): any of them can start meanwhile."""
+    quiesce gate (right before the first destructive step and before moveResources): any of them can start meanwhile."""
     problems = []
     if profiling_runs:
         problems.append(Problem(
@@ -252,3 +255,62 @@ def in_use_problems(labeling_running: list[str], web_services: list[str], profil
             fix="Delete them (az ml service delete) and redeploy them after the move, preferably as online endpoints.",
         ))
     return problems
+
+
+def quiesce_problems(active_jobs: list[Job], requests: dict[str, int | None], window_minutes: int, allow_missing_metrics: bool) -> list[Problem]:
+    """The quiesce gate, failing closed: an active job, an endpoint that served requests in the window, or
+    an endpoint whose metrics returned no data at all (we cannot tell it is quiet) each refuse the move."""
+    problems = []
+    if active_jobs:
+        names = ", ".join(f"{j.name} ({j.status})" for j in active_jobs)
+        problems.append(Problem(code="ActiveJobs", message=f"Jobs are still active: {names}.", fix="Wait for them to finish or cancel them, then run the move again."))
+    for name, count in requests.items():
+        if count is None and not allow_missing_metrics:
+            problems.append(Problem(
+                code="EndpointMetricsMissing",
+                message=f"Azure Monitor returned no request data for online endpoint {name} over the last {window_minutes} minutes, so it cannot be shown to be idle.",
+                fix="Check the endpoint's metrics in Azure Monitor; if it is idle, run the move again with --allow-missing-metrics (recorded in the manifest).",
+            ))  # fmt: skip
+        elif count:
+            problems.append(Problem(
+                code="EndpointTraffic",
+                message=f"Online endpoint {name} served {count} requests in the last {window_minutes} minutes.",
+                fix=f"Stop sending traffic to {name} (or shorten the look-back window) and run the move again.",
+            ))  # fmt: skip
+    return problems
+
+
+def documented_problems(request: MoveRequest, facts: MoveFacts) -> list[Problem]:
+    """The move documentation's prerequisites: tenant, region, resource providers, customer-managed key, Databricks."""
+    ws, problems = facts.inventory.workspace, []
+    if facts.source_tenant != facts.target_tenant:
+        problems.append(Problem(code="OtherTenant", message=f"The target subscription is in tenant {facts.target_tenant}, the workspace in {facts.source_tenant}.", fix="Pick a target subscription in the same Microsoft Entra tenant; moves across tenants are not supported."))
+    where = facts.target_group_location
+    if where is not None and where.lower() != ws.location.lower():
+        problems.append(Problem(code="OtherRegion", message=f"Target resource group {request.target_resource_group} is in {where}, the workspace in {ws.location}.", fix=f"Use a resource group in {ws.location}; moves across regions are not supported."))
+    if facts.unregistered_providers:
+        missing = facts.unregistered_providers
+        problems.append(Problem(code="ProvidersNotRegistered", message=f"The target subscription has not registered {', '.join(missing)}.", fix="Register them: " + "; ".join(f"az provider register -n {m} --subscription {request.target_subscription}" for m in missing)))
+    if facts.inventory.workspace.customer_managed_key:
+        problems.append(Problem(code="CustomerManagedKey", message=f"Workspace {ws.name} is encrypted with a customer-managed key.", fix="Such workspaces cannot be moved; create a new workspace in the target instead."))
+    if facts.databricks_links:
+        problems.append(Problem(code="DatabricksLink", message=f"Workspace {ws.name} is linked with Azure Databricks {facts.databricks_links}.", fix="Unlink the Azure Databricks workspace from it before the move."))
+    return problems
+
+
+def refusals(request: MoveRequest, facts: MoveFacts) -> list[Problem]:
+    """Every reason to refuse the move, from one read of its facts. Empty: the move may go ahead."""
+    inv = facts.inventory
+    moving = resources_to_move(request, inv.workspace)
+    problems = documented_problems(request, facts)
+    problems += lock_problems(request, moving, facts.source_locks, facts.target_locks)
+    problems += permission_problems(request.source_id.group_id, "the source resource group", source_actions(inv), facts.source_permissions)
+    if facts.target_permissions is not None:
+        problems += permission_problems(request.target_group_id, "the target resource group", target_actions(request, inv), facts.target_permissions)
+    problems += name_clash_problems(request, moving, facts.target_resources)
+    problems += policy_problems(request, facts.policy_denials)
+    problems += shared_problems(request, moving, shared_resources(inv.workspace, facts.other_workspaces))
+    problems += custom_role_problems(request, facts.missing_roles)
+    problems += recreate_name_problems(request, inv, facts.region_instances)
+    problems += in_use_problems(facts.labeling_running, facts.web_services, facts.profiling_runs)
+    return problems + quiesce_problems(facts.active_jobs, facts.endpoint_requests, facts.window_minutes, request.allow_missing_metrics)

@@ -1,0 +1,193 @@
+"""The workspace's downtime during a move: from the first deletion until every item is back and verified,
+for a platform-sized workspace at Azure's own speeds.
+
+Azure's durations come from the Azure SDK teams' recordings of live Azure (Azure/azure-sdk-assets, measured
+from each operation's first answer to the poll that saw it end; FACTS.md and the recorded tier's sources):
+
+| operation                     | Azure      | recording |
+|-------------------------------|------------|-----------|
+| compute instance create       | 155-399 s  | compute/test_compute ... stop_start_restart (155), create_and_delete (399) |
+| compute instance stop / start | 31 / 93 s  | compute/test_compute ... stop_start_restart |
+| cluster create / delete       | 32 / 32-63 s | compute/test_compute ... aml_compute_create_and_delete |
+| online endpoint create / delete | 55 / 8-10 s | online_services/test_online_endpoint ... e2e (server times) |
+| online deployment create      | 425 s      | online_services/test_online_deployment ... create |
+| endpoint traffic update       | 70 s       | the same session |
+| batch endpoint create / delete | 30 / 10 s | batch_services/test_batch_endpoint ... create |
+| validateMoveResources         | 33 s       | java resources GenericResourcesTests.canValidateMoveResources |
+
+Not recorded anywhere, so assumed and said so: a compute instance delete as long as a cluster's (45 s), a batch
+deployment as long as its endpoint (30 s), an attach of Kubernetes compute, datastore, role assignment, private
+endpoint connection and job schedule writes answered at once (their recordings are synchronous or absent), and
+moveResources as long as the longest compute creation (the issue's premise: the move lasts as long as the
+compute creations).
+
+Time is compressed: 1 minute of Azure is 1 second here (``SCALE``), durations and ARM's refill rates alike, so
+the budget weighs what it weighs on Azure (its bursts are counts, not times).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bench.critical_path import Budget, Op, Schedule, schedule
+
+SCALE = 60.0  # Azure seconds per second here
+SUB, TARGET_SUB = "31313131-3131-3131-3131-313131313131", "32323232-3232-3232-3232-323232323232"
+RG = f"/subscriptions/{SUB}/resourceGroups/ml-platform"
+TARGET_RG = "ml-platform-moved"
+WS = f"{RG}/providers/Microsoft.MachineLearningServices/workspaces/ml-platform-ws"
+STORAGE = f"{RG}/providers/Microsoft.Storage/storageAccounts/mlplatformstore"
+AKS = f"{RG}/providers/Microsoft.ContainerService/managedClusters/aks-"
+REGION = "westeurope"
+
+
+@dataclass(frozen=True)
+class Size:
+    instances: int = 150  # a third of them Stopped; every one with schedules and a setup script
+    clusters: int = 40
+    kubernetes: int = 10
+    endpoints: int = 20  # online, two deployments each
+    batch: int = 5  # batch endpoints, one deployment each
+    datastores: int = 100
+    grants: int = 300  # role assignments at the workspace
+    connections: int = 10  # private endpoint connections
+    schedules: int = 20  # Azure ML job schedules
+
+
+FULL, QUICK = Size(), Size(6, 2, 1, 2, 1, 4, 6, 2, 2)
+
+# Azure seconds (see the table above).
+AZURE = {
+    "instance.create.min": 155.0, "instance.create.max": 399.0, "instance.stop": 31.0, "instance.start": 93.0,
+    "cluster.create": 32.0, "compute.delete": 45.0, "kubernetes.attach": 0.0,
+    "endpoint.create": 55.0, "endpoint.delete": 10.0, "deployment.create": 425.0, "traffic.update": 70.0,
+    "batch.create": 30.0, "batch.delete": 10.0, "batch_deployment.create": 30.0,
+    "validate": 33.0, "write.sync": 0.0,
+}  # fmt: skip
+AZURE["move"] = AZURE["instance.create.max"]
+ARM = {"reads": (250, 25.0), "writes": (200, 10.0), "deletes": (200, 10.0)}  # burst, per second (request-limits-and-throttling)
+
+
+def instance_seconds(i: int, n: int) -> float:
+    """Instance creations spread over what Azure took, evenly: the slowest as slow as the slowest recorded."""
+    low, high = AZURE["instance.create.min"], AZURE["instance.create.max"]
+    return high if n == 1 else low + (high - low) * i / (n - 1)
+
+
+def stopped(i: int) -> bool:
+    return i % 3 == 2  # a third of the instances
+
+
+def operations(size: Size) -> list[Op]:
+    """Every write of the move from its first delete, with what each waits for and how long Azure takes.
+
+    Teardown (the source's delete budget): each compute and endpoint deleted (attached Kubernetes detached).
+    Then validateMoveResources (a read) and moveResources. Rebuild (the target's write budget): each instance
+    re-created, and stopped again if it was Stopped; clusters re-created and Kubernetes re-attached; each online
+    endpoint created, its deployments, then its traffic; batch endpoints and their deployments; each datastore
+    re-pointed (listSecrets, counted by ARM as a write, then the PUT); each grant re-created; each private
+    endpoint connection approved; each job schedule enabled again."""
+    a = AZURE
+    ops: list[Op] = []
+    deletes = [f"delete instance-{i}" for i in range(size.instances)] + [f"delete cluster-{i}" for i in range(size.clusters)]
+    deletes += [f"detach aks-{i}" for i in range(size.kubernetes)]
+    ops += [Op(k, a["compute.delete"] if not k.startswith("detach") else a["write.sync"], "source.deletes") for k in deletes]
+    ops += [Op(f"delete endpoint-{i}", a["endpoint.delete"], "source.deletes") for i in range(size.endpoints)]
+    ops += [Op(f"delete batch-{i}", a["batch.delete"], "source.deletes") for i in range(size.batch)]
+    teardown = tuple(op.key for op in ops)
+    ops += [Op("validate", a["validate"], "source.reads", teardown), Op("move", a["move"], "source.writes", ("validate",))]
+    moved = ("move",)
+    for i in range(size.instances):
+        ops.append(Op(f"create instance-{i}", instance_seconds(i, size.instances), "target.writes", moved))
+        if stopped(i):
+            ops.append(Op(f"stop instance-{i}", a["instance.stop"], "target.writes", (f"create instance-{i}",)))
+    ops += [Op(f"create cluster-{i}", a["cluster.create"], "target.writes", moved) for i in range(size.clusters)]
+    ops += [Op(f"attach aks-{i}", a["kubernetes.attach"], "target.writes", moved) for i in range(size.kubernetes)]
+    for i in range(size.endpoints):
+        ops.append(Op(f"create endpoint-{i}", a["endpoint.create"], "target.writes", moved))
+        deployments = tuple(f"deploy endpoint-{i}/{d}" for d in ("blue", "green"))
+        ops += [Op(d, a["deployment.create"], "target.writes", (f"create endpoint-{i}",)) for d in deployments]
+        ops.append(Op(f"traffic endpoint-{i}", a["traffic.update"], "target.writes", deployments))
+    for i in range(size.batch):
+        ops.append(Op(f"create batch-{i}", a["batch.create"], "target.writes", moved))
+        ops.append(Op(f"deploy batch-{i}", a["batch_deployment.create"], "target.writes", (f"create batch-{i}",)))
+    for i in range(size.datastores):
+        ops.append(Op(f"listSecrets datastore-{i}", a["write.sync"], "target.writes", moved))
+        ops.append(Op(f"repoint datastore-{i}", a["write.sync"], "target.writes", (f"listSecrets datastore-{i}",)))
+    ops += [Op(f"grant-{i}", a["write.sync"], "target.writes", moved) for i in range(size.grants)]
+    ops += [Op(f"approve connection-{i}", a["write.sync"], "target.writes", moved) for i in range(size.connections)]
+    ops += [Op(f"enable schedule-{i}", a["write.sync"], "target.writes", moved) for i in range(size.schedules)]
+    return ops
+
+
+def floor(size: Size) -> Schedule:
+    """The least downtime in Azure seconds: every operation as early as its prerequisites and ARM's budgets allow."""
+    budgets = {f"{side}.{kind}": Budget(burst, rate) for side in ("source", "target") for kind, (burst, rate) in ARM.items()}
+    return schedule(operations(size), budgets)
+
+
+def scenario(size: Size) -> dict[str, Any]:
+    """The workspace and its target, as an emulator scenario."""
+    ci_schedules = {"computeStartStop": [
+        {"status": "Enabled", "action": "Stop", "triggerType": "Cron", "cron": {"expression": "0 19 * * 1-5", "timeZone": "W. Europe Standard Time"}},
+        {"status": "Enabled", "action": "Start", "triggerType": "Cron", "cron": {"expression": "0 8 * * 1-5", "timeZone": "W. Europe Standard Time"}},
+    ]}  # fmt: skip
+    setup = {"scripts": {"creationScript": {"scriptSource": "workspaceStorage", "scriptData": "Users/shared/setup.sh", "timeout": "10m"}}}
+    computes: list[dict[str, Any]] = [
+        {"name": f"ci-{i:03d}", "location": REGION, **({"state": "Stopped"} if stopped(i) else {}),
+         "properties": {"computeType": "ComputeInstance", "properties": {"vmSize": "STANDARD_DS3_V2", "idleTimeBeforeShutdown": "PT60M", "schedules": ci_schedules, "setupScripts": setup}}}
+        for i in range(size.instances)
+    ]  # fmt: skip
+    computes += [
+        {"name": f"cluster-{i:02d}", "location": REGION,
+         "properties": {"computeType": "AmlCompute", "properties": {"vmSize": "STANDARD_NC6S_V3", "scaleSettings": {"minNodeCount": 0, "maxNodeCount": 4}}}}
+        for i in range(size.clusters)
+    ]  # fmt: skip
+    computes += [
+        {"name": f"aks-{i:02d}", "location": REGION, "properties": {"computeType": "Kubernetes", "resourceId": f"{AKS}{i:02d}", "properties": {"namespace": "azureml"}}}
+        for i in range(size.kubernetes)
+    ]
+    endpoints = [
+        {"name": f"ep-{i:02d}", "location": REGION, "properties": {"authMode": "Key", "traffic": {"blue": 80, "green": 20}},
+         "deployments": [{"name": d, "sku": {"name": "Default", "capacity": 1}, "properties": {"endpointComputeType": "Managed", "model": "azureml:model:1", "instanceType": "Standard_DS3_v2"}}
+                         for d in ("blue", "green")]}
+        for i in range(size.endpoints)
+    ]  # fmt: skip
+    batch = [{"name": f"batch-{i}", "location": REGION, "properties": {"authMode": "AADToken"}, "deployments": [{"name": "scorer", "properties": {"compute": f"{WS}/computes/cluster-00"}}]} for i in range(size.batch)]
+    datastores = [
+        {"name": f"ds-{i:03d}", "properties": {"datastoreType": "AzureBlob", "accountName": "mlplatformstore", "containerName": f"c{i}", "endpoint": "core.windows.net", "protocol": "https",
+                                               "subscriptionId": SUB, "resourceGroup": "ml-platform", "credentials": {"credentialsType": "AccountKey", "secrets": {"secretsType": "AccountKey", "key": "YmVuY2gta2V5"}}}}
+        for i in range(size.datastores)
+    ]  # fmt: skip
+    role = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/f6c7c914-8db3-469d-8ca1-694a8f32e121"
+    grants = [{"name": f"00000000-0000-4000-8000-{i:012d}", "roleDefinitionId": role, "principalId": f"aaaaaaaa-0000-4000-8000-{i:012d}", "principalType": "User"} for i in range(size.grants)]
+    connections = [
+        {"name": f"pe-{i:02d}", "private_endpoint": f"/subscriptions/{SUB}/resourceGroups/net/providers/Microsoft.Network/privateEndpoints/pe-{i:02d}", "status": "Approved"}
+        for i in range(size.connections)
+    ]
+    schedules = [
+        {"name": f"nightly-{i:02d}", "properties": {"isEnabled": True, "trigger": {"triggerType": "Cron", "expression": "0 2 * * *", "timeZone": "UTC"},
+                                                    "action": {"actionType": "CreateJob", "jobDefinition": {"jobType": "Command", "command": "python train.py", "computeId": "cluster-00"}}}}
+        for i in range(size.schedules)
+    ]  # fmt: skip
+    return {
+        "subscriptions": [{"id": SUB, "region": REGION}, {"id": TARGET_SUB, "region": REGION}],
+        "resource_groups": [{"id": RG, "location": REGION}, {"id": f"/subscriptions/{TARGET_SUB}/resourceGroups/{TARGET_RG}", "location": REGION}],
+        "resources": [{"id": STORAGE, "location": REGION, "properties": {}}] + [{"id": f"{AKS}{i:02d}", "location": REGION, "properties": {}} for i in range(size.kubernetes)],
+        "workspaces": [{"id": WS, "location": REGION, "properties": {"storageAccount": STORAGE}, "computes": computes, "online_endpoints": endpoints, "batch_endpoints": batch,
+                        "datastores": datastores, "role_assignments": grants, "private_endpoint_connections": connections, "schedules": schedules}],
+        "settings": {"etag_conflicts_after_move": 0},
+    }  # fmt: skip
+
+
+def print_floor(size: Size) -> Schedule:
+    result = floor(size)
+    first_delete = min(result.sent_at[k] for k in result.sent_at if k.startswith(("delete", "detach")))
+    print(f"  floor (Azure's time)             {(result.finish - first_delete) / 60:8.1f} min   first delete to the last item back")
+    print(f"    of which the move               {(result.done_at['move'] - result.sent_at['validate']) / 60:8.1f} min   (validate, then moveResources)")
+    return result
+
+
+if __name__ == "__main__":
+    print_floor(FULL)
