@@ -104,9 +104,13 @@ def test_a_failing_instance_among_healthy_ones(flows_env: Env) -> None:
     r = _results(report)
     assert r["a-alice"][0] == "failed" and "InternalServerError" in r["a-alice"][1]
     assert r["a-noidle"][0] == "stopped" and r["a-snooze-over"][0] == "stopped"
-    # A stop whose answer was lost is never sent again blindly: each resend follows a read showing the instance still Running.
-    seen = [q["method"] for q in flows_env.control.requests() if q["path"].endswith(("/computes/a-alice/stop", "/computes/a-alice"))]
-    assert seen == ["GET", "POST"] * UNCONFIRMED_LIMIT, seen
+    # A stop whose answer was lost is never sent again blindly: each resend follows a list of the workspace showing the
+    # instance still Running, then the same re-read (busy, keep-alive) as the first stop.
+    mine = ("/computes/a-alice/stop", "/computes/a-alice", f"{WS_A}/computes")
+    seen = ["LIST" if q["path"].endswith("/computes") else q["method"] for q in flows_env.control.requests() if q["path"].endswith(mine)]
+    posts = [i for i, method in enumerate(seen) if method == "POST"]
+    assert len(posts) == UNCONFIRMED_LIMIT and all(seen[i - 1] == "GET" for i in posts), seen
+    assert all("LIST" in seen[a:b] for a, b in zip(posts, posts[1:], strict=False)), seen
 
 
 def test_throttled_writes_wait_out_retry_after(flows_env: Env) -> None:
