@@ -24,11 +24,16 @@ Each decision has exactly one owner, so a call is never retried by two layers at
    (an action's answer was lost) and ``OperationInterrupted`` (an accepted operation Azure ended with its own
    trouble). Every step reads Azure's state before it writes, so running it again sends the action only if
    Azure did not act. The move's ``send_move`` is never rerun: the flow finds where the workspace is first.
-   The fleet follows each instance itself (``tasks/compute_power.py``): an unconfirmed start or stop is
-   re-read and sent again only if the instance did not change.
+   The fleet settles its own (``tasks/compute_power.py``): an unconfirmed start or stop is looked up in the
+   workspace's next list of computes (the list that follows its open operations) and sent again only if the
+   instance did not change.
 3. **Domain waits** (``retrying``, tenacity): conditions that are not HTTP faults and that Azure documents
    as passing, named by the caller: the same-name Etag conflict after a move, the groups ARM locks while a
    move runs. Never 429 or 5xx: layer 1 owns them.
+
+Blob storage (checkpoints, the move's shared state) is not ARM: azure-storage-blob's own ExponentialRetry owns it
+(408, 5xx, dropped connections; 3 retries), as its calls are reads, whole-blob writes, and lease calls that name
+their lease id (acquiring or renewing twice with the same id ends the same).
 
 So a read that keeps failing is sent ``ATTEMPTS`` times, and the run ends with ``TransientError`` (exit 1):
 nothing above multiplies it; an action whose answer was lost is looked up, not resent blindly.
