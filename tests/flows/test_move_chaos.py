@@ -23,8 +23,8 @@ def test_random_kills_never_strand_the_workspace(flows_env: Env, prefect_server:
     scenario = demo_scenario()
     launcher = chaos.Launcher(chaos.cli_env(prefect_server))
     try:
-        work, _ = chaos.undisturbed(flows_env.control, launcher, scenario, tmp_path)
-        trials = [chaos.run_trial(flows_env.control, flows_env.clients, launcher, scenario, seed, faults, work, tmp_path) for seed in range(FIRST_SEED, FIRST_SEED + TRIALS)]
+        writes, _ = chaos.undisturbed(flows_env.control, launcher, scenario, tmp_path)
+        trials = [chaos.run_trial(flows_env.control, flows_env.clients, launcher, scenario, seed, faults, writes, tmp_path) for seed in range(FIRST_SEED, FIRST_SEED + TRIALS)]
     finally:
         launcher.close()
     report = "\n".join(f"seed {t.seed}: kills at {t.kills} s, exits {t.exits} -> {t.end}" for t in trials)
