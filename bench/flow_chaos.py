@@ -85,8 +85,8 @@ def main(trials: int = 20, flows: tuple[str, ...] = FLOWS, rates: tuple[float, .
                 launcher = chaos.Launcher(cli_env)
                 try:
                     scenario = demo_scenario()
-                    work, total = chaos.undisturbed(control, launcher, scenario, work_dir)
-                    rounds("move", total, lambda rate, s: chaos.run_trial(control, clients, launcher, scenario, s, chaos.faults(rate), work, work_dir))
+                    writes, total = chaos.undisturbed(control, launcher, scenario, work_dir)
+                    rounds("move", total, lambda rate, s: chaos.run_trial(control, clients, launcher, scenario, s, chaos.faults(rate), writes, work_dir))
                 finally:
                     launcher.close()
             for action in ("stop", "start"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -54,13 +55,26 @@ def _read_input(client: Any, run_id: UUID, key: str | None) -> Any:
         return None
 
 
+# Prefect's suspend_flow_run proposes the Suspended state first and saves the form's schema just after
+# (prefect/flow_runs.py), so a run read in between names a schema that is not there yet.
+SCHEMA_WAIT_SECONDS = 15.0
+
+
+def _read_schema(client: Any, run_id: UUID, key: str | None) -> dict[str, Any]:
+    """The form a paused run asks a person to fill, waiting out the moment before Prefect saves it."""
+    deadline = time.monotonic() + SCHEMA_WAIT_SECONDS
+    while (schema := _read_input(client, run_id, key)) is None and key and time.monotonic() < deadline:
+        time.sleep(0.3)
+    return schema or {}
+
+
 def list_paused() -> list[PausedRun]:
     paused = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
     found = []
     with busy_server_retries(), get_client(sync_client=True) as client:
         for run in client.read_flow_runs(flow_run_filter=paused, sort=FlowRunSort.START_TIME_DESC, limit=200, offset=0):
             keyset = (run.state.state_details.run_input_keyset or {}) if run.state else {}
-            schema = _read_input(client, run.id, keyset.get("schema")) or {}
+            schema = _read_schema(client, run.id, keyset.get("schema"))
             flow = client.read_flow(run.flow_id)
             found.append(
                 PausedRun(

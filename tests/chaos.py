@@ -170,15 +170,39 @@ def judge(c: Clients, before: Picture) -> str:
     return where if not problems else f"inconsistent: {where} but " + "; ".join(problems)
 
 
-def _first_write(control: EmulatorControl, mark: int) -> bool:
-    return bool(control.writes(since=mark))
+def _succeeded_writes(control: EmulatorControl, mark: int) -> int:
+    """Writes Azure carried out since ``mark``: refused, faulted and dropped ones changed nothing (a dropped
+    connection logs status 0); one whose answer was dropped after it was carried out (``drop_after``) counts."""
+    return sum(1 for r in control.writes(since=mark) if 0 < r["status"] < 400 or r["fault"] == "drop_after")
+
+
+def _kill_after_write(control: EmulatorControl, proc: subprocess.Popen[str], mark: int, write: int, delay: float) -> float | None:
+    """SIGKILL ``proc`` ``delay`` seconds after Azure carried out its ``write``-th write (inside that write's
+    operation when it is long-running). The moment is a point in the run's own sequence of writes, not on the
+    wall clock, so it lands while the run works however slow or fast the machine is. Returns the seconds
+    after the run's first write, or None when the run ended first."""
+    deadline = time.monotonic() + 300
+    first: float | None = None
+    while proc.poll() is None and time.monotonic() < deadline:
+        done = _succeeded_writes(control, mark)
+        if done and first is None:
+            first = time.monotonic()
+        if done >= write:
+            break
+        time.sleep(0.02)
+    time.sleep(delay)
+    if proc.poll() is not None or first is None:
+        return None
+    proc.send_signal(signal.SIGKILL)
+    return round(time.monotonic() - first, 2)
 
 
 def run_trial(
-    control: EmulatorControl, c: Clients, launcher: Launcher, scenario: dict[str, Any], seed: int, faults: bool | list[dict[str, Any]], work_seconds: float, workdir: Path
+    control: EmulatorControl, c: Clients, launcher: Launcher, scenario: dict[str, Any], seed: int, faults: bool | list[dict[str, Any]], writes: int, workdir: Path
 ) -> Trial:
-    """One seeded trial: one or two SIGKILLs at random moments after the run starts writing, then runs to the end.
-    ``faults``: True for the issue's 10% 429/503 (FAULTS), or the rules to inject (``faults(rate)``)."""
+    """One seeded trial: one or two SIGKILLs, each at a random point of the ``writes`` an undisturbed move
+    makes, then runs to the end. ``faults``: True for the issue's 10% 429/503 (FAULTS), or the rules to inject
+    (``faults(rate)``)."""
     rng = random.Random(seed)
     rules = FAULTS if faults is True else (faults or [])
     tag = f"{seed}-{sum(r['probability'] for r in rules):.2f}"
@@ -191,17 +215,14 @@ def run_trial(
     for rule in rules:
         control.fault(**rule)
     trial = Trial(seed=seed, faults=bool(rules))
+    start = control.mark()
     for _ in range(rng.choice((1, 1, 2))):
+        left = max(1, writes - _succeeded_writes(control, start))  # a resumed run has only the rest to do
         mark = control.mark()
         proc = launcher.start(state, log)
-        deadline = time.monotonic() + 120
-        while proc.poll() is None and not _first_write(control, mark) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        kill_at = rng.uniform(0, work_seconds)
-        time.sleep(kill_at)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            trial.kills.append(round(kill_at, 2))
+        killed = _kill_after_write(control, proc, mark, rng.randint(1, left), rng.uniform(0, 0.5))
+        if killed is not None:
+            trial.kills.append(killed)
         trial.exits.append(launcher.finish(proc))
     started = time.monotonic()
     for _ in range(3):  # an operator runs the same command again until it says how it ended
@@ -215,21 +236,17 @@ def run_trial(
     return trial
 
 
-def undisturbed(control: EmulatorControl, launcher: Launcher, scenario: dict[str, Any], workdir: Path) -> tuple[float, float]:
-    """An undisturbed move with the same operation times: (seconds from its first write to its end, total seconds)."""
+def undisturbed(control: EmulatorControl, launcher: Launcher, scenario: dict[str, Any], workdir: Path) -> tuple[int, float]:
+    """An undisturbed move with the same operation times: (the writes Azure carried out, total seconds)."""
     control.reset()
     control.load(scenario)
     control.settings(lro=LRO_SECONDS)
     mark = control.mark()
     started = time.monotonic()
     log = workdir / "undisturbed.log"
-    proc = launcher.start(workdir / "state-undisturbed", log)
-    while proc.poll() is None and not _first_write(control, mark):
-        time.sleep(0.02)
-    writing = time.monotonic()
-    code = launcher.finish(proc)
+    code = launcher.finish(launcher.start(workdir / "state-undisturbed", log))
     assert code == 0, f"the undisturbed move failed (exit {code}): {log.read_text()[-3000:]}"
-    return time.monotonic() - writing, time.monotonic() - started
+    return _succeeded_writes(control, mark), time.monotonic() - started
 
 
 def cli_env(prefect_api_url: str) -> dict[str, str]:

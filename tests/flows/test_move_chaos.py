@@ -25,9 +25,9 @@ def test_random_kills_never_strand_the_workspace(flows_env: Env, prefect_server:
     scenario = demo_scenario()
     launcher = chaos.Launcher(chaos.cli_env(prefect_server))
     try:
-        work, _ = chaos.undisturbed(flows_env.control, launcher, scenario, tmp_path)
+        writes, _ = chaos.undisturbed(flows_env.control, launcher, scenario, tmp_path)
         faults = chaos.faults(rate) if rate else []
-        ran = [chaos.run_trial(flows_env.control, flows_env.clients, launcher, scenario, seed, faults, work, tmp_path) for seed in range(FIRST_SEED, FIRST_SEED + trials)]
+        ran = [chaos.run_trial(flows_env.control, flows_env.clients, launcher, scenario, seed, faults, writes, tmp_path) for seed in range(FIRST_SEED, FIRST_SEED + trials)]
     finally:
         launcher.close()
     report = "\n".join(t.line() for t in ran)
