@@ -36,7 +36,7 @@ def _report(flow: str, rate: float, runs: list[Any], seconds: list[float], basel
 
 
 def main(trials: int = 20, flows: tuple[str, ...] = FLOWS, rates: tuple[float, ...] = (0.1, 0.2), seed: int | None = None) -> dict[str, float]:
-    from bench.common import local_prefect
+    from bench.common import goal_line, local_prefect
 
     local_prefect()
     work_dir = Path(tempfile.mkdtemp(prefix="amlops-flow-chaos-"))
@@ -115,6 +115,8 @@ def main(trials: int = 20, flows: tuple[str, ...] = FLOWS, rates: tuple[float, .
     finally:
         if blob_url:
             azurite.stop()
+    print(goal_line("chaos trials inconsistent", sum(round((1 - v) * trials) for k, v in figures.items() if k.endswith("_consistent")), 0))
+    print(goal_line("chaos trials not finished within one run", sum(round((1 - v) * trials) for k, v in figures.items() if k.endswith("_one_run")), 0))
     return figures
 
 
