@@ -14,22 +14,27 @@ the target with their definitions (GETs; checkPolicyRestrictions is a POST, and 
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from amlops.azure import rest
+from amlops.azure import locks, rest, roles
 from amlops.azure.clients import POOL_SIZE, Clients
+from amlops.azure.computes import COMPUTES
+from amlops.azure.datastores import DATASTORES
+from amlops.azure.network import CONNECTIONS
 from amlops.azure.permissions import SEGMENT as PERMISSIONS
-from amlops.azure.resources import SUBSCRIPTIONS_API
+from amlops.azure.resources import subscription_tenant
 from amlops.azure.workspaces import ASSET_KINDS
 from amlops.errors import AuthenticationFailed, InvalidInput, NotFound
 from amlops.models import ResourceId, SubscriptionReads, WorkspaceReads
 
 RESOURCES_API = "2025-04-01"  # resource groups and providers, as azure-mgmt-resource 26 sends
-LOCKS_API = "2020-05-01"  # Microsoft.Authorization/stable/2020-05-01/locks.json
 POLICY_API = "2023-04-01"  # Microsoft.Authorization/policy/stable/2023-04-01: policyAssignments, policyDefinitions
+POLICY_ASSIGNMENTS = "/providers/Microsoft.Authorization/policyAssignments"
+AT_SCOPE = {"$filter": "atScope()"}
 # A generic GET needs an api-version the resource's provider serves.
 PROVIDER_APIS = {
     "microsoft.storage/storageaccounts": "2023-05-01",
@@ -40,41 +45,12 @@ PROVIDER_APIS = {
     "microsoft.databricks/workspaces": "2024-05-01",
 }
 GENERIC_API = "2021-04-01"
+ASSOCIATED = ("storageAccount", "keyVault", "containerRegistry", "applicationInsights")  # the workspace's properties naming them
+CHILDREN_UNKNOWN = "what the move must delete, re-create or verify there"
 
 
 def _api_for(resource_id: str) -> str:
     return PROVIDER_APIS.get(ResourceId.parse(resource_id).type.lower(), GENERIC_API)
-
-
-def _pages(clients: Clients, path: str, api: str, query: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    return list(rest.pages(clients, path.split("/")[2], path, api, query))
-
-
-def _get(clients: Clients, path: str, api: str, subscription: str | None = None) -> dict[str, Any]:
-    """A GET; ``subscription`` names whose read budget it spends when the path has none (a built-in definition)."""
-    return rest.send(clients, subscription or path.split("/")[2], "GET", path, api)
-
-
-def _list_or_empty(clients: Clients, path: str, api: str, query: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    try:
-        return _pages(clients, path, api, query)
-    except NotFound:  # the scope does not exist (a target group not created yet): nothing there
-        return []
-
-
-
-def _list_or_none(clients: Clients, path: str, api: str) -> list[dict[str, Any]] | None:
-    try:
-        return _pages(clients, path, api)
-    except NotFound:  # the scope does not exist
-        return None
-
-
-def _get_or_none(clients: Clients, path: str, api: str, subscription: str | None = None) -> dict[str, Any] | None:
-    try:
-        return _get(clients, path, api, subscription)
-    except NotFound:
-        return None
 
 
 _POOL: ThreadPoolExecutor | None = None
@@ -108,197 +84,249 @@ class _Reads:
                 then(future.result())  # re-raises the read's error; the pool finishes what is running
 
 
-def read_workspace(clients: Clients, workspace: ResourceId, target_subscription: str | None = None, target_resource_group: str | None = None) -> WorkspaceReads:
-    """Every body a move of ``workspace`` touches, and the target's subscription and resource group if named."""
-    wid = str(workspace.require_workspace())
-    ws_path = lambda segment: f"{wid}/{segment}"  # noqa: E731 - a one-line path helper
-    ml = rest.ML_API
-    reads = WorkspaceReads(workspace={}, target_subscription=target_subscription, target_resource_group=target_resource_group)
-    subscriptions = {workspace.subscription.lower()} | ({target_subscription.lower()} if target_subscription else set())
-    groups = {workspace.group_id.lower(): workspace.group_id}
-    if target_subscription and target_resource_group:
-        groups.setdefault(f"/subscriptions/{target_subscription}/resourcegroups/{target_resource_group}".lower(), f"/subscriptions/{target_subscription}/resourceGroups/{target_resource_group}")
-    work = _Reads(_pool())
+_RAISE: Any = object()  # a read whose 404 ends the snapshot: the workspace, a subscription, a collection below the workspace
 
-    def tolerant(what: str, unknown: str, fn: Callable[..., Any], default: Any) -> Callable[..., Any]:
-        """``fn``, except that a 403 is recorded as something the snapshot could not read, with ``default`` as its answer."""
 
-        def read(*args: Any) -> Any:
-            try:
-                return fn(*args)
-            except AuthenticationFailed as err:
-                if err.status != 403:  # 401: the credentials themselves were refused; nothing can be read
-                    raise
-                reads.unread.append({"what": f"could not read {what}", "why": f"{err.code}: {err.message}", "unknown": unknown})
-                return default
+class WorkspaceReader:
+    """One snapshot's reads (one use: ``read()``), a method per kind of read. Each starts its request on the shared
+    pool; its continuation (``_on_...``, run on the caller's thread) keeps the bodies and starts the reads that
+    depend on them. Requests go through the gateway's paths (``rest``, the per-kind modules' segments)."""
 
-        return read
+    def __init__(self, clients: Clients, workspace: ResourceId, target_subscription: str | None = None, target_resource_group: str | None = None) -> None:
+        self.clients = clients
+        self.workspace = workspace.require_workspace()
+        self.wid = str(self.workspace)
+        self.target_subscription = target_subscription
+        self.target_group = f"/subscriptions/{target_subscription}/resourceGroups/{target_resource_group}" if target_subscription and target_resource_group else None
+        self.reads = WorkspaceReads(workspace={}, target_subscription=target_subscription, target_resource_group=target_resource_group)
+        self._work = _Reads(_pool())
+        # What was asked for already, lower-cased: each subscription, group, resource and definition is read once.
+        self._subscriptions = {workspace.subscription.lower()} | ({target_subscription.lower()} if target_subscription else set())
+        self._groups = {workspace.group_id.lower(): workspace.group_id}
+        if self.target_group:
+            self._groups.setdefault(self.target_group.lower(), self.target_group)
+        self._resources: set[str] = set()
+        self._definitions: set[str] = set()
 
-    def keep(into: list[dict[str, Any]]) -> Callable[[Any], None]:
-        return lambda found: into.extend(found if isinstance(found, list) else [found] if found else [])
+    def read(self) -> WorkspaceReads:
+        """Every body a move of the workspace touches, and the target's subscription and resource group if named."""
+        self._work.start(self._on_workspace, rest.get_by_id, self.clients, self.wid, rest.ML_API)
+        self.children(COMPUTES.segment, self._on_computes)
+        self.children("onlineEndpoints", self._on_endpoints("onlineEndpoints", self.reads.online_endpoints, self.reads.deployments))
+        self.children("batchEndpoints", self._on_endpoints("batchEndpoints", self.reads.batch_endpoints, self.reads.batch_deployments))
+        self.children(DATASTORES.segment, _keep(self.reads.datastores))
+        self.children(CONNECTIONS.segment, _keep(self.reads.connections))
+        self.children("schedules", _keep(self.reads.schedules), {"listViewType": "All"})
+        for kind in ASSET_KINDS:
+            self.children(kind, self._on_assets)
+        for sub in sorted(self._subscriptions):
+            self.subscription(sub)
+        for group_id in list(self._groups.values()):
+            self.group(group_id)
+        self.permissions(self.workspace.group_id)
+        self.permissions(self.wid)
+        if self.target_group:
+            self.target_resources(self.target_group)
+            self.policies(self.target_group)
+        elif self.target_subscription:
+            self.policies(f"/subscriptions/{self.target_subscription}")
+        self.assignments(self.wid)
+        try:
+            self._work.run()
+        except NotFound as err:
+            if _or(None, rest.get_by_id, self.clients, self.wid, rest.ML_API) is None:  # every read below a missing workspace fails: say which one
+                raise InvalidInput(f"No workspace {self.wid}: {err.message} Check the id (az ml workspace show).") from err
+            raise
+        _order(self.reads)
+        return self.reads
 
-    def subscription(sub: str) -> None:
-        def read() -> SubscriptionReads:
-            tenant = _get(clients, f"/subscriptions/{sub}", SUBSCRIPTIONS_API)["tenantId"]
-            providers = {p["namespace"]: p.get("registrationState", "NotRegistered") for p in _pages(clients, f"/subscriptions/{sub}/providers", RESOURCES_API)}
-            return SubscriptionReads(id=sub, tenant_id=tenant, providers=providers)
+    # -- reads, one method per kind
 
+    def children(self, segment: str, then: Callable[[Any], None], query: dict[str, str] | None = None) -> None:
+        """One of the workspace's collections (computes, endpoints, datastores, ...), every page."""
+        self._read(then, f"the workspace's {segment}", CHILDREN_UNKNOWN, self._list, rest.child_path(self.workspace, segment), rest.ML_API, query, unreadable=[])
+
+    def subscription(self, sub: str) -> None:
+        """A subscription's tenant and provider registrations, the grants made on it and the locks in it."""
         unknown = "whether it is in the workspace's tenant and has the resource providers the move needs registered"
-        work.start(reads.subscriptions.append, tolerant(f"subscription {sub}", unknown, read, SubscriptionReads(id=sub, tenant_id="", providers={}, readable=False)))
-        assignments(f"/subscriptions/{sub}")
-        locks = f"/subscriptions/{sub}/providers/Microsoft.Authorization/locks"
-        work.start(keep(reads.locks), tolerant(f"the management locks in subscription {sub}", "whether a lock there refuses the move's deletes, the move or the rebuild", _pages, []), clients, locks, LOCKS_API)
+        unreadable = SubscriptionReads(id=sub, tenant_id="", providers={}, readable=False)
+        self._read(self.reads.subscriptions.append, f"subscription {sub}", unknown, self._subscription, sub, unreadable=unreadable)
+        self.assignments(f"/subscriptions/{sub}")
+        self._read(_keep(self.reads.locks), f"the management locks in subscription {sub}", "whether a lock there refuses the move's deletes, the move or the rebuild",
+                   self._list, f"/subscriptions/{sub}" + locks.SEGMENT, locks.LOCKS_API, unreadable=[])  # fmt: skip
 
-    def group(group_id: str) -> None:
+    def group(self, group_id: str) -> None:
         """A resource group and the grants made on it; the target group may not exist yet."""
-        work.start(keep(reads.resource_groups), tolerant(f"resource group {group_id}", "whether it exists and in which region", _get_or_none, None), clients, group_id, RESOURCES_API)
-        assignments(group_id)
+        unknown = "whether it exists and in which region"
+        self._read(_keep(self.reads.resource_groups), f"resource group {group_id}", unknown, self._get, group_id, RESOURCES_API, unreadable=None, missing=None)
+        self.assignments(group_id)
 
-    def assignments(scope: str) -> None:
-        exact = lambda found: reads.role_assignments.extend(a for a in found if (a.get("properties") or {}).get("scope", "").lower().rstrip("/") == scope.lower().rstrip("/"))  # noqa: E731
+    def assignments(self, scope: str) -> None:
+        """The role assignments made exactly at ``scope``."""
+
+        def exact(found: list[dict[str, Any]]) -> None:
+            self.reads.role_assignments.extend(a for a in found if (a.get("properties") or {}).get("scope", "").lower().rstrip("/") == scope.lower().rstrip("/"))
+
         unknown = "which role assignments there the move leaves behind and must re-create"
-        work.start(exact, tolerant(f"the role assignments at {scope}", unknown, _list_or_empty, []), clients, scope + "/providers/Microsoft.Authorization/roleAssignments", rest.AUTH_API, {"$filter": "atScope()"})
+        self._read(exact, f"the role assignments at {scope}", unknown, self._list, scope + roles.SEGMENT, rest.AUTH_API, AT_SCOPE, unreadable=[], missing=[])
 
-    def permissions(scope: str) -> None:
+    def permissions(self, scope: str) -> None:
         """What the caller may do at a scope the move acts on: its denials become the rehearsal's."""
 
         def kept(found: list[dict[str, Any]]) -> None:
             if found:
-                reads.permissions[scope] = found
+                self.reads.permissions[scope] = found
 
         unknown = "whether you may perform the move's actions there"
-        work.start(kept, tolerant(f"your permissions at {scope}", unknown, _list_or_empty, []), clients, scope + PERMISSIONS, rest.AUTH_API)
+        self._read(kept, f"your permissions at {scope}", unknown, self._list, scope + PERMISSIONS, rest.AUTH_API, unreadable=[], missing=[])
 
-    seen: set[str] = set()
-
-    def resource(resource_id: str) -> None:
+    def resource(self, resource_id: str) -> None:
         """An associated resource or attached cluster, its group and subscription too when they are new."""
-        if resource_id.lower() in seen:
+        if resource_id.lower() in self._resources:
             return
-        seen.add(resource_id.lower())
+        self._resources.add(resource_id.lower())
         rid = ResourceId.parse(resource_id)
-        if rid.subscription not in subscriptions:
-            subscriptions.add(rid.subscription)
-            subscription(rid.subscription)
-        if rid.group_id.lower() not in groups:
-            groups[rid.group_id.lower()] = rid.group_id
-            group(rid.group_id)
+        if rid.subscription not in self._subscriptions:
+            self._subscriptions.add(rid.subscription)
+            self.subscription(rid.subscription)
+        if rid.group_id.lower() not in self._groups:
+            self._groups[rid.group_id.lower()] = rid.group_id
+            self.group(rid.group_id)
         # Absent (a deleted key vault the workspace still names): the rehearsal meets it as the move would.
         unknown = "whether it exists and can move with the workspace"
-        work.start(keep(reads.resources), tolerant(f"resource {resource_id}", unknown, _get_or_none, None), clients, resource_id, _api_for(resource_id))
-        assignments(resource_id)
+        self._read(_keep(self.reads.resources), f"resource {resource_id}", unknown, self._get, resource_id, _api_for(resource_id), unreadable=None, missing=None)
+        self.assignments(resource_id)
 
-    def workspace_read(body: dict[str, Any]) -> None:
-        reads.workspace = body
-        props = body.get("properties") or {}
-        for name in ("storageAccount", "keyVault", "containerRegistry", "applicationInsights"):
-            if props.get(name):
-                resource(props[name])
+    def target_resources(self, group_id: str) -> None:
+        """What the target group holds (names the move would clash with); None when it does not exist yet."""
+        unknown = "whether one has the name of a resource the move brings"
+        then = functools.partial(self._on_target_group, group_id)
+        self._read(then, f"the resources in {group_id}", unknown, self._list, group_id + "/resources", RESOURCES_API, unreadable=[], missing=None)
 
-    def computes_read(found: list[dict[str, Any]]) -> None:
-        reads.computes.extend(found)
-        for c in found:
-            if (c.get("properties") or {}).get("resourceId"):
-                resource(c["properties"]["resourceId"])
+    def policies(self, scope: str) -> None:
+        """Assignments that apply at ``scope`` (at it and above it, management groups included), or at the
+        subscription when the target group does not exist yet; then their definitions."""
+        self.reads.policy_scope = scope
+        unknown = "whether Azure Policy denies what the move creates in the target"
+        self._read(self._on_policy_assignments, f"the Azure Policy assignments at {scope}", unknown, self._policy_assignments, scope, unreadable=[])
 
-    def endpoints_read(kind: str, into: list[dict[str, Any]], deployments: dict[str, list[dict[str, Any]]]) -> Any:
-        def read(found: list[dict[str, Any]]) -> None:
-            into.extend(found)
-            for e in found:
-                name: str = e["name"]
-
-                def keep(d: list[dict[str, Any]], n: str = name) -> None:
-                    deployments[n] = d
-
-                work.start(keep, children(f"{kind}/{name}/deployments"), clients, ws_path(f"{kind}/{name}/deployments"), ml)
-
-        return read
-
-    def assets_read(found: list[dict[str, Any]]) -> None:
-        reads.assets.extend(found)
-        for container in found:
-            work.start(keep(reads.assets), children(container["id"][len(wid) + 1 :] + "/versions"), clients, container["id"] + "/versions", ml)
-
-    def children(segment: str) -> Callable[..., Any]:
-        return tolerant(f"the workspace's {segment}", "what the move must delete, re-create or verify there", _pages, [])
-
-    def target_group_read(found: list[dict[str, Any]] | None) -> None:
-        """The target group's resources (names the move would clash with); then the caller's permissions there,
-        which the Permissions API answers only for a group that exists."""
-        if found is None:
-            reads.unread.append({"what": f"could not read your permissions at {target_group}", "why": "the resource group does not exist yet, and the Permissions API answers only for resource groups and resources",
-                                 "unknown": "whether you may create it and write in it"})  # fmt: skip
-            return
-        reads.target_resources.extend(found)
-        permissions(target_group)
-
-    def policy_read(found: list[dict[str, Any]]) -> None:
-        reads.policy_assignments.extend(found)
-        for definition in sorted({(a.get("properties") or {}).get("policyDefinitionId", "") for a in found} - {""}):
-            definition_read(definition)
-
-    def definition_read(definition_id: str) -> None:
+    def definition(self, definition_id: str) -> None:
         """A policy definition, or an initiative and then each of its members' definitions."""
-        if definition_id.lower() in requested:
+        if definition_id.lower() in self._definitions:
             return
-        requested.add(definition_id.lower())
+        self._definitions.add(definition_id.lower())
         kind = "initiative" if "/policysetdefinitions/" in definition_id.lower() else "policy definition"
         unknown = "whether it denies what the move creates in the target"
-        work.start(keep_definition, tolerant(f"{kind} {definition_id}", unknown, _get_or_none, None), clients, definition_id, POLICY_API, target_subscription)
+        # A built-in definition's path names no subscription: it spends the target's read budget.
+        self._read(self._on_definition, f"{kind} {definition_id}", unknown, self._get, definition_id, POLICY_API, self.target_subscription, unreadable=None, missing=None)
 
-    requested: set[str] = set()
+    # -- continuations: keep what arrived, start what depends on it
 
-    def keep_definition(body: dict[str, Any] | None) -> None:
+    def _on_workspace(self, body: dict[str, Any]) -> None:
+        self.reads.workspace = body
+        props = body.get("properties") or {}
+        for name in ASSOCIATED:
+            if props.get(name):
+                self.resource(props[name])
+
+    def _on_computes(self, found: list[dict[str, Any]]) -> None:
+        self.reads.computes.extend(found)
+        for c in found:
+            if (c.get("properties") or {}).get("resourceId"):
+                self.resource(c["properties"]["resourceId"])
+
+    def _on_endpoints(self, kind: str, into: list[dict[str, Any]], deployments: dict[str, list[dict[str, Any]]]) -> Callable[[list[dict[str, Any]]], None]:
+        def found(endpoints: list[dict[str, Any]]) -> None:
+            into.extend(endpoints)
+            for e in endpoints:
+                name: str = e["name"]
+
+                def keep(found: list[dict[str, Any]], name: str = name) -> None:
+                    deployments[name] = found
+
+                self.children(f"{kind}/{name}/deployments", keep)
+
+        return found
+
+    def _on_assets(self, found: list[dict[str, Any]]) -> None:
+        self.reads.assets.extend(found)
+        for container in found:  # by the id Azure gave the container
+            segment = container["id"][len(self.wid) + 1 :] + "/versions"
+            self._read(_keep(self.reads.assets), f"the workspace's {segment}", CHILDREN_UNKNOWN, self._list, container["id"] + "/versions", rest.ML_API, unreadable=[])
+
+    def _on_target_group(self, group_id: str, found: list[dict[str, Any]] | None) -> None:
+        """Then the caller's permissions there, which the Permissions API answers only for a group that exists."""
+        if found is None:
+            self.reads.unread.append({"what": f"could not read your permissions at {group_id}", "why": "the resource group does not exist yet, and the Permissions API answers only for resource groups and resources",
+                                      "unknown": "whether you may create it and write in it"})  # fmt: skip
+            return
+        self.reads.target_resources.extend(found)
+        self.permissions(group_id)
+
+    def _on_policy_assignments(self, found: list[dict[str, Any]]) -> None:
+        self.reads.policy_assignments.extend(found)
+        for definition in sorted({(a.get("properties") or {}).get("policyDefinitionId", "") for a in found} - {""}):
+            self.definition(definition)
+
+    def _on_definition(self, body: dict[str, Any] | None) -> None:
         if body:
-            reads.policy_definitions[body["id"].lower()] = body
+            self.reads.policy_definitions[body["id"].lower()] = body
             for member in (body.get("properties") or {}).get("policyDefinitions") or []:  # an initiative's
-                definition_read(member["policyDefinitionId"])
+                self.definition(member["policyDefinitionId"])
 
-    def policies(scope: str) -> None:
-        """Assignments that apply at ``scope`` (at it and above it, management groups included), or at the
-        subscription when the target group does not exist yet."""
+    # -- the requests, run on the pool
 
-        def read() -> list[dict[str, Any]]:
+    def _subscription(self, sub: str) -> SubscriptionReads:
+        tenant = subscription_tenant(self.clients, sub)
+        providers = {p["namespace"]: p.get("registrationState", "NotRegistered") for p in self._list(f"/subscriptions/{sub}/providers", RESOURCES_API)}
+        return SubscriptionReads(id=sub, tenant_id=tenant, providers=providers)
+
+    def _policy_assignments(self, scope: str) -> list[dict[str, Any]]:
+        try:
+            return self._list(scope + POLICY_ASSIGNMENTS, POLICY_API, AT_SCOPE)
+        except NotFound:  # the target group does not exist yet: what applies at its subscription
+            self.reads.policy_scope = f"/subscriptions/{self.target_subscription}"
+            return self._list(self.reads.policy_scope + POLICY_ASSIGNMENTS, POLICY_API, AT_SCOPE)
+
+    def _list(self, path: str, api: str, query: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        return list(rest.pages(self.clients, path.split("/")[2], path, api, query))
+
+    def _get(self, path: str, api: str, subscription: str | None = None) -> dict[str, Any]:
+        """A GET; ``subscription`` names whose read budget it spends when the path has none (a built-in definition)."""
+        return rest.send(self.clients, subscription or path.split("/")[2], "GET", path, api)
+
+    def _read(self, then: Callable[[Any], None], what: str, unknown: str, fn: Callable[..., Any], *args: Any, unreadable: Any, missing: Any = _RAISE) -> None:
+        """Start ``fn(*args)``; ``then`` gets its answer. Refused with 403, the snapshot goes on: what could not be read,
+        and why, is recorded and ``unreadable`` is the answer. Not found (404), ``missing`` is, unless that is _RAISE."""
+
+        def read() -> Any:
             try:
-                return _pages(clients, scope + "/providers/Microsoft.Authorization/policyAssignments", POLICY_API, {"$filter": "atScope()"})
-            except NotFound:
-                reads.policy_scope = f"/subscriptions/{target_subscription}"
-                return _pages(clients, reads.policy_scope + "/providers/Microsoft.Authorization/policyAssignments", POLICY_API, {"$filter": "atScope()"})
+                return fn(*args) if missing is _RAISE else _or(missing, fn, *args)
+            except AuthenticationFailed as err:
+                if err.status != 403:  # 401: the credentials themselves were refused; nothing can be read
+                    raise
+                self.reads.unread.append({"what": f"could not read {what}", "why": f"{err.code}: {err.message}", "unknown": unknown})
+                return unreadable
 
-        reads.policy_scope = scope
-        work.start(policy_read, tolerant(f"the Azure Policy assignments at {scope}", "whether Azure Policy denies what the move creates in the target", read, []))
+        self._work.start(then, read)
 
-    work.start(workspace_read, _get, clients, wid, ml)
-    work.start(computes_read, children("computes"), clients, ws_path("computes"), ml)
-    work.start(endpoints_read("onlineEndpoints", reads.online_endpoints, reads.deployments), children("onlineEndpoints"), clients, ws_path("onlineEndpoints"), ml)
-    work.start(endpoints_read("batchEndpoints", reads.batch_endpoints, reads.batch_deployments), children("batchEndpoints"), clients, ws_path("batchEndpoints"), ml)
-    work.start(keep(reads.datastores), children("datastores"), clients, ws_path("datastores"), ml)
-    work.start(keep(reads.connections), children("privateEndpointConnections"), clients, ws_path("privateEndpointConnections"), ml)
-    work.start(keep(reads.schedules), children("schedules"), clients, ws_path("schedules"), ml, {"listViewType": "All"})
-    for kind in ASSET_KINDS:
-        work.start(assets_read, children(kind), clients, ws_path(kind), ml)
-    for sub in sorted(subscriptions):
-        subscription(sub)
-    for group_id in list(groups.values()):
-        group(group_id)
-    permissions(workspace.group_id)
-    permissions(wid)
-    if target_subscription and target_resource_group:
-        target_group = f"/subscriptions/{target_subscription}/resourceGroups/{target_resource_group}"
-        unknown = "whether one has the name of a resource the move brings"
-        work.start(target_group_read, tolerant(f"the resources in {target_group}", unknown, _list_or_none, []), clients, target_group + "/resources", RESOURCES_API)
-        policies(target_group)
-    elif target_subscription:
-        policies(f"/subscriptions/{target_subscription}")
-    assignments(wid)
+
+def read_workspace(clients: Clients, workspace: ResourceId, target_subscription: str | None = None, target_resource_group: str | None = None) -> WorkspaceReads:
+    """Every body a move of ``workspace`` touches, and the target's subscription and resource group if named."""
+    return WorkspaceReader(clients, workspace, target_subscription, target_resource_group).read()
+
+
+def _keep(into: list[dict[str, Any]]) -> Callable[[Any], None]:
+    """A continuation that keeps a listed page, or a single body (none when absent)."""
+    return lambda found: into.extend(found if isinstance(found, list) else [found] if found else [])
+
+
+def _or(default: Any, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)``, or ``default`` when what it reads does not exist (404)."""
     try:
-        work.run()
-    except NotFound as err:
-        if _get_or_none(clients, wid, ml) is None:  # every read below a missing workspace fails: say which one
-            raise InvalidInput(f"No workspace {wid}: {err.message} Check the id (az ml workspace show).") from err
-        raise
-    _order(reads)
-    return reads
+        return fn(*args)
+    except NotFound:
+        return default
 
 
 def _order(reads: WorkspaceReads) -> None:

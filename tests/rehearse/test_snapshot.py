@@ -86,6 +86,27 @@ def test_round_trip_through_a_second_emulator_is_identical_and_snapshotting_writ
     assert {d["name"] for d in a["policy_definitions"].values()} == {"eu-only", "landing-zone", "no-databricks", "no-aks"}  # an initiative and its members
 
 
+def test_each_read_is_sent_once_and_what_the_caller_may_not_read_is_reported_while_the_rest_is_read(rich_env: Env) -> None:
+    """The hub subscription (found through the attached AKS cluster) and the key vault refuse every read: the snapshot
+    names each refused read once, as unknown, sends no request twice, and still reads everything else."""
+    rich_env.control.rules(denied_actions=[{"scope": f"/subscriptions/{rich.HUB_SUB}", "actions": ["*/read"]}, {"scope": rich.VAULT, "actions": ["*/read"]}])
+    mark = rich_env.control.mark()
+    reads = read_workspace(rich_env.clients, ResourceId.parse(rich.WS), rich.TARGET_SUB, "ml-rich-moved")
+    sent = rich_env.control.requests(mark)
+    assert len({(r["method"], r["path"]) for r in sent}) == len(sent), "no scope, resource or collection is read twice"
+    assignments = "could not read the role assignments at "
+    assert {u["what"] for u in reads.unread} == {
+        f"could not read subscription {rich.HUB_SUB}", f"could not read the management locks in subscription {rich.HUB_SUB}",
+        f"could not read resource group {rich.AKS_RG}", f"could not read resource {rich.CLUSTER}", f"could not read resource {rich.VAULT}",
+        assignments + f"/subscriptions/{rich.HUB_SUB}", assignments + rich.AKS_RG, assignments + rich.CLUSTER, assignments + rich.VAULT,
+    }  # fmt: skip
+    assert len([r for r in sent if r["status"] == 403]) == len(reads.unread), "each refused read is asked once and reported once"
+    assert all("AuthorizationFailed" in u["why"] for u in reads.unread)
+    hub = next(s for s in reads.subscriptions if s.id == rich.HUB_SUB)
+    assert not hub.readable and {s.id for s in reads.subscriptions if s.readable} == {rich.SUB, rich.TARGET_SUB}
+    assert {r["id"] for r in reads.resources} == {rich.STORAGE, rich.REGISTRY, rich.INSIGHTS}, "the readable associated resources"
+    assert reads.computes and reads.datastores and reads.schedules and reads.policy_definitions, "the rest of the snapshot was read"
+
 def test_no_secret_reaches_the_file(rich_env: Env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     out = tmp_path / "rich.json"
     assert _snapshot(rich_env, monkeypatch, out) == 0
