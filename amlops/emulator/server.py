@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import ssl
 import tempfile
 import threading
@@ -97,6 +98,8 @@ class Emulator:
         except ValueError:
             body = ArmError(400, "InvalidRequestContent", "The request content is not valid JSON.")
         path = unquote(parts.path)
+        if path.lower().startswith("/subscriptions/"):  # ARM reads an empty segment as none: it created an identity PUT
+            path = re.sub("/{2,}", "/", path)  # to .../Microsoft.ManagedIdentity//userAssignedIdentities/x (move_validate_refused.json)
         req = Request(method, path, query, headers, body, self.base_url)
         if path.startswith("/_emulator"):
             return self._dispatch_control(req)

@@ -72,6 +72,8 @@ KINDS = (
     ("DELETE", r"/workspaces/[^/]+$", "workspace.delete"),
     ("POST", r"/jobs/[^/]+/cancel$", "job.cancel"),
     ("DELETE", r"^/subscriptions/[^/]+/resourceGroups/[^/]+$", "resourcegroup.delete"),
+    ("POST", r"/validateMoveResources$", "validate"),
+    ("POST", r"/moveResources$", "move"),
 )
 
 
@@ -157,13 +159,18 @@ def durations(entries: list[dict[str, Any]], times: list[float]) -> dict[int, fl
         if started is None or e["RequestMethod"] != "GET" or started[0] in ended:
             continue
         start = started[0]
-        status = (_poll_status(e) or ("succeeded" if e["StatusCode"] in (200, 204) else "inprogress")).lower()
+        status = (_poll_status(e) or _result_status(e["StatusCode"])).lower()
         if status in TERMINAL:
             out[start] = max(0.0, times[i] - times[start] - 0.5)
             ended.add(start)
         else:
             out[start] = max(out.get(start, 0.0), times[i] - times[start] + 1.0)
     return out
+
+
+def _result_status(code: int) -> str:
+    """A Location poll's answer: 202 while it runs, 200/204 when it succeeded, the operation's own error when it failed."""
+    return "inprogress" if code in (201, 202) else "succeeded" if code in (200, 204) else "failed"
 
 
 def kind_of_operation(method: str, path: str) -> str | None:

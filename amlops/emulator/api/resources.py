@@ -75,8 +75,17 @@ def get_resource(state: State, req: Request) -> Response:
     return ok(resources.get_resource(state, req.path))
 
 
+# Resource providers whose 201 for a new resource names it in Location (a relative URL, as Azure sent it):
+# Microsoft.ManagedIdentity (move_validate_refused.json, a user-assigned identity's PUT).
+LOCATION_ON_CREATE = ("microsoft.managedidentity",)
+
+
 def put_resource(state: State, req: Request) -> Response:
-    return created(*resources.put_resource(state, req.path, req.body or {}))
+    body, is_new = resources.put_resource(state, req.path, req.body or {})
+    answer = created(body, is_new)
+    if is_new and req.path.lower().split("/providers/", 1)[-1].split("/", 1)[0] in LOCATION_ON_CREATE:
+        answer.headers["Location"] = body["id"]
+    return answer
 
 
 def delete_resource(state: State, req: Request) -> Response:
