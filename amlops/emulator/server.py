@@ -145,6 +145,11 @@ class Emulator:
             rules.enforce(self.state, req)  # permissions, management locks, policy: as ARM checks them
             response = route.handler(self.state, req)
         except ArmError as err:
+            if err.code == "ScopeLocked" and sub:
+                # ARM's gateway refuses a locked scope before it counts the request: no rate-limit headers, and the
+                # next delete reported as many left as before (lock_blocks_group_delete.json).
+                self.throttler.refund(sub, kind)
+                return self._error(err, {"x-ms-failure-cause": "gateway"})
             return self._error(err, headers)
         response.headers = {**headers, **response.headers}
         return response

@@ -63,6 +63,12 @@ class Throttler:
         allowed, wait = bucket.take(now)
         return allowed, int(bucket.tokens), 0 if allowed else max(1, math.ceil(wait))
 
+    def refund(self, subscription: str, kind: str) -> None:
+        """Give back the token of a request ARM did not count after all."""
+        bucket = self._buckets.get((subscription, kind))
+        if self.enabled and bucket is not None:
+            bucket.tokens = min(bucket.capacity, bucket.tokens + 1)
+
     def reset(self) -> None:
         self._buckets.clear()
 

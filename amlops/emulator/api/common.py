@@ -139,6 +139,10 @@ def operation_status(state: State, req: Request) -> Response:
     return Response(200, _status_body(req, op), _hint(state, op))
 
 
+# Operations whose result ends 200 with an empty body, not 204: a resource group's delete (lock_blocks_group_delete.json).
+EMPTY_200 = {"resourcegroup.delete"}
+
+
 def operation_result(state: State, req: Request) -> Response:
     op = _find(state, req)
     lro.poll(state, op)
@@ -148,6 +152,8 @@ def operation_result(state: State, req: Request) -> Response:
         raise op.error
     if isinstance(op.result, dict):
         return Response(200, public(op.result))
+    if op.kind in EMPTY_200:
+        return Response(200)
     return Response(204)
 
 
