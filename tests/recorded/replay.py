@@ -208,6 +208,10 @@ def preconditions(session: dict[str, Any]) -> dict[str, Any]:
         "subscriptions": [{"id": subs[0], "region": location}],
         "resource_groups": [{"id": g, "location": location} for g, presupposed in groups.items() if presupposed],
     }
+    listed = _listed_resources(entries, f"/subscriptions/{subs[0]}/resourceGroups/{ELSEWHERE}")
+    if listed:
+        spec["resource_groups"].append({"id": f"/subscriptions/{subs[0]}/resourceGroups/{ELSEWHERE}", "location": location})
+        spec["resources"] = listed
     if workspace_id is None:
         return spec
     created = {_path(e["RequestUri"]).rstrip("/").lower() for e in entries if e["RequestMethod"] == "PUT"}
@@ -222,6 +226,24 @@ def preconditions(session: dict[str, Any]) -> dict[str, Any]:
                 datastores.append({"name": item["name"], "properties": props})
     spec["workspaces"] = [{"id": workspace_id, "location": location, "properties": {}, "datastores": datastores}]
     return spec
+
+
+# Where resources a session lists but never made are put when the recording hid their ids ("Sanitized").
+ELSEWHERE = "recorded-elsewhere"
+
+
+def _listed_resources(entries: list[dict[str, Any]], group: str) -> list[dict[str, Any]]:
+    """Resources a listing of ``.../resources`` showed: type, name and location as listed; the id as listed when the
+    recording kept it, else under ``group``."""
+    found = []
+    for e in entries:
+        body = e.get("ResponseBody")
+        if e["RequestMethod"] != "GET" or not _path(e["RequestUri"]).rstrip("/").endswith("/resources") or not isinstance(body, dict):
+            continue
+        for item in body.get("value") or []:
+            rid = item["id"] if str(item.get("id", "")).startswith("/subscriptions/") else f"{group}/providers/{item['type']}/{item['name']}"
+            found.append({"id": rid, "location": item.get("location"), "tags": item.get("tags") or {}, "properties": item.get("properties") or {}})
+    return found
 
 
 def _settings(entries: list[dict[str, Any]]) -> dict[str, Any]:
