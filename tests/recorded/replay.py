@@ -79,6 +79,7 @@ KINDS = (
     ("DELETE", r"/workspaces/[^/]+$", "workspace.delete"),
     ("POST", r"/jobs/[^/]+/cancel$", "job.cancel"),
     ("DELETE", r"^/subscriptions/[^/]+/resourceGroups/[^/]+$", "resourcegroup.delete"),
+    ("PUT", r"/schedules/[^/]+$", "schedule.create"),
     ("POST", r"/validateMoveResources$", "validate"),
     ("POST", r"/moveResources$", "move"),
 )
@@ -231,7 +232,12 @@ def preconditions(session: dict[str, Any]) -> dict[str, Any]:
             if isinstance(item, dict) and "/datastores/" in str(item.get("id", "")) and item["id"].lower() not in created:
                 props = {k: v for k, v in item["properties"].items() if v is not None}
                 datastores.append({"name": item["name"], "properties": props})
-    spec["workspaces"] = [{"id": workspace_id, "location": location, "properties": {}, "datastores": datastores}]
+    schedules = [
+        {"name": item["name"], "properties": item["properties"]}
+        for item in _listed(entries, "/schedules")
+        if not any(c.endswith(f"/schedules/{item['name']}".lower()) for c in created)
+    ]
+    spec["workspaces"] = [{"id": workspace_id, "location": location, "properties": {}, "datastores": datastores, "schedules": schedules}]
     return spec
 
 
@@ -239,21 +245,24 @@ def preconditions(session: dict[str, Any]) -> dict[str, Any]:
 ELSEWHERE = "recorded-elsewhere"
 
 
+def _listed(entries: list[dict[str, Any]], segment: str) -> list[dict[str, Any]]:
+    """The items of every listing whose request path ends with ``segment``."""
+    return [
+        item
+        for e in entries
+        if e["RequestMethod"] == "GET" and _path(e["RequestUri"]).rstrip("/").endswith(segment) and isinstance(e.get("ResponseBody"), dict)
+        for item in e["ResponseBody"].get("value") or []
+        if isinstance(item, dict)
+    ]
+
+
 def _listed_resources(entries: list[dict[str, Any]], group: str) -> list[dict[str, Any]]:
     """Resources a listing of ``.../resources`` showed: type, name and location as listed; the id as listed when the
     recording kept it, else under ``group``."""
     found = []
-    for e in entries:
-        body = e.get("ResponseBody")
-        if e["RequestMethod"] != "GET" or not _path(e["RequestUri"]).rstrip("/").endswith("/resources") or not isinstance(body, dict):
-            continue
-        for item in body.get("value") or []:
-            rid = (
-                item["id"] if str(item.get("id", "")).startswith("/subscriptions/") else f"{group}/providers/{item['type']}/{item['name']}"
-            )
-            found.append(
-                {"id": rid, "location": item.get("location"), "tags": item.get("tags") or {}, "properties": item.get("properties") or {}}
-            )
+    for item in _listed(entries, "/resources"):
+        rid = item["id"] if str(item.get("id", "")).startswith("/subscriptions/") else f"{group}/providers/{item['type']}/{item['name']}"
+        found.append({"id": rid, "location": item.get("location"), "tags": item.get("tags") or {}, "properties": item.get("properties") or {}})
     return found
 
 

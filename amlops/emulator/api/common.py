@@ -31,11 +31,13 @@ def fault_error(req: Request) -> ArmError | None:
 
 # Where Azure ML's long-running operations report: Azure-AsyncOperation .../computeOperationsStatus/{id} for
 # computes (tests/recorded/recordings/compute_instance_stop_start.json), .../mfeOperationsStatus/{id} and Location
-# .../mfeOperationResults/{id} for endpoints (online_endpoint_e2e.json); ARM's generic names for the rest.
+# .../mfeOperationResults/{id} for endpoints (online_endpoint_e2e.json) and schedules (schedule_create_update_disable.json);
+# ARM's generic names for the rest.
 MONITORS = {
     "compute": ("computeOperationsStatus", "operationResults"),
     "endpoint": ("mfeOperationsStatus", "mfeOperationResults"),
     "deployment": ("mfeOperationsStatus", "mfeOperationResults"),
+    "schedule": ("mfeOperationsStatus", "mfeOperationResults"),
 }
 ML = "Microsoft.MachineLearningServices"
 
@@ -115,6 +117,10 @@ def _status_body(req: Request, op: Operation) -> dict[str, Any]:
         body = {"status": op.status}
         if op.status == "Succeeded":
             body["percentComplete"] = 100.0
+    elif family == "schedule":  # {id, name, status}: Creating while it runs, then startTime and endTime (schedule_create_update_disable.json)
+        body = {"id": req.path, "name": op.id, "status": "Creating" if op.status == "InProgress" else op.status}
+        if op.ended:
+            body.update(startTime=op.started, endTime=op.ended)
     elif family in ("endpoint", "deployment"):
         body = {
             "id": req.path,
