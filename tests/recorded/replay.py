@@ -193,11 +193,14 @@ def preconditions(session: dict[str, Any]) -> dict[str, Any]:
     """The Azure a session presupposes, as an emulator scenario: its subscription, the resource groups it uses before
     (or without) creating them, its workspace, and what it lists but never made."""
     entries = session["Entries"]
-    workspace_id, location = None, "westus"
+    workspace_id: str | None = None
+    location = "westus"
     for e in entries:
         m = WORKSPACE.match(_path(e["RequestUri"]))
         if m and workspace_id is None:
-            workspace_id = m.group(0)
+            # presupposed, unless the session first asks for the workspace itself and Azure answers 404
+            missing = e["StatusCode"] == 404 and _path(e["RequestUri"]).rstrip("/").lower() == m.group(0).lower()
+            workspace_id = "" if missing else m.group(0)
         body = e.get("ResponseBody")
         if isinstance(body, dict) and isinstance(body.get("location"), str):
             location = body["location"]
@@ -220,7 +223,7 @@ def preconditions(session: dict[str, Any]) -> dict[str, Any]:
     if listed:
         spec["resource_groups"].append({"id": f"/subscriptions/{subs[0]}/resourceGroups/{ELSEWHERE}", "location": location})
         spec["resources"] = listed
-    if workspace_id is None:
+    if not workspace_id:
         return spec
     created = {_path(e["RequestUri"]).rstrip("/").lower() for e in entries if e["RequestMethod"] == "PUT"}
     datastores = []
