@@ -56,6 +56,7 @@ FIELDS = (
     "properties.properties.lastOperation.operationStatus",
     "properties.credentials",
     "properties.isDefault",
+    "registrationState",
     "error.code",
     "error.details.0.code",
 )
