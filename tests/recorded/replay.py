@@ -261,11 +261,17 @@ def _listed(entries: list[dict[str, Any]], segment: str) -> list[dict[str, Any]]
 
 
 def _listed_resources(entries: list[dict[str, Any]], group: str) -> list[dict[str, Any]]:
-    """Resources a listing of ``.../resources`` showed: type, name and location as listed; the id as listed when the
-    recording kept it, else under ``group``."""
-    found = []
+    """Resources a listing of ``.../resources`` showed that the session never made: type, name and location as first
+    listed (a move lists a resource again elsewhere); the id as listed when the recording kept it, else under ``group``."""
+    made = {_path(e["RequestUri"]).rstrip("/").lower() for e in entries if e["RequestMethod"] == "PUT"}
+    found, seen = [], set()
     for item in _listed(entries, "/resources"):
-        rid = item["id"] if str(item.get("id", "")).startswith("/subscriptions/") else f"{group}/providers/{item['type']}/{item['name']}"
+        listed_id = str(item.get("id", ""))
+        if item["name"] in seen or listed_id.lower() in made:
+            seen.add(item["name"])
+            continue
+        seen.add(item["name"])
+        rid = listed_id if listed_id.startswith("/subscriptions/") else f"{group}/providers/{item['type']}/{item['name']}"
         found.append({"id": rid, "location": item.get("location"), "tags": item.get("tags") or {}, "properties": item.get("properties") or {}})
     return found
 
