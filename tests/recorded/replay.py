@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import requests
 
 from amlops.emulator.control_client import EmulatorControl
+from amlops.emulator.state import DEFAULT_PROVIDERS
 from amlops.recording_sanitise import GUID, Sanitiser, is_text
 
 RECORDINGS = Path(__file__).parent / "recordings"
@@ -217,7 +218,7 @@ def preconditions(session: dict[str, Any]) -> dict[str, Any]:
             groups[m.group(0).lower()] = not made_here
     spec: dict[str, Any] = {
         "settings": _settings(entries),
-        "subscriptions": [{"id": subs[0], "region": location}],
+        "subscriptions": [{"id": subs[0], "region": location, "providers": _providers(entries)}],
         "resource_groups": [{"id": g, "location": location} for g, presupposed in groups.items() if presupposed],
     }
     listed = _listed_resources(entries, f"/subscriptions/{subs[0]}/resourceGroups/{ELSEWHERE}")
@@ -247,6 +248,16 @@ def preconditions(session: dict[str, Any]) -> dict[str, Any]:
 
 # Where resources a session lists but never made are put when the recording hid their ids ("Sanitized").
 ELSEWHERE = "recorded-elsewhere"
+
+
+def _providers(entries: list[dict[str, Any]]) -> dict[str, str]:
+    """The emulator's default registrations, and each provider's as the session read it (GET .../providers/{namespace})."""
+    found = {p: "Registered" for p in DEFAULT_PROVIDERS}
+    for e in entries:
+        body = e.get("ResponseBody")
+        if e["RequestMethod"] == "GET" and isinstance(body, dict) and isinstance(body.get("registrationState"), str) and "namespace" in body:
+            found[str(body["namespace"])] = body["registrationState"]
+    return found
 
 
 def _listed(entries: list[dict[str, Any]], segment: str) -> list[dict[str, Any]]:
