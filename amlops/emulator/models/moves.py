@@ -67,8 +67,7 @@ def problems(state: State, source_group: str, body: dict[str, Any]) -> list[dict
             f"{source_sub.tenant_id}. Moving across Microsoft Entra tenants isn't supported.",
             target,
         ))
-    moving_workspace = any((state.store.get(r) or {}).get("type") == WORKSPACE_TYPE for r in resources)
-    missing = [p for p in REQUIRED_PROVIDERS if destination.registration(p)[1] != "Registered"] if moving_workspace else []
+    missing = [p for p in REQUIRED_PROVIDERS if destination.registration(p)[1] != "Registered"]
     if missing:
         found.append(_problem(
             "MissingRegistrationsForTargetSubscription",
@@ -82,11 +81,8 @@ def problems(state: State, source_group: str, body: dict[str, Any]) -> list[dict
             continue
         if resource["type"].lower() in NOT_MOVABLE:
             found.append(_problem("ResourceMoveNotSupported", f"Resource move is not supported for resource types '{resource['type']}'.", resource["id"]))
-            continue
-        # A resource group's location is only where its metadata lives: ARM moved an identity in eastus2 towards a
-        # group in southcentralus without a word on regions (move_validate_refused.json). Azure ML refuses a
-        # workspace's move across regions (how-to-move-workspace, Limitations).
-        if resource["type"] == WORKSPACE_TYPE and target_group is not None and resource.get("location", "").lower() != target_group["location"].lower():
+            continue  # its only problem, as Azure named it (an identity in eastus2 bound for a group in southcentralus)
+        if target_group is not None and resource.get("location", "").lower() != target_group["location"].lower():
             found.append(_problem(
                 "CrossRegionMoveNotSupported",
                 f"'{resource['name']}' is in {resource['location']}, the target resource group in "
