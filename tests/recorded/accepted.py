@@ -11,10 +11,11 @@ model (12,000 reads and 1,200 writes an hour per subscription, reported as x-ms-
 {reads,writes,deletes} alone) gave way to regional token buckets that report a ...-global-{kind} counter beside
 each ("Understand how Azure Resource Manager throttles requests"); every session here from the end of 2024 on carries
 it (compute and cluster 2024-12, resources 2025-05 and 2025-06, datastore, job and online endpoint 2026-03,
-resource groups 2026-06). The emulator follows the current model. Four sessions predate it: the batch endpoint's
+resource groups 2026-06). The emulator follows the current model. Five sessions predate it: the batch endpoint's
 (2023-12; so is every stored version of azure-ai-ml's batch endpoint recordings read for this: test_batch_endpoint_create
 2023-12-02 and 2023-12-04, test_mlflow_batch_endpoint_create_and_update 2023-12-01; test_batch_component is empty,
-so no newer recording can replace it), the schedule's (2024-02, the newest stored version of test_schedule_lifetime)
+so no newer recording can replace it), the schedule's (2024-02, the newest stored version of test_schedule_lifetime),
+the workspace delete's (2024-06: deletes 14999, reads 11997)
 and the successful move and validation (2023-02, azure-sdk-for-net's; the only recorded moveResources that ends and
 the only validation that passes, their hourly counters visibly resetting between two polls, 11845 then 11975).
 Accepted for them: the emulator's rate-limit header names are Azure's plus the global counter of each, nothing else;
@@ -46,6 +47,7 @@ ACCEPTED: list[tuple[str, int | None, str, str, Callable[[Any, Any], bool]]] = [
     ("schedule_create_update_disable", None, "rate-limit headers", HOURLY_MODEL.replace("2023", "2024-02"), adds_global_counters),
     ("move_resources_succeeded", None, "rate-limit headers", HOURLY_MODEL.replace("2023", "2023-02"), adds_global_counters),
     ("validate_move_succeeded", None, "rate-limit headers", HOURLY_MODEL.replace("2023", "2023-02"), adds_global_counters),
+    ("workspace_delete", None, "rate-limit headers", HOURLY_MODEL.replace("2023", "2024-06"), adds_global_counters),
 ]
 
 

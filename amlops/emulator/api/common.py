@@ -38,6 +38,7 @@ MONITORS = {
     "endpoint": ("mfeOperationsStatus", "mfeOperationResults"),
     "deployment": ("mfeOperationsStatus", "mfeOperationResults"),
     "schedule": ("mfeOperationsStatus", "mfeOperationResults"),
+    "workspace": ("workspaceOperationsStatus", "workspaceOperationsStatus"),  # both headers name it (workspace_delete.json)
 }
 ML = "Microsoft.MachineLearningServices"
 
@@ -79,12 +80,14 @@ def accepted(
     ``location`` names the resource itself (an online endpoint's PUT: Location is the endpoint, online_endpoint_e2e.json);
     ``location_header`` points Location at the operation's result; ``timeout`` is x-ms-async-operation-timeout."""
     headers = {**_hint(state, op), "x-ms-request-id": op.id}
+    # A workspace's two headers name one monitor, told apart by ?type=async|location (workspace_delete.json).
+    kinds = ({"type": "async"}, {"type": "location"}) if _family(op) == "workspace" else ({}, {})
     if async_header:
-        headers["Azure-AsyncOperation"] = req.url(_op_path(op, True), **{"api-version": req.api_version})
+        headers["Azure-AsyncOperation"] = req.url(_op_path(op, True), **{"api-version": req.api_version}, **kinds[0])
     if location is not None:
         headers["Location"] = req.url(location, **{"api-version": req.api_version})
     elif location_header:
-        headers["Location"] = req.url(_op_path(op, False), **{"api-version": req.api_version})
+        headers["Location"] = req.url(_op_path(op, False), **{"api-version": req.api_version}, **kinds[1])
     if timeout:
         headers["x-ms-async-operation-timeout"] = timeout
     return Response(status, public(body) if body is not None else None, headers)
@@ -161,6 +164,11 @@ def operation_result(state: State, req: Request) -> Response:
     if op.kind in EMPTY_200:
         return Response(200)
     return Response(204)
+
+
+def workspace_operation(state: State, req: Request) -> Response:
+    """.../workspaceOperationsStatus/{id}: the status resource under ?type=async, the operation's result under ?type=location."""
+    return operation_result(state, req) if req.query.get("type") == "location" else operation_status(state, req)
 
 
 def _find(state: State, req: Request) -> Operation:
