@@ -61,16 +61,16 @@ REMAINING_HEADER = "x-ms-ratelimit-remaining-subscription-"
 
 
 def request_kind(method: str, path: str) -> str:
-    """How ARM counts a request: list* actions and validateMoveResources are reads, other POSTs writes, and so is a
-    datastore's listSecrets (recorded: its answer carries x-ms-ratelimit-remaining-subscription-writes)."""
+    """How ARM counts a request: list* actions and checkPolicyRestrictions are reads, other POSTs writes, and so are a
+    datastore's listSecrets and validateMoveResources (recorded: their answers carry x-ms-ratelimit-remaining-subscription-writes)."""
     if method in ("GET", "HEAD"):
         return "reads"
     if method == "DELETE":
         return "deletes"
     action = path.rstrip("/").rsplit("/", 1)[-1].lower()
-    if action == "listsecrets":
+    if action in ("listsecrets", "validatemoveresources"):
         return "writes"
-    return "reads" if method == "POST" and (action.startswith("list") or action in ("validatemoveresources", "checkpolicyrestrictions")) else "writes"
+    return "reads" if method == "POST" and (action.startswith("list") or action == "checkpolicyrestrictions") else "writes"
 
 
 def remaining_from(headers: dict[str, str] | object, kind: str) -> int | None:

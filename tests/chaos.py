@@ -9,12 +9,9 @@ approved private endpoint connection back, or still in the source with everythin
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +23,8 @@ from amlops.emulator.control_client import EmulatorControl
 from amlops.errors import NotFound
 from amlops.models import ResourceId, deployment_names
 from amlops.move import power_state
+from tests.warm_cli import Run, WarmCli
 
-ROOT = Path(__file__).parents[1]
 SUB, TARGET_SUB = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
 SOURCE = ResourceId.parse(f"/subscriptions/{SUB}/resourceGroups/ml-prod/providers/Microsoft.MachineLearningServices/workspaces/ml-prod-ws")
 TARGET = SOURCE.moved_to(TARGET_SUB, "ml-moved")
@@ -50,53 +47,21 @@ ARGS = [
     "move", "--source", str(SOURCE), "--target-subscription", TARGET_SUB, "--target-resource-group", TARGET.resource_group,
     "--approve-plan-as", "chaos", "--confirm-workspace", SOURCE.name, "--approve-private-endpoints-as", "chaos", "--approval-poll", "1",
 ]  # fmt: skip
-# A warm `amlops` process: the interpreter and its imports (seconds on a busy machine) are paid before
-# the trial's clock starts; then the real CLI's main runs with the arguments above, in its own process.
-WARM = (
-    "import json, os, sys\n"
-    "from app.cli import main\n"
-    "import flows.move_workspace, azure.ai.ml, azure.mgmt.resource.resources\n"
-    "line = sys.stdin.readline()\n"
-    "os.environ.update(json.loads(line))\n"
-    f"sys.exit(main({ARGS!r}))\n"
-)
-
-
 class Launcher:
-    """Starts `amlops move` runs, keeping one warm process ready for the next."""
+    """Starts `amlops move` runs with the arguments above, each in a process of its own forked from a warm one
+    (tests/warm_cli.py), so a run's clock starts at its first line, not at its imports."""
 
     def __init__(self, base_env: dict[str, str]) -> None:
-        self.base_env = base_env
-        self._started: list[subprocess.Popen[str]] = []
-        self._logs: dict[int, Path] = {}  # pid -> the run's log, where finish() appends its stderr
-        self._next = self._spawn()
+        self._cli = WarmCli(base_env)
 
-    def _spawn(self) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-c", WARM], cwd=ROOT, env=self.base_env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
+    def start(self, state_dir: Path, log: Path) -> Run:
+        return self._cli.start(ARGS, {"AMLOPS_STATE_DIR": str(state_dir)}, log)
 
-    def start(self, state_dir: Path, log: Path) -> subprocess.Popen[str]:
-        proc, self._next = self._next, self._spawn()
-        self._started.append(proc)
-        assert proc.stdin is not None
-        proc.stdin.write(json.dumps({"AMLOPS_STATE_DIR": str(state_dir)}) + "\n")
-        proc.stdin.flush()
-        self._logs[proc.pid] = log
-        return proc
-
-    def finish(self, proc: subprocess.Popen[str], timeout: float = 300) -> int:
-        _, err = proc.communicate(timeout=timeout)
-        with open(self._logs[proc.pid], "a") as f:
-            f.write(err or "")
-        return proc.returncode
+    def finish(self, run: Run, timeout: float = 300) -> int:
+        return run.wait(timeout)
 
     def close(self) -> None:
-        """Kill whatever is still running (a test that timed out mid-trial), so nothing writes on afterwards."""
-        for proc in [*self._started, self._next]:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        self._cli.close()
 
 
 @dataclass
@@ -176,7 +141,7 @@ def _succeeded_writes(control: EmulatorControl, mark: int) -> int:
     return sum(1 for r in control.writes(since=mark) if 0 < r["status"] < 400 or r["fault"] == "drop_after")
 
 
-def _kill_after_write(control: EmulatorControl, proc: subprocess.Popen[str], mark: int, write: int, delay: float) -> float | None:
+def _kill_after_write(control: EmulatorControl, proc: Run, mark: int, write: int, delay: float) -> float | None:
     """SIGKILL ``proc`` ``delay`` seconds after Azure carried out its ``write``-th write (inside that write's
     operation when it is long-running). The moment is a point in the run's own sequence of writes, not on the
     wall clock, so it lands while the run works however slow or fast the machine is. Returns the seconds

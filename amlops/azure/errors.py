@@ -86,7 +86,7 @@ def translate(err: BaseException) -> AmlopsError:
             return NotFound(message, **kw)
         if code == "ScopeLocked":
             return Locked(message, **kw)
-        if code == "ResourceMoveProviderValidationFailed":
+        if code in ("ResourceMoveProviderValidationFailed", "ResourceMoveValidationFailed"):  # the latter: recorded Azure
             return MoveValidationFailed(message, **kw)
         if isinstance(err, ResourceExistsError) or status == 409:
             return Conflict(message, **kw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -27,8 +28,19 @@ class ArmError(Exception):
         return {"error": error}
 
 
+_TOP_LEVEL = re.compile(r"^/subscriptions/[^/]+/resourceGroups/([^/]+)/providers/([^/]+/[^/]+/[^/]+)/?$", re.IGNORECASE)
+
+
 def not_found(resource_id: str, kind: str = "Resource") -> ArmError:
     code = "ResourceGroupNotFound" if kind == "ResourceGroup" else "ResourceNotFound"
+    top = _TOP_LEVEL.match(resource_id)
+    if top and kind != "ResourceGroup":  # ARM's words for a top-level resource (workspace_get_missing.json)
+        return ArmError(
+            404,
+            code,
+            f"The Resource '{top.group(2)}' under resource group '{top.group(1)}' was not found. "
+            "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+        )
     return ArmError(404, code, f"The {kind} '{resource_id}' was not found.")
 
 

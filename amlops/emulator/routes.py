@@ -49,6 +49,7 @@ TABLE: list[Row] = [
     # long-running operation monitors
     ("GET", S + "/providers/{ns}/locations/{loc}/{monitor:operationStatuses|computeOperationsStatus|mfeOperationsStatus}/{op}", common.operation_status),
     ("GET", S + "/providers/{ns}/locations/{loc}/{monitor:operationResults|mfeOperationResults}/{op}", common.operation_result),
+    ("GET", S + "/providers/{ns}/locations/{loc}/workspaceOperationsStatus/{op}", common.workspace_operation),
     # role assignments: any scope
     *_collection("/{scope*}" + ROLES, auth.list_assignments, auth.put_assignment, auth.get_assignment, auth.delete_assignment),
     # role definitions, management locks, the caller's permissions: any scope

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import ssl
 import tempfile
 import threading
@@ -97,6 +98,8 @@ class Emulator:
         except ValueError:
             body = ArmError(400, "InvalidRequestContent", "The request content is not valid JSON.")
         path = unquote(parts.path)
+        if path.lower().startswith("/subscriptions/"):  # ARM reads an empty segment as none: it created an identity PUT
+            path = re.sub("/{2,}", "/", path)  # to .../Microsoft.ManagedIdentity//userAssignedIdentities/x (move_validate_refused.json)
         req = Request(method, path, query, headers, body, self.base_url)
         if path.startswith("/_emulator"):
             return self._dispatch_control(req)
@@ -148,6 +151,9 @@ class Emulator:
             rules.enforce(self.state, req)  # permissions, management locks, policy: as ARM checks them
             response = route.handler(self.state, req)
         except ArmError as err:
+            if sub and answered_by_gateway(req, err):
+                self.throttler.refund(sub, kind)
+                return self._error(err, {"x-ms-failure-cause": "gateway"})
             return self._error(err, headers)
         response.headers = {**headers, **response.headers}
         return response
@@ -164,6 +170,19 @@ class Emulator:
     @staticmethod
     def _error(err: ArmError, headers: dict[str, str]) -> Response:
         return Response(err.status, err.envelope(), {**headers, "x-ms-error-code": err.code})
+
+
+TOP_LEVEL = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/[^/]+/[^/]+/[^/]+/?$", re.IGNORECASE)
+
+
+def answered_by_gateway(req: Request, err: ArmError) -> bool:
+    """ARM's own refusals, made before any resource provider sees the request: a locked scope
+    (lock_blocks_group_delete.json) and a GET of a top-level resource that does not exist (workspace_get_missing.json:
+    404 ResourceNotFound). Both came with x-ms-failure-cause: gateway and no rate-limit header, and were not counted
+    (after the refused delete, the next delete reported as many left as before)."""
+    if err.code == "ScopeLocked":
+        return True
+    return req.method == "GET" and err.status == 404 and err.code == "ResourceNotFound" and bool(TOP_LEVEL.match(req.path))
 
 
 class _Server(ThreadingHTTPServer):

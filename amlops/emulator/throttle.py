@@ -63,6 +63,12 @@ class Throttler:
         allowed, wait = bucket.take(now)
         return allowed, int(bucket.tokens), 0 if allowed else max(1, math.ceil(wait))
 
+    def refund(self, subscription: str, kind: str) -> None:
+        """Give back the token of a request ARM did not count after all."""
+        bucket = self._buckets.get((subscription, kind))
+        if self.enabled and bucket is not None:
+            bucket.tokens = min(bucket.capacity, bucket.tokens + 1)
+
     def reset(self) -> None:
         self._buckets.clear()
 
@@ -78,7 +84,7 @@ def global_remaining(remaining: int) -> int:
 
 
 def kind_of(method: str, path: str) -> str:
-    """ARM counts reads, writes and deletes apart; list*/validate actions are reads of state."""
+    """ARM counts reads, writes and deletes apart; list* and query actions are reads of state."""
     if method in ("GET", "HEAD"):
         return "reads"
     if method == "DELETE":
@@ -89,9 +95,10 @@ def kind_of(method: str, path: str) -> str:
     # Microsoft Graph's ``directoryObjects/getByIds`` ("Return the directory objects specified in a list of IDs")
     # are POSTs that only read.
     # A datastore's listSecrets is counted against the writes (datastore_blob.json: its answer carries
-    # x-ms-ratelimit-remaining-subscription-writes), unlike the list* reads above.
-    if method == "POST" and last == "listsecrets":
+    # x-ms-ratelimit-remaining-subscription-writes), unlike the list* reads above; so is validateMoveResources,
+    # though it changes nothing (move_validate_refused.json: its 202 carries ...-writes and ...-global-writes).
+    if method == "POST" and last in ("listsecrets", "validatemoveresources"):
         return "writes"
-    if method == "POST" and (last.startswith("list") or last.endswith(":query") or last in ("validatemoveresources", "checkpolicyrestrictions", "getbyids")):
+    if method == "POST" and (last.startswith("list") or last.endswith(":query") or last in ("checkpolicyrestrictions", "getbyids")):
         return "reads"
     return "writes"

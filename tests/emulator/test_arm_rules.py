@@ -22,7 +22,8 @@ def test_a_delete_lock_on_the_group_refuses_deleting_compute_but_not_changing_it
     [alice] = [c for c in computes.list_computes(demo.clients, ws) if c.name == "alice-ci"]
     with pytest.raises(Locked) as refused:
         computes.delete_compute(demo.clients, ws, alice)
-    assert refused.value.code == "ScopeLocked" and lock.id in refused.value.message and "cannot perform delete operation" in refused.value.message
+    assert refused.value.code == "ScopeLocked" and f"are locked: '{RG}'" in refused.value.message and "cannot perform delete operation" in refused.value.message
+    assert lock.id.startswith(RG)
     computes.update_idle_shutdown(demo.clients, ws, "alice-ci", "PT45M")  # CanNotDelete: "read and modify"
     assert [x.level for x in locks.list_locks(demo.clients, WS_ID)] == ["CanNotDelete"], "inherited from the group"
     locks.delete_lock(demo.clients, RG, "keep")

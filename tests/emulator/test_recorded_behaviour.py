@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from azure.core.rest import HttpRequest
 
-from amlops.azure import datastores, operations, rest
+from amlops.azure import datastores, locks, operations, rest
 from amlops.errors import NotFound
 from amlops.models import ResourceId
 from tests.conftest import Env
@@ -56,3 +56,34 @@ def test_list_secrets_asked_for_an_expirable_secret_answers_a_sas_and_never_the_
     answer = rest.send(demo.clients, ws.subscription, "POST", path, rest.ML_API, {"expirableSecret": True, "expireAfterHours": 1})
     assert answer["secretsType"] == "Sas" and "sig=" in answer["sasToken"] and "key" not in answer
     assert datastores.get_datastore(demo.clients, ws, "curated").properties["credentials"] == {"credentialsType": "AccountKey"}
+
+
+def _send(demo: Env, ws: ResourceId, method: str, path: str, api: str) -> tuple[int, dict[str, str]]:
+    answer = demo.clients.arm(ws.subscription).send_request(HttpRequest(method, rest.full_url(demo.clients, path, api)))
+    return answer.status_code, {k.lower(): v for k, v in answer.headers.items()}
+
+
+def test_a_delete_refused_by_a_lock_is_arms_own_answer_and_costs_nothing(demo: Env, ws: ResourceId) -> None:
+    """lock_blocks_group_delete.json: the refusal carries x-ms-failure-cause gateway and no rate-limit header, and the
+    next delete reported as many deletes left as the one before the refusal."""
+    group = f"/subscriptions/{ws.subscription}/resourceGroups/{ws.resource_group}"
+    locks.create_lock(demo.clients, group, "keep", "CanNotDelete")
+    compute = rest.child_path(ws, "computes", "bob-ci")
+    _, before = _send(demo, ws, "DELETE", f"{group}/providers/Microsoft.Authorization/locks/not-there", locks.LOCKS_API)
+    status, refused = _send(demo, ws, "DELETE", compute, rest.ML_API)
+    assert status == 409 and refused.get("x-ms-failure-cause") == "gateway"
+    assert not [h for h in refused if h.startswith("x-ms-ratelimit-remaining-")]
+    _, after = _send(demo, ws, "DELETE", f"{group}/providers/Microsoft.Authorization/locks/keep", locks.LOCKS_API)
+    counted = "x-ms-ratelimit-remaining-subscription-deletes"
+    assert int(after[counted]) == int(before[counted]) - 1, "the deletes on either side were counted, the refused one not"
+
+
+def test_a_missing_workspace_is_arms_own_404_and_costs_nothing(demo: Env, ws: ResourceId) -> None:
+    """workspace_get_missing.json: 404 ResourceNotFound in ARM's words, from its gateway, with no rate-limit header."""
+    missing = str(ws).rsplit("/", 1)[0] + "/no-such-ws"
+    answer = demo.clients.arm(ws.subscription).send_request(HttpRequest("GET", rest.full_url(demo.clients, missing, rest.ML_API)))
+    assert answer.status_code == 404 and answer.headers.get("x-ms-failure-cause") == "gateway"
+    assert not [h for h in answer.headers if h.lower().startswith("x-ms-ratelimit-remaining-")]
+    assert answer.json()["error"]["message"].startswith(
+        f"The Resource 'Microsoft.MachineLearningServices/workspaces/no-such-ws' under resource group '{ws.resource_group}' was not found."
+    )

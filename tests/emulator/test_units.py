@@ -30,7 +30,8 @@ def test_throttler_keeps_subscriptions_and_kinds_apart() -> None:
 
 @pytest.mark.parametrize(
     ("method", "path", "kind"),
-    [("GET", "/x", "reads"), ("DELETE", "/x", "deletes"), ("PUT", "/x", "writes"), ("POST", "/w/listKeys", "reads"), ("POST", "/w/stop", "writes"), ("POST", "/w/datastores/d/listSecrets", "writes")],
+    [("GET", "/x", "reads"), ("DELETE", "/x", "deletes"), ("PUT", "/x", "writes"), ("POST", "/w/listKeys", "reads"), ("POST", "/w/stop", "writes"), ("POST", "/w/datastores/d/listSecrets", "writes"),
+     ("POST", "/subscriptions/s/resourceGroups/g/validateMoveResources", "writes")],  # fmt: skip
 )
 def test_request_kinds(method: str, path: str, kind: str) -> None:
     assert kind_of(method, path) == kind

@@ -22,6 +22,7 @@ from amlops.models import ResourceId
 from flows.compute_power import stop_computes
 from tests import chaos
 from tests.conftest import Env
+from tests.warm_cli import ROOT
 
 SUB = "77777777-7777-7777-7777-777777777777"
 RG = f"/subscriptions/{SUB}/resourceGroups/fleet-killed"
@@ -51,7 +52,7 @@ def test_a_fleet_run_killed_mid_stop_leaves_every_instance_settled_and_the_next_
     })  # fmt: skip
     env.control.settings(lro={"compute.stop": {"mode": "seconds", "seconds": 1.5}})  # stops take time, as on Azure
     mark = env.control.mark()
-    proc = subprocess.Popen([sys.executable, "-c", RUN, *map(str, WORKSPACES)], cwd=chaos.ROOT, env=chaos.cli_env(prefect_server), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", RUN, *map(str, WORKSPACES)], cwd=ROOT, env=chaos.cli_env(prefect_server), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
         while not any(w["path"].endswith("/stop") for w in env.control.writes(mark)) and proc.poll() is None and time.monotonic() < deadline:

@@ -44,6 +44,8 @@ KEEP_QUERY = {
     "$filter",
     "$top",
     "$skiptoken",
+    "forcetopurge",
+    "type",
 }
 # Any field named like a secret: keys, passwords, secrets, tokens, connection strings, certificates (adminUserPassword,
 # adminUserSshPublicKey, accountKey, sasToken, accessToken, clientSecret, ...).

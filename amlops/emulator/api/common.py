@@ -31,11 +31,14 @@ def fault_error(req: Request) -> ArmError | None:
 
 # Where Azure ML's long-running operations report: Azure-AsyncOperation .../computeOperationsStatus/{id} for
 # computes (tests/recorded/recordings/compute_instance_stop_start.json), .../mfeOperationsStatus/{id} and Location
-# .../mfeOperationResults/{id} for endpoints (online_endpoint_e2e.json); ARM's generic names for the rest.
+# .../mfeOperationResults/{id} for endpoints (online_endpoint_e2e.json) and schedules (schedule_create_update_disable.json);
+# ARM's generic names for the rest.
 MONITORS = {
     "compute": ("computeOperationsStatus", "operationResults"),
     "endpoint": ("mfeOperationsStatus", "mfeOperationResults"),
     "deployment": ("mfeOperationsStatus", "mfeOperationResults"),
+    "schedule": ("mfeOperationsStatus", "mfeOperationResults"),
+    "workspace": ("workspaceOperationsStatus", "workspaceOperationsStatus"),  # both headers name it (workspace_delete.json)
 }
 ML = "Microsoft.MachineLearningServices"
 
@@ -77,12 +80,14 @@ def accepted(
     ``location`` names the resource itself (an online endpoint's PUT: Location is the endpoint, online_endpoint_e2e.json);
     ``location_header`` points Location at the operation's result; ``timeout`` is x-ms-async-operation-timeout."""
     headers = {**_hint(state, op), "x-ms-request-id": op.id}
+    # A workspace's two headers name one monitor, told apart by ?type=async|location (workspace_delete.json).
+    kinds = ({"type": "async"}, {"type": "location"}) if _family(op) == "workspace" else ({}, {})
     if async_header:
-        headers["Azure-AsyncOperation"] = req.url(_op_path(op, True), **{"api-version": req.api_version})
+        headers["Azure-AsyncOperation"] = req.url(_op_path(op, True), **{"api-version": req.api_version}, **kinds[0])
     if location is not None:
         headers["Location"] = req.url(location, **{"api-version": req.api_version})
     elif location_header:
-        headers["Location"] = req.url(_op_path(op, False), **{"api-version": req.api_version})
+        headers["Location"] = req.url(_op_path(op, False), **{"api-version": req.api_version}, **kinds[1])
     if timeout:
         headers["x-ms-async-operation-timeout"] = timeout
     return Response(status, public(body) if body is not None else None, headers)
@@ -115,6 +120,10 @@ def _status_body(req: Request, op: Operation) -> dict[str, Any]:
         body = {"status": op.status}
         if op.status == "Succeeded":
             body["percentComplete"] = 100.0
+    elif family == "schedule":  # {id, name, status}: Creating while it runs, then startTime and endTime (schedule_create_update_disable.json)
+        body = {"id": req.path, "name": op.id, "status": "Creating" if op.status == "InProgress" else op.status}
+        if op.ended:
+            body.update(startTime=op.started, endTime=op.ended)
     elif family in ("endpoint", "deployment"):
         body = {
             "id": req.path,
@@ -139,6 +148,10 @@ def operation_status(state: State, req: Request) -> Response:
     return Response(200, _status_body(req, op), _hint(state, op))
 
 
+# Operations whose result ends 200 with an empty body, not 204: a resource group's delete (lock_blocks_group_delete.json).
+EMPTY_200 = {"resourcegroup.delete"}
+
+
 def operation_result(state: State, req: Request) -> Response:
     op = _find(state, req)
     lro.poll(state, op)
@@ -148,7 +161,14 @@ def operation_result(state: State, req: Request) -> Response:
         raise op.error
     if isinstance(op.result, dict):
         return Response(200, public(op.result))
+    if op.kind in EMPTY_200:
+        return Response(200)
     return Response(204)
+
+
+def workspace_operation(state: State, req: Request) -> Response:
+    """.../workspaceOperationsStatus/{id}: the status resource under ?type=async, the operation's result under ?type=location."""
+    return operation_result(state, req) if req.query.get("type") == "location" else operation_status(state, req)
 
 
 def _find(state: State, req: Request) -> Operation:

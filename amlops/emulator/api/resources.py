@@ -75,8 +75,21 @@ def get_resource(state: State, req: Request) -> Response:
     return ok(resources.get_resource(state, req.path))
 
 
+# How a resource provider answers the PUT that creates a resource, where a recording shows it (status, Location naming
+# the resource): Microsoft.ManagedIdentity 201 with Location (move_validate_refused.json, a user-assigned identity);
+# Microsoft.Compute 200 with neither (move_resources_succeeded.json, an availability set). Others: ARM's 201.
+CREATE_ANSWERS = {"microsoft.managedidentity": (201, True), "microsoft.compute": (200, False)}
+
+
 def put_resource(state: State, req: Request) -> Response:
-    return created(*resources.put_resource(state, req.path, req.body or {}))
+    body, is_new = resources.put_resource(state, req.path, req.body or {})
+    answer = created(body, is_new)
+    if is_new:
+        status, location = CREATE_ANSWERS.get(req.path.lower().split("/providers/", 1)[-1].split("/", 1)[0], (201, False))
+        answer.status = status
+        if location:
+            answer.headers["Location"] = body["id"]
+    return answer
 
 
 def delete_resource(state: State, req: Request) -> Response:

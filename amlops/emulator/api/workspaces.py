@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amlops.emulator.api.common import accepted, deleting, group_id, page, workspace_id
+from amlops.emulator.api.common import accepted, group_id, page, workspace_id
 from amlops.emulator.http import Request, Response, ok
 from amlops.emulator.models import workspaces
 from amlops.emulator.state import State
@@ -22,7 +22,9 @@ def patch_workspace(state: State, req: Request) -> Response:
 
 
 def delete_workspace(state: State, req: Request) -> Response:
-    return deleting(state, req, workspaces.delete_workspace(state, workspace_id(req)))
+    """202 with Azure-AsyncOperation and Location, both .../workspaceOperationsStatus/{id}, no Retry-After; the operation
+    reads {"status": "InProgress"} (workspace_delete.json)."""
+    return accepted(state, req, workspaces.delete_workspace(state, workspace_id(req)), location_header=True)
 
 
 def list_workspaces_in_group(state: State, req: Request) -> Response:

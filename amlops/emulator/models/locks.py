@@ -51,8 +51,9 @@ def locks_on(state: State, scope: str, operation: str) -> list[dict[str, Any]]:
 
 
 def scope_locked(scope: str, operation: str, locks: list[dict[str, Any]]) -> ArmError:
-    """ARM's refusal, worded as ARM words it."""
-    names = ",".join(f"'{lock['id']}'" for lock in locks)
+    """ARM's refusal, worded as ARM words it: it names the locked scopes, not the locks (lock_blocks_group_delete.json)."""
+    scopes = dict.fromkeys(KIND.scope_of(lock) for lock in locks)
+    names = ",".join(f"'{scope}'" for scope in scopes)
     return ArmError(
         409,
         "ScopeLocked",

@@ -29,6 +29,9 @@ REQUIRED_PROVIDERS = (
     "Microsoft.KeyVault",
     "Microsoft.Notebooks",
 )
+# Resource types ARM refuses to move at all: "Resource move is not supported for resource types '...'" as the detail
+# ResourceMoveNotSupported (move_validate_refused.json, a user-assigned identity; the move-support table agrees).
+NOT_MOVABLE = {"microsoft.managedidentity/userassignedidentities"}
 # Workspace properties that point at associated resources, updated when those move along.
 ASSOCIATED = ("storageAccount", "keyVault", "containerRegistry", "applicationInsights")
 
@@ -76,6 +79,9 @@ def problems(state: State, source_group: str, body: dict[str, Any]) -> list[dict
         if resource is None or not ids.is_under(rid, source_group):
             found.append(_problem("ResourceNotFound", f"Resource '{rid}' was not found in resource group '{source_group}'.", rid))
             continue
+        if resource["type"].lower() in NOT_MOVABLE:
+            found.append(_problem("ResourceMoveNotSupported", f"Resource move is not supported for resource types '{resource['type']}'.", resource["id"]))
+            continue  # its only problem, as Azure named it (an identity in eastus2 bound for a group in southcentralus)
         if target_group is not None and resource.get("location", "").lower() != target_group["location"].lower():
             found.append(_problem(
                 "CrossRegionMoveNotSupported",
@@ -130,7 +136,11 @@ def validate(state: State, source_group: str, body: dict[str, Any]) -> Operation
     found = problems(state, source_group, body)
     error = None
     if found:
-        error = ArmError(409, "ResourceMoveProviderValidationFailed", "Resource move validation failed. " + " ".join(p["message"] for p in found), found)
+        # The operation's result, as ARM answered a refused validation (move_validate_refused.json): 400
+        # ResourceMoveValidationFailed, "The resource batch move request has 'N' validation errors.", one detail (code,
+        # target, message) per problem. The REST spec's 409 ResourceMoveProviderValidationFailed is not what Azure sent.
+        count = f"The resource batch move request has '{len(found)}' validation errors. "
+        error = ArmError(400, "ResourceMoveValidationFailed", count + " ".join(p["message"] for p in found), found)
     return lro.start(state, "validate", ids.subscription_of(source_group) or "", lambda: None, namespace="Microsoft.Resources", fail_with=error)
 
 

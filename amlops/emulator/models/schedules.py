@@ -26,7 +26,7 @@ def put_schedule(state: State, workspace_id: str, name: str, body: dict[str, Any
         raise bad_request(f"properties.trigger.triggerType must be one of {sorted(TRIGGERS)}.", "UserError")
     props["isEnabled"] = bool(props.get("isEnabled", True))
     previous = state.store.get(sid)
-    props["provisioningState"] = "Creating" if previous is None else "Updating"
+    props["provisioningState"] = "Creating"  # an update's answer too says Creating (schedule_create_update_disable.json)
     schedule = arm_body(state, sid, f"{WORKSPACE_TYPE}/{SEGMENT}", props, previous=previous)
     return schedule, provision(state, schedule, "schedule.create", workspace["location"]), previous is None
 
