@@ -26,6 +26,7 @@ from amlops.emulator.control_client import EmulatorControl
 from amlops.fleet import Selector
 from amlops.models import ResourceId
 from tests import chaos
+from tests.warm_cli import ROOT
 
 SUB = "78787878-7878-7878-7878-787878787878"
 RG = f"/subscriptions/{SUB}/resourceGroups/fleet-chaos"
@@ -103,7 +104,7 @@ def fleet_trial(control: EmulatorControl, c: Clients, env: dict[str, str], actio
     argv = [sys.executable, "-c", FLEET_RUN, action, *map(str, FLEET)]
     if kill:
         mark = control.mark()
-        proc = subprocess.Popen(argv, cwd=chaos.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         while not any(w["path"].endswith("/" + action) for w in control.writes(mark)) and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)

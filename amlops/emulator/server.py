@@ -131,7 +131,7 @@ class Emulator:
             if rule.kind == "drop":
                 return None
             if rule.kind == "drop_after":
-                self._respond_normally(req, headers)
+                self._respond_normally(req, headers, sub, kind)
                 return None
             if rule.kind == "lro_failed":
                 req.lro_error = (rule.code or "InternalServerError", rule.message or "The operation failed (injected by the emulator).")
@@ -140,9 +140,9 @@ class Emulator:
                 extra = {"Retry-After": str(rule.retry_after)} if rule.kind in ("429", "503") else {}
                 error = ArmError(status, rule.code or code, rule.message or f"Injected {rule.kind} by the emulator.")
                 return self._error(error, {**headers, **extra})
-        return self._respond_normally(req, headers)
+        return self._respond_normally(req, headers, sub, kind)
 
-    def _respond_normally(self, req: Request, headers: dict[str, str]) -> Response:
+    def _respond_normally(self, req: Request, headers: dict[str, str], sub: str | None, kind: str) -> Response:
         try:
             if isinstance(req.body, ArmError):
                 raise req.body
