@@ -16,7 +16,6 @@ from typing import Any
 from amlops.emulator.errors import ArmError
 from amlops.emulator.state import Operation, State
 
-
 # Azure's own durations, in seconds, of each kind of operation: measured in the Azure SDK teams' recordings of live
 # Azure (Azure/azure-sdk-assets) from the operation's first answer to the poll that saw it end (FACTS.md). Not used
 # unless asked for (``azure_durations``): tests keep the progressions they set. A pair is a range Azure was seen to
