@@ -235,6 +235,8 @@ def main(quick: bool = False) -> dict[str, float]:
             )
             wall, cpu = time.perf_counter() - started, time.process_time() - cpu
             run = control.requests(first)
+    if os.environ.get("AMLOPS_BENCH_LOG"):  # the run's requests, for a closer look
+        Path(os.environ["AMLOPS_BENCH_LOG"]).write_text(json.dumps(run))
     begin, end = downtime(run)
     down, best = (end - begin) * SCALE, print_floor(size)
     floor_down = best.finish - min(best.sent_at[k] for k in best.sent_at if k.startswith(("delete", "detach")))
