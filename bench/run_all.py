@@ -14,6 +14,7 @@ from bench import (
     fleet_start,
     fleet_stop,
     move_chaos,
+    move_downtime,
     move_workspace,
     recording,
     snapshot,
@@ -25,6 +26,8 @@ if __name__ == "__main__":
     emulator_roundtrip.main(quick)
     print()
     move_workspace.main(quick)
+    print()
+    move_downtime.main(quick)
     print()
     fleet_stop.main(quick)
     print()
