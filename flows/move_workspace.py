@@ -297,21 +297,30 @@ def _teardown(ledger: Ledger, asks: MoveApprovals, just_read: bool) -> None:
         if enabled:
             t.pause_job_schedules(source, enabled)
         ledger.step(Step.PAUSE_JOB_SCHEDULES)
-    # Independent of each other: compute and endpoints go at the same time, the endpoints from the task pool, the
-    # compute (hundreds on a platform) sent at once and followed by listing the workspace (tasks/move_computes.py).
-    endpoints = {e.name: t.delete_online_endpoint.submit(source, e.name) for e in plan.online_endpoints if not m.item_done(Step.DELETE_ENDPOINTS, e.name)}
-    if not m.done(Step.DELETE_COMPUTE):
-        todo = [c.spec for c in plan.computes if not m.item_done(Step.DELETE_COMPUTE, c.name)]
-        failures = _failed(Step.DELETE_COMPUTE, move_computes.delete_computes(source, todo, partial(ledger.items, Step.DELETE_COMPUTE)))
-        ledger.flush()
-        if failures:
-            raise TeardownFailed(f"{Step.DELETE_COMPUTE.value} failed before the move: " + "; ".join(failures))
+    # Independent of each other: compute and endpoints go at the same time, the compute (hundreds on a platform) sent
+    # at once from a thread of its own and followed by listing the workspace (tasks/move_computes.py), the endpoints
+    # from the task pool.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="amlops-move-compute") as one:
+        compute = one.submit(contextvars.copy_context().run, _delete_compute, ledger) if not m.done(Step.DELETE_COMPUTE) else None
+        endpoints = {e.name: t.delete_online_endpoint.submit(source, e.name) for e in plan.online_endpoints if not m.item_done(Step.DELETE_ENDPOINTS, e.name)}
+        failures = compute.result() if compute is not None else []
+    if failures:
+        raise TeardownFailed(f"{Step.DELETE_COMPUTE.value} failed before the move: " + "; ".join(failures))
+    if compute is not None:
         ledger.step(Step.DELETE_COMPUTE)
     if not m.done(Step.DELETE_ENDPOINTS):
         failures = _collect(ledger, Step.DELETE_ENDPOINTS, endpoints)
         if failures:
             raise TeardownFailed(f"{Step.DELETE_ENDPOINTS.value} failed before the move: " + "; ".join(failures))
         ledger.step(Step.DELETE_ENDPOINTS)
+
+
+def _delete_compute(ledger: Ledger) -> list[str]:
+    m = ledger.manifest
+    todo = [c.spec for c in m.plan.computes if not m.item_done(Step.DELETE_COMPUTE, c.name)]
+    failures = _failed(Step.DELETE_COMPUTE, move_computes.delete_computes(m.request.source_id, todo, partial(ledger.items, Step.DELETE_COMPUTE)))
+    ledger.flush()
+    return failures
 
 
 def _failed(step: Step, failures: dict[str, str]) -> list[str]:
@@ -404,24 +413,29 @@ def _rebuild(ledger: Ledger) -> list[str]:
             e.name: partial(t.redeploy_online_endpoint.submit, target, e.endpoint, location) for e in plan.online_endpoints if e.action == "redeploy" and not have.has_endpoint(e.endpoint)
         },
     }
-    writes: dict[Step, dict[str, Callable[[], PrefectFuture[Any]]]] = {
-        Step.REPOINT_DATASTORES: {
-            d.name: partial(t.repoint_datastore.submit, target, d, target.subscription, target.resource_group)
-            for d in have.datastores if d.name in repoint and not d.points_at(target.subscription, target.resource_group)
-        },
-        Step.RECREATE_ROLE_ASSIGNMENTS: {g.key: partial(t.recreate_role_assignment.submit, g.grant) for g in plan.grants_to("re-create")},
-    }  # fmt: skip
     running = _submit(m, endpoints)
     # Compute from a thread of its own, sent at once and followed by listing (tasks/move_computes.py), while the
-    # quick writes are submitted here; in the flow's context, so its logs are the run's.
+    # quick writes go as two batches (a task run each would cost the flow more than the writes); in the flow's
+    # context, so its logs are the run's.
+    batches: dict[Step, PrefectFuture[t.Batch]] = {}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="amlops-move-compute") as one:
         compute = one.submit(contextvars.copy_context().run, _rebuild_compute, ledger)
-        running |= _submit(m, writes)
+        if not m.done(Step.REPOINT_DATASTORES):
+            stale = {d.name: d for d in have.datastores if d.name in repoint and not d.points_at(target.subscription, target.resource_group) and not m.item_done(Step.REPOINT_DATASTORES, d.name)}
+            batches[Step.REPOINT_DATASTORES] = t.repoint_datastores.submit(target, stale, target.subscription, target.resource_group)
+        if not m.done(Step.RECREATE_ROLE_ASSIGNMENTS):
+            grants = {g.key: g.grant for g in plan.grants_to("re-create") if not m.item_done(Step.RECREATE_ROLE_ASSIGNMENTS, g.key)}
+            batches[Step.RECREATE_ROLE_ASSIGNMENTS] = t.recreate_role_assignments.submit(grants)
         problems = compute.result()
     running |= _after_compute(ledger)
     for step, futures in running.items():
-        results: dict[str, Any] = {}
-        failures = _collect(ledger, step, futures, results)
+        failures = _collect(ledger, step, futures)
+        problems += failures
+        if not failures:
+            ledger.step(step)
+    for step, batch in batches.items():
+        results: dict[str, str] = {}
+        failures = _collect_batch(ledger, step, batch, results)
         problems += failures
         if step == Step.RECREATE_ROLE_ASSIGNMENTS:
             _record_gone_principals(ledger, results)
@@ -498,6 +512,21 @@ def _regrant_identities(ledger: Ledger) -> list[str]:
         return [f"grants of replaced identities: {', '.join(done.missing)} not back yet, so their grants were not given again"]
     ledger.step(Step.REGRANT_IDENTITIES, "; ".join(done.granted))
     return []
+
+
+def _collect_batch(ledger: Ledger, step: Step, future: PrefectFuture[t.Batch], results: dict[str, str]) -> list[str]:
+    """Wait for one step's batch; record each item that succeeded (what it said into ``results``); return what
+    failed, in words."""
+    future.wait()
+    if not future.state.is_completed():
+        error = future.state.result(raise_on_failure=False)
+        get_run_logger().error("%s failed: %s", step.value, error)
+        return [f"{step.value}: {error}"]
+    batch = future.result()
+    results |= batch.done
+    ledger.items(step, {key: key for key in batch.done})
+    ledger.flush()
+    return _failed(step, batch.failed)
 
 
 def _collect(ledger: Ledger | None, step: Step | None, futures: dict[str, PrefectFuture[Any]], results: dict[str, Any] | None = None) -> list[str]:

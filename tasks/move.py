@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -30,7 +32,7 @@ from amlops.azure import (
     services,
     workspaces,
 )
-from amlops.azure.clients import Clients
+from amlops.azure.clients import POOL_SIZE, Clients
 from amlops.azure.retry import retrying
 from amlops.errors import AmlopsError, AuthenticationFailed, Conflict, InvalidInput, Locked, NotFound, OperationFailed, TransientError
 from amlops.models import (
@@ -364,8 +366,7 @@ def redeploy_online_endpoint(workspace: ResourceId, endpoint: OnlineEndpoint, lo
     return "redeployed"
 
 
-@task(name="repoint_datastore", **TASK_DEFAULTS)
-def repoint_datastore(workspace: ResourceId, current: Datastore, subscription: str, resource_group: str) -> str:
+def _repoint_datastore(workspace: ResourceId, current: Datastore, subscription: str, resource_group: str) -> str:
     """One PUT in place, credentials read and passed straight through: never logged, never stored."""
     datastores.repoint_datastore(clients(), workspace, current, subscription, resource_group)
     return "re-pointed"
@@ -374,8 +375,7 @@ def repoint_datastore(workspace: ResourceId, current: Datastore, subscription: s
 SKIPPED_GONE = "skipped: principal no longer exists"
 
 
-@task(name="recreate_role_assignment", **TASK_DEFAULTS)
-def recreate_role_assignment(grant: RoleAssignment) -> str:
+def _recreate_role_assignment(grant: RoleAssignment) -> str:
     """Grant again, at its (rebased) scope, naming the target's role definition, condition kept. A grant whose
     principal was deleted from the directory cannot be made again (ARM: 400 PrincipalNotFound) and grants nothing
     to anyone: skipped, with the reason, rather than failing the rebuild."""
@@ -386,6 +386,42 @@ def recreate_role_assignment(grant: RoleAssignment) -> str:
             raise
         return f"{SKIPPED_GONE} ({err.code}: {err.message})"
     return f"granted {grant.role_definition_id.rsplit('/', 1)[-1]} to {grant.principal_id} at {grant.scope} as {created.name}"
+
+
+class Batch(BaseModel):
+    """Many quick writes of one step: what each finished one said, and why each failed one failed."""
+
+    done: dict[str, str]
+    failed: dict[str, str]
+
+
+def _batch(items: dict[str, Callable[[], str]]) -> Batch:
+    """Each item's write from one pool of threads, not a task run each: a platform's move makes hundreds of these
+    quick writes (grants, datastores), and a task run costs more of the flow's time than the write itself. A
+    transient failure is tried again, as a task's would be."""
+    done, failed = {}, {}
+    again = retrying(attempts=3, sleep=clients().sleep)
+    with ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="amlops-writes") as pool:
+        futures = {key: pool.submit(again, write) for key, write in items.items()}
+        for key, future in futures.items():
+            error = future.exception()
+            if error is None:
+                done[key] = future.result()
+            else:
+                failed[key] = str(error)
+    return Batch(done=done, failed=failed)
+
+
+@task(name="recreate_role_assignments", **TASK_DEFAULTS)
+def recreate_role_assignments(grants: dict[str, RoleAssignment]) -> Batch:
+    """Each grant made again (``_recreate_role_assignment``); by key, what was done and what failed."""
+    return _batch({key: partial(_recreate_role_assignment, grant) for key, grant in grants.items()})
+
+
+@task(name="repoint_datastores", **TASK_DEFAULTS)
+def repoint_datastores(workspace: ResourceId, datastores: dict[str, Datastore], subscription: str, resource_group: str) -> Batch:
+    """Each datastore re-pointed (``_repoint_datastore``); by name, what was done and what failed."""
+    return _batch({name: partial(_repoint_datastore, workspace, d, subscription, resource_group) for name, d in datastores.items()})
 
 
 
