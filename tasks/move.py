@@ -59,6 +59,7 @@ from amlops.move import (
     required_providers,
     resources_to_move,
 )
+from amlops.move.following import PASSING
 from amlops.move.preflight import renamed_compute
 from tasks.common import TASK_DEFAULTS, clients
 
@@ -272,7 +273,7 @@ def follow_move(request: MoveRequest, resource_ids: list[str], operation: str) -
     return MoveOutcome(end=ended[0], message=ended[1])
 
 
-def _is_etag_conflict(error: BaseException) -> bool:
+def is_etag_conflict(error: BaseException) -> bool:
     return isinstance(error, Conflict) and "etag" in error.message.lower()
 
 
@@ -305,9 +306,6 @@ def observe_rebuild(workspace: ResourceId) -> Rebuilt:
 
 # Provisioning states that end: a compute in any other is still being built or removed by Azure.
 SETTLED = ("Succeeded", "Failed", "Canceled")
-# Compute instance states on the way to another (ComputeInstanceState): Azure refuses start/stop in them, and a new
-# instance passes through SettingUp after provisioning succeeded, while its creation script runs.
-PASSING = ("Creating", "SettingUp", "UserSettingUp", "Starting", "Stopping", "Restarting", "Deleting")
 
 
 def _settled(c: Clients, workspace: ResourceId, name: str, wait_seconds: float = 1800) -> ComputeSpec | None:
@@ -328,10 +326,10 @@ def _settled(c: Clients, workspace: ResourceId, name: str, wait_seconds: float =
 def _create(c: Clients, workspace: ResourceId, spec: ComputeSpec, location: str, rename_on_conflict: bool, etag_attempts: int) -> str:
     """PUT the compute; Azure's same-name Etag conflict after a move is retried with backoff, then renamed or reported."""
     try:
-        retrying(attempts=etag_attempts, sleep=c.sleep, when=_is_etag_conflict)(computes.create_compute, c, workspace, spec, location)
+        retrying(attempts=etag_attempts, sleep=c.sleep, when=is_etag_conflict)(computes.create_compute, c, workspace, spec, location)
         return spec.name
     except Conflict as err:
-        if not (_is_etag_conflict(err) and rename_on_conflict):
+        if not (is_etag_conflict(err) and rename_on_conflict):
             raise
     renamed = spec.model_copy(update={"name": renamed_compute(spec)})  # valid for its kind: checked in preflight
     computes.create_compute(c, workspace, renamed, location)

@@ -24,9 +24,11 @@ from amlops.azure.clients import POOL_SIZE, Clients
 from amlops.azure.retry import retrying
 from amlops.errors import AmlopsError, Conflict, NotFound
 from amlops.models import ComputeSpec, ResourceId
+from amlops.move import power_state
 from amlops.move.following import Want, next_step
 from amlops.move.preflight import renamed_compute
 from tasks.common import clients
+from tasks.move import is_etag_conflict
 
 Done = Callable[[dict[str, str]], None]  # key -> what was done (a re-created compute: its name), finished since the last call
 WAIT_SECONDS = 1800.0  # Azure's seconds a compute may take before it is reported, as the single-compute task waits
@@ -65,7 +67,7 @@ def recreate_computes(
     anew, one built is left alone. Returns the failures; ``on_done`` gets each key and the name it lives under."""
     c = clients()
     have = {x.name.lower(): x for x in computes.list_computes(c, workspace)}
-    items = [_Item(key, spec, "stopped" if spec.is_instance and spec.state in ("Stopped", "Stopping") else "built", name) for key, (spec, name) in wanted.items()]
+    items = [_Item(key, spec, "stopped" if spec.is_instance and power_state(spec.state) == "Stopped" else "built", name) for key, (spec, name) in wanted.items()]
 
     def send(item: _Item) -> None:
         current = have.get(item.name.lower())
@@ -76,18 +78,14 @@ def recreate_computes(
             return  # built or being built: followed as it is
         spec = item.spec.model_copy(update={"name": item.name})
         try:
-            item.op = retrying(attempts=etag_attempts, sleep=c.sleep, when=_is_etag_conflict)(computes.begin_create, c, workspace, spec, location)
+            item.op = retrying(attempts=etag_attempts, sleep=c.sleep, when=is_etag_conflict)(computes.begin_create, c, workspace, spec, location)
         except Conflict as err:
-            if not (_is_etag_conflict(err) and rename_on_conflict):
+            if not (is_etag_conflict(err) and rename_on_conflict):
                 raise
             item.name = renamed_compute(spec)  # valid for its kind: checked in preflight
             item.op = computes.begin_create(c, workspace, spec.model_copy(update={"name": item.name}), location)
 
     return _run(c, workspace, items, send, on_done)
-
-
-def _is_etag_conflict(error: BaseException) -> bool:
-    return isinstance(error, Conflict) and "etag" in error.message.lower()
 
 
 def _run(c: Clients, workspace: ResourceId, items: list[_Item], send: Callable[[_Item], None], on_done: Done) -> dict[str, str]:
