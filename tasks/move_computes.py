@@ -65,14 +65,14 @@ def recreate_computes(
     """Bring computes back as they were (``wanted``: key -> spec and the name it lives under): built with their old
     settings, an instance in its old power state. One being built is followed, one that failed is deleted and built
     anew, one built is left alone. Returns the failures; ``on_done`` gets each key and the name it lives under."""
-    c = clients()
+    c, logger = clients(), get_run_logger()  # here: the senders' threads have no run context
     have = {x.name.lower(): x for x in computes.list_computes(c, workspace)}
     items = [_Item(key, spec, "stopped" if spec.is_instance and power_state(spec.state) == "Stopped" else "built", name) for key, (spec, name) in wanted.items()]
 
     def send(item: _Item) -> None:
         current = have.get(item.name.lower())
         if current is not None and current.provisioning_state in ("Failed", "Canceled"):
-            get_run_logger().warning("Compute %s is %s; deleting it to build it again", item.name, current.provisioning_state)
+            logger.warning("Compute %s is %s; deleting it to build it again", item.name, current.provisioning_state)
             computes.delete_compute(c, workspace, current)
         elif current is not None:
             return  # built or being built: followed as it is
