@@ -414,12 +414,15 @@ def _rebuild(ledger: Ledger) -> list[str]:
         },
     }
     running = _submit(m, endpoints)
-    # Compute from a thread of its own, sent at once and followed by listing (tasks/move_computes.py), while the
-    # quick writes go as two batches (a task run each would cost the flow more than the writes); in the flow's
-    # context, so its logs are the run's.
+    # Compute from a thread of its own, sent at once and followed by listing (tasks/move_computes.py); once every
+    # create is answered (long operations get ARM's write budget first: the critical path's order), the quick writes
+    # go as two batches (a task run each would cost the flow more than the writes). In the flow's context, so its
+    # logs are the run's.
     batches: dict[Step, PrefectFuture[t.Batch]] = {}
+    sent = threading.Event()  # every compute's create answered: the quick writes after them, not before them
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="amlops-move-compute") as one:
-        compute = one.submit(contextvars.copy_context().run, _rebuild_compute, ledger)
+        compute = one.submit(contextvars.copy_context().run, _rebuild_compute, ledger, sent.set)
+        sent.wait()
         if not m.done(Step.REPOINT_DATASTORES):
             stale = {d.name: d for d in have.datastores if d.name in repoint and not d.points_at(target.subscription, target.resource_group) and not m.item_done(Step.REPOINT_DATASTORES, d.name)}
             batches[Step.REPOINT_DATASTORES] = t.repoint_datastores.submit(target, stale, target.subscription, target.resource_group)
@@ -449,17 +452,22 @@ def _submit(m: MoveManifest, steps: dict[Step, dict[str, Callable[[], PrefectFut
     return {step: {key: submit() for key, submit in items.items() if not m.item_done(step, key)} for step, items in steps.items() if not m.done(step)}
 
 
-def _rebuild_compute(ledger: Ledger) -> list[str]:
-    """Every compute sent at once and followed by listing the workspace; an instance to be Stopped stopped once up."""
+def _rebuild_compute(ledger: Ledger, on_sent: Callable[[], None]) -> list[str]:
+    """Every compute sent at once and followed by listing the workspace; an instance to be Stopped stopped once up.
+    ``on_sent`` is called once every create is answered, and in any case before this returns or raises."""
     m = ledger.manifest
-    if m.done(Step.RECREATE_COMPUTE):
-        return []
-    wanted = {
-        c.name: (c.spec, m.renamed_computes.get(c.name, c.name))
-        for c in m.plan.computes if c.action in ("re-create", "re-attach") and not m.item_done(Step.RECREATE_COMPUTE, c.name)
-    }  # fmt: skip
-    rename = m.request.etag_conflict_policy == "rename"
-    failed = move_computes.recreate_computes(m.request.target_id, wanted, m.inventory.workspace.location, partial(ledger.items, Step.RECREATE_COMPUTE), rename_on_conflict=rename)
+    try:
+        if m.done(Step.RECREATE_COMPUTE):
+            return []
+        wanted = {
+            c.name: (c.spec, m.renamed_computes.get(c.name, c.name))
+            for c in m.plan.computes if c.action in ("re-create", "re-attach") and not m.item_done(Step.RECREATE_COMPUTE, c.name)
+        }  # fmt: skip
+        rename = m.request.etag_conflict_policy == "rename"
+        done = partial(ledger.items, Step.RECREATE_COMPUTE)
+        failed = move_computes.recreate_computes(m.request.target_id, wanted, m.inventory.workspace.location, done, rename_on_conflict=rename, on_sent=on_sent)
+    finally:
+        on_sent()
     ledger.flush()
     if not failed:
         ledger.step(Step.RECREATE_COMPUTE)

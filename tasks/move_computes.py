@@ -4,7 +4,7 @@ A platform's workspace holds hundreds of computes. A thread per compute, each po
 held the move back (bench/move_downtime.py: a 32-thread pool, hundreds of computes, each thread waiting minutes):
 here every request goes out from one pool as soon as ARM's budget allows (amlops.pacing paces them), and one list
 of the workspace's computes, on the schedule Azure's SDK polls compute at (amlops.azure.operations: 1, 2, 4 ... up
-to 30 s), tells which are done. What each listed state means is decided in amlops.move.following; an operation is
+to LIST_SECONDS), tells which are done. What each listed state means is decided in amlops.move.following; an operation is
 asked about itself only when the list says it failed, for Azure's reason.
 
 ``on_done`` is called in the caller's thread with the computes finished since the last look, so a flow records
@@ -13,8 +13,9 @@ them as they finish (a resumed run re-creates only what is missing).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from prefect import get_run_logger
@@ -32,6 +33,10 @@ from tasks.move import is_etag_conflict
 
 Done = Callable[[dict[str, str]], None]  # key -> what was done (a re-created compute: its name), finished since the last call
 WAIT_SECONDS = 1800.0  # Azure's seconds a compute may take before it is reported, as the single-compute task waits
+# Seconds between lists once the schedule has backed off: one list answers for every compute at once (a page per 100),
+# so a third of Azure's SDK interval for compute (30 s, amlops.azure.operations.INTERVALS) costs a platform's 200
+# computes 3 reads per 10 s where polling each would cost 200 per 30 s, and notices each end within 10 s.
+LIST_SECONDS = 10.0
 
 
 @dataclass
@@ -43,6 +48,7 @@ class _Item:
     op: operations.Operation | None = None
     stop_sent: bool = False
     done: str = ""
+    answered: float = float("inf")  # when its request was answered (the clients' clock): lists sent after judge it
 
 
 def delete_computes(workspace: ResourceId, specs: list[ComputeSpec], on_done: Done) -> dict[str, str]:
@@ -60,11 +66,18 @@ def delete_computes(workspace: ResourceId, specs: list[ComputeSpec], on_done: Do
 
 
 def recreate_computes(
-    workspace: ResourceId, wanted: dict[str, tuple[ComputeSpec, str]], location: str, on_done: Done, rename_on_conflict: bool = False, etag_attempts: int = 5
+    workspace: ResourceId,
+    wanted: dict[str, tuple[ComputeSpec, str]],
+    location: str,
+    on_done: Done,
+    rename_on_conflict: bool = False,
+    etag_attempts: int = 5,
+    on_sent: Callable[[], None] = lambda: None,
 ) -> dict[str, str]:
     """Bring computes back as they were (``wanted``: key -> spec and the name it lives under): built with their old
     settings, an instance in its old power state. One being built is followed, one that failed is deleted and built
-    anew, one built is left alone. Returns the failures; ``on_done`` gets each key and the name it lives under."""
+    anew, one built is left alone. Returns the failures; ``on_done`` gets each key and the name it lives under,
+    ``on_sent`` is called once every create has been answered (the caller's quick writes then get ARM's budget)."""
     c, logger = clients(), get_run_logger()  # here: the senders' threads have no run context
     have = {x.name.lower(): x for x in computes.list_computes(c, workspace)}
     items = [_Item(key, spec, "stopped" if spec.is_instance and power_state(spec.state) == "Stopped" else "built", name) for key, (spec, name) in wanted.items()]
@@ -85,17 +98,34 @@ def recreate_computes(
             item.name = renamed_compute(spec)  # valid for its kind: checked in preflight
             item.op = computes.begin_create(c, workspace, spec.model_copy(update={"name": item.name}), location)
 
-    return _run(c, workspace, items, send, on_done)
+    return _run(c, workspace, items, send, on_done, on_sent)
 
 
-def _run(c: Clients, workspace: ResourceId, items: list[_Item], send: Callable[[_Item], None], on_done: Done) -> dict[str, str]:
+def _run(c: Clients, workspace: ResourceId, items: list[_Item], send: Callable[[_Item], None], on_done: Done, on_sent: Callable[[], None] = lambda: None) -> dict[str, str]:
+    """Send every item's request from the pool and, from the first second on, follow them by listing: an item is
+    judged once its own request has been answered."""
     failed: dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="amlops-compute") as pool:
-        _each(pool, items, send, failed)
-        finished = {i.key: i.done for i in items if i.done == "already gone"}
-        if finished:
-            on_done(finished)
-        _follow(c, workspace, [i for i in items if i.key not in failed and i.key not in finished], pool, failed, on_done)
+        def answered(item: _Item) -> None:
+            send(item)
+            item.answered = c.clock()
+
+        sent = {i.key: pool.submit(answered, i) for i in items}
+        left = [len(sent)]
+        lock = threading.Lock()
+
+        def count(_: Future[None]) -> None:
+            with lock:
+                left[0] -= 1
+                last = left[0] == 0
+            if last:
+                on_sent()
+
+        if not sent:
+            on_sent()
+        for future in sent.values():
+            future.add_done_callback(count)
+        _follow(c, workspace, items, sent, pool, failed, on_done)
     return failed
 
 
@@ -108,16 +138,23 @@ def _each(pool: ThreadPoolExecutor, items: list[_Item], act: Callable[[_Item], N
             failed[key] = str(error)
 
 
-def _follow(c: Clients, workspace: ResourceId, items: list[_Item], pool: ThreadPoolExecutor, failed: dict[str, str], on_done: Done) -> None:
-    interval, looks, started = operations.interval_for("/computes/"), 0, c.clock()
+def _follow(c: Clients, workspace: ResourceId, items: list[_Item], sent: dict[str, Future[None]], pool: ThreadPoolExecutor, failed: dict[str, str], on_done: Done) -> None:
+    looks, started = 0, c.clock()
     while items:
         looks += 1
-        c.sleep(operations.schedule(looks, interval))
+        c.sleep(operations.schedule(looks, LIST_SECONDS))
+        asked = c.clock()
         listed = {x.name.lower(): x for x in computes.list_computes(c, workspace)}
         finished: dict[str, str] = {}
         stops: list[_Item] = []
         for item in items:
-            step = next_step(item.want, listed.get(item.name.lower()), item.stop_sent)
+            request = sent[item.key]
+            if not request.done() or (request.exception() is None and item.answered > asked):
+                continue  # its request is not answered, or was answered after this list was asked for
+            if request.exception() is not None:
+                failed[item.key] = str(request.exception())
+                continue
+            step = "done" if item.done == "already gone" else next_step(item.want, listed.get(item.name.lower()), item.stop_sent)
             if step == "done":
                 finished[item.key] = item.done or item.name
             elif step == "stop":
