@@ -21,8 +21,18 @@ endpoint connection and job schedule writes answered at once (their recordings a
 moveResources as long as the longest compute creation (the issue's premise: the move lasts as long as the
 compute creations).
 
-Time is compressed: 1 minute of Azure is 1 second here (``SCALE``), durations and ARM's refill rates alike, so
-the budget weighs what it weighs on Azure (its bursts are counts, not times).
+The emulator's table of these (amlops.emulator.lro.AZURE_SECONDS, ``lro.azure_durations()``) is what the run uses
+and what the floor is computed from.
+
+Time is compressed: 1 minute of Azure is 1 second here (``SCALE``), by one factor on both sides and no other code
+path: the emulator's clock runs SCALE seconds a second (operations, ARM's token buckets and Retry-After all in
+Azure's seconds), and the flow's process gets AMLOPS_TIME_SCALE=SCALE, so amlops.azure.clients reckons every wait
+in Azure's seconds and sleeps it scaled: ARM's budget (amlops.pacing.ARM_BUDGET, 10 writes a second) and Azure's
+polling intervals (amlops.azure.operations.INTERVALS: 30 s compute, 5 s endpoints) keep their proportion to the
+operations. What is not scaled is this machine: a millisecond of the flow's CPU counts as 60 ms of Azure's time,
+so the figure is a bound the client's own cost must fit in, not only Azure's.
+
+Run: ``python -m bench.move_downtime`` (``--quick``: a small workspace, a smoke run for the suite).
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from amlops.emulator import lro
 from bench.critical_path import Budget, Op, Schedule, schedule
 
 SCALE = 60.0  # Azure seconds per second here
@@ -57,22 +68,23 @@ class Size:
 
 FULL, QUICK = Size(), Size(6, 2, 1, 2, 1, 4, 6, 2, 2)
 
-# Azure seconds (see the table above).
-AZURE = {
-    "instance.create.min": 155.0, "instance.create.max": 399.0, "instance.stop": 31.0, "instance.start": 93.0,
-    "cluster.create": 32.0, "compute.delete": 45.0, "kubernetes.attach": 0.0,
-    "endpoint.create": 55.0, "endpoint.delete": 10.0, "deployment.create": 425.0, "traffic.update": 70.0,
-    "batch.create": 30.0, "batch.delete": 10.0, "batch_deployment.create": 30.0,
-    "validate": 33.0, "write.sync": 0.0,
-}  # fmt: skip
-AZURE["move"] = AZURE["instance.create.max"]
+TARGET_WS = WS.replace("/resourceGroups/ml-platform/", f"/resourceGroups/{TARGET_RG}/").replace(SUB, TARGET_SUB)
+
+
+def azure(kind: str) -> float:
+    """Azure's seconds for a kind of operation: the emulator's table of the recordings above (lro.AZURE_SECONDS)."""
+    seconds = lro.AZURE_SECONDS[kind]
+    return seconds[0] if isinstance(seconds, tuple) else seconds
+
+
+SYNC = 0.0  # writes Azure answers at once: datastores, role assignments, connections, job schedules
 ARM = {"reads": (250, 25.0), "writes": (200, 10.0), "deletes": (200, 10.0)}  # burst, per second (request-limits-and-throttling)
 
 
-def instance_seconds(i: int, n: int) -> float:
-    """Instance creations spread over what Azure took, evenly: the slowest as slow as the slowest recorded."""
-    low, high = AZURE["instance.create.min"], AZURE["instance.create.max"]
-    return high if n == 1 else low + (high - low) * i / (n - 1)
+def instance_seconds(i: int) -> float:
+    """How long Azure takes to create instance ``i``: its place in the recorded range, as the emulator gives it."""
+    low, high = lro.AZURE_SECONDS["compute.create.instance"]  # type: ignore[misc]  # a range
+    return lro.seconds_for({"seconds": low, "up_to": high}, f"{TARGET_WS}/computes/ci-{i:03d}")
 
 
 def stopped(i: int) -> bool:
@@ -88,36 +100,33 @@ def operations(size: Size) -> list[Op]:
     endpoint created, its deployments, then its traffic; batch endpoints and their deployments; each datastore
     re-pointed (listSecrets, counted by ARM as a write, then the PUT); each grant re-created; each private
     endpoint connection approved; each job schedule enabled again."""
-    a = AZURE
     ops: list[Op] = []
     deletes = [f"delete instance-{i}" for i in range(size.instances)] + [f"delete cluster-{i}" for i in range(size.clusters)]
-    deletes += [f"detach aks-{i}" for i in range(size.kubernetes)]
-    ops += [Op(k, a["compute.delete"] if not k.startswith("detach") else a["write.sync"], "source.deletes") for k in deletes]
-    ops += [Op(f"delete endpoint-{i}", a["endpoint.delete"], "source.deletes") for i in range(size.endpoints)]
-    ops += [Op(f"delete batch-{i}", a["batch.delete"], "source.deletes") for i in range(size.batch)]
+    ops += [Op(k, azure("compute.delete"), "source.deletes") for k in deletes]
+    ops += [Op(f"detach aks-{i}", SYNC, "source.deletes") for i in range(size.kubernetes)]
+    ops += [Op(f"delete endpoint-{i}", azure("endpoint.delete.online"), "source.deletes") for i in range(size.endpoints)]
     teardown = tuple(op.key for op in ops)
-    ops += [Op("validate", a["validate"], "source.reads", teardown), Op("move", a["move"], "source.writes", ("validate",))]
+    ops += [Op("validate", azure("validate"), "source.reads", teardown), Op("move", azure("move"), "source.writes", ("validate",))]
     moved = ("move",)
     for i in range(size.instances):
-        ops.append(Op(f"create instance-{i}", instance_seconds(i, size.instances), "target.writes", moved))
+        ops.append(Op(f"create instance-{i}", instance_seconds(i), "target.writes", moved))
         if stopped(i):
-            ops.append(Op(f"stop instance-{i}", a["instance.stop"], "target.writes", (f"create instance-{i}",)))
-    ops += [Op(f"create cluster-{i}", a["cluster.create"], "target.writes", moved) for i in range(size.clusters)]
-    ops += [Op(f"attach aks-{i}", a["kubernetes.attach"], "target.writes", moved) for i in range(size.kubernetes)]
+            ops.append(Op(f"stop instance-{i}", azure("compute.stop"), "target.writes", (f"create instance-{i}",)))
+    ops += [Op(f"create cluster-{i}", azure("compute.create.cluster"), "target.writes", moved) for i in range(size.clusters)]
+    ops += [Op(f"attach aks-{i}", azure("compute.create.attach"), "target.writes", moved) for i in range(size.kubernetes)]
     for i in range(size.endpoints):
-        ops.append(Op(f"create endpoint-{i}", a["endpoint.create"], "target.writes", moved))
+        ops.append(Op(f"create endpoint-{i}", azure("endpoint.create.online"), "target.writes", moved))
         deployments = tuple(f"deploy endpoint-{i}/{d}" for d in ("blue", "green"))
-        ops += [Op(d, a["deployment.create"], "target.writes", (f"create endpoint-{i}",)) for d in deployments]
-        ops.append(Op(f"traffic endpoint-{i}", a["traffic.update"], "target.writes", deployments))
-    for i in range(size.batch):
-        ops.append(Op(f"create batch-{i}", a["batch.create"], "target.writes", moved))
-        ops.append(Op(f"deploy batch-{i}", a["batch_deployment.create"], "target.writes", (f"create batch-{i}",)))
+        ops += [Op(d, azure("deployment.create.online"), "target.writes", (f"create endpoint-{i}",)) for d in deployments]
+        ops.append(Op(f"traffic endpoint-{i}", azure("endpoint.create.update"), "target.writes", deployments))
+    # Batch endpoints move with the workspace; their deployments name a cluster, re-pointed once it is back.
+    ops += [Op(f"repoint batch-{i}", azure("deployment.create.batch"), "target.writes", ("create cluster-0",)) for i in range(size.batch)]
     for i in range(size.datastores):
-        ops.append(Op(f"listSecrets datastore-{i}", a["write.sync"], "target.writes", moved))
-        ops.append(Op(f"repoint datastore-{i}", a["write.sync"], "target.writes", (f"listSecrets datastore-{i}",)))
-    ops += [Op(f"grant-{i}", a["write.sync"], "target.writes", moved) for i in range(size.grants)]
-    ops += [Op(f"approve connection-{i}", a["write.sync"], "target.writes", moved) for i in range(size.connections)]
-    ops += [Op(f"enable schedule-{i}", a["write.sync"], "target.writes", moved) for i in range(size.schedules)]
+        ops.append(Op(f"listSecrets datastore-{i}", SYNC, "target.writes", moved))
+        ops.append(Op(f"repoint datastore-{i}", SYNC, "target.writes", (f"listSecrets datastore-{i}",)))
+    ops += [Op(f"grant-{i}", SYNC, "target.writes", moved) for i in range(size.grants)]
+    ops += [Op(f"approve connection-{i}", SYNC, "target.writes", moved) for i in range(size.connections)]
+    ops += [Op(f"enable schedule-{i}", SYNC, "target.writes", moved) for i in range(size.schedules)]
     return ops
 
 
@@ -189,5 +198,144 @@ def print_floor(size: Size) -> Schedule:
     return result
 
 
+def is_check(path: str) -> bool:
+    """A check of an operation's status (Azure ML's mfeOperationsStatus/Results, ARM's operationResults)."""
+    return any(part in path for part in ("OperationsStatus/", "operationResults/", "OperationsResults/", "operationStatuses/"))
+
+
+def downtime(entries: list[dict[str, Any]]) -> tuple[float, float]:
+    """Real seconds from the first delete of a compute or endpoint to the last request (the verification's last read)."""
+    deletes = [e["time"] for e in entries if e["method"] == "DELETE" and ("/computes/" in e["path"] or "Endpoints/" in e["path"])]
+    return min(deletes), max(e["time"] for e in entries)
+
+
+def main(quick: bool = False, scale: float = SCALE) -> dict[str, float]:
+    """The move against an emulator in its own process, its clock and this process's waits both at ``scale`` Azure
+    seconds a second. At 60 this machine's round trips (20-60 ms) count as 1-4 s of Azure's time, longer than Azure's
+    own; ``--scale 10`` weighs them about as Azure's (a run then lasts the floor / 10)."""
+    import json
+    import os
+    import resource
+    import tempfile
+    import time
+    from collections import Counter
+    from pathlib import Path
+
+    from bench.common import emulator_process, goal_line, local_prefect, pointed_at
+
+    size = QUICK if quick else FULL
+    local_prefect()
+    os.environ["AMLOPS_STATE_DIR"] = tempfile.mkdtemp(prefix="amlops-bench-")
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    from amlops.emulator.control_client import EmulatorControl
+    from amlops.move import MoveApprovals, MoveRequest
+    from bench.move_workspace import warm_up
+    from flows.move_workspace import move_workspace
+
+    spec = Path(tempfile.mkdtemp(prefix="amlops-bench-")) / "platform.json"
+    spec.write_text(json.dumps(scenario(size)))
+    with emulator_process(spec) as (url, ca):
+        control = EmulatorControl(url, ca)
+        env = {"AMLOPS_TARGET": "emulator", "AMLOPS_EMULATOR_URL": url, "AMLOPS_EMULATOR_CA": ca, "AMLOPS_TIME_SCALE": str(scale)}
+        with pointed_at(env), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            warm_up()
+            control.settings(lro=lro.azure_durations(), throttle={"enabled": True})  # a full budget from here, as the floor assumes
+            control.speed(scale)
+            first = len(control.requests())
+            cpu, started = time.process_time(), time.perf_counter()
+            report = move_workspace(
+                MoveRequest(source=WS, target_subscription=TARGET_SUB, target_resource_group=TARGET_RG, quiesce_window_minutes=0),
+                MoveApprovals(approve_plan_as="bench", confirm_workspace="ml-platform-ws", approve_private_endpoints_as="bench"),
+            )
+            wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+            run = control.requests(first)
+    if os.environ.get("AMLOPS_BENCH_LOG"):  # the run's requests, for a closer look
+        Path(os.environ["AMLOPS_BENCH_LOG"]).write_text(json.dumps(run))
+    begin, end = downtime(run)
+    down, best = (end - begin) * scale, print_floor(size)
+    floor_down = best.finish - min(best.sent_at[k] for k in best.sent_at if k.startswith(("delete", "detach")))
+    minimum, minimum_checks = minimum_requests(size)
+    by_kind = Counter(e["kind"] for e in run)
+    polls = sum(1 for e in run if is_check(e["path"]))
+    throttled = sum(1 for e in run if e["status"] == 429)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"move of a platform-sized workspace: {report.status}")
+    print(f"  {size.instances} instances, {size.clusters} clusters, {size.kubernetes} attached, {size.endpoints} online endpoints x 2 deployments, {size.batch} batch, "
+          f"{size.datastores} datastores, {size.grants} grants, {size.connections} private endpoints, {size.schedules} job schedules")
+    print(f"  downtime (Azure's time)          {down / 60:8.1f} min   first delete to the last item verified (x{scale:g}: {end - begin:.1f} s here)")
+    print(f"  ARM requests                     {len(run):8d}       {dict(by_kind)}")
+    print(f"  procedure's minimum              {minimum:8d}       (bench.move_downtime.minimum_requests)")
+    print(f"    checks of operations           {polls:8d} vs {minimum_checks} on Azure's schedule (x{scale:g}: each check's round trip stretches the schedule)")
+    print(f"    the rest                       {len(run) - polls:8d} vs {minimum - minimum_checks}   ({(len(run) - polls) / (minimum - minimum_checks):.2f}x)")
+    print(f"  flow process                     {peak:8.0f} MB peak, {cpu:.1f} s CPU in {wall:.1f} s ({cpu / wall:.0%} of a core)")
+    print(goal_line("downtime", down / floor_down, 1.1))
+    print(goal_line("requests", len(run) / minimum, 1.25))
+    print(goal_line("429s", throttled, 0))
+    return {"downtime": down, "floor": floor_down, "requests": len(run), "minimum": minimum, "checks": polls, "throttled": throttled, "peak_mb": peak, "cpu": cpu, "wall": wall}
+
+
+PAGE = 100  # items per page of an ARM list (the emulator's, as Azure ML's)
+GRAPH_BATCH = 1000  # ids per Microsoft Graph getByIds
+
+
+def checks(seconds: float, interval: float) -> int:
+    """How many times an operation lasting ``seconds`` is asked about on Azure's schedule (amlops.azure.operations:
+    at once, then after 1, 2, 4 ... up to ``interval`` seconds) until it has ended."""
+    from amlops.azure.operations import schedule
+
+    asked, waited = 1, 0.0
+    while waited < seconds:
+        waited += schedule(asked, interval)
+        asked += 1
+    return asked
+
+
+def pages(n: int) -> int:
+    return max(1, -(-n // PAGE))
+
+
+def minimum_requests(size: Size) -> tuple[int, int]:
+    """What a correct, careful run of the procedure cannot do without, counted per resource, each long-running
+    operation asked about on Azure's schedule (``checks``: compute 30 s, endpoints 5 s; ARM's moves as their
+    Retry-After says: twice). Returns all of them, and of which checks of an operation.
+
+    Snapshot (before, and again to verify): the workspace; its computes, datastores, role assignments (pages); online
+    endpoints and each one's deployments; batch endpoints and each one's deployments; the storage account's role
+    assignments; the directory (getByIds, per 1,000 principals); private endpoint connections; environments, models,
+    data; job schedules enabled and disabled. Preflight: both subscriptions' tenants, the target group, the
+    workspaces of both subscriptions, 6 resource providers, the subscription's resources (Databricks links), locks
+    and permissions of both groups, the target group's resources, a policy check per type created in the target (5),
+    each role definition granted (1). What runs, before and right before the move: labeling jobs, web services, run
+    history (profiling runs), jobs. Writes: each enabled job schedule read and disabled, then read and enabled again;
+    each compute deleted or detached and each online endpoint deleted (the compute followed by listing the workspace,
+    each endpoint by its operation); the target group read; validateMoveResources and moveResources with their
+    operations; the workspace read where it landed; the target read once per kind (computes, endpoints, datastores);
+    each compute created and each instance that was Stopped stopped (followed by listing); each online endpoint
+    created, its deployments, its traffic set (each followed by its operation); each datastore's listSecrets and
+    PUT; each role assignment; each batch deployment re-pointed; each new private endpoint connection listed, read
+    and approved.
+    """
+    n, a = size, {k: v if isinstance(v, tuple) else (v, v) for k, v in lro.AZURE_SECONDS.items()}
+    computes = n.instances + n.clusters + n.kubernetes
+    snapshot = 1 + pages(computes) + pages(n.datastores) + pages(n.grants) + 1 + n.endpoints + 1 + n.batch + 1 + -(-n.grants // GRAPH_BATCH) + 1 + 3 + 2
+    preflight = 2 + 1 + 2 + 6 + 1 + 2 + 2 + 1 + 5 + 1
+    running = 4
+    schedules = 2 * n.schedules * 2
+    low, high = a["compute.create.instance"]
+    slowest = max(lro.seconds_for({"seconds": low, "up_to": high}, f"{WS}/computes/ci-{i:03d}") for i in range(n.instances))
+    teardown = computes + n.endpoints + checks(a["compute.delete"][0], 30) * pages(computes)
+    move = 1 + 1 + 1 + 1
+    stopped_instances = sum(1 for i in range(n.instances) if stopped(i))
+    compute = computes + stopped_instances + checks(slowest + a["compute.stop"][0], 30) * pages(computes)
+    rebuild = 3 + compute + n.endpoints * (2 + 2) + 2 * n.datastores + n.grants + n.batch + 1 + 2 * n.connections
+    operations = n.endpoints * (checks(a["endpoint.delete.online"][0], 5) + checks(a["endpoint.create.online"][0], 5) + checks(a["endpoint.create.update"][0], 5))
+    operations += 2 * n.endpoints * checks(a["deployment.create.online"][0], 5) + n.batch * checks(a["deployment.create.batch"][0], 5) + 2 + 2
+    return snapshot + preflight + running + schedules + teardown + running + move + rebuild + snapshot + operations, operations
+
+
 if __name__ == "__main__":
-    print_floor(FULL)
+    import sys
+
+    args = sys.argv[1:]
+    main("--quick" in args, float(args[args.index("--scale") + 1]) if "--scale" in args else SCALE)

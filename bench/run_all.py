@@ -15,6 +15,7 @@ from bench import (
     fleet_stop,
     flow_chaos,
     move_chaos,
+    move_downtime,
     move_workspace,
     recording,
     snapshot,
@@ -26,6 +27,8 @@ if __name__ == "__main__":
     emulator_roundtrip.main(quick)
     print()
     move_workspace.main(quick)
+    print()
+    move_downtime.main(quick)
     print()
     fleet_stop.main(quick)
     print()

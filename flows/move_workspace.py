@@ -15,7 +15,11 @@ does anything (amlops.move.after_move_sent), and never restores or re-sends on a
 
 # No `from __future__ import annotations` here: a deployment's runner loads this flow from its entrypoint
 # and validates parameters against the signature, which must then resolve without this module's globals.
+import contextvars
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Literal
@@ -62,6 +66,7 @@ from amlops.move import (
 )
 from flows import approvals
 from tasks import move as t
+from tasks import move_computes
 from tasks.common import sync_result
 
 # A move whose Azure answer is lost (a dropped connection, a killed run) is sent again only after the
@@ -93,33 +98,61 @@ def _run_id() -> str:
     return str(context.flow_run.id) if context and context.flow_run else "local"
 
 
+# Items finished within this many seconds of the last save are saved together: a platform's move records a thousand
+# items, and its manifest (the inventory and plan) runs to megabytes. A run killed in between does those few again
+# (every task checks Azure before it writes); steps and updates are saved at once.
+SAVE_SECONDS = 1.0
+
+
 class Ledger:
     """The manifest of one move, saved after every change: what a killed run resumes from."""
 
     def __init__(self, store: ManifestStore, manifest: MoveManifest, lease: LeaseKeeper | None = None) -> None:
         self.store, self.manifest, self.lease = store, manifest, lease
         self.progress_id = sync_result(create_progress_artifact(progress=manifest.progress(), key="move-progress", description=f"Move {manifest.move_id}: steps done"))
+        self._lock = threading.RLock()  # items finish in the flow's thread and in the compute follower's
+        self._saved_at, self._dirty = 0.0, False
 
     def _save(self) -> None:
         if self.lease is not None and self.lease.lost:  # another run holds the move now: act no further
             raise MoveInProgress(f"This run's lock on {self.manifest.request.source} expired and another run took it; stopping here.")
         self.store.save(self.manifest)
+        self._saved_at, self._dirty = time.monotonic(), False
+
+    def flush(self) -> None:
+        """Save items not saved yet."""
+        with self._lock:
+            if self._dirty:
+                self._save()
 
     def update(self, **changes: Any) -> None:
-        self.manifest = self.manifest.model_copy(update=changes)
-        self._save()
+        with self._lock:
+            self.manifest = self.manifest.model_copy(update=changes)
+            self._save()
 
     def step(self, step: Step, note: str = "") -> None:
-        notes = [*self.manifest.notes, note] if note else self.manifest.notes
-        self.manifest = self.manifest.with_step(step).model_copy(update={"notes": notes})
-        self._save()
+        with self._lock:
+            notes = [*self.manifest.notes, note] if note else self.manifest.notes
+            self.manifest = self.manifest.with_step(step).model_copy(update={"notes": notes})
+            self._save()
         items = len(self.manifest.items_done.get(step, []))
         get_run_logger().info("Step %s done: %s of %s steps%s", step.value, STEPS.index(step) + 1, len(STEPS), f", {items} item(s)" if items else "")
         update_progress_artifact(artifact_id=self.progress_id, progress=self.manifest.progress())
 
     def item(self, step: Step, key: str) -> None:
-        self.manifest = self.manifest.with_item(step, key)
-        self._save()
+        self.items(step, {key: key})
+
+    def items(self, step: Step, done: dict[str, str]) -> None:
+        """Items finished (``done``: key -> result; a re-created compute's result is the name it lives under now),
+        saved within SAVE_SECONDS."""
+        with self._lock:
+            for key, result in done.items():
+                if step == Step.RECREATE_COMPUTE and result != key:
+                    self.manifest = self.manifest.model_copy(update={"renamed_computes": {**self.manifest.renamed_computes, key: result}})
+                self.manifest = self.manifest.with_item(step, key)
+            self._dirty = True
+            if time.monotonic() - self._saved_at >= SAVE_SECONDS:
+                self._save()
 
 
 @flow(name="move-workspace", task_runner=ThreadPoolTaskRunner(max_workers=POOL_SIZE), log_prints=True)  # type: ignore[arg-type]  # Prefect types flow(task_runner=) as TaskRunner[PrefectFuture], invariant: its own ThreadPoolTaskRunner does not fit
@@ -264,18 +297,37 @@ def _teardown(ledger: Ledger, asks: MoveApprovals, just_read: bool) -> None:
         if enabled:
             t.pause_job_schedules(source, enabled)
         ledger.step(Step.PAUSE_JOB_SCHEDULES)
-    # Independent of each other: compute and endpoints go at the same time.
-    deleting = {
-        Step.DELETE_COMPUTE: {c.name: t.delete_compute.submit(source, c.spec) for c in plan.computes if not m.item_done(Step.DELETE_COMPUTE, c.name)},
-        Step.DELETE_ENDPOINTS: {e.name: t.delete_online_endpoint.submit(source, e.name) for e in plan.online_endpoints if not m.item_done(Step.DELETE_ENDPOINTS, e.name)},
-    }
-    for step, futures in deleting.items():
-        if m.done(step):
-            continue
-        failures = _collect(ledger, step, futures)
+    # Independent of each other: compute and endpoints go at the same time, the compute (hundreds on a platform) sent
+    # at once from a thread of its own and followed by listing the workspace (tasks/move_computes.py), the endpoints
+    # from the task pool.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="amlops-move-compute") as one:
+        compute = one.submit(contextvars.copy_context().run, _delete_compute, ledger) if not m.done(Step.DELETE_COMPUTE) else None
+        endpoints = {e.name: t.delete_online_endpoint.submit(source, e.name) for e in plan.online_endpoints if not m.item_done(Step.DELETE_ENDPOINTS, e.name)}
+        failures = compute.result() if compute is not None else []
+    if failures:
+        raise TeardownFailed(f"{Step.DELETE_COMPUTE.value} failed before the move: " + "; ".join(failures))
+    if compute is not None:
+        ledger.step(Step.DELETE_COMPUTE)
+    if not m.done(Step.DELETE_ENDPOINTS):
+        failures = _collect(ledger, Step.DELETE_ENDPOINTS, endpoints)
         if failures:
-            raise TeardownFailed(f"{step.value} failed before the move: " + "; ".join(failures))
-        ledger.step(step)
+            raise TeardownFailed(f"{Step.DELETE_ENDPOINTS.value} failed before the move: " + "; ".join(failures))
+        ledger.step(Step.DELETE_ENDPOINTS)
+
+
+def _delete_compute(ledger: Ledger) -> list[str]:
+    m = ledger.manifest
+    todo = [c.spec for c in m.plan.computes if not m.item_done(Step.DELETE_COMPUTE, c.name)]
+    failures = _failed(Step.DELETE_COMPUTE, move_computes.delete_computes(m.request.source_id, todo, partial(ledger.items, Step.DELETE_COMPUTE)))
+    ledger.flush()
+    return failures
+
+
+def _failed(step: Step, failures: dict[str, str]) -> list[str]:
+    """A batch's failures in words, each logged."""
+    for key, why in failures.items():
+        get_run_logger().error("%s %s failed: %s", step.value, key, why)
+    return [f"{key}: {why}" for key, why in failures.items()]
 
 
 def _since_quiesced_minutes(manifest: MoveManifest) -> float:
@@ -349,38 +401,93 @@ def _restore_source(ledger: Ledger, reason: AmlopsError) -> None:
 
 
 def _rebuild(ledger: Ledger) -> list[str]:
-    """The plan's items in the target. Independent steps are submitted together, each item recorded as it succeeds."""
+    """The plan's items in the target, each started as soon as what it needs is there and recorded as it succeeds:
+    endpoints, datastores and grants at once (the endpoints first: their deployments are the longest chain), compute
+    meanwhile, then what needs compute (batch deployments, job schedules), then grants of replaced identities."""
     m = ledger.manifest
-    request, plan, target = m.request, m.plan, m.request.target_id
-    location = m.inventory.workspace.location
+    plan, target, location = m.plan, m.request.target_id, m.inventory.workspace.location
     have = t.observe_rebuild(target)  # one read per kind, so a resumed run re-creates only what is missing
-    rename = request.etag_conflict_policy == "rename"
     repoint = {i.name for i in plan.datastores if i.action == "re-point"}
-    steps: dict[Step, dict[str, Callable[[], PrefectFuture[Any]]]] = {
-        Step.RECREATE_COMPUTE: {
-            c.name: partial(t.recreate_compute.submit, target, c.spec, location, rename_on_conflict=rename, name=m.renamed_computes.get(c.name, c.name))
-            for c in plan.computes if c.action in ("re-create", "re-attach")
-        },
+    endpoints: dict[Step, dict[str, Callable[[], PrefectFuture[Any]]]] = {
         Step.REDEPLOY_ENDPOINTS: {
             e.name: partial(t.redeploy_online_endpoint.submit, target, e.endpoint, location) for e in plan.online_endpoints if e.action == "redeploy" and not have.has_endpoint(e.endpoint)
         },
-        Step.REPOINT_DATASTORES: {
-            d.name: partial(t.repoint_datastore.submit, target, d, target.subscription, target.resource_group)
-            for d in have.datastores if d.name in repoint and not d.points_at(target.subscription, target.resource_group)
-        },
-        Step.RECREATE_ROLE_ASSIGNMENTS: {g.key: partial(t.recreate_role_assignment.submit, g.grant) for g in plan.grants_to("re-create")},
-    }  # fmt: skip
-    running = {step: {key: submit() for key, submit in items.items() if not m.item_done(step, key)} for step, items in steps.items() if not m.done(step)}
-    problems: list[str] = []
+    }
+    running = _submit(m, endpoints)
+    # Compute from a thread of its own, sent at once and followed by listing (tasks/move_computes.py); once every
+    # create is answered (long operations get ARM's write budget first: the critical path's order), the quick writes
+    # go as two batches (a task run each would cost the flow more than the writes). In the flow's context, so its
+    # logs are the run's.
+    batches: dict[Step, PrefectFuture[t.Batch]] = {}
+    sent = threading.Event()  # every compute's create answered: the quick writes after them, not before them
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="amlops-move-compute") as one:
+        compute = one.submit(contextvars.copy_context().run, _rebuild_compute, ledger, sent.set)
+        sent.wait()
+        if not m.done(Step.REPOINT_DATASTORES):
+            stale = {d.name: d for d in have.datastores if d.name in repoint and not d.points_at(target.subscription, target.resource_group) and not m.item_done(Step.REPOINT_DATASTORES, d.name)}
+            batches[Step.REPOINT_DATASTORES] = t.repoint_datastores.submit(target, stale, target.subscription, target.resource_group)
+        if not m.done(Step.RECREATE_ROLE_ASSIGNMENTS):
+            grants = {g.key: g.grant for g in plan.grants_to("re-create") if not m.item_done(Step.RECREATE_ROLE_ASSIGNMENTS, g.key)}
+            batches[Step.RECREATE_ROLE_ASSIGNMENTS] = t.recreate_role_assignments.submit(grants)
+        problems = compute.result()
+    running |= _after_compute(ledger)
     for step, futures in running.items():
-        results: dict[str, Any] = {}
-        failures = _collect(ledger, step, futures, results)
+        failures = _collect(ledger, step, futures)
+        problems += failures
+        if not failures:
+            ledger.step(step)
+    for step, batch in batches.items():
+        results: dict[str, str] = {}
+        failures = _collect_batch(ledger, step, batch, results)
         problems += failures
         if step == Step.RECREATE_ROLE_ASSIGNMENTS:
             _record_gone_principals(ledger, results)
         if not failures:
             ledger.step(step)
-    return problems + _rebuild_what_carries_a_subscription(ledger)
+    return problems + _regrant_identities(ledger)
+
+
+def _submit(m: MoveManifest, steps: dict[Step, dict[str, Callable[[], PrefectFuture[Any]]]]) -> dict[Step, dict[str, PrefectFuture[Any]]]:
+    """Submit each item not done yet, of each step not done yet."""
+    return {step: {key: submit() for key, submit in items.items() if not m.item_done(step, key)} for step, items in steps.items() if not m.done(step)}
+
+
+def _rebuild_compute(ledger: Ledger, on_sent: Callable[[], None]) -> list[str]:
+    """Every compute sent at once and followed by listing the workspace; an instance to be Stopped stopped once up.
+    ``on_sent`` is called once every create is answered, and in any case before this returns or raises."""
+    m = ledger.manifest
+    try:
+        if m.done(Step.RECREATE_COMPUTE):
+            return []
+        wanted = {
+            c.name: (c.spec, m.renamed_computes.get(c.name, c.name))
+            for c in m.plan.computes if c.action in ("re-create", "re-attach") and not m.item_done(Step.RECREATE_COMPUTE, c.name)
+        }  # fmt: skip
+        rename = m.request.etag_conflict_policy == "rename"
+        done = partial(ledger.items, Step.RECREATE_COMPUTE)
+        failed = move_computes.recreate_computes(m.request.target_id, wanted, m.inventory.workspace.location, done, rename_on_conflict=rename, on_sent=on_sent)
+    finally:
+        on_sent()
+    ledger.flush()
+    if not failed:
+        ledger.step(Step.RECREATE_COMPUTE)
+    return _failed(Step.RECREATE_COMPUTE, failed)
+
+
+def _after_compute(ledger: Ledger) -> dict[Step, dict[str, PrefectFuture[Any]]]:
+    """What names compute, sent once compute is back: batch deployments re-pointed, job schedules enabled again."""
+    m = ledger.manifest
+    plan, target, location = m.plan, m.request.target_id, m.inventory.workspace.location
+    running: dict[Step, dict[str, PrefectFuture[Any]]] = {}
+    if not m.done(Step.REPOINT_BATCH_DEPLOYMENTS):
+        running[Step.REPOINT_BATCH_DEPLOYMENTS] = {
+            b.name: t.repoint_batch_deployment.submit(target, b.endpoint, b.deployment, location)
+            for b in plan.batch_deployments if not m.item_done(Step.REPOINT_BATCH_DEPLOYMENTS, b.name)
+        }  # fmt: skip
+    if not m.done(Step.RESUME_JOB_SCHEDULES):
+        enabled = [s.name for s in plan.schedules if s.enabled]
+        running[Step.RESUME_JOB_SCHEDULES] = {"job schedules": t.resume_job_schedules.submit(target, enabled)} if enabled else {}
+    return running
 
 
 def _record_gone_principals(ledger: Ledger, results: dict[str, Any]) -> None:
@@ -393,48 +500,54 @@ def _record_gone_principals(ledger: Ledger, results: dict[str, Any]) -> None:
         ledger.update(gone_principals=sorted({*ledger.manifest.gone_principals, *gone}), notes=[*ledger.manifest.notes, *notes])
 
 
-def _rebuild_what_carries_a_subscription(ledger: Ledger) -> list[str]:
-    """After compute is back: batch deployments re-pointed, grants of replaced identities given to their successors,
-    job schedules enabled again."""
+def _regrant_identities(ledger: Ledger) -> list[str]:
+    """After compute and endpoints are back: the grants of replaced identities given to their successors."""
     m = ledger.manifest
     request, plan, target = m.request, m.plan, m.request.target_id
+    if m.done(Step.REGRANT_IDENTITIES):
+        return []
+    before = replaced_identities(ledger.manifest)  # after the rebuild: under the names computes live under now
+    if not before:
+        ledger.step(Step.REGRANT_IDENTITIES)
+        return []
     moved = (plan.move, request.source_id.group_id, request.target_group_id)
-    problems: list[str] = []
-    if not m.done(Step.REPOINT_BATCH_DEPLOYMENTS):
-        location = m.inventory.workspace.location
-        repoint = {b.name: t.repoint_batch_deployment.submit(target, b.endpoint, b.deployment, location) for b in plan.batch_deployments if not m.item_done(Step.REPOINT_BATCH_DEPLOYMENTS, b.name)}
-        failures = _collect(ledger, Step.REPOINT_BATCH_DEPLOYMENTS, repoint)
-        problems += failures
-        if not failures:
-            ledger.step(Step.REPOINT_BATCH_DEPLOYMENTS)
-    if not m.done(Step.REGRANT_IDENTITIES):
-        before = replaced_identities(ledger.manifest)  # after the rebuild: under the names computes live under now
-        if before:
-            try:
-                done = t.regrant_replaced_identities(target, before, m.inventory.role_assignments, *moved)
-            except AmlopsError as err:  # after the move failures are reported, not raised; the next run tries again
-                problems.append(f"grants of replaced identities: {err}")
-            else:
-                ledger.update(replaced_principals={**ledger.manifest.replaced_principals, **done.replaced})
-                if done.missing:  # not re-created (yet): the next run gives their grants once they are back
-                    problems.append(f"grants of replaced identities: {', '.join(done.missing)} not back yet, so their grants were not given again")
-                else:
-                    ledger.step(Step.REGRANT_IDENTITIES, "; ".join(done.granted))
-        else:
-            ledger.step(Step.REGRANT_IDENTITIES)
-    if not m.done(Step.RESUME_JOB_SCHEDULES):
-        enabled = [s.name for s in plan.schedules if s.enabled]
-        schedules = {"job schedules": t.resume_job_schedules.submit(target, enabled)} if enabled else {}
-        failures = _collect(ledger, Step.RESUME_JOB_SCHEDULES, schedules)
-        problems += failures
-        if not failures:
-            ledger.step(Step.RESUME_JOB_SCHEDULES)
-    return problems
+    try:
+        done = t.regrant_replaced_identities(target, before, m.inventory.role_assignments, *moved)
+    except AmlopsError as err:  # after the move failures are reported, not raised; the next run tries again
+        return [f"grants of replaced identities: {err}"]
+    ledger.update(replaced_principals={**ledger.manifest.replaced_principals, **done.replaced})
+    if done.missing:  # not re-created (yet): the next run gives their grants once they are back
+        return [f"grants of replaced identities: {', '.join(done.missing)} not back yet, so their grants were not given again"]
+    ledger.step(Step.REGRANT_IDENTITIES, "; ".join(done.granted))
+    return []
+
+
+def _collect_batch(ledger: Ledger, step: Step, future: PrefectFuture[t.Batch], results: dict[str, str]) -> list[str]:
+    """Wait for one step's batch; record each item that succeeded (what it said into ``results``); return what
+    failed, in words."""
+    future.wait()
+    if not future.state.is_completed():
+        error = future.state.result(raise_on_failure=False)
+        get_run_logger().error("%s failed: %s", step.value, error)
+        return [f"{step.value}: {error}"]
+    batch = future.result()
+    results |= batch.done
+    ledger.items(step, {key: key for key in batch.done})
+    ledger.flush()
+    return _failed(step, batch.failed)
 
 
 def _collect(ledger: Ledger | None, step: Step | None, futures: dict[str, PrefectFuture[Any]], results: dict[str, Any] | None = None) -> list[str]:
     """Wait for one step's items; record each that succeeded (its result into ``results``, if given); return what
     failed, in words."""
+    try:
+        return _collect_all(ledger, step, futures, results)
+    finally:
+        if ledger is not None:
+            ledger.flush()
+
+
+def _collect_all(ledger: Ledger | None, step: Step | None, futures: dict[str, PrefectFuture[Any]], results: dict[str, Any] | None) -> list[str]:
     by_future = {id(f): key for key, f in futures.items()}
     failures = []
     for future in as_completed(list(futures.values())):
@@ -446,8 +559,6 @@ def _collect(ledger: Ledger | None, step: Step | None, futures: dict[str, Prefec
             if results is not None:
                 results[key] = result
             if ledger is not None and step is not None:
-                if step == Step.RECREATE_COMPUTE and result != key:
-                    ledger.update(renamed_computes={**ledger.manifest.renamed_computes, key: result})
                 ledger.item(step, key)
             continue
         error = state.result(raise_on_failure=False)

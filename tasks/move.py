@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -30,8 +32,8 @@ from amlops.azure import (
     services,
     workspaces,
 )
-from amlops.azure.clients import Clients
-from amlops.azure.retry import retrying
+from amlops.azure.clients import POOL_SIZE, Clients
+from amlops.azure.retry import rerun_step, retrying
 from amlops.errors import AmlopsError, AuthenticationFailed, Conflict, InvalidInput, Locked, NotFound, OperationFailed, TransientError
 from amlops.models import (
     ComputeSpec,
@@ -57,6 +59,7 @@ from amlops.move import (
     required_providers,
     resources_to_move,
 )
+from amlops.move.following import PASSING
 from amlops.move.preflight import renamed_compute
 from tasks.common import TASK_DEFAULTS, clients
 
@@ -270,7 +273,7 @@ def follow_move(request: MoveRequest, resource_ids: list[str], operation: str) -
     return MoveOutcome(end=ended[0], message=ended[1])
 
 
-def _is_etag_conflict(error: BaseException) -> bool:
+def is_etag_conflict(error: BaseException) -> bool:
     return isinstance(error, Conflict) and "etag" in error.message.lower()
 
 
@@ -303,9 +306,6 @@ def observe_rebuild(workspace: ResourceId) -> Rebuilt:
 
 # Provisioning states that end: a compute in any other is still being built or removed by Azure.
 SETTLED = ("Succeeded", "Failed", "Canceled")
-# Compute instance states on the way to another (ComputeInstanceState): Azure refuses start/stop in them, and a new
-# instance passes through SettingUp after provisioning succeeded, while its creation script runs.
-PASSING = ("Creating", "SettingUp", "UserSettingUp", "Starting", "Stopping", "Restarting", "Deleting")
 
 
 def _settled(c: Clients, workspace: ResourceId, name: str, wait_seconds: float = 1800) -> ComputeSpec | None:
@@ -326,10 +326,10 @@ def _settled(c: Clients, workspace: ResourceId, name: str, wait_seconds: float =
 def _create(c: Clients, workspace: ResourceId, spec: ComputeSpec, location: str, rename_on_conflict: bool, etag_attempts: int) -> str:
     """PUT the compute; Azure's same-name Etag conflict after a move is retried with backoff, then renamed or reported."""
     try:
-        retrying(attempts=etag_attempts, sleep=c.sleep, when=_is_etag_conflict)(computes.create_compute, c, workspace, spec, location)
+        retrying(attempts=etag_attempts, sleep=c.sleep, when=is_etag_conflict)(computes.create_compute, c, workspace, spec, location)
         return spec.name
     except Conflict as err:
-        if not (_is_etag_conflict(err) and rename_on_conflict):
+        if not (is_etag_conflict(err) and rename_on_conflict):
             raise
     renamed = spec.model_copy(update={"name": renamed_compute(spec)})  # valid for its kind: checked in preflight
     computes.create_compute(c, workspace, renamed, location)
@@ -364,8 +364,7 @@ def redeploy_online_endpoint(workspace: ResourceId, endpoint: OnlineEndpoint, lo
     return "redeployed"
 
 
-@task(name="repoint_datastore", **TASK_DEFAULTS)
-def repoint_datastore(workspace: ResourceId, current: Datastore, subscription: str, resource_group: str) -> str:
+def _repoint_datastore(workspace: ResourceId, current: Datastore, subscription: str, resource_group: str) -> str:
     """One PUT in place, credentials read and passed straight through: never logged, never stored."""
     datastores.repoint_datastore(clients(), workspace, current, subscription, resource_group)
     return "re-pointed"
@@ -374,8 +373,7 @@ def repoint_datastore(workspace: ResourceId, current: Datastore, subscription: s
 SKIPPED_GONE = "skipped: principal no longer exists"
 
 
-@task(name="recreate_role_assignment", **TASK_DEFAULTS)
-def recreate_role_assignment(grant: RoleAssignment) -> str:
+def _recreate_role_assignment(grant: RoleAssignment) -> str:
     """Grant again, at its (rebased) scope, naming the target's role definition, condition kept. A grant whose
     principal was deleted from the directory cannot be made again (ARM: 400 PrincipalNotFound) and grants nothing
     to anyone: skipped, with the reason, rather than failing the rebuild."""
@@ -386,6 +384,42 @@ def recreate_role_assignment(grant: RoleAssignment) -> str:
             raise
         return f"{SKIPPED_GONE} ({err.code}: {err.message})"
     return f"granted {grant.role_definition_id.rsplit('/', 1)[-1]} to {grant.principal_id} at {grant.scope} as {created.name}"
+
+
+class Batch(BaseModel):
+    """Many quick writes of one step: what each finished one said, and why each failed one failed."""
+
+    done: dict[str, str]
+    failed: dict[str, str]
+
+
+def _batch(items: dict[str, Callable[[], str]]) -> Batch:
+    """Each item's write from one pool of threads, not a task run each: a platform's move makes hundreds of these
+    quick writes (grants, datastores), and a task run costs more of the flow's time than the write itself. An
+    item is tried again exactly when a task would be (``rerun_step``): what the HTTP layer retried is not retried here."""
+    done, failed = {}, {}
+    again = retrying(attempts=3, sleep=clients().sleep, when=rerun_step)
+    with ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="amlops-writes") as pool:
+        futures = {key: pool.submit(again, write) for key, write in items.items()}
+        for key, future in futures.items():
+            error = future.exception()
+            if error is None:
+                done[key] = future.result()
+            else:
+                failed[key] = str(error)
+    return Batch(done=done, failed=failed)
+
+
+@task(name="recreate_role_assignments", **TASK_DEFAULTS)
+def recreate_role_assignments(grants: dict[str, RoleAssignment]) -> Batch:
+    """Each grant made again (``_recreate_role_assignment``); by key, what was done and what failed."""
+    return _batch({key: partial(_recreate_role_assignment, grant) for key, grant in grants.items()})
+
+
+@task(name="repoint_datastores", **TASK_DEFAULTS)
+def repoint_datastores(workspace: ResourceId, datastores: dict[str, Datastore], subscription: str, resource_group: str) -> Batch:
+    """Each datastore re-pointed (``_repoint_datastore``); by name, what was done and what failed."""
+    return _batch({name: partial(_repoint_datastore, workspace, d, subscription, resource_group) for name, d in datastores.items()})
 
 
 

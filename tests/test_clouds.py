@@ -28,3 +28,18 @@ def test_each_cloud_gets_its_own_endpoints(cloud: str, arm: str, authority: str,
 def test_an_unknown_cloud_is_refused_with_the_names_to_use() -> None:
     with pytest.raises(InvalidInput, match="AzureCloud, AzureChinaCloud, AzureUSGovernment"):
         Target.from_env({"AMLOPS_TARGET": "azure", "AMLOPS_CLOUD": "Mars"})
+
+
+def test_a_time_scale_speeds_up_every_wait_against_an_emulator_and_is_refused_for_azure() -> None:
+    """AMLOPS_TIME_SCALE: waits reckoned in Azure's seconds (retries, polls, ARM pacing) are slept scaled, and the
+    pacing clock runs as fast, so ARM's budget keeps its proportion to an emulator whose clock runs that fast."""
+    env = {"AMLOPS_TARGET": "emulator", "AMLOPS_EMULATOR_URL": "https://127.0.0.1:1", "AMLOPS_EMULATOR_CA": "/ca.pem", "AMLOPS_TIME_SCALE": "60"}
+    slept: list[float] = []
+    clients = Clients(Target.from_env(env), sleep=slept.append)
+    clients.sleep(30.0)  # a compute poll's interval
+    assert slept == [0.5]
+    assert clients.budget.lane(SUB, "writes").clock() == pytest.approx(clients.clock(), abs=1.0)
+    with pytest.raises(InvalidInput, match="AMLOPS_TIME_SCALE"):
+        Target.from_env({"AMLOPS_TARGET": "azure", "AMLOPS_TIME_SCALE": "60"})
+    with pytest.raises(InvalidInput, match="positive"):
+        Target.from_env({**env, "AMLOPS_TIME_SCALE": "fast"})

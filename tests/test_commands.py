@@ -30,5 +30,5 @@ def test_make_demo_moves_the_workspace_and_trains_through_a_preemption() -> None
 def test_make_bench_quick_runs_every_benchmark_end_to_end() -> None:
     code, out = _make("bench", "BENCH_ARGS=--quick")
     assert code == 0, out[-4000:]
-    for header in ("emulator round trips", "move of a large workspace: completed", "stop 10 instances across 2 workspaces:", "training preempted 1 times, then completed", "every flow under 429/503/dropped connections"):
+    for header in ("emulator round trips", "move of a large workspace: completed", "move of a platform-sized workspace: completed", "stop 10 instances across 2 workspaces:", "training preempted 1 times, then completed", "every flow under 429/503/dropped connections"):
         assert header in out, f"{header!r} missing:\n{out[-4000:]}"

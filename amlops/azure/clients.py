@@ -3,6 +3,11 @@
 The target comes from the environment (``amlops emulator`` prints the lines to export):
 AMLOPS_TARGET=azure|emulator, AMLOPS_EMULATOR_URL, AMLOPS_EMULATOR_CA; for real Azure, AMLOPS_CLOUD
 (AzureCloud, AzureChinaCloud, AzureUSGovernment) picks the cloud's endpoints.
+
+AMLOPS_TIME_SCALE (emulator only): Azure seconds per real second, for an emulator whose clock runs that fast
+(a benchmark playing Azure's minutes in seconds). Every wait (retries, operation polls, ARM pacing) is then
+reckoned in Azure's seconds and slept scaled: ARM's 10 writes a second and Azure ML's 30 s polls keep their
+proportion to the emulator's operations, by the same code that runs against Azure.
 """
 
 from __future__ import annotations
@@ -124,6 +129,16 @@ class EmulatorCredential(TokenCredential):
         return AccessTokenInfo("emulator-token", int(time.time()) + 3600)
 
 
+def _time_scale(value: str) -> float:
+    try:
+        scale = float(value or 1.0)
+    except ValueError:
+        scale = 0.0
+    if scale <= 0:
+        raise InvalidInput(f"AMLOPS_TIME_SCALE must be a positive number of Azure seconds per real second, not {value!r}.")
+    return scale
+
+
 @dataclass(frozen=True)
 class Target:
     """Where Azure is: ``azure`` (the real one) or ``emulator`` at a URL with its CA file."""
@@ -132,11 +147,15 @@ class Target:
     url: str = ARM_URL
     ca_file: str | None = None
     cloud: Cloud = field(default_factory=lambda: CLOUDS["azurecloud"])
+    time_scale: float = 1.0  # Azure seconds per real second (AMLOPS_TIME_SCALE): an emulator sped up, never Azure
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Target:
         env = dict(os.environ if env is None else env)
         kind = env.get("AMLOPS_TARGET", "azure").lower()
+        scale = _time_scale(env.get("AMLOPS_TIME_SCALE", ""))
+        if kind == "azure" and scale != 1.0:
+            raise InvalidInput("AMLOPS_TIME_SCALE speeds up an emulator's clock; Azure runs at its own speed. Unset it.")
         if kind == "azure":
             cloud = cloud_from_env(env)
             return cls(url=cloud.resource_manager, cloud=cloud)
@@ -145,7 +164,7 @@ class Target:
         url, ca = env.get("AMLOPS_EMULATOR_URL"), env.get("AMLOPS_EMULATOR_CA")
         if not url or not ca:
             raise InvalidInput("AMLOPS_TARGET=emulator needs AMLOPS_EMULATOR_URL and AMLOPS_EMULATOR_CA (run `amlops emulator`).")
-        return cls("emulator", url.rstrip("/"), ca)
+        return cls("emulator", url.rstrip("/"), ca, time_scale=scale)
 
     @property
     def is_emulator(self) -> bool:
@@ -177,12 +196,20 @@ class Clients:
     _credential: TokenCredential | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        scale = self.target.time_scale
+        if scale != 1.0:  # waits are reckoned in Azure's seconds, slept in the emulator's
+            unscaled = self.sleep
+            self.sleep = lambda seconds: unscaled(seconds / scale)
         if self.budget is None:
-            self.budget = Budget(sleep=self.sleep)
+            self.budget = Budget(sleep=self.sleep, clock=self.clock)
         if self.target.is_emulator and "azure.ai.ml" not in sys.modules:
             # MLClient exports AZUREML_CURRENT_CLOUD, and importing azure.ai.ml resolves it at once: a child
             # process inheriting the emulator's cloud name fails before it could register it. Forget it.
             os.environ.pop("AZUREML_CURRENT_CLOUD", None)
+
+    def clock(self) -> float:
+        """Seconds of the target's time (time.monotonic, scaled by AMLOPS_TIME_SCALE): what waits are reckoned in."""
+        return time.monotonic() * self.target.time_scale
 
     @property
     def poll_seconds(self) -> float:

@@ -71,19 +71,39 @@ def get_compute(clients: Clients, workspace: ResourceId, name: str) -> ComputeSp
     return COMPUTES.get(clients, workspace, name)
 
 
-def create_compute(clients: Clients, workspace: ResourceId, spec: ComputeSpec, location: str) -> ComputeSpec:
-    """PUT the compute back with the same properties and wait until Azure has built it."""
+def _create_body(spec: ComputeSpec, location: str) -> dict[str, Any]:
     body: dict[str, Any] = {"location": location, "properties": spec.create_properties, "tags": spec.tags}
     if spec.identity:
         body["identity"] = spec.identity
-    return to_spec(operations.put(clients, COMPUTES.path(workspace, spec.name), rest.ML_API, body))
+    return body
+
+
+def create_compute(clients: Clients, workspace: ResourceId, spec: ComputeSpec, location: str) -> ComputeSpec:
+    """PUT the compute back with the same properties and wait until Azure has built it."""
+    return to_spec(operations.put(clients, COMPUTES.path(workspace, spec.name), rest.ML_API, _create_body(spec, location)))
+
+
+def begin_create(clients: Clients, workspace: ResourceId, spec: ComputeSpec, location: str) -> operations.Operation | None:
+    """PUT the compute back with the same properties; the operation building it (None if Azure built it at once)."""
+    return operations.begin(clients, workspace.subscription, "PUT", COMPUTES.path(workspace, spec.name), rest.ML_API, _create_body(spec, location), kind=Kind.WRITE)
+
+
+def removal(spec: ComputeSpec) -> str:
+    """Delete Azure-made compute; detach attached compute so the cluster behind it survives."""
+    return "Detach" if spec.compute_type in ATTACHED_COMPUTE else "Delete"
 
 
 def delete_compute(clients: Clients, workspace: ResourceId, spec: ComputeSpec) -> str:
-    """Delete Azure-made compute; detach attached compute so the cluster behind it survives."""
-    action = "Detach" if spec.compute_type in ATTACHED_COMPUTE else "Delete"
+    """Delete or detach (``removal``) and wait until Azure has done it."""
+    action = removal(spec)
     operations.delete(clients, COMPUTES.path(workspace, spec.name), rest.ML_API, {"underlyingResourceAction": action})
     return action
+
+
+def begin_delete(clients: Clients, workspace: ResourceId, spec: ComputeSpec) -> operations.Operation | None:
+    """Delete or detach (``removal``); the operation doing it (None if Azure did it at once)."""
+    path = COMPUTES.path(workspace, spec.name)
+    return operations.begin(clients, workspace.subscription, "DELETE", path, rest.ML_API, query={"underlyingResourceAction": removal(spec)}, kind=Kind.WRITE)
 
 
 def begin_power(clients: Clients, workspace: ResourceId, name: str, action: str) -> operations.Operation | None:

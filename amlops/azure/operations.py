@@ -90,7 +90,10 @@ def start(
     if location and urlsplit(location).path.rstrip("/").lower() == path.rstrip("/").lower():
         location = None  # Location naming the resource itself says where it lives (a datastore's 201), not how it goes
     url = status_url or location
-    if response.status_code not in (201, 202) or not url:
+    # An update answered 200 can still run: an online endpoint's traffic update is 200 with Azure-AsyncOperation, and
+    # its endpoint says Updating until the operation ends (online_endpoint_e2e.json); followed, not taken as done.
+    running = response.status_code in (201, 202) or (response.status_code == 200 and status_url is not None)
+    if not running or not url:
         return None, answer
     interval = interval_for(path)
     after = _retry_after(response)

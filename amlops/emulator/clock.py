@@ -2,6 +2,11 @@
 
 Frozen, it stands still until advanced: throttle buckets, job timelines and long-running operations
 then depend only on what a test did, never on how fast the machine ran it.
+
+Sped up (``set_speed``), it runs that many emulated seconds per real second: a benchmark plays Azure's minutes
+in seconds, and everything timed by this clock (operations, ARM's bucket refills, Retry-After) keeps Azure's
+proportions. The client is told the same factor (AMLOPS_TIME_SCALE, amlops.azure.clients) and scales its own
+sleeps and pacing clock by it, so both sides count in Azure's seconds.
 """
 
 from __future__ import annotations
@@ -15,10 +20,26 @@ class VirtualClock:
     def __init__(self) -> None:
         self._offset = 0.0
         self._frozen: tuple[float, float] | None = None  # (monotonic, wall) when it stopped
+        self._speed, self._epoch = 1.0, time.monotonic()  # emulated seconds per real second, since _epoch
         self._lock = threading.Lock()
 
     def _real(self) -> tuple[float, float]:
-        return self._frozen or (time.monotonic(), time.time())
+        mono, wall = self._frozen or (time.monotonic(), time.time())
+        gained = (mono - self._epoch) * (self._speed - 1.0)
+        return mono + gained, wall + gained
+
+    @property
+    def speed(self) -> float:
+        return self._speed
+
+    def set_speed(self, speed: float) -> None:
+        """Run ``speed`` emulated seconds per real second from now on (1: real time), without a jump."""
+        if speed <= 0:
+            raise ValueError("The clock's speed must be positive.")
+        with self._lock:
+            mono = self._frozen[0] if self._frozen else time.monotonic()
+            self._offset += (mono - self._epoch) * (self._speed - 1.0)
+            self._speed, self._epoch = float(speed), mono
 
     def now(self) -> float:
         return self._real()[0] + self._offset
@@ -41,7 +62,7 @@ class VirtualClock:
         """Follow real time again, from the instant it showed when frozen (no jump)."""
         with self._lock:
             if self._frozen is not None:
-                self._offset -= time.monotonic() - self._frozen[0]
+                self._offset -= (time.monotonic() - self._frozen[0]) * self._speed
                 self._frozen = None
 
     def utcnow(self) -> datetime:

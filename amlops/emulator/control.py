@@ -117,12 +117,17 @@ class Controls:
         return ok(vars(self.state.settings))
 
     def post_clock(self, req: Request) -> Response:
-        """{"frozen": true} stops the clock (only advance moves it), false lets it follow real time again."""
-        frozen = (req.body or {}).get("frozen")
-        if not isinstance(frozen, bool):
-            raise bad_request("POST /_emulator/clock needs {\"frozen\": true|false}.")
-        (self.state.clock.freeze if frozen else self.state.clock.thaw)()
-        return ok({"now": self.state.clock.iso(), "frozen": self.state.clock.frozen})
+        """{"frozen": true} stops the clock (only advance moves it), false lets it follow real time again;
+        {"speed": N} runs it N emulated seconds per real second (a benchmark's Azure minutes in seconds)."""
+        body = req.body or {}
+        frozen, speed = body.get("frozen"), body.get("speed")
+        if (frozen is not None and not isinstance(frozen, bool)) or (speed is not None and not (isinstance(speed, int | float) and speed > 0)) or frozen is speed is None:
+            raise bad_request("POST /_emulator/clock needs {\"frozen\": true|false} or {\"speed\": N > 0}.")
+        if isinstance(frozen, bool):
+            (self.state.clock.freeze if frozen else self.state.clock.thaw)()
+        if speed is not None:
+            self.state.clock.set_speed(float(speed))
+        return ok({"now": self.state.clock.iso(), "frozen": self.state.clock.frozen, "speed": self.state.clock.speed})
 
     def post_clock_advance(self, req: Request) -> Response:
         self.state.clock.advance(float((req.body or {}).get("seconds", 0)))

@@ -49,6 +49,10 @@ class EmulatorControl:
         """Stop the emulator's clock (it moves only by advance) or, with False, let it run again."""
         self.call("POST", "clock", {"frozen": frozen})
 
+    def speed(self, speed: float) -> None:
+        """Run the emulator's clock ``speed`` emulated seconds per real second (1: real time)."""
+        self.call("POST", "clock", {"speed": speed})
+
     def job(self, job_id: str, action: str) -> dict[str, Any]:
         return self.call("POST", "jobs/action", {"id": job_id, "action": action})
 

@@ -53,8 +53,10 @@ class Subscription:
 @dataclass
 class Settings:
     page_size: int = 100
-    # Progression of long-running operations, by kind ("compute.create", "move", ...) or "default":
-    # {"mode": "immediate"} | {"mode": "polls", "count": N} | {"mode": "seconds", "seconds": S}
+    # Progression of long-running operations, by kind ("compute.create.instance", "compute.create", "move", ...; the
+    # most specific wins, lro.progression) or "default": {"mode": "immediate"} | {"mode": "polls", "count": N} |
+    # {"mode": "seconds", "seconds": S[, "up_to": T]} (a range: each resource its own place in it). Azure's recorded
+    # durations of every kind: lro.azure_durations().
     lro: dict[str, dict[str, Any]] = field(default_factory=lambda: {"default": {"mode": "immediate"}})
     # Azure refuses a compute create with a name the workspace had before a move this many times (Etag conflict).
     etag_conflicts_after_move: int = 1

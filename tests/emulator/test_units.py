@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from amlops.emulator import lro, routes
+from amlops.emulator.clock import VirtualClock
 from amlops.emulator.errors import ArmError
 from amlops.emulator.state import State
 from amlops.emulator.throttle import Bucket, Throttler, kind_of
@@ -80,6 +83,44 @@ def test_lro_immediate_polls_and_seconds_modes() -> None:
     state.clock.advance(5)
     lro.settle_due(state)
     assert op.status == "Succeeded" and done == [1]
+
+
+def test_each_kind_takes_its_own_most_specific_duration() -> None:
+    """compute.create.instance before compute.create before compute before default: a benchmark gives instances,
+    clusters and attaches their own times, and a test that sets only "compute.create" still covers all three."""
+    state = State()
+    state.clock.freeze()
+    state.settings.lro = {"default": {"mode": "seconds", "seconds": 1}, "compute.create": {"mode": "seconds", "seconds": 30}, "compute.create.instance": {"mode": "seconds", "seconds": 300}}
+    waits = {kind: lro.start(state, kind, "s", lambda: None).ready_at - state.clock.now() for kind in ("compute.create.instance", "compute.create.cluster", "compute.stop")}
+    assert waits == {"compute.create.instance": 300, "compute.create.cluster": 30, "compute.stop": 1}
+
+
+def test_azure_durations_give_each_resource_its_place_in_a_recorded_range() -> None:
+    state = State()
+    state.clock.freeze()
+    state.settings.lro = lro.azure_durations()
+    low, high = lro.AZURE_SECONDS["compute.create.instance"]  # type: ignore[misc]  # a range
+    waits = [lro.start(state, "compute.create.instance", "s", lambda: None, key=f"ci-{i}").ready_at - state.clock.now() for i in range(50)]
+    again = lro.start(state, "compute.create.instance", "s", lambda: None, key="ci-7").ready_at - state.clock.now()
+    assert low <= min(waits) < max(waits) <= high and again == waits[7]
+    assert lro.start(state, "endpoint.create.update", "s", lambda: None).ready_at - state.clock.now() == lro.AZURE_SECONDS["endpoint.create.update"]
+    assert lro.start(state, "job.cancel", "s", lambda: None).status == "Succeeded"  # not in Azure's table: at once
+
+
+def test_a_sped_up_clock_runs_emulated_seconds_per_real_second_without_a_jump() -> None:
+    clock = VirtualClock()
+    clock.freeze()
+    before = clock.now()
+    clock.set_speed(60)
+    assert clock.now() == before
+    clock.thaw()
+    time.sleep(0.05)
+    gained = clock.now() - before
+    assert 0.05 * 60 <= gained < 2 * 60  # a minute a second, not real time
+    clock.set_speed(1)
+    settled = clock.now()
+    time.sleep(0.05)
+    assert clock.now() - settled < 1
 
 
 def test_an_injected_lro_failure_runs_the_rollback_not_the_effect() -> None:

@@ -137,4 +137,4 @@ def provision(state: State, resource: dict[str, Any], kind: str, location: str) 
         resource["properties"]["provisioningState"] = "Succeeded"
         return resource
 
-    return lro.start(state, kind, ids.subscription_of(resource["id"]) or "", complete, location=location)
+    return lro.start(state, kind, ids.subscription_of(resource["id"]) or "", complete, location=location, key=resource["id"])

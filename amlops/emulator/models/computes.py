@@ -129,7 +129,13 @@ def create_compute(
         compute["properties"]["provisioningState"] = "Failed"
 
     sub = ids.subscription_of(cid) or ""
-    return compute, lro.start(state, "compute.create", sub, complete, location=compute["location"], fail_with=fail_with, on_fail=failed), previous is None
+    kind = f"compute.create.{kind_of(ctype)}"
+    return compute, lro.start(state, kind, sub, complete, location=compute["location"], fail_with=fail_with, on_fail=failed, key=cid), previous is None
+
+
+def kind_of(compute_type: str) -> str:
+    """How a compute type's operations are named for their durations (lro.AZURE_SECONDS): instance, cluster, attach."""
+    return {"ComputeInstance": "instance", "AmlCompute": "cluster"}.get(compute_type, "attach" if compute_type in ATTACHED_TYPES else compute_type.lower())
 
 
 def as_accepted(compute: dict[str, Any]) -> dict[str, Any]:
@@ -247,7 +253,8 @@ def delete_compute(state: State, workspace_id: str, name: str, action: str, fail
     def failed() -> None:
         compute["properties"]["provisioningState"] = "Succeeded"
 
-    return lro.start(state, "compute.delete", ids.subscription_of(compute["id"]) or "", complete, location=compute["location"], fail_with=fail_with, on_fail=failed)
+    kind = f"compute.delete.{kind_of(ctype)}"
+    return lro.start(state, kind, ids.subscription_of(compute["id"]) or "", complete, location=compute["location"], fail_with=fail_with, on_fail=failed, key=compute["id"])
 
 
 # action -> (states it is allowed from, transitional state, final state)
@@ -289,7 +296,7 @@ def power(state: State, workspace_id: str, name: str, action: str, fail_with: Ar
         inner["state"] = current
         last["operationStatus"] = "Failed"
 
-    return lro.start(state, f"compute.{action}", ids.subscription_of(compute["id"]) or "", complete, location=compute["location"], fail_with=fail_with, on_fail=failed)
+    return lro.start(state, f"compute.{action}", ids.subscription_of(compute["id"]) or "", complete, location=compute["location"], fail_with=fail_with, on_fail=failed, key=compute["id"])
 
 
 def update_idle_shutdown(state: State, workspace_id: str, name: str, body: dict[str, Any]) -> None:

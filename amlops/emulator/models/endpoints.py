@@ -64,7 +64,9 @@ def put_endpoint(
     def failed() -> None:
         endpoint["properties"]["provisioningState"] = "Failed"
 
-    op = lro.start(state, "endpoint.create", ids.subscription_of(eid) or "", complete, location=endpoint["location"], fail_with=fail_with, on_fail=failed)
+    # A PUT of an endpoint that exists (a traffic update) is an update, "endpoint.create.update"; a new one online or batch.
+    what = "update" if previous is not None else ("online" if kind == ONLINE else "batch")
+    op = lro.start(state, f"endpoint.create.{what}", ids.subscription_of(eid) or "", complete, location=endpoint["location"], fail_with=fail_with, on_fail=failed, key=eid)
     return endpoint, op, previous is None
 
 
@@ -152,7 +154,8 @@ def delete_endpoint(state: State, workspace_id: str, kind: str, name: str, fail_
     def failed() -> None:
         endpoint["properties"]["provisioningState"] = "Succeeded"
 
-    return lro.start(state, "endpoint.delete", ids.subscription_of(endpoint["id"]) or "", complete, location=endpoint["location"], fail_with=fail_with, on_fail=failed)
+    what = "online" if kind == ONLINE else "batch"
+    return lro.start(state, f"endpoint.delete.{what}", ids.subscription_of(endpoint["id"]) or "", complete, location=endpoint["location"], fail_with=fail_with, on_fail=failed, key=endpoint["id"])
 
 
 def put_deployment(
@@ -178,7 +181,7 @@ def put_deployment(
         deployment["properties"]["provisioningState"] = "Succeeded"
         return deployment
 
-    op = lro.start(state, "deployment.create", ids.subscription_of(did) or "", complete, location=deployment["location"], fail_with=fail_with)
+    op = lro.start(state, "deployment.create.online", ids.subscription_of(did) or "", complete, location=deployment["location"], fail_with=fail_with, key=did)
     return deployment, op, previous is None
 
 
@@ -234,7 +237,7 @@ def put_batch_deployment(state: State, workspace_id: str, endpoint: str, name: s
         state, did, f"{WORKSPACE_TYPE}/{BATCH}/deployments", props,
         location=(body or {}).get("location") or parent["location"], tags=(body or {}).get("tags") or {}, previous=previous,
     )
-    return deployment, provision(state, deployment, "deployment.create", deployment["location"]), previous is None
+    return deployment, provision(state, deployment, "deployment.create.batch", deployment["location"]), previous is None
 
 
 def list_batch_deployments(state: State, workspace_id: str, endpoint: str) -> list[dict[str, Any]]:
