@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from amlops.azure import computes, network, workspaces
 from amlops.manifests import LocalManifestStore
 from amlops.models import ResourceId
@@ -99,6 +101,19 @@ def test_a_stopped_instance_comes_back_stopped(flows_env: Env) -> None:
     assert state.is_completed(), report
     assert computes.get_compute(flows_env.clients, TARGET, "bob-ci").state == "Stopped", "not left running and billing"
     assert computes.get_compute(flows_env.clients, TARGET, "alice-ci").state == "Running"
+
+
+@pytest.mark.parametrize("lost", ["drop_after", "drop"], ids=["answer-lost-after-azure-stopped-it", "dropped-before-azure-saw-it"])
+def test_a_restored_instances_lost_stop_is_settled_by_what_azure_shows(flows_env: Env, lost: str) -> None:
+    """The stop of an instance that was Stopped before the move loses its answer: the move looks before sending it
+    again (Azure took it: once; Azure never saw it: twice) and the instance ends Stopped, the run completed."""
+    flows_env.load_demo()
+    flows_env.control.fault(r"/resourceGroups/ml-moved/.*/computes/bob-ci/stop$", lost, method="POST", count=1)
+    state, report = _run()
+    assert state.is_completed(), report
+    assert computes.get_compute(flows_env.clients, TARGET, "bob-ci").state == "Stopped", "not left running and billing"
+    stops = [r for r in flows_env.control.requests() if r["method"] == "POST" and r["path"].lower().endswith("/computes/bob-ci/stop")]
+    assert len(stops) == (1 if lost == "drop_after" else 2), [(r["path"], r["status"]) for r in stops]
 
 
 def test_missing_endpoint_metrics_refuse_the_move_unless_overridden(flows_env: Env, tmp_path: Path) -> None:
