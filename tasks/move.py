@@ -398,7 +398,7 @@ def _batch(items: dict[str, Callable[[], str]]) -> Batch:
     quick writes (grants, datastores), and a task run costs more of the flow's time than the write itself. An
     item is tried again exactly when a task would be (``rerun_step``): what the HTTP layer retried is not retried here."""
     done, failed = {}, {}
-    again = retrying(attempts=3, sleep=clients().sleep, when=rerun_step)
+    again = retrying(attempts=1 + TASK_DEFAULTS["retries"], sleep=clients().sleep, when=rerun_step)
     with ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="amlops-writes") as pool:
         futures = {key: pool.submit(again, write) for key, write in items.items()}
         for key, future in futures.items():
