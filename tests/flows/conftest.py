@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import prefect.context
 import pytest
 from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.testing.utilities import prefect_test_harness
@@ -28,12 +29,15 @@ def prefect_server(emulator: Emulator) -> Iterator[str]:
 
 
 @pytest.fixture
-def flows_env(env: Env, prefect_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
+def flows_env(env: Env, prefect_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     monkeypatch.setenv("AMLOPS_STATE_DIR", str(tmp_path / "state"))
     # Flows wait in real time (their sleeps, Prefect's polls, other processes), so here the emulator's clock
     # follows real time; a test whose outcome hangs on the emulator's timing freezes it again.
     env.control.freeze(False)
-    return env
+    # Every flow of the test, in its thread or another, talks to the session's server: pinned here as the harness
+    # pins it (context and process-wide), because a run seen on another worker had a Prefect of its own by then.
+    with temporary_settings({PREFECT_API_URL: prefect_server}), prefect.context._temporary_global_settings_context(prefect.context.get_settings_context()):
+        yield env
 
 
 def move_args(**changes: Any) -> dict[str, Any]:
