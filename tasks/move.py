@@ -422,8 +422,6 @@ def repoint_datastores(workspace: ResourceId, datastores: dict[str, Datastore], 
     return _batch({name: partial(_repoint_datastore, workspace, d, subscription, resource_group) for name, d in datastores.items()})
 
 
-
-
 @task(name="pause_job_schedules", **TASK_DEFAULTS)
 def pause_job_schedules(workspace: ResourceId, names: list[str]) -> list[str]:
     """Disable the workspace's job schedules so none starts a job mid-move. Already disabled counts as done."""
