@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -56,13 +57,15 @@ def _read_input(client: Any, run_id: UUID, key: str | None) -> Any:
 
 
 # Prefect's suspend_flow_run proposes the Suspended state first and saves the form's schema just after
-# (prefect/flow_runs.py), so a run read in between names a schema that is not there yet.
+# (prefect/flow_runs.py), so a run read in between names a schema that is not there yet. Only that moment
+# after the pause is waited out: a run whose process died in between never gets its form.
 SCHEMA_WAIT_SECONDS = 15.0
 
 
-def _read_schema(client: Any, run_id: UUID, key: str | None) -> dict[str, Any]:
+def _read_schema(client: Any, run_id: UUID, key: str | None, paused_at: datetime | None) -> dict[str, Any]:
     """The form a paused run asks a person to fill, waiting out the moment before Prefect saves it."""
-    deadline = time.monotonic() + SCHEMA_WAIT_SECONDS
+    left = SCHEMA_WAIT_SECONDS - (datetime.now(UTC) - paused_at).total_seconds() if paused_at else 0.0
+    deadline = time.monotonic() + left
     while (schema := _read_input(client, run_id, key)) is None and key and time.monotonic() < deadline:
         time.sleep(0.3)
     return schema or {}
@@ -74,7 +77,7 @@ def list_paused() -> list[PausedRun]:
     with busy_server_retries(), get_client(sync_client=True) as client:
         for run in client.read_flow_runs(flow_run_filter=paused, sort=FlowRunSort.START_TIME_DESC, limit=200, offset=0):
             keyset = (run.state.state_details.run_input_keyset or {}) if run.state else {}
-            schema = _read_schema(client, run.id, keyset.get("schema"))
+            schema = _read_schema(client, run.id, keyset.get("schema"), run.state.timestamp if run.state else None)
             flow = client.read_flow(run.flow_id)
             found.append(
                 PausedRun(
