@@ -155,15 +155,20 @@ def _paused_plan(known: set[str], timeout: float = 300) -> pauses.PausedRun:
     raise AssertionError("the move never paused for its plan")
 
 
-def _answered_after(amlops: Callable[..., Amlops], meanwhile: Callable[[], None]) -> tuple[int, str]:
-    """Start a move that waits for a person; change the workspace meanwhile; approve; the exit code."""
+def _move_waiting_for_its_plan(amlops: Callable[..., Amlops]) -> tuple[Amlops, pauses.PausedRun]:
+    """A move started from the command, once it waits for its plan to be approved (its output if it never does)."""
     known = {r.id for r in pauses.list_paused()}
     proc = amlops(*MOVE, "--approve-private-endpoints-as", "alice")
     try:
-        paused = _paused_plan(known)
+        return proc, _paused_plan(known)
     except AssertionError:
         proc.wait(timeout=1)
         raise AssertionError(proc.output()) from None
+
+
+def _answered_after(amlops: Callable[..., Amlops], meanwhile: Callable[[], None]) -> tuple[int, str]:
+    """Start a move that waits for a person; change the workspace meanwhile; approve; the exit code."""
+    proc, paused = _move_waiting_for_its_plan(amlops)
     meanwhile()
     pauses.answer(paused.id, approve=True, approver="carol", reason="CHG-7", workspace_name="ml-prod-ws")
     return proc.wait(), proc.output()
@@ -187,13 +192,7 @@ def test_a_workspace_changed_while_its_plan_waited_is_asked_again_and_nothing_is
     flows_env.load_demo()
     extra = ComputeSpec(name="late-ci", compute_type="ComputeInstance", create_properties={"computeType": "ComputeInstance", "properties": {"vmSize": "STANDARD_DS3_V2"}})
     [grant] = [a for a in roles.list_at_scope(flows_env.clients, WS_ID) if a.principal_type == "Group"]
-    known = {r.id for r in pauses.list_paused()}
-    proc = amlops(*MOVE, "--approve-private-endpoints-as", "alice")
-    try:
-        first = _paused_plan(known)
-    except AssertionError:
-        proc.wait(timeout=1)
-        raise AssertionError(proc.output()) from None
+    proc, first = _move_waiting_for_its_plan(amlops)
     mark = flows_env.control.mark()
     computes.create_compute(flows_env.clients, WS, extra, "westeurope")
     roles.delete(flows_env.clients, WS_ID, grant.name)
