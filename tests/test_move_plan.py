@@ -108,6 +108,7 @@ def test_connections_schedules_and_batch_deployments_are_items_too() -> None:
     assert [(c.private_endpoint_id.rsplit("/", 1)[-1], c.action) for c in PLAN.connections] == [("pe-a", "approve by rule"), ("pe-r", "keep rejected")]
     assert PLAN.approvable_endpoints() == {PLAN.connections[0].private_endpoint_id.lower()}
     assert [(s.name, s.enabled, s.action) for s in PLAN.schedules] == [("nightly-retrain", True, "disable for the move, enable after"), ("paused-experiment", False, "leave disabled")]
+    assert PLAN.enabled_schedules == ["nightly-retrain"], "what the move pauses and enables again: never one that was off"
     [batch] = PLAN.batch_deployments
     assert batch.name == "nightly/d1" and batch.deployment.properties["compute"] == f"{MOVED}/computes/gpu-cluster"
 

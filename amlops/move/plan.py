@@ -169,6 +169,12 @@ class MovePlan(Model):
     def grants_to(self, action: str) -> list[GrantItem]:
         return [g for g in self.grants if g.action == action]
 
+    @property
+    def enabled_schedules(self) -> list[str]:
+        """The job schedules the move disables while it runs and enables again after it (in the target, or in the
+        source when it restores it): those enabled before the move."""
+        return [s.name for s in self.schedules if s.enabled]
+
     def approvable_endpoints(self) -> set[str]:
         """Private endpoints whose new connection a rule may approve: only those Approved before the move."""
         return {c.private_endpoint_id.lower() for c in self.connections if c.action == "approve by rule"}
