@@ -44,7 +44,6 @@ from amlops.models import (
     ResourceId,
     RoleAssignment,
     Workspace,
-    deployment_names,
     same_id,
 )
 from amlops.move import (
@@ -61,6 +60,7 @@ from amlops.move import (
 )
 from amlops.move.following import PASSING
 from amlops.move.preflight import renamed_compute
+from amlops.move.verify import endpoint_as_planned
 from tasks.common import TASK_DEFAULTS, clients
 
 
@@ -288,10 +288,8 @@ class Rebuilt(BaseModel):
         return self.computes.get(name) == "Succeeded"
 
     def has_endpoint(self, want: OnlineEndpoint) -> bool:
-        return any(
-            e.name == want.name and e.traffic == want.traffic and e.mirror_traffic == want.mirror_traffic and deployment_names(e) == deployment_names(want)
-            for e in self.online_endpoints
-        )
+        """It is there as planned (the verification's own check): nothing to redeploy."""
+        return any(endpoint_as_planned(want, e) for e in self.online_endpoints)
 
 
 @task(name="observe_rebuild", **TASK_DEFAULTS)

@@ -18,7 +18,7 @@ from amlops.models import (
     Workspace,
 )
 from amlops.move import Inventory, MoveFacts, MoveManifest, MoveRequest, build_plan, changes, refusals, verify
-from amlops.move.verify import Check
+from amlops.move.verify import Check, endpoint_as_planned
 
 S, T = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
 GROUP = f"/subscriptions/{S}/resourceGroups/ml-prod"
@@ -177,6 +177,23 @@ def test_a_datastore_left_alone_must_be_byte_identical() -> None:
     assert (bad.kind, bad.name) == ("datastore", "shared-reference") and "resource_group" in bad.actual and "subscription_id" in bad.actual
     tagged = BEFORE.datastores[2].model_copy(update={"tags": {"owner": "someone"}})
     assert _failed(verify(_manifest(replaced_principals={"c1c1c1c1-0000-0000-0000-000000000001": "new-principal"}), _moved(datastores=[*_moved().datastores[:2], tagged]))) == [("datastore", "shared-reference")]
+
+
+def test_an_endpoint_is_as_planned_only_with_the_same_deployments_traffic_mirror_auth_and_kind() -> None:
+    """The one comparison: the verification's check, and how a rebuild knows an endpoint needs no redeploy."""
+    want = PLAN.online_endpoints[0].endpoint
+    assert endpoint_as_planned(want, want.model_copy(update={"auth_mode": "key", "kind": None})), "Azure's spellings are the same thing"
+    assert not endpoint_as_planned(want, None)
+    props = want.create_properties
+    differs = {
+        "name": want.model_copy(update={"name": "other-api"}),
+        "deployments": want.model_copy(update={"deployments": want.deployments[:1]}),
+        "traffic": want.model_copy(update={"traffic": {"green": 100}}),
+        "mirror traffic": want.model_copy(update={"create_properties": {k: v for k, v in props.items() if k != "mirrorTraffic"}}),
+        "auth mode": want.model_copy(update={"auth_mode": "AADToken"}),
+        "kind": want.model_copy(update={"kind": "Kubernetes"}),
+    }
+    assert [what for what, have in differs.items() if endpoint_as_planned(want, have)] == []
 
 
 def test_mirror_traffic_is_compared() -> None:
