@@ -318,7 +318,7 @@ def _teardown(ledger: Ledger, asks: MoveApprovals, just_read: bool) -> None:
 
 def _delete_compute(ledger: Ledger) -> list[str]:
     m = ledger.manifest
-    todo = [c.spec for c in m.plan.computes if not m.item_done(Step.DELETE_COMPUTE, c.name)]
+    todo = [c for c in m.plan.computes if not m.item_done(Step.DELETE_COMPUTE, c.name)]
     failures = _failed(Step.DELETE_COMPUTE, move_computes.delete_computes(m.request.source_id, todo, partial(ledger.items, Step.DELETE_COMPUTE)))
     ledger.flush()
     return failures
@@ -384,7 +384,7 @@ def _restore_source(ledger: Ledger, reason: AmlopsError) -> None:
     inv, source = ledger.manifest.inventory, ledger.manifest.request.source_id
     location = inv.workspace.location
     have = t.observe_rebuild(source)
-    computes = {c.name: t.recreate_compute.submit(source, c, location) for c in inv.computes if not have.has_compute(c.name)}
+    computes = {c.name: t.recreate_compute.submit(source, c, location) for c in ledger.manifest.plan.computes if not have.has_compute(c.name)}
     online = {e.name: t.redeploy_online_endpoint.submit(source, e, location) for e in inv.online_endpoints if not have.has_endpoint(e)}
     problems = _collect(None, None, computes) + _collect(None, None, online)
     enabled = ledger.manifest.plan.enabled_schedules
@@ -461,7 +461,7 @@ def _rebuild_compute(ledger: Ledger, on_sent: Callable[[], None]) -> list[str]:
         if m.done(Step.RECREATE_COMPUTE):
             return []
         wanted = {
-            c.name: (c.spec, m.renamed_computes.get(c.name, c.name))
+            c.name: (c, m.renamed_computes.get(c.name, c.name))
             for c in m.plan.computes if c.action in ("re-create", "re-attach") and not m.item_done(Step.RECREATE_COMPUTE, c.name)
         }  # fmt: skip
         rename = m.request.etag_conflict_policy == "rename"

@@ -85,6 +85,14 @@ def test_each_compute_says_how_it_comes_back_and_in_which_power_state() -> None:
     assert [c.action for c in kept.computes] == ["leave deleted", "leave deleted", "leave detached"]
 
 
+def test_the_plan_says_which_compute_is_detached_and_which_deleted() -> None:
+    """Attached compute is detached, so the cluster behind it survives; what Azure made is deleted: whether or not it
+    is re-created. The gateway sends what the item says (underlyingResourceAction)."""
+    assert [(c.name, c.removal) for c in PLAN.computes] == [("bob-ci", "Delete"), ("gpu-cluster", "Delete"), ("aks", "Detach")]
+    kept = build_plan(REQUEST.model_copy(update={"recreate_compute": False}), BEFORE)
+    assert [c.removal for c in kept.computes] == ["Delete", "Delete", "Detach"]
+
+
 def test_endpoints_are_rebased_with_their_traffic_and_mirror_traffic() -> None:
     [item] = PLAN.online_endpoints
     assert item.action == "redeploy" and item.endpoint.traffic == {"blue": 100} and item.endpoint.mirror_traffic == {"green": 10}
