@@ -148,6 +148,10 @@ class Workspace(Model):
 
 ComputeType = Literal["ComputeInstance", "AmlCompute", "Kubernetes", "AKS", "Databricks", "VirtualMachine", "HDInsight", "SynapseSpark"]
 ATTACHED_COMPUTE = {"Kubernetes", "AKS", "Databricks", "VirtualMachine", "HDInsight", "SynapseSpark"}
+# What a compute DELETE does to the resource behind it: Azure ML's `underlyingResourceAction` query parameter
+# (machinelearningservices REST spec, Compute_Delete: "Delete the underlying compute if 'Delete', or detach the
+# underlying compute from workspace if 'Detach'").
+Removal = Literal["Delete", "Detach"]
 # Properties Azure sets itself: never sent back when a compute is re-created.
 READ_ONLY_COMPUTE = {"provisioningState", "createdOn", "modifiedOn", "provisioningErrors", "isAttachedCompute", "disableLocalAuth_"}
 READ_ONLY_INNER = {

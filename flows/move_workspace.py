@@ -295,9 +295,8 @@ def _teardown(ledger: Ledger, asks: MoveApprovals, just_read: bool) -> None:
     m = ledger.manifest
     plan, source = m.plan, m.request.source_id
     if not m.done(Step.PAUSE_JOB_SCHEDULES):  # no schedule starts a job mid-move
-        enabled = [s.name for s in plan.schedules if s.enabled]
-        if enabled:
-            t.pause_job_schedules(source, enabled)
+        if plan.enabled_schedules:
+            t.pause_job_schedules(source, plan.enabled_schedules)
         ledger.step(Step.PAUSE_JOB_SCHEDULES)
     # Independent of each other: compute and endpoints go at the same time, the compute (hundreds on a platform) sent
     # at once from a thread of its own and followed by listing the workspace (tasks/move_computes.py), the endpoints
@@ -319,7 +318,7 @@ def _teardown(ledger: Ledger, asks: MoveApprovals, just_read: bool) -> None:
 
 def _delete_compute(ledger: Ledger) -> list[str]:
     m = ledger.manifest
-    todo = [c.spec for c in m.plan.computes if not m.item_done(Step.DELETE_COMPUTE, c.name)]
+    todo = [c for c in m.plan.computes if not m.item_done(Step.DELETE_COMPUTE, c.name)]
     failures = _failed(Step.DELETE_COMPUTE, move_computes.delete_computes(m.request.source_id, todo, partial(ledger.items, Step.DELETE_COMPUTE)))
     ledger.flush()
     return failures
@@ -385,10 +384,10 @@ def _restore_source(ledger: Ledger, reason: AmlopsError) -> None:
     inv, source = ledger.manifest.inventory, ledger.manifest.request.source_id
     location = inv.workspace.location
     have = t.observe_rebuild(source)
-    computes = {c.name: t.recreate_compute.submit(source, c, location) for c in inv.computes if not have.has_compute(c.name)}
+    computes = {c.name: t.recreate_compute.submit(source, c, location) for c in ledger.manifest.plan.computes if not have.has_compute(c.name)}
     online = {e.name: t.redeploy_online_endpoint.submit(source, e, location) for e in inv.online_endpoints if not have.has_endpoint(e)}
     problems = _collect(None, None, computes) + _collect(None, None, online)
-    enabled = [s.name for s in ledger.manifest.plan.schedules if s.enabled]
+    enabled = ledger.manifest.plan.enabled_schedules
     if enabled:  # what the move paused runs again in the source
         problems += _collect(None, None, {"job schedules": t.resume_job_schedules.submit(source, enabled)})
     if problems:  # stays 'restoring': the next run finishes the restore before anything else
@@ -462,7 +461,7 @@ def _rebuild_compute(ledger: Ledger, on_sent: Callable[[], None]) -> list[str]:
         if m.done(Step.RECREATE_COMPUTE):
             return []
         wanted = {
-            c.name: (c.spec, m.renamed_computes.get(c.name, c.name))
+            c.name: (c, m.renamed_computes.get(c.name, c.name))
             for c in m.plan.computes if c.action in ("re-create", "re-attach") and not m.item_done(Step.RECREATE_COMPUTE, c.name)
         }  # fmt: skip
         rename = m.request.etag_conflict_policy == "rename"
@@ -487,7 +486,7 @@ def _after_compute(ledger: Ledger) -> dict[Step, dict[str, PrefectFuture[Any]]]:
             for b in plan.batch_deployments if not m.item_done(Step.REPOINT_BATCH_DEPLOYMENTS, b.name)
         }  # fmt: skip
     if not m.done(Step.RESUME_JOB_SCHEDULES):
-        enabled = [s.name for s in plan.schedules if s.enabled]
+        enabled = plan.enabled_schedules
         running[Step.RESUME_JOB_SCHEDULES] = {"job schedules": t.resume_job_schedules.submit(target, enabled)} if enabled else {}
     return running
 

@@ -44,7 +44,6 @@ from amlops.models import (
     ResourceId,
     RoleAssignment,
     Workspace,
-    deployment_names,
     same_id,
 )
 from amlops.move import (
@@ -60,7 +59,9 @@ from amlops.move import (
     resources_to_move,
 )
 from amlops.move.following import PASSING
+from amlops.move.plan import ComputeItem
 from amlops.move.preflight import renamed_compute
+from amlops.move.verify import endpoint_as_planned
 from tasks.common import TASK_DEFAULTS, clients
 
 
@@ -193,16 +194,6 @@ def quiesce_check(request: MoveRequest) -> list[Problem]:
     return preflight.in_use_problems(now.labeling_running, now.web_services, now.profiling_runs) + preflight.quiesce_problems(now.active_jobs, {}, 0, request.allow_missing_metrics)
 
 
-@task(name="delete_compute", **TASK_DEFAULTS)
-def delete_compute(workspace: ResourceId, spec: ComputeSpec) -> str:
-    """Delete Azure-made compute, detach attached compute. Already gone counts as done."""
-    try:
-        action = computes.delete_compute(clients(), workspace, spec)
-    except NotFound:
-        return "already gone"
-    return "detached" if action == "Detach" else "deleted"
-
-
 @task(name="delete_online_endpoint", **TASK_DEFAULTS)
 def delete_online_endpoint(workspace: ResourceId, name: str) -> str:
     try:
@@ -288,10 +279,8 @@ class Rebuilt(BaseModel):
         return self.computes.get(name) == "Succeeded"
 
     def has_endpoint(self, want: OnlineEndpoint) -> bool:
-        return any(
-            e.name == want.name and e.traffic == want.traffic and e.mirror_traffic == want.mirror_traffic and deployment_names(e) == deployment_names(want)
-            for e in self.online_endpoints
-        )
+        """It is there as planned (the verification's own check): nothing to redeploy."""
+        return any(endpoint_as_planned(want, e) for e in self.online_endpoints)
 
 
 @task(name="observe_rebuild", **TASK_DEFAULTS)
@@ -337,23 +326,24 @@ def _create(c: Clients, workspace: ResourceId, spec: ComputeSpec, location: str,
 
 
 @task(name="recreate_compute", **TASK_DEFAULTS)
-def recreate_compute(workspace: ResourceId, spec: ComputeSpec, location: str, rename_on_conflict: bool = False, etag_attempts: int = 5, name: str = "") -> str:
-    """Bring a compute back as it was: built (Succeeded) with its old settings and, for an instance, in its old
-    power state. Safe to run again: one being built is waited for, one that failed is deleted and built anew.
-    Returns the name it lives under (a new one only under the 'rename' Etag policy)."""
-    c = clients()
+def recreate_compute(workspace: ResourceId, item: ComputeItem, location: str, rename_on_conflict: bool = False, etag_attempts: int = 5, name: str = "") -> str:
+    """Bring a compute back as the plan's item says: built (Succeeded) with its old settings and, for an instance,
+    in the power state the plan restores. Safe to run again: one being built is waited for, one that failed is
+    removed (deleted or detached, as the plan says) and built anew. Returns the name it lives under (a new one only
+    under the 'rename' Etag policy)."""
+    c, spec = clients(), item.spec
     name = name or spec.name
     current = _settled(c, workspace, name)
     if current is not None and current.provisioning_state != "Succeeded":
         get_run_logger().warning("Compute %s is %s; deleting it to build it again", name, current.provisioning_state)
-        computes.delete_compute(c, workspace, current)
+        computes.delete_compute(c, workspace, name, item.removal)
         current = None
     if current is None:
         name = _create(c, workspace, spec.model_copy(update={"name": name}), location, rename_on_conflict, etag_attempts)
         current = _settled(c, workspace, name)
         if current is None or current.provisioning_state != "Succeeded":
             raise OperationFailed(f"Compute {name} ended {current.provisioning_state if current else 'missing'} after re-creation.", code="ComputeNotBuilt")
-    if spec.is_instance and power_state(spec.state) == "Stopped" and power_state(current.state) != "Stopped":
+    if item.power_state == "Stopped" and power_state(current.state) != "Stopped":
         computes.stop_compute(c, workspace, name)  # it was off before the move: leave it off, not billing
     return name
 

@@ -25,8 +25,8 @@ from amlops.azure.clients import POOL_SIZE, Clients
 from amlops.azure.retry import retrying
 from amlops.errors import AmlopsError, Conflict, NotFound, Unconfirmed
 from amlops.models import ComputeSpec, ResourceId
-from amlops.move import power_state
 from amlops.move.following import Want, next_step
+from amlops.move.plan import ComputeItem
 from amlops.move.preflight import renamed_compute
 from tasks.common import clients
 from tasks.move import is_etag_conflict
@@ -42,7 +42,7 @@ LIST_SECONDS = 10.0
 @dataclass
 class _Item:
     key: str  # the plan's name for it
-    spec: ComputeSpec
+    planned: ComputeItem  # what it is, how it is removed, the power it comes back in
     want: Want
     name: str  # the name it lives under (a rename under the 'rename' Etag policy)
     op: operations.Operation | None = None
@@ -51,14 +51,14 @@ class _Item:
     answered: float = float("inf")  # when its request was answered (the clients' clock): lists sent after judge it
 
 
-def delete_computes(workspace: ResourceId, specs: list[ComputeSpec], on_done: Done) -> dict[str, str]:
-    """Delete Azure-made compute, detach attached compute; already gone counts as done. Returns the failures."""
+def delete_computes(workspace: ResourceId, planned: list[ComputeItem], on_done: Done) -> dict[str, str]:
+    """Delete or detach each compute, as its plan item says; already gone counts as done. Returns the failures."""
     c = clients()
-    items = [_Item(s.name, s, "gone", s.name, done="detached" if computes.removal(s) == "Detach" else "deleted") for s in specs]
+    items = [_Item(p.name, p, "gone", p.name, done="detached" if p.removal == "Detach" else "deleted") for p in planned]
 
     def send(item: _Item) -> None:
         try:
-            item.op = computes.begin_delete(c, workspace, item.spec)
+            item.op = computes.begin_delete(c, workspace, item.name, item.planned.removal)
         except NotFound:
             item.done = "already gone"
 
@@ -67,29 +67,29 @@ def delete_computes(workspace: ResourceId, specs: list[ComputeSpec], on_done: Do
 
 def recreate_computes(
     workspace: ResourceId,
-    wanted: dict[str, tuple[ComputeSpec, str]],
+    wanted: dict[str, tuple[ComputeItem, str]],
     location: str,
     on_done: Done,
     rename_on_conflict: bool = False,
     etag_attempts: int = 5,
     on_sent: Callable[[], None] = lambda: None,
 ) -> dict[str, str]:
-    """Bring computes back as they were (``wanted``: key -> spec and the name it lives under): built with their old
-    settings, an instance in its old power state. One being built is followed, one that failed is deleted and built
-    anew, one built is left alone. Returns the failures; ``on_done`` gets each key and the name it lives under,
+    """Bring computes back as the plan's items say (``wanted``: key -> item and the name it lives under): built with
+    their old settings, an instance in the power state the plan restores. One being built is followed, one that failed
+    is removed (as the plan says) and built anew, one built is left alone. Returns the failures; ``on_done`` gets each key and the name it lives under,
     ``on_sent`` is called once every create has been answered (the caller's quick writes then get ARM's budget)."""
     c, logger = clients(), get_run_logger()  # here: the senders' threads have no run context
     have = {x.name.lower(): x for x in computes.list_computes(c, workspace)}
-    items = [_Item(key, spec, "stopped" if spec.is_instance and power_state(spec.state) == "Stopped" else "built", name) for key, (spec, name) in wanted.items()]
+    items = [_Item(key, planned, "stopped" if planned.power_state == "Stopped" else "built", name) for key, (planned, name) in wanted.items()]
 
     def send(item: _Item) -> None:
         current = have.get(item.name.lower())
         if current is not None and current.provisioning_state in ("Failed", "Canceled"):
             logger.warning("Compute %s is %s; deleting it to build it again", item.name, current.provisioning_state)
-            computes.delete_compute(c, workspace, current)
+            computes.delete_compute(c, workspace, item.name, item.planned.removal)
         elif current is not None:
             return  # built or being built: followed as it is
-        spec = item.spec.model_copy(update={"name": item.name})
+        spec = item.planned.spec.model_copy(update={"name": item.name})
         try:
             item.op = retrying(attempts=etag_attempts, sleep=c.sleep, when=is_etag_conflict)(computes.begin_create, c, workspace, spec, location)
         except Conflict as err:

@@ -18,7 +18,7 @@ from amlops.models import (
     Workspace,
 )
 from amlops.move import Inventory, MoveFacts, MoveManifest, MoveRequest, build_plan, changes, refusals, verify
-from amlops.move.verify import Check
+from amlops.move.verify import Check, endpoint_as_planned
 
 S, T = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
 GROUP = f"/subscriptions/{S}/resourceGroups/ml-prod"
@@ -85,6 +85,14 @@ def test_each_compute_says_how_it_comes_back_and_in_which_power_state() -> None:
     assert [c.action for c in kept.computes] == ["leave deleted", "leave deleted", "leave detached"]
 
 
+def test_the_plan_says_which_compute_is_detached_and_which_deleted() -> None:
+    """Attached compute is detached, so the cluster behind it survives; what Azure made is deleted: whether or not it
+    is re-created. The gateway sends what the item says (underlyingResourceAction)."""
+    assert [(c.name, c.removal) for c in PLAN.computes] == [("bob-ci", "Delete"), ("gpu-cluster", "Delete"), ("aks", "Detach")]
+    kept = build_plan(REQUEST.model_copy(update={"recreate_compute": False}), BEFORE)
+    assert [c.removal for c in kept.computes] == ["Delete", "Delete", "Detach"]
+
+
 def test_endpoints_are_rebased_with_their_traffic_and_mirror_traffic() -> None:
     [item] = PLAN.online_endpoints
     assert item.action == "redeploy" and item.endpoint.traffic == {"blue": 100} and item.endpoint.mirror_traffic == {"green": 10}
@@ -108,6 +116,7 @@ def test_connections_schedules_and_batch_deployments_are_items_too() -> None:
     assert [(c.private_endpoint_id.rsplit("/", 1)[-1], c.action) for c in PLAN.connections] == [("pe-a", "approve by rule"), ("pe-r", "keep rejected")]
     assert PLAN.approvable_endpoints() == {PLAN.connections[0].private_endpoint_id.lower()}
     assert [(s.name, s.enabled, s.action) for s in PLAN.schedules] == [("nightly-retrain", True, "disable for the move, enable after"), ("paused-experiment", False, "leave disabled")]
+    assert PLAN.enabled_schedules == ["nightly-retrain"], "what the move pauses and enables again: never one that was off"
     [batch] = PLAN.batch_deployments
     assert batch.name == "nightly/d1" and batch.deployment.properties["compute"] == f"{MOVED}/computes/gpu-cluster"
 
@@ -176,6 +185,23 @@ def test_a_datastore_left_alone_must_be_byte_identical() -> None:
     assert (bad.kind, bad.name) == ("datastore", "shared-reference") and "resource_group" in bad.actual and "subscription_id" in bad.actual
     tagged = BEFORE.datastores[2].model_copy(update={"tags": {"owner": "someone"}})
     assert _failed(verify(_manifest(replaced_principals={"c1c1c1c1-0000-0000-0000-000000000001": "new-principal"}), _moved(datastores=[*_moved().datastores[:2], tagged]))) == [("datastore", "shared-reference")]
+
+
+def test_an_endpoint_is_as_planned_only_with_the_same_deployments_traffic_mirror_auth_and_kind() -> None:
+    """The one comparison: the verification's check, and how a rebuild knows an endpoint needs no redeploy."""
+    want = PLAN.online_endpoints[0].endpoint
+    assert endpoint_as_planned(want, want.model_copy(update={"auth_mode": "key", "kind": None})), "Azure's spellings are the same thing"
+    assert not endpoint_as_planned(want, None)
+    props = want.create_properties
+    differs = {
+        "name": want.model_copy(update={"name": "other-api"}),
+        "deployments": want.model_copy(update={"deployments": want.deployments[:1]}),
+        "traffic": want.model_copy(update={"traffic": {"green": 100}}),
+        "mirror traffic": want.model_copy(update={"create_properties": {k: v for k, v in props.items() if k != "mirrorTraffic"}}),
+        "auth mode": want.model_copy(update={"auth_mode": "AADToken"}),
+        "kind": want.model_copy(update={"kind": "Kubernetes"}),
+    }
+    assert [what for what, have in differs.items() if endpoint_as_planned(want, have)] == []
 
 
 def test_mirror_traffic_is_compared() -> None:

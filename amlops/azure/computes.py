@@ -8,7 +8,7 @@ from typing import Any
 from amlops.azure import operations, rest
 from amlops.azure.clients import Clients
 from amlops.azure.retry import Kind
-from amlops.models import ATTACHED_COMPUTE, READ_ONLY_COMPUTE, READ_ONLY_INNER, ComputeSpec, ResourceId
+from amlops.models import READ_ONLY_COMPUTE, READ_ONLY_INNER, ComputeSpec, Removal, ResourceId
 
 # Fields Azure adds to each compute-instance schedule (ComputeStartStopSchedule in the machinelearningservices REST
 # specification: id and provisioningStatus are readOnly): never compared, never sent back.
@@ -88,22 +88,16 @@ def begin_create(clients: Clients, workspace: ResourceId, spec: ComputeSpec, loc
     return operations.begin(clients, workspace.subscription, "PUT", COMPUTES.path(workspace, spec.name), rest.ML_API, _create_body(spec, location), kind=Kind.WRITE)
 
 
-def removal(spec: ComputeSpec) -> str:
-    """Delete Azure-made compute; detach attached compute so the cluster behind it survives."""
-    return "Detach" if spec.compute_type in ATTACHED_COMPUTE else "Delete"
+def delete_compute(clients: Clients, workspace: ResourceId, name: str, action: Removal) -> None:
+    """Delete or detach, as the caller says (the move's plan decides: amlops.move.plan.ComputeItem.removal), and wait
+    until Azure has done it."""
+    operations.delete(clients, COMPUTES.path(workspace, name), rest.ML_API, {"underlyingResourceAction": action})
 
 
-def delete_compute(clients: Clients, workspace: ResourceId, spec: ComputeSpec) -> str:
-    """Delete or detach (``removal``) and wait until Azure has done it."""
-    action = removal(spec)
-    operations.delete(clients, COMPUTES.path(workspace, spec.name), rest.ML_API, {"underlyingResourceAction": action})
-    return action
-
-
-def begin_delete(clients: Clients, workspace: ResourceId, spec: ComputeSpec) -> operations.Operation | None:
-    """Delete or detach (``removal``); the operation doing it (None if Azure did it at once)."""
-    path = COMPUTES.path(workspace, spec.name)
-    return operations.begin(clients, workspace.subscription, "DELETE", path, rest.ML_API, query={"underlyingResourceAction": removal(spec)}, kind=Kind.WRITE)
+def begin_delete(clients: Clients, workspace: ResourceId, name: str, action: Removal) -> operations.Operation | None:
+    """Delete or detach, as the caller says; the operation doing it (None if Azure did it at once)."""
+    path = COMPUTES.path(workspace, name)
+    return operations.begin(clients, workspace.subscription, "DELETE", path, rest.ML_API, query={"underlyingResourceAction": action}, kind=Kind.WRITE)
 
 
 def begin_power(clients: Clients, workspace: ResourceId, name: str, action: str) -> operations.Operation | None:

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from amlops.models import ComputeSpec, Datastore, Deployment, Model, OnlineEndpoint, RoleAssignment, deployment_names
+from amlops.models import ComputeSpec, Datastore, Deployment, Model, OnlineEndpoint, Removal, RoleAssignment, deployment_names
 from amlops.move.facts import Inventory, MoveRequest, power_state, resources_to_move
 from amlops.rebase import batch_repoints, rebase_assignments, rebase_endpoint
 
@@ -33,6 +33,12 @@ class ComputeItem(Model):
     action: Literal["re-create", "re-attach", "leave deleted", "leave detached"]
     power_state: str | None = None  # the power an instance comes back in: Running or Stopped
     spec: ComputeSpec
+
+    @property
+    def removal(self) -> Removal:
+        """How the move takes it out of a workspace (before the move; a failed re-create, to build it anew): what is
+        re-attached or left detached is detached, so the cluster behind it survives; what Azure made is deleted."""
+        return "Detach" if self.action in ("re-attach", "leave detached") else "Delete"
 
     def summary(self) -> dict[str, Any]:
         return {"action": self.action, "type": self.spec.compute_type, "power": self.power_state, "settings": self.spec.settings()}
@@ -168,6 +174,12 @@ class MovePlan(Model):
 
     def grants_to(self, action: str) -> list[GrantItem]:
         return [g for g in self.grants if g.action == action]
+
+    @property
+    def enabled_schedules(self) -> list[str]:
+        """The job schedules the move disables while it runs and enables again after it (in the target, or in the
+        source when it restores it): those enabled before the move."""
+        return [s.name for s in self.schedules if s.enabled]
 
     def approvable_endpoints(self) -> set[str]:
         """Private endpoints whose new connection a rule may approve: only those Approved before the move."""

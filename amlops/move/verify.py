@@ -75,6 +75,20 @@ def _compute(item: ComputeItem, m: MoveManifest, observed: Inventory) -> Check:
     return Check(kind="compute", name=want.name, expected=expected, actual=actual, ok=ok, action=action)
 
 
+def endpoint_as_planned(want: OnlineEndpoint, have: OnlineEndpoint | None) -> bool:
+    """An online endpoint is as planned: the same name, deployments, traffic, mirror traffic, auth mode and kind (in
+    Azure's spelling). The verification's check, and how a rebuild tells one it need not redeploy."""
+    return (
+        have is not None
+        and have.name == want.name
+        and deployment_names(have) == deployment_names(want)
+        and have.traffic == want.traffic
+        and have.mirror_traffic == want.mirror_traffic
+        and auth_mode(have.auth_mode) == auth_mode(want.auth_mode)
+        and endpoint_kind(have.kind) == endpoint_kind(want.kind)
+    )
+
+
 def _endpoint_words(e: OnlineEndpoint) -> str:
     mirror = f", mirror traffic {e.mirror_traffic}" if e.mirror_traffic else ""
     return f"deployments {deployment_names(e)}, traffic {e.traffic}{mirror}, auth {auth_mode(e.auth_mode)}"
@@ -83,14 +97,7 @@ def _endpoint_words(e: OnlineEndpoint) -> str:
 def _endpoint(item: EndpointItem, m: MoveManifest, observed: Inventory) -> Check:
     want = item.endpoint
     have = next((e for e in observed.online_endpoints if e.name == item.name), None)
-    same = (
-        have is not None
-        and deployment_names(have) == deployment_names(want)
-        and have.traffic == want.traffic
-        and have.mirror_traffic == want.mirror_traffic
-        and auth_mode(have.auth_mode) == auth_mode(want.auth_mode)
-        and endpoint_kind(have.kind) == endpoint_kind(want.kind)
-    )
+    same = endpoint_as_planned(want, have)
     action = (
         ""
         if same

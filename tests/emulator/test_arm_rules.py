@@ -21,13 +21,13 @@ def test_a_delete_lock_on_the_group_refuses_deleting_compute_but_not_changing_it
     lock = locks.create_lock(demo.clients, RG, "keep", "CanNotDelete", "production")
     [alice] = [c for c in computes.list_computes(demo.clients, ws) if c.name == "alice-ci"]
     with pytest.raises(Locked) as refused:
-        computes.delete_compute(demo.clients, ws, alice)
+        computes.delete_compute(demo.clients, ws, alice.name, "Delete")
     assert refused.value.code == "ScopeLocked" and f"are locked: '{RG}'" in refused.value.message and "cannot perform delete operation" in refused.value.message
     assert lock.id.startswith(RG)
     computes.update_idle_shutdown(demo.clients, ws, "alice-ci", "PT45M")  # CanNotDelete: "read and modify"
     assert [x.level for x in locks.list_locks(demo.clients, WS_ID)] == ["CanNotDelete"], "inherited from the group"
     locks.delete_lock(demo.clients, RG, "keep")
-    computes.delete_compute(demo.clients, ws, alice)
+    computes.delete_compute(demo.clients, ws, alice.name, "Delete")
 
 
 def test_a_read_only_lock_refuses_updates_and_post_actions(demo: Env, ws: ResourceId) -> None:
@@ -63,7 +63,7 @@ def test_a_denied_action_is_refused_and_shown_by_the_permissions_api(demo: Env, 
     demo.control.rules(denied_actions=[{"scope": RG, "actions": ["Microsoft.MachineLearningServices/workspaces/computes/delete"]}])
     [alice] = [c for c in computes.list_computes(demo.clients, ws) if c.name == "alice-ci"]
     with pytest.raises(AuthenticationFailed) as refused:
-        computes.delete_compute(demo.clients, ws, alice)
+        computes.delete_compute(demo.clients, ws, alice.name, "Delete")
     assert refused.value.code == "AuthorizationFailed" and "'Microsoft.MachineLearningServices/workspaces/computes/delete'" in refused.value.message
     [granted] = permissions.list_permissions(demo.clients, RG)
     assert granted.actions == ["*"] and granted.not_actions == ["Microsoft.MachineLearningServices/workspaces/computes/delete"]
@@ -205,7 +205,7 @@ def test_compute_instance_names_are_unique_per_region_across_workspaces(demo: En
         computes.create_compute(demo.clients, other_eu, alice, "westeurope")
     assert "unique across all existing computes within an Azure region" in refused.value.message
     computes.create_compute(demo.clients, other_us, alice, "eastus")  # another region: free
-    computes.delete_compute(demo.clients, ResourceId.parse(WS_ID), alice)
+    computes.delete_compute(demo.clients, ResourceId.parse(WS_ID), alice.name, "Delete")
     computes.create_compute(demo.clients, other_eu, alice, "westeurope")  # freed by the delete
 
 

@@ -10,6 +10,7 @@ import tasks.move
 from amlops.azure import computes
 from amlops.errors import Conflict
 from amlops.models import ResourceId
+from amlops.move.plan import ComputeItem
 from tests.conftest import Env
 
 SETUP_SECONDS = 300
@@ -27,7 +28,7 @@ def _alice(env: Env, ws: ResourceId) -> object:
 
 def test_a_new_instance_with_a_setup_script_is_setting_up_and_refuses_power_actions_until_it_runs(slow_setup: Env, ws: ResourceId) -> None:
     spec = computes.get_compute(slow_setup.clients, ws, "alice-ci")
-    computes.delete_compute(slow_setup.clients, ws, spec)
+    computes.delete_compute(slow_setup.clients, ws, spec.name, "Delete")
     created = computes.create_compute(slow_setup.clients, ws, spec, "westeurope")
     assert (created.provisioning_state, created.state) == ("Succeeded", "SettingUp")
     with pytest.raises(Conflict, match="SettingUp"):
@@ -40,16 +41,18 @@ def test_a_new_instance_with_a_setup_script_is_setting_up_and_refuses_power_acti
 
 def test_an_instance_without_script_or_schedule_runs_as_soon_as_it_is_built(slow_setup: Env, ws: ResourceId) -> None:
     bob = computes.get_compute(slow_setup.clients, ws, "bob-ci")
-    computes.delete_compute(slow_setup.clients, ws, bob)
+    computes.delete_compute(slow_setup.clients, ws, bob.name, "Delete")
     assert computes.create_compute(slow_setup.clients, ws, bob, "westeurope").state == "Running"
 
 
 def test_recreate_compute_waits_through_setting_up_before_stopping_an_instance_that_was_stopped(slow_setup: Env, ws: ResourceId, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tasks.move, "clients", lambda: slow_setup.clients)  # the task's clients: the test's, whose sleeps move the emulator's clock
-    was = computes.get_compute(slow_setup.clients, ws, "alice-ci").model_copy(update={"state": "Stopped"})
-    computes.delete_compute(slow_setup.clients, ws, was)
+    was = computes.get_compute(slow_setup.clients, ws, "alice-ci")
+    assert was.state == "Running", "the plan's power state, not the compute's, says how it comes back"
+    computes.delete_compute(slow_setup.clients, ws, was.name, "Delete")
     mark = slow_setup.control.mark()
-    assert tasks.move.recreate_compute.fn(ws, was, "westeurope") == "alice-ci"
+    item = ComputeItem(name=was.name, action="re-create", power_state="Stopped", spec=was)
+    assert tasks.move.recreate_compute.fn(ws, item, "westeurope") == "alice-ci"
     assert computes.get_compute(slow_setup.clients, ws, "alice-ci").state == "Stopped", "back as it was: off"
     assert [r for r in slow_setup.control.requests(mark) if r["status"] == 409] == [], "never asked Azure to stop it while it was setting up"
     assert sum(slow_setup.sleeps) >= SETUP_SECONDS, "waited for the set-up to finish"

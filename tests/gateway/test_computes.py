@@ -28,7 +28,7 @@ def test_snapshot_carries_every_setting(demo: Env, ws: ResourceId) -> None:
 def test_delete_then_recreate_gives_the_same_settings(demo: Env, ws: ResourceId) -> None:
     before = {c.name: c for c in computes.list_computes(demo.clients, ws)}
     for spec in before.values():
-        assert computes.delete_compute(demo.clients, ws, spec) == ("Detach" if spec.name == "aks-attached" else "Delete")
+        computes.delete_compute(demo.clients, ws, spec.name, "Detach" if spec.name == "aks-attached" else "Delete")
     assert computes.list_computes(demo.clients, ws) == []
     for spec in before.values():
         computes.create_compute(demo.clients, ws, spec, "westeurope")
@@ -38,7 +38,7 @@ def test_delete_then_recreate_gives_the_same_settings(demo: Env, ws: ResourceId)
 
 def test_detach_keeps_the_cluster_delete_removes_it(demo: Env, ws: ResourceId) -> None:
     aks = computes.get_compute(demo.clients, ws, "aks-attached")
-    assert computes.delete_compute(demo.clients, ws, aks) == "Detach"
+    computes.delete_compute(demo.clients, ws, aks.name, "Detach")
     with pytest.raises(NotFound):
         computes.get_compute(demo.clients, ws, "aks-attached")
     assert resources.exists(demo.clients, AKS, "2024-01-01"), "detach leaves the Kubernetes cluster in place"

@@ -9,16 +9,21 @@ import pytest
 
 from amlops.azure import computes, datastores, endpoints, moves, network, resources, rest, roles, workspaces
 from amlops.errors import Conflict, Locked, MoveValidationFailed, NotFound
-from amlops.models import ResourceId
+from amlops.models import ComputeSpec, ResourceId
 from tests.conftest import SUB, TARGET_SUB, Env, demo_scenario
 
 TARGET_RG = f"/subscriptions/{TARGET_SUB}/resourceGroups/ml-moved"
 
 
+def _remove(env: Env, ws: ResourceId, spec: ComputeSpec) -> None:
+    """As the move does: attached compute detached (its cluster stays), Azure-made compute deleted."""
+    computes.delete_compute(env.clients, ws, spec.name, "Detach" if spec.is_attached else "Delete")
+
+
 def _emptied(env: Env, ws: ResourceId) -> None:
     """The documented preparation: compute and online endpoints gone."""
     for spec in computes.list_computes(env.clients, ws):
-        computes.delete_compute(env.clients, ws, spec)
+        _remove(env, ws, spec)
     for endpoint in endpoints.list_online_endpoints(env.clients, ws):
         endpoints.delete_online_endpoint(env.clients, ws, endpoint.name)
 
@@ -54,9 +59,9 @@ def test_refused_while_compute_exists_including_compute_being_created(env: Env, 
         endpoints.delete_online_endpoint(env.clients, ws, endpoint.name)
     specs = computes.list_computes(env.clients, ws)
     for spec in specs[1:]:
-        computes.delete_compute(env.clients, ws, spec)
+        _remove(env, ws, spec)
     assert _codes(env, ws) == ["WorkspaceHasCompute"]
-    computes.delete_compute(env.clients, ws, specs[0])
+    _remove(env, ws, specs[0])
     env.control.settings(lro={"default": {"mode": "immediate"}, "compute.create": {"mode": "seconds", "seconds": 600}})
     body = {"location": "westeurope", "properties": specs[0].create_properties}
     rest.send(env.clients, SUB, "PUT", f"{ws}/computes/{specs[0].name}", rest.ML_API, body)  # started, not awaited
@@ -67,7 +72,7 @@ def test_refused_while_compute_exists_including_compute_being_created(env: Env, 
 def test_refused_with_online_endpoints(env: Env, ws: ResourceId) -> None:
     _with_target(env)
     for spec in computes.list_computes(env.clients, ws):
-        computes.delete_compute(env.clients, ws, spec)
+        _remove(env, ws, spec)
     assert _codes(env, ws) == ["WorkspaceHasOnlineEndpoints"]
 
 
