@@ -127,7 +127,7 @@ def _approved_by_bob_after_refusals(env: Env, deployed: Team) -> None:
     pending = deployed.run(sys.executable, "-m", "app.cli", "pending").stdout
     assert all(name in pending for name in connections), pending
     decide = [arg for name in connections for arg in ("--decide", f"{name}=approve")]
-    assert "alice started this run and may not approve it" in _refused(deployed, run, "--approver", "Alice", "--reason", "mine", *decide)
+    assert "Alice started this run and may not approve it" in _refused(deployed, run, "--approver", "Alice", "--reason", "mine", *decide)
     deployed.run(sys.executable, "-m", "app.cli", "approve", run, "--approver", "bob", "--reason", "CHG-42", *decide)
     assert deployed.wait(run, FINAL) == "Completed", deployed.worker_logs()[-4000:]
     assert len(deployed.submitted_by(run)) == 4, "started, and resumed three times, each time on a worker of the pool"
