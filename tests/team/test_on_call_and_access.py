@@ -25,6 +25,7 @@ from amlops.emulator.certs import make_certificate
 from tests.conftest import AZURITE_KEY, SUB, TARGET_SUB, WS_ID, Env, demo_scenario
 from tests.team.conftest import AUTH, FINAL, ROOT, Team
 from tests.team.services import SENDGRID, SLACK, Services
+from tests.team.test_deployments import CLONE_STEPS
 from tests.team.test_workers import FLEET_SUB, FLEET_WS, _instance
 
 PARTNER = "/subscriptions/44444444-4444-4444-4444-444444444444/resourceGroups/partner/providers/Microsoft.Network/privateEndpoints/pe-partner"
@@ -174,6 +175,8 @@ def test_on_call_hears_through_the_blocks_it_chose(env: Env, deployed: Team, rec
         sys.executable, "-m", "app.cli", "deploy", "--work-pool", "amlops-pool", *notify,
         env_extra={"AMLOPS_ON_CALL_WEBHOOK": chosen["webhook"], "AMLOPS_FLEET_SUBSCRIPTIONS": SUB},
     )  # fmt: skip
+    registered = [d for d in deployed.call("POST", "/deployments/filter", {"limit": 50, "offset": 0}) if d["work_pool_name"] == "amlops-pool"]
+    assert len(registered) == 5 and all(d["pull_steps"] == CLONE_STEPS for d in registered), "`amlops deploy` gives workers the same pull step"
     automations = deployed.call("POST", "/automations/filter", {})
     assert sorted(a["name"] for a in automations if a["enabled"]) == ["amlops-failed", "amlops-fleet-failures", "amlops-waiting"]
     assert all(len(a["actions"]) == 5 for a in automations), "every automation sends to every channel"
