@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from amlops import terminal
 from amlops.errors import EXIT_CODES, AmlopsError, InvalidInput
 from app.rehearse import add_commands
-from app.running import allow_list, allow_list_options, move_kwargs, move_options, run_move, settled
+from app.running import allow_list, allow_list_options, move_kwargs, move_options, run_move, settled, started_by, starter_option
 
 if TYPE_CHECKING:
     from amlops.emulator import Emulator
@@ -64,7 +64,8 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
 def _move(args: argparse.Namespace) -> int:
     kwargs = move_kwargs(args)
     kwargs["request"].validated()  # a typo is answered here, before any server starts
-    return run_move(kwargs)
+    with started_by(args.started_by):
+        return run_move(kwargs)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -126,7 +127,8 @@ def _approve_endpoints(args: argparse.Namespace) -> int:
     workspace = _workspace_id(args.workspace)
     from flows.approve_private_endpoints import approve_private_endpoints
 
-    state = approve_private_endpoints(workspace=workspace, allow_list=allow_list(args), timeout_seconds=args.timeout, poll_seconds=args.poll, return_state=True)
+    with started_by(args.started_by):
+        state = approve_private_endpoints(workspace=workspace, allow_list=allow_list(args), timeout_seconds=args.timeout, poll_seconds=args.poll, return_state=True)
     outcome = settled(state, "Private endpoint approval did not complete.")
     for d in outcome:
         print(f"{d.connection}: {d.verdict} by {d.decided_by} via {d.via} -> {d.outcome}")
@@ -224,6 +226,7 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--target-subscription", required=True)
     m.add_argument("--target-resource-group", required=True, help="created in the workspace's region if absent")
     move_options(m)
+    starter_option(m)
     m.set_defaults(run=_move)
 
     add_commands(sub)
@@ -236,6 +239,7 @@ def parser() -> argparse.ArgumentParser:
     allow_list_options(ae)
     ae.add_argument("--timeout", type=int, default=3600, help="seconds to wait for a person")
     ae.add_argument("--poll", type=int, default=10, help="seconds between checks for an answer")
+    starter_option(ae)
     ae.set_defaults(run=_approve_endpoints)
 
     sv = sub.add_parser("serve", help="serve all deployments with their schedules (set AMLOPS_FLEET_SUBSCRIPTIONS)")

@@ -4,6 +4,8 @@ rehearse`` share them), and a flow run's end turned into an outcome for the CLI 
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from amlops.errors import AmlopsError
@@ -29,6 +31,25 @@ def move_options(m: argparse.ArgumentParser) -> None:
     m.add_argument("--move-shared", action="append", default=[], metavar="RESOURCE_ID", help="move this associated resource although other workspaces use it")
     m.add_argument("--approval-timeout", type=int, default=3600, help="seconds to wait for a person")
     m.add_argument("--approval-poll", type=int, default=10, help="seconds between checks for an answer")
+
+
+def starter_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--started-by", metavar="NAME", help="who starts this run (tagged started-by:NAME): NAME may not approve it")
+
+
+@contextlib.contextmanager
+def started_by(name: str | None) -> Iterator[None]:
+    """Runs started inside carry the tag `started-by:NAME`, what an open-source Prefect server knows of their starter
+    (amlops.approvers): the approvals then refuse NAME's answers."""
+    if not (name and name.strip()):
+        yield
+        return
+    from prefect import tags
+
+    from amlops.approvers import STARTED_BY_TAG
+
+    with tags(STARTED_BY_TAG + name.strip()):
+        yield
 
 
 def allow_list_options(parser: argparse.ArgumentParser) -> None:

@@ -1,8 +1,8 @@
 """Tell on-call what needs them, through the channel they already watch: Prefect automations and blocks.
 
 Three automations, each sending to every channel the operator chose (`amlops deploy --notify TYPE/NAME`,
-a Prefect block: Slack, Microsoft Teams, Mattermost, Discord, a custom webhook, SendGrid e-mail, ... as
-Prefect ships them, or a generic Webhook block):
+a Prefect block as Prefect ships them: Slack, Microsoft Teams, SendGrid e-mail, a custom webhook (the kinds
+the team tier proves), or another notification block, or a generic Webhook block):
 
 - ``amlops-waiting``: a run pauses (or suspends) for a person: the event ``amlops.approval.waiting`` the
   approval pauses emit as they start, with the pause key and what the person is asked (Prefect's own

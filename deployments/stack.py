@@ -89,6 +89,7 @@ class Stack:
     port: int = 0  # chosen when the server starts
     worker_dir: Path | None = None  # each worker starts in its own empty directory under it (else in the checkout)
     worker_env: dict[str, str] = field(default_factory=dict)  # what only the workers get (a machine of their own)
+    server_env: dict[str, str] = field(default_factory=dict)  # what only the server gets (its way out: a proxy, trusted CAs)
     server: subprocess.Popen[bytes] | None = None
     workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -124,6 +125,7 @@ class Stack:
             "PREFECT_SERVER_DATABASE_CONNECTION_URL": self.database_url,
             "PREFECT_SERVER_API_AUTH_STRING": self.auth,
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            **self.server_env,
         }
         self.server, self.port = start_prefect_server(env, self.home / "server.log", cwd=self.home, timeout=timeout)
 

@@ -1,4 +1,4 @@
-"""A self-signed certificate for 127.0.0.1, made at start-up (about 0.1 s)."""
+"""A self-signed certificate for 127.0.0.1 (and any other host names asked for), made at start-up (about 0.1 s)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 
-def make_certificate(directory: Path) -> tuple[Path, Path]:
-    """Writes cert.pem (also the CA bundle clients trust) and key.pem; returns their paths."""
+def make_certificate(directory: Path, hosts: tuple[str, ...] = ()) -> tuple[Path, Path]:
+    """Writes cert.pem (also the CA bundle clients trust) and key.pem, valid for localhost, 127.0.0.1 and ``hosts``;
+    returns their paths."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "amlops emulator")])
     now = datetime.datetime.now(datetime.UTC)
@@ -27,7 +28,7 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
         .not_valid_after(now + datetime.timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), *(x509.DNSName(h) for h in hosts), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
             critical=False,
         )
         .sign(key, hashes.SHA256())

@@ -4,6 +4,8 @@ else is refused with the reason and the run asks again (flows.approvals over aml
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
@@ -17,6 +19,7 @@ from prefect.variables import Variable
 
 from amlops.approvers import VARIABLE
 from amlops.errors import InvalidInput
+from app.cli import main
 from flows import pauses
 from flows.approve_private_endpoints import approve_private_endpoints
 from tests.conftest import WS_ID, Env
@@ -83,3 +86,23 @@ def test_an_outsider_and_the_starter_are_refused_and_the_run_asks_again(flows_en
     assert state.is_completed() and _statuses(flows_env)["partner-1"] == "Approved"
     rows = _decision_table(first.id)
     assert [(r["connection"], r["decided_by"], r["started_by"]) for r in rows] == [("partner-1", "bob", "alice")], "both names in the record"
+
+
+def test_a_run_started_from_the_terminal_says_who_started_it(flows_env: Env, approvers: None) -> None:
+    """`amlops approve-endpoints --started-by alice`: the run is tagged so, alice's answer is refused, and the
+    decision table names her as its starter."""
+    _pending_scenario(flows_env)
+    codes: list[int] = []
+    command = threading.Thread(target=lambda: codes.append(main(["approve-endpoints", "--workspace", WS_ID, "--poll", "1", "--started-by", "alice"])), daemon=True)
+    known = {r.id for r in pauses.list_paused()}
+    command.start()
+    deadline = time.monotonic() + 300
+    while not (paused := [r for r in pauses.list_paused() if r.id not in known and "partner-1" in r.asks]):
+        assert command.is_alive() and time.monotonic() < deadline, f"the run never paused: {codes}"
+        time.sleep(0.3)
+    with pytest.raises(InvalidInput, match="alice started this run and may not approve it"):
+        pauses.answer(paused[0].id, approve=True, approver="alice", reason="mine", decisions={"partner-1": "approve"})
+    pauses.answer(paused[0].id, approve=True, approver="bob", reason="CHG-9", decisions={"partner-1": "approve"})
+    command.join(300)
+    assert codes == [0] and _statuses(flows_env)["partner-1"] == "Approved"
+    assert [(r["decided_by"], r["started_by"]) for r in _decision_table(paused[0].id)] == [("bob", "alice")]

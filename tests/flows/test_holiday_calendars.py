@@ -11,8 +11,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from amlops.errors import InvalidInput
 from amlops.fleet import Selector
 from deployments.fleet import DEFAULT_HOLIDAYS, all_deployments, fleet_deployments
+from flows.compute_power import stop_computes
 from tests.conftest import Env
 from tests.flows.test_compute_power import WS_B, _fleet, _results, _states
 from tests.flows.test_schedules import _run_scheduled
@@ -42,3 +46,15 @@ def test_corpus_christi_skips_the_bavarian_schedule_and_not_the_berlin_one(flows
 def test_the_default_deployments_carry_berlins_calendar() -> None:
     start, stop = all_deployments()[:2]
     assert DEFAULT_HOLIDAYS == ["DE-BE"] and start.parameters["holidays"] == stop.parameters["holidays"] == ["DE-BE"]
+
+
+def test_an_unknown_calendar_is_refused_before_any_request(flows_env: Env) -> None:
+    """A misspelt calendar is refused where it is written (building the deployments) and by a run that is given
+    one anyway, before it sends Azure anything: judged from the emulator's request log."""
+    _fleet(flows_env)
+    with pytest.raises(InvalidInput, match="Unknown holiday calendar 'Bavaria'.*such as DE-BY"):
+        fleet_deployments("munich", Selector(workspaces=[str(WS_B)]), holidays=["Bavaria", "2026-12-24"])
+    mark = flows_env.control.mark()
+    with pytest.raises(InvalidInput, match="Unknown holiday calendar 'DE-XX'"):
+        stop_computes(selector=Selector(workspaces=[str(WS_B)]), holidays=["2026-12-24", "DE-XX"])
+    assert flows_env.control.requests(mark) == [] and _states(flows_env, WS_B)["b-carol"] == "Running"

@@ -128,3 +128,16 @@ def test_amlops_deploy_registers_on_a_work_pool(prefect_server: str) -> None:
     assert {"weekdays-berlin-start", "weekdays-berlin-stop", "on-demand"} <= set(pooled)
     assert pooled["weekdays-berlin-start"]["job_variables"]["working_dir"] == str(ROOT)
     assert pooled["weekdays-berlin-start"]["pull_steps"] == [{"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}]
+
+
+def test_amlops_deploy_without_a_repository_to_clone_stops_with_one_line(prefect_server: str) -> None:
+    """Workers clone the code from a variable nobody set here, and no --git-repository (or --checkout) says where
+    from: `amlops deploy` names the variable and the option, exits 2, and has registered nothing."""
+    env = {**os.environ, "PREFECT_API_URL": prefect_server, "AMLOPS_FLEET_SUBSCRIPTIONS": SUB}
+    assert httpx.get(f"{prefect_server}/variables/name/amlops_git_repository", timeout=10).status_code == 404, "a server where nobody ran `amlops source`"
+    before = _deployments(prefect_server)
+    done = subprocess.run([sys.executable, "-m", "app.cli", "deploy", "--work-pool", "amlops-pool"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-3000:]
+    said = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert len(said) == 1 and "amlops_git_repository, which is unset: pass --git-repository URL" in said[0], said
+    assert _deployments(prefect_server) == before, "nothing registered"

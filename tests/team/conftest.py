@@ -23,6 +23,7 @@ from amlops.emulator import Emulator
 from amlops.postgres import LocalPostgres
 from deployments.stack import POOL, ROOT, Stack
 from tests.conftest import AZURITE_KEY
+from tests.team.services import Services
 
 AUTH = "team:s3cret-for-tests"  # the tier's own throwaway credentials
 # A worker machine has Python with amlops' dependencies, not the checkout: the test venv's editable install
@@ -142,7 +143,15 @@ def team_db() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def team(team_db: str, emulator: Emulator, azurite: str) -> Iterator[Team]:
+def services() -> Iterator[Services]:
+    """hooks.slack.com and api.sendgrid.com, as the team's server reaches them (tests.team.services)."""
+    found = Services()
+    yield found
+    found.stop()
+
+
+@pytest.fixture(scope="session")
+def team(team_db: str, emulator: Emulator, azurite: str, services: Services) -> Iterator[Team]:
     flows_need = {
         **emulator.env(),
         "AMLOPS_STATE_URL": f"{azurite}/amlops-state",
@@ -155,7 +164,7 @@ def team(team_db: str, emulator: Emulator, azurite: str) -> Iterator[Team]:
     site.mkdir()
     (site / "sitecustomize.py").write_text(WITHOUT_CHECKOUT)
     # Each worker in an empty directory of its own, away from the checkout (no shared path).
-    stack = Stack(home, team_db, AUTH, flows_need, worker_dir=Path(tempfile.mkdtemp(prefix="amlops-workers-")), worker_env={"PYTHONPATH": str(site)})
+    stack = Stack(home, team_db, AUTH, flows_need, worker_dir=Path(tempfile.mkdtemp(prefix="amlops-workers-")), worker_env={"PYTHONPATH": str(site)}, server_env=services.env())
     team = Team(stack, bare_clone(Path(tempfile.mkdtemp(prefix="amlops-repo-"))))
     try:
         stack.start_server()

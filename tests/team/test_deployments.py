@@ -18,6 +18,18 @@ from deployments.stack import Stack
 from tests.conftest import SUB
 from tests.team.conftest import POOL, ROOT, Team
 
+# Every worker clones the repository at the revision the variables name, when the run starts (placeholders kept).
+CLONE_STEPS = [
+    {
+        "prefect.deployments.steps.git_clone": {
+            "id": "clone-amlops",
+            "repository": "{{ prefect.variables.amlops_git_repository }}",
+            "commit_sha": "{{ prefect.variables.amlops_git_revision }}",
+            "access_token": "{{ prefect.blocks.secret.amlops-git-token }}",
+        }
+    }
+]
+
 
 def test_prefect_yaml_is_what_the_python_deployments_generate() -> None:
     check = subprocess.run([sys.executable, "-m", "deployments.prefect_yaml", "--check"], cwd=ROOT, capture_output=True, text=True)
@@ -44,9 +56,7 @@ def test_prefect_deploy_all_registers_every_deployment(deployed: Team) -> None:
     assert stop["parameters"]["subscriptions_variable"] == "amlops_fleet_subscriptions" and stop["parameters"]["holidays"] == ["DE-BE"]
     assert deployed.call("GET", "/variables/name/amlops_fleet_subscriptions")["value"] == [SUB], "the fleet variable is a list, not one string"
     assert stop["schedules"][0]["schedule"]["cron"] == "0 19 * * 1-5" and stop["schedules"][0]["schedule"]["timezone"] == "Europe/Berlin"
-    # Every worker clones the repository at the revision the variables name, when the run starts (placeholders kept).
-    clone = {"id": "clone-amlops", "repository": "{{ prefect.variables.amlops_git_repository }}", "commit_sha": "{{ prefect.variables.amlops_git_revision }}", "access_token": "{{ prefect.blocks.secret.amlops-git-token }}"}
-    assert all(d["pull_steps"] == [{"prefect.deployments.steps.git_clone": clone}] for d in pooled.values()), [d["pull_steps"] for d in pooled.values()]
+    assert all(d["pull_steps"] == CLONE_STEPS for d in pooled.values()), [d["pull_steps"] for d in pooled.values()]
     assert deployed.call("GET", "/variables/name/amlops_git_repository")["value"] == deployed.source.url
     assert deployed.call("GET", "/variables/name/amlops_git_revision")["value"] == deployed.source.revision
 

@@ -1,0 +1,90 @@
+"""Stand-ins for the chat and e-mail services on-call uses, whose addresses no block lets you change.
+
+Prefect's Slack block (and Apprise beneath it) posts to https://hooks.slack.com, its SendGrid block to
+https://api.sendgrid.com: fixed hosts. The team's server reaches them here the way a server behind a
+TLS-inspecting corporate proxy does: through an HTTPS proxy (``HTTPS_PROXY``) whose certificate it trusts
+(``REQUESTS_CA_BUNDLE``). The proxy answers each CONNECT itself, as the named host, and keeps every request.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from amlops.emulator.certs import make_certificate
+
+SLACK, SENDGRID = "hooks.slack.com", "api.sendgrid.com"
+HOSTS = (SLACK, SENDGRID)
+# What each service answers a message it took (Slack's incoming webhooks: 200 "ok"; SendGrid's mail/send: 202).
+ANSWERS = {SLACK: (200, b"ok"), SENDGRID: (202, b"")}
+
+
+class Services:
+    """An HTTPS proxy that is hooks.slack.com and api.sendgrid.com: every (host, path, JSON body) POSTed."""
+
+    def __init__(self) -> None:
+        directory = Path(tempfile.mkdtemp(prefix="amlops-services-"))
+        self.ca, key = make_certificate(directory, HOSTS)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.ca, key)
+        self.received: list[tuple[str, str, Any]] = []
+        got = self.received
+
+        class Proxy(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            host = ""
+
+            def do_CONNECT(self) -> None:
+                host = self.path.rsplit(":", 1)[0]
+                if host not in HOSTS:
+                    self.send_error(502, f"{host} is not one of the stand-ins")
+                    return
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                self.wfile.flush()
+                tls = context.wrap_socket(self.connection, server_side=True)
+                self.connection, self.host = tls, host
+                self.rfile, self.wfile = tls.makefile("rb"), tls.makefile("wb")
+                self.close_connection = False
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                got.append((self.host, self.path, json.loads(body)))
+                status, answer = ANSWERS.get(self.host, (404, b""))
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+        self.server.daemon_threads = True
+        self.proxy = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def env(self) -> dict[str, str]:
+        """What the Prefect server's environment needs to reach the services through the proxy."""
+        return {"HTTPS_PROXY": self.proxy, "https_proxy": self.proxy, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost", "REQUESTS_CA_BUNDLE": str(self.ca)}
+
+    def wait(self, host: str, about: str, timeout: float = 90) -> Any:
+        """The first body POSTed to ``host`` that mentions ``about`` (a run id)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for got, _, body in list(self.received):
+                if got == host and about in json.dumps(body):
+                    return body
+            time.sleep(0.3)
+        raise AssertionError(f"nothing about {about} reached {host}; got {[(h, p, json.dumps(b)[:300]) for h, p, b in self.received]}")
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
