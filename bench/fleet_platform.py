@@ -120,6 +120,26 @@ class PeakMemory:
         self._sample()
 
 
+def timeline(entries: list[dict[str, Any]], submitted_at: float, wall: float) -> list[tuple[str, float]]:
+    """Where the wall time went, from the emulator's request log (each entry's wall-clock time): before the first
+    request, the reads before the first stop, the stops themselves (the slowest subscription's first to last), and
+    after the last stop until both runs were seen done."""
+    stops = [e for e in entries if e["method"] == "POST" and e["path"].endswith("/stop") and e["status"] in (200, 202)]
+    if not entries or not stops:
+        return []
+    by_sub: dict[str, list[float]] = {}
+    for e in stops:
+        by_sub.setdefault(e["path"].split("/")[2].lower(), []).append(e["time"])
+    first_request, first_stop, last_stop = entries[0]["time"], min(e["time"] for e in stops), max(e["time"] for e in stops)
+    span = max(max(times) - min(times) for times in by_sub.values())
+    return [
+        ("submit to the first request", first_request - submitted_at),
+        ("first request to the first stop", first_stop - first_request),
+        ("first to last stop, slowest sub", span),
+        ("last stop to both runs done", submitted_at + wall - last_stop),
+    ]
+
+
 def _wait_completed(client: httpx.Client, runs: list[str], timeout: float = 900) -> dict[str, dict[str, Any]]:
     deadline = time.monotonic() + timeout
     while True:  # one request a poll: the server it measures serves the workers too
@@ -177,7 +197,7 @@ def main(quick: bool = False) -> dict[str, float]:
             with httpx.Client(base_url=stack.api, auth=(user, password), timeout=30) as client, PeakMemory(roots) as memory:
                 deployment = client.get("/deployments/name/stop-computes/weekdays-berlin-stop").json()
                 halves = [[_sub(i) for i in range(subscriptions) if i % 2 == k] for k in (0, 1)]
-                started = time.perf_counter()
+                started, submitted_at = time.perf_counter(), time.time()
                 runs = [str(client.post(f"/deployments/{deployment['id']}/create_flow_run", json={"parameters": {"selector": {"subscriptions": h}}}).json()["id"]) for h in halves]
                 finished = _wait_completed(client, runs)
                 wall = time.perf_counter() - started
@@ -201,6 +221,8 @@ def main(quick: bool = False) -> dict[str, float]:
     print(f"  wall time, submit to both done      {wall:8.1f} s")
     print(f"  longest flow run (Prefect's clock)  {run_seconds:8.1f} s")
     print(f"  longest start-up, created to Running{start_up:8.1f} s   (a worker's poll, a new process, Prefect's imports)")
+    for label, seconds in timeline(entries, submitted_at, wall):
+        print(f"    {label:34s}{seconds:8.1f} s")
     print(f"  floor set by the write budget       {floor:8.1f} s   (max(0, {workspaces * per_workspace:,} - {BURST}) / {RATE:.0f} per s + {STOP_SECONDS:.0f} s, subscriptions in parallel)")
     print(f"  ratio wall/floor                    {wall / floor:8.2f}x   goal <= 1.1x")
     print(f"  429 responses                       {throttled:8d}     goal 0")

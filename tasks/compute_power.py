@@ -29,7 +29,7 @@ from tasks.common import TASK_DEFAULTS, clients
 # ARM's write budget (10 a second per subscription) busy with room to spare, and their shared re-reads of
 # running jobs (one list per workspace every JOBS_MAX_AGE) small beside the read budget.
 WORKSPACES_AT_ONCE = 4
-MIN_LIST_INTERVAL, LISTS_PER_SECOND = 5.0, 5.0  # how often a workspace's open operations are looked at (below)
+MIN_LIST_INTERVAL, LISTS_PER_SECOND = 1.0, 5.0  # how often a workspace's open operations are looked at (_ListPace)
 
 
 class Progress:
@@ -103,6 +103,24 @@ def recheck_before_stop(c: Any, workspace: ResourceId, name: str, active: _Activ
     return Outcome(workspace=str(workspace), compute=name, action="stop", result=verdict[0], reason=f"{verdict[1]} (read again just before the stop)")
 
 
+class _ListPace:
+    """How often a workspace with open operations is listed: every MIN_LIST_INTERVAL, as long as all the
+    subscription's workspaces with open operations together list at most LISTS_PER_SECOND times a second (a fifth
+    of ARM's read refill). Counted over the workspaces with operations open now, not over every workspace of the
+    run: at the end of a fleet only the last few have any, and each operation is seen done about a second after
+    Azure finishes it, not up to (workspaces / LISTS_PER_SECOND) seconds later."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: set[int] = set()
+
+    def interval(self, batch: object, is_open: bool) -> float:
+        """Record whether ``batch`` has operations open; the interval its next list waits."""
+        with self._lock:
+            (self._open.add if is_open else self._open.discard)(id(batch))
+            return max(MIN_LIST_INTERVAL, len(self._open) / LISTS_PER_SECOND)
+
+
 @dataclass
 class _Waiting:
     """An instance between requests: its operation running at Azure, its next capacity attempt not yet due, or
@@ -128,7 +146,7 @@ class _Batch:
     budget (the clients' pacing), not the number of threads."""
 
     def __init__(
-        self, workspace: ResourceId, action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float, on_done: Any, list_interval: float = 5.0
+        self, workspace: ResourceId, action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float, on_done: Any, pace: _ListPace | None = None
     ) -> None:
         self.c = clients()
         self.workspace, self.action, self.wait_seconds = workspace, action, wait_seconds
@@ -137,7 +155,12 @@ class _Batch:
         self.waiting: list[_Waiting] = []
         self.outcomes: dict[str, Outcome] = {}
         self._on_done = on_done
-        self.list_interval = list_interval
+        self.pace = pace or _ListPace()
+
+    @property
+    def list_interval(self) -> float:
+        """Seconds until this workspace's next list (_ListPace), with its operations open or not as they are now."""
+        return self.pace.interval(self, bool(self.waiting))
 
     def _outcome(self, name: str, result: Result, reason: str = "") -> None:
         self.outcomes[name] = Outcome(workspace=str(self.workspace), compute=name, action=self.action, result=result, reason=reason)
@@ -177,8 +200,8 @@ class _Batch:
             return self._failed(item, err)
         if item.op is None:
             return self._outcome(item.name, "started" if self.action == "start" else "stopped")
-        item.due = time.monotonic() + max(item.op.retry_after, self.list_interval)
         self.waiting.append(item)
+        item.due = time.monotonic() + max(item.op.retry_after, self.list_interval)
 
     def _look_later(self, item: _Waiting, err: Unconfirmed) -> None:
         """The answer to a start or stop was lost (a 5xx, a dropped connection): Azure may have acted. The
@@ -187,8 +210,8 @@ class _Batch:
         item.unconfirmed += 1
         if item.unconfirmed >= UNCONFIRMED_LIMIT:
             return self._outcome(item.name, "failed", f"{err.code}: {err.message} ({UNCONFIRMED_LIMIT} answers lost)")
-        item.op, item.due = None, time.monotonic() + self.list_interval
         self.waiting.append(item)
+        item.op, item.due = None, time.monotonic() + self.list_interval
 
     def _send_again(self, item: _Waiting) -> None:
         """A lost answer, and the list shows the instance as it was: Azure did not act, sending again is safe
@@ -261,6 +284,8 @@ class _Batch:
                 self._failed(item, TimedOut(f"{what} still running after {self.wait_seconds:.0f} s; Azure carries on with it."))
             else:
                 item.due = next_look
+        if not self.waiting:
+            self.pace.interval(self, False)  # nothing open here now: the other workspaces may list more often
 
     def _check(self, item: _Waiting) -> None:
         assert item.op is not None, "only an operation Azure accepted is checked"
@@ -270,8 +295,8 @@ class _Batch:
             return self._failed(item, err)
         if done:
             return self._outcome(item.name, "started" if self.action == "start" else "stopped")
-        item.due = time.monotonic() + self.list_interval  # the list said failed, the operation not yet: ask again
         self.waiting.append(item)
+        item.due = time.monotonic() + self.list_interval  # the list said failed, the operation not yet: ask again
         return None
 
     def poll_due(self) -> None:
@@ -296,12 +321,12 @@ def power_subscription(
     per subscription, and a Prefect server spends ~0.1 s of CPU recording each task run's states."""
     logger = get_run_logger() if TaskRunContext.get() else None
     lanes = max(1, min(WORKSPACES_AT_ONCE, len(targets)))
-    # Each workspace's open operations are followed by listing its computes every list_interval: at most
-    # LISTS_PER_SECOND lists a second for the subscription, a fifth of ARM's read refill, whatever its size.
-    list_interval = max(MIN_LIST_INTERVAL, len(targets) / LISTS_PER_SECOND)
+    # Each workspace's open operations are followed by listing its computes: at most LISTS_PER_SECOND lists a
+    # second for the subscription, a fifth of ARM's read refill, whatever its size (_ListPace).
+    pace = _ListPace()
 
     def lane(share: list[tuple[ResourceId, list[str]]]) -> list[Outcome]:
-        return _power_lane(share, action, wait_seconds, capacity_retries, capacity_delay, lambda: Progress.tick(progress_id, total, logger), list_interval)
+        return _power_lane(share, action, wait_seconds, capacity_retries, capacity_delay, lambda: Progress.tick(progress_id, total, logger), pace)
 
     with ThreadPoolExecutor(max_workers=lanes) as pool:
         done = [outcome for outcomes in pool.map(lane, [targets[i::lanes] for i in range(lanes)]) for outcome in outcomes]
@@ -310,13 +335,13 @@ def power_subscription(
 
 
 def _power_lane(
-    share: list[tuple[ResourceId, list[str]]], action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float, on_done: Any, list_interval: float
+    share: list[tuple[ResourceId, list[str]]], action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float, on_done: Any, pace: _ListPace
 ) -> list[Outcome]:
     """One thread's workspaces, one after another, without waiting for a workspace's operations before the next
     workspace's requests: an instance start takes Azure ~90 s, and waiting for each workspace in turn would leave
     the write budget idle for that long each time (bench/fleet_start.py). Every workspace's operations are
     followed, when due, between the requests of the next ones; then the rest are waited for."""
-    batches = [_Batch(workspace, action, wait_seconds, capacity_retries, capacity_delay, on_done, list_interval) for workspace, _ in share]
+    batches = [_Batch(workspace, action, wait_seconds, capacity_retries, capacity_delay, on_done, pace) for workspace, _ in share]
     for batch, (_, names) in zip(batches, share, strict=True):
         for name in names:
             for open_batch in batches:
