@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from logging import Logger, LoggerAdapter
 from typing import Any
 from uuid import UUID
@@ -21,8 +23,21 @@ from prefect.context import TaskRunContext
 
 from amlops.azure import computes, jobs, operations, workspaces
 from amlops.errors import AmlopsError, Conflict, InvalidInput, NotFound, TimedOut, Unconfirmed
-from amlops.fleet import CAPACITY_CODES, FINAL_STATES, TARGET_STATES, Action, Outcome, Result, Selector, Survey, decide, power_action_failed
-from amlops.models import ResourceId
+from amlops.fleet import (
+    CAPACITY_CODES,
+    FINAL_STATES,
+    TARGET_STATES,
+    Action,
+    IdlePolicy,
+    Outcome,
+    Result,
+    Selector,
+    Survey,
+    decide,
+    plan_run,
+    power_action_failed,
+)
+from amlops.models import Model, ResourceId
 from tasks.common import TASK_DEFAULTS, clients
 
 # Workspaces of one subscription worked on at once: each is one thread sending its requests in turn; four keep
@@ -39,7 +54,7 @@ class Progress:
     _done: dict[UUID, int] = {}
 
     @classmethod
-    def tick(cls, artifact_id: UUID | None, total: int, logger: Logger | LoggerAdapter[Logger] | None = None) -> None:
+    def tick(cls, artifact_id: UUID | None, total: int, logger: Logger | LoggerAdapter[Logger] | None = None, unit: str = "instances") -> None:
         if not artifact_id or not total:
             return
         with cls._lock:
@@ -47,7 +62,7 @@ class Progress:
         if done == total or done % max(1, total // 50) == 0:
             update_progress_artifact(artifact_id=artifact_id, progress=100.0 * done / total)
         if logger is not None and (done == total or done % max(1, total // 10) == 0):  # a line per tenth in the terminal
-            logger.info("%s of %s instances done", done, total)
+            logger.info("%s of %s %s done", done, total, unit)
 
 
 def _survey(workspace: ResourceId) -> Survey:
@@ -146,7 +161,15 @@ class _Batch:
     budget (the clients' pacing), not the number of threads."""
 
     def __init__(
-        self, workspace: ResourceId, action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float, on_done: Any, pace: _ListPace | None = None
+        self,
+        workspace: ResourceId,
+        action: Action,
+        wait_seconds: float,
+        capacity_retries: int,
+        capacity_delay: float,
+        on_done: Any,
+        pace: _ListPace | None = None,
+        on_settled: Callable[[], None] | None = None,
     ) -> None:
         self.c = clients()
         self.workspace, self.action, self.wait_seconds = workspace, action, wait_seconds
@@ -154,8 +177,23 @@ class _Batch:
         self.active = _ActiveJobs(workspace)
         self.waiting: list[_Waiting] = []
         self.outcomes: dict[str, Outcome] = {}
-        self._on_done = on_done
+        self._on_done, self._on_settled = on_done, on_settled
         self.pace = pace or _ListPace()
+        self._expected: int | None = None  # instances begun, once all are: then every outcome in means settled
+
+    def expect(self, count: int) -> None:
+        """Every instance of the workspace is begun (``count`` of them): it is settled once each has its outcome."""
+        self._expected = count
+        self._check_settled()
+
+    def _tick(self) -> None:
+        self._on_done()
+        self._check_settled()
+
+    def _check_settled(self) -> None:
+        if self._expected is not None and len(self.outcomes) >= self._expected and self._on_settled is not None:
+            settled, self._on_settled = self._on_settled, None
+            settled()
 
     @property
     def list_interval(self) -> float:
@@ -164,7 +202,7 @@ class _Batch:
 
     def _outcome(self, name: str, result: Result, reason: str = "") -> None:
         self.outcomes[name] = Outcome(workspace=str(self.workspace), compute=name, action=self.action, result=result, reason=reason)
-        self._on_done()
+        self._tick()
 
     def begin(self, name: str) -> None:
         """Re-read a stop's instance, then send the request (a first attempt)."""
@@ -185,7 +223,7 @@ class _Batch:
             return False
         if changed is not None:
             self.outcomes[item.name] = changed
-            self._on_done()
+            self._tick()
             return False
         return True
 
@@ -325,28 +363,91 @@ def power_subscription(
     # second for the subscription, a fifth of ARM's read refill, whatever its size (_ListPace).
     pace = _ListPace()
 
-    def lane(share: list[tuple[ResourceId, list[str]]]) -> list[Outcome]:
-        return _power_lane(share, action, wait_seconds, capacity_retries, capacity_delay, lambda: Progress.tick(progress_id, total, logger), pace)
+    wanted = {str(ws): names for ws, names in targets}
 
+    def lane(share: list[ResourceId]) -> list[Outcome]:
+        on_done = partial(Progress.tick, progress_id, total, logger)
+        return _power_lane(share, lambda ws: wanted[str(ws)], action, wait_seconds, capacity_retries, capacity_delay, on_done, pace)
+
+    workspaces = [ws for ws, _ in targets]
     with ThreadPoolExecutor(max_workers=lanes) as pool:
-        done = [outcome for outcomes in pool.map(lane, [targets[i::lanes] for i in range(lanes)]) for outcome in outcomes]
+        done = [outcome for outcomes in pool.map(lane, [workspaces[i::lanes] for i in range(lanes)]) for outcome in outcomes]
     by_key = {(o.workspace, o.compute): o for o in done}
     return [by_key[(str(ws), name)] for ws, names in targets for name in names]
 
 
+class Surveyed(Model):
+    """What one subscription's run found and did: every selected instance's outcome, and those outside the idle policy."""
+
+    outcomes: list[Outcome]
+    idle_violations: list[dict[str, str]]
+
+
+@task(name="survey_and_power_subscription", **{**TASK_DEFAULTS, "retries": 0})
+def survey_and_power_subscription(
+    workspaces: list[ResourceId],
+    action: Action,
+    selector: Selector,
+    policy: IdlePolicy | None,
+    wait_seconds: float = 900,
+    capacity_retries: int = 2,
+    capacity_delay: float = 60,
+    progress_id: UUID | None = None,
+    total_workspaces: int = 0,
+) -> Surveyed:
+    """``survey_subscription``, ``plan_run`` and ``power_subscription`` in one pass: each workspace is surveyed
+    when its lane comes to it and its instances acted on at once, so ARM's write budget starts working after one
+    workspace's two reads rather than after the whole subscription's (at 50 workspaces, the survey was seconds of
+    the budget left idle: bench/fleet_platform.py). The same rules decide each instance, and a stop still reads it
+    again just before it is sent. Progress counts workspaces, whose instances are not known before their survey."""
+    logger = get_run_logger() if TaskRunContext.get() else None
+    lanes = max(1, min(WORKSPACES_AT_ONCE, len(workspaces)))
+    pace, lock = _ListPace(), threading.Lock()
+    planned: list[Outcome] = []
+    violations: list[dict[str, str]] = []
+
+    def names_of(workspace: ResourceId) -> list[str]:
+        plan = plan_run(action, selector, policy, [_survey(workspace)], datetime.now(UTC), dry_run=False)
+        with lock:
+            planned.extend(plan.outcomes)
+            violations.extend(plan.idle_violations)
+        return plan.to_act.get(str(workspace), [])
+
+    def lane(share: list[ResourceId]) -> list[Outcome]:
+        settled = partial(Progress.tick, progress_id, total_workspaces, logger, "workspaces")
+        return _power_lane(share, names_of, action, wait_seconds, capacity_retries, capacity_delay, lambda: None, pace, settled)
+
+    with ThreadPoolExecutor(max_workers=lanes) as pool:
+        acted = [outcome for outcomes in pool.map(lane, [workspaces[i::lanes] for i in range(lanes)]) for outcome in outcomes]
+    return Surveyed(outcomes=planned + acted, idle_violations=violations)
+
+
 def _power_lane(
-    share: list[tuple[ResourceId, list[str]]], action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float, on_done: Any, pace: _ListPace
+    share: list[ResourceId],
+    names_of: Callable[[ResourceId], list[str]],
+    action: Action,
+    wait_seconds: float,
+    capacity_retries: int,
+    capacity_delay: float,
+    on_done: Any,
+    pace: _ListPace,
+    on_settled: Callable[[], None] | None = None,
 ) -> list[Outcome]:
     """One thread's workspaces, one after another, without waiting for a workspace's operations before the next
     workspace's requests: an instance start takes Azure ~90 s, and waiting for each workspace in turn would leave
     the write budget idle for that long each time (bench/fleet_start.py). Every workspace's operations are
-    followed, when due, between the requests of the next ones; then the rest are waited for."""
-    batches = [_Batch(workspace, action, wait_seconds, capacity_retries, capacity_delay, on_done, pace) for workspace, _ in share]
-    for batch, (_, names) in zip(batches, share, strict=True):
+    followed, when due, between the requests of the next ones; then the rest are waited for. ``names_of`` names a
+    workspace's instances to act on when its turn comes (it may survey the workspace then)."""
+    batches: list[_Batch] = []
+    for workspace in share:
+        names = names_of(workspace)
+        batch = _Batch(workspace, action, wait_seconds, capacity_retries, capacity_delay, on_done, pace, on_settled)
+        batches.append(batch)
         for name in names:
             for open_batch in batches:
                 open_batch.poll_due()
             batch.begin(name)
+        batch.expect(len(names))
     _finish_all(batches)
     return [o for batch in batches for o in batch.outcomes.values()]
 
