@@ -211,8 +211,9 @@ def downtime(entries: list[dict[str, Any]]) -> tuple[float, float]:
 
 def main(quick: bool = False, scale: float = SCALE) -> dict[str, float]:
     """The move against an emulator in its own process, its clock and this process's waits both at ``scale`` Azure
-    seconds a second. At 60 this machine's round trips (20-60 ms) count as 1-4 s of Azure's time, longer than Azure's
-    own; ``--scale 10`` weighs them about as Azure's (a run then lasts the floor / 10)."""
+    seconds a second. At 60 every real second of this machine's own work (round trips, the flow's CPU, Prefect's
+    bookkeeping) counts as a minute of Azure's time; the run prints both, measured in it. ``--scale 10`` weighs
+    them a sixth as much (a run then lasts the floor / 10)."""
     import json
     import os
     import resource
@@ -272,6 +273,7 @@ def main(quick: bool = False, scale: float = SCALE) -> dict[str, float]:
     excess = down - floor_down
     print(f"  this machine's round trip        {rtt * 1000:8.1f} ms     median of {ROUND_TRIPS} reads in turn: {rtt * scale:.2f} s of Azure's time at x{scale:g}")
     print(f"    downtime over its floor        {excess / 60:8.1f} min   = {excess / (rtt * scale):.0f} of those round trips in Azure's time")
+    print(f"    the flow's CPU in Azure's time {cpu * scale / 60:8.1f} min   ({cpu:.1f} s x{scale:g}: one interpreter's work, which Azure's time does not shrink)")
     print(f"  flow process                     {peak:8.0f} MB peak, {cpu:.1f} s CPU in {wall:.1f} s ({cpu / wall:.0%} of a core)")
     print(goal_line("downtime", down / floor_down, 1.1))
     print(goal_line("requests", len(run) / minimum, 1.25))

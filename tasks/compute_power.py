@@ -147,6 +147,7 @@ class _Waiting:
     attempt: int = 0
     op: operations.Operation | None = None  # None: start (again) when due, or look first if unconfirmed
     unconfirmed: int = 0  # requests whose answer was lost: the instance is looked at before anything is sent again
+    sent: float = 0.0  # monotonic time Azure accepted its operation
 
     @property
     def followed(self) -> bool:
@@ -180,6 +181,7 @@ class _Batch:
         self._on_done, self._on_settled = on_done, on_settled
         self.pace = pace or _ListPace()
         self._expected: int | None = None  # instances begun, once all are: then every outcome in means settled
+        self.listed_at = 0.0  # monotonic time of the workspace's last list
 
     def expect(self, count: int) -> None:
         """Every instance of the workspace is begun (``count`` of them): it is settled once each has its outcome."""
@@ -239,7 +241,8 @@ class _Batch:
         if item.op is None:
             return self._outcome(item.name, "started" if self.action == "start" else "stopped")
         self.waiting.append(item)
-        item.due = time.monotonic() + max(item.op.retry_after, self.list_interval)
+        item.sent = time.monotonic()
+        item.due = item.sent + max(item.op.retry_after, self.list_interval)
 
     def _look_later(self, item: _Waiting, err: Unconfirmed) -> None:
         """The answer to a start or stop was lost (a 5xx, a dropped connection): Azure may have acted. The
@@ -297,6 +300,7 @@ class _Batch:
 
         The same list settles the requests whose answer was lost, once due: an instance that got there, or is on
         its way (Azure acted), is followed as if the answer had come; one that did not change is sent again."""
+        self.listed_at = time.monotonic()
         try:
             now = {c.name: c for c in computes.list_computes(self.c, self.workspace)}
         except AmlopsError:
@@ -336,6 +340,17 @@ class _Batch:
         self.waiting.append(item)
         item.due = time.monotonic() + self.list_interval  # the list said failed, the operation not yet: ask again
         return None
+
+    def catch_up(self) -> None:
+        """Bring each operation's next look forward to what the list pace allows now: at the end of a fleet fewer
+        workspaces have operations open than when these were sent, so each may be listed more often (the last stops
+        are seen done about a second after Azure ends them, not the busier moment's interval later)."""
+        if not self.waiting:
+            return
+        interval = self.list_interval
+        for w in self.waiting:
+            if w.op is not None:
+                w.due = min(w.due, max(self.listed_at, w.sent) + max(w.op.retry_after, interval))
 
     def poll_due(self) -> None:
         now = time.monotonic()
@@ -456,6 +471,8 @@ def _finish_all(batches: list[_Batch]) -> None:
     """Wait for every batch's open operations, each polled when due, sleeping until the next one is (through the
     clients' sleep, which tests make virtual)."""
     while pending := [b for b in batches if b.waiting]:
+        for b in pending:
+            b.catch_up()
         batch, item = min(((b, w) for b in pending for w in b.waiting), key=lambda pair: pair[1].due)
         pause = item.due - time.monotonic()
         if pause > 0:
