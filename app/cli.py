@@ -31,7 +31,9 @@ def _emulator(args: argparse.Namespace) -> int:
 
     spec = scenario.read(args.scenario) if args.scenario else None
     emulator = Emulator(args.host, args.port, scenario_spec=spec)
-    for name, value in emulator.env().items():
+    emulator.state.clock.set_speed(args.speed)
+    exports = emulator.env() | ({"AMLOPS_TIME_SCALE": f"{args.speed:g}"} if args.speed != 1 else {})  # the clients wait and pace as fast
+    for name, value in exports.items():
         print(f"export {name}={value}")
     sys.stdout.flush()
     try:
@@ -211,6 +213,17 @@ def _approve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _speed(value: str) -> float:
+    """The emulator clock's speed: a positive number, refused before anything starts."""
+    try:
+        speed = float(value)
+    except ValueError:
+        speed = 0.0
+    if not speed > 0 or speed == float("inf"):
+        raise argparse.ArgumentTypeError(f"--speed must be a positive number of emulated seconds per real second, not {value!r}")
+    return speed
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="amlops", description="Azure ML operations as Prefect flows.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -219,6 +232,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--host", default="127.0.0.1")
     e.add_argument("--port", type=int, default=8443)
     e.add_argument("--scenario", help="a scenario file (YAML or JSON)")
+    e.add_argument("--speed", type=_speed, default=1.0, help="emulated seconds per real second (60: an Azure minute a second): operations and ARM's budget run that fast; exports AMLOPS_TIME_SCALE for the clients")
     e.set_defaults(run=_emulator)
 
     m = sub.add_parser("move", help="move an Azure ML workspace to another subscription or resource group")

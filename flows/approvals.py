@@ -197,7 +197,16 @@ def decide_private_endpoints(
     person's to decide again, never approved by a rule. Unattended (a policy given), those are left Pending
     and reported rather than waited for.
     """
-    logger = get_run_logger()
+    decided, needs_person = decide_by_rules(workspace, allow, decide_rest_as, previously_approved)
+    return decided + ask_a_person(workspace, needs_person, allow, timeout, poll_interval, previously_approved, decided)
+
+
+def decide_by_rules(
+    workspace: ResourceId, allow: AllowList, decide_rest_as: tuple[str, Verdict] | None = None, previously_approved: set[str] | None = None
+) -> tuple[list[Decision], list[PrivateEndpointConnection]]:
+    """The Pending connections a rule decides (the allow-list, the policy flag), acted on at once without asking
+    anyone, so they need not wait for a person or for anything else the caller does meanwhile (a move's rebuild);
+    and the connections left for a person (``ask_a_person``). Audited there, with the person's decisions."""
     pending = approval_tasks.pending_connections(workspace)
     decisions: list[Decision] = []
     needs_person, for_a_person_later = [], []
@@ -213,12 +222,28 @@ def decide_private_endpoints(
             for_a_person_later.append(conn)
         else:
             needs_person.append(conn)
-    timed_out: list[str] = []
     if for_a_person_later:
-        logger.warning(
+        get_run_logger().warning(
             "Not approved before the move, so left Pending for a person (amlops approve-endpoints): %s",
             ", ".join(f"{p.name} ({p.private_endpoint_id})" for p in for_a_person_later),
         )
+    return [approval_tasks.act_on_connection(workspace, d) for d in decisions], needs_person
+
+
+def ask_a_person(
+    workspace: ResourceId,
+    needs_person: list[PrivateEndpointConnection],
+    allow: AllowList,
+    timeout: int,
+    poll_interval: int = 10,
+    previously_approved: set[str] | None = None,
+    decided: list[Decision] | None = None,
+) -> list[Decision]:
+    """Ask a person about ``needs_person`` (nobody is asked if it is empty), act on the answers, and audit them with
+    the rules' ``decided``; returns the person's decisions as acted on."""
+    logger = get_run_logger()
+    decisions: list[Decision] = []
+    timed_out: list[str] = []
     if needs_person:
         form = connection_form(needs_person)
         by_name = {p.name: p for p in needs_person}
@@ -242,7 +267,7 @@ def decide_private_endpoints(
         except ApprovalTimedOut:
             timed_out = [p.name for p in needs_person]
     acted = [approval_tasks.act_on_connection(workspace, d) for d in decisions]
-    audit(workspace, acted)
+    audit(workspace, [*(decided or []), *acted])
     undecided = timed_out or [p.name for p in needs_person if p.name not in {d.connection for d in acted}]
     if timed_out:
         message = f"Private endpoint approval timed out after {timeout} s: nothing was changed. Undecided, left Pending: {', '.join(timed_out)}."

@@ -124,23 +124,32 @@ def run_fleet(
     by_subscription: dict[str, list[ResourceId]] = {}
     for selected in t.selected_workspaces(selector):
         by_subscription.setdefault(selected.subscription.lower(), []).append(selected)
+    if not dry_run:
+        return _report(action, *_survey_and_act(action, selector, policy, by_subscription, wait_seconds, capacity_retries, capacity_retry_delay))
     surveys = [s for f in t.survey_subscription.map(list(by_subscription.values())) for s in f.result()]
     plan = plan_run(action, selector, policy, surveys, datetime.now(UTC), dry_run)
-    outcomes, violations, total = list(plan.outcomes), plan.idle_violations, plan.total
-    progress_id = sync_result(create_progress_artifact(progress=0.0, key=f"{action}-computes-progress", description=f"{action} {total} instances")) if total else None
-    targets: dict[str, list[tuple[ResourceId, list[str]]]] = {}
-    for ws, names in plan.to_act.items():
-        workspace = ResourceId.parse(ws)
-        targets.setdefault(workspace.subscription.lower(), []).append((workspace, names))
-    batches = [t.power_subscription.submit(group, action, wait_seconds, capacity_retries, capacity_retry_delay, progress_id, total) for group in targets.values()]
-    idle_sets = []
-    if policy and policy.set_to and not dry_run:
-        idle_sets = [t.set_idle_shutdown.submit(ResourceId.parse(v["workspace"]), v["compute"], policy.set_to) for v in violations]
+    return _report(action, plan.outcomes, plan.idle_violations)
+
+
+def _survey_and_act(
+    action: Action, selector: Selector, policy: IdlePolicy | None, by_subscription: dict[str, list[ResourceId]], wait_seconds: float, capacity_retries: int, capacity_retry_delay: float
+) -> tuple[list[Outcome], list[dict[str, str]]]:
+    """Each subscription's workspaces surveyed and acted on in one task (its instances as soon as its survey is
+    in); then the idle-shutdown settings outside the policy set, if asked."""
+    workspaces = sum(len(w) for w in by_subscription.values())
+    progress_id = sync_result(create_progress_artifact(progress=0.0, key=f"{action}-computes-progress", description=f"{action} the selected instances of {workspaces} workspaces")) if workspaces else None
+    batches = [t.survey_and_power_subscription.submit(group, action, selector, policy, wait_seconds, capacity_retries, capacity_retry_delay, progress_id, workspaces) for group in by_subscription.values()]
+    outcomes: list[Outcome] = []
+    violations: list[dict[str, str]] = []
     for batch in batches:
-        outcomes += batch.result()
-    for future, violation in zip(idle_sets, violations if idle_sets else [], strict=True):
-        violation["action"] = f"set to {future.result()}"
-    return _report(action, outcomes, violations)
+        done = batch.result()
+        outcomes += done.outcomes
+        violations += done.idle_violations
+    if policy and policy.set_to:
+        idle_sets = [t.set_idle_shutdown.submit(ResourceId.parse(v["workspace"]), v["compute"], policy.set_to) for v in violations]
+        for future, violation in zip(idle_sets, violations, strict=True):
+            violation["action"] = f"set to {future.result()}"
+    return outcomes, violations
 
 
 def _subscriptions_from(variable: str) -> list[str]:

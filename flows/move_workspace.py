@@ -46,6 +46,7 @@ from amlops.errors import (
     TeardownFailed,
 )
 from amlops.manifests import LeaseKeeper, ManifestStore, open_store
+from amlops.models import PrivateEndpointConnection
 from amlops.move import (
     STEPS,
     Check,
@@ -279,8 +280,13 @@ def _execute(ledger: Ledger, asks: MoveApprovals, just_read: bool = False) -> Mo
             if ledger.manifest.move_sent or t.workspace_location(ledger.manifest.request) != "source":
                 raise
             _restore_source(ledger, err)
-    problems = _rebuild(ledger)
-    _approve_private_endpoints(ledger, asks)
+    # The connections need only the moved workspace: those a rule decides are approved while the rebuild runs; a
+    # person is asked once it is done (a pause stops the run's tasks, and a suspend its process).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="amlops-move-approvals") as one:
+        by_rules = one.submit(contextvars.copy_context().run, _approve_by_rules, ledger, asks)
+        problems = _rebuild(ledger)
+        needs_person = by_rules.result()
+    _approve_private_endpoints(ledger, asks, needs_person)
     return _finish(ledger, problems)
 
 
@@ -568,14 +574,27 @@ def _collect_all(ledger: Ledger | None, step: Step | None, futures: dict[str, Pr
     return failures
 
 
-def _approve_private_endpoints(ledger: Ledger, asks: MoveApprovals) -> None:
+def _approve_by_rules(ledger: Ledger, asks: MoveApprovals) -> list[PrivateEndpointConnection] | None:
+    """The target's connections a rule decides (the allow-list, the policy flag), approved at once and recorded;
+    returns those left for a person (None: the step was done by an earlier run)."""
     m = ledger.manifest
     if m.done(Step.APPROVE_PRIVATE_ENDPOINTS):
-        return
+        return None
     approve_as = asks.approve_private_endpoints_as
     rest: tuple[str, Verdict] | None = (approve_as, "approve") if approve_as else None
-    decisions = approvals.decide_private_endpoints(m.request.target_id, m.request.private_endpoint_allow_list, asks.timeout_seconds, asks.poll_seconds, rest, m.plan.approvable_endpoints())
-    ledger.update(decisions=[*m.decisions, *decisions])
+    decided, needs_person = approvals.decide_by_rules(m.request.target_id, m.request.private_endpoint_allow_list, rest, m.plan.approvable_endpoints())
+    ledger.update(decisions=[*ledger.manifest.decisions, *decided])
+    return needs_person
+
+
+def _approve_private_endpoints(ledger: Ledger, asks: MoveApprovals, needs_person: list[PrivateEndpointConnection] | None) -> None:
+    """After the rebuild: a person decides the connections no rule did (nobody is asked if there are none)."""
+    if needs_person is None:
+        return
+    m = ledger.manifest
+    decided = [d for d in m.decisions if d.via != "person"]
+    decisions = approvals.ask_a_person(m.request.target_id, needs_person, m.request.private_endpoint_allow_list, asks.timeout_seconds, asks.poll_seconds, m.plan.approvable_endpoints(), decided)
+    ledger.update(decisions=[*ledger.manifest.decisions, *decisions])
     ledger.step(Step.APPROVE_PRIVATE_ENDPOINTS)
 
 

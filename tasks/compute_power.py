@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from logging import Logger, LoggerAdapter
 from typing import Any
 from uuid import UUID
@@ -21,15 +23,28 @@ from prefect.context import TaskRunContext
 
 from amlops.azure import computes, jobs, operations, workspaces
 from amlops.errors import AmlopsError, Conflict, InvalidInput, NotFound, TimedOut, Unconfirmed
-from amlops.fleet import CAPACITY_CODES, FINAL_STATES, TARGET_STATES, Action, Outcome, Result, Selector, Survey, decide, power_action_failed
-from amlops.models import ResourceId
+from amlops.fleet import (
+    CAPACITY_CODES,
+    FINAL_STATES,
+    TARGET_STATES,
+    Action,
+    IdlePolicy,
+    Outcome,
+    Result,
+    Selector,
+    Survey,
+    decide,
+    plan_run,
+    power_action_failed,
+)
+from amlops.models import Model, ResourceId
 from tasks.common import TASK_DEFAULTS, clients
 
 # Workspaces of one subscription worked on at once: each is one thread sending its requests in turn; four keep
 # ARM's write budget (10 a second per subscription) busy with room to spare, and their shared re-reads of
 # running jobs (one list per workspace every JOBS_MAX_AGE) small beside the read budget.
 WORKSPACES_AT_ONCE = 4
-MIN_LIST_INTERVAL, LISTS_PER_SECOND = 5.0, 5.0  # how often a workspace's open operations are looked at (below)
+MIN_LIST_INTERVAL, LISTS_PER_SECOND = 1.0, 5.0  # how often a workspace's open operations are looked at (_ListPace)
 
 
 class Progress:
@@ -39,7 +54,7 @@ class Progress:
     _done: dict[UUID, int] = {}
 
     @classmethod
-    def tick(cls, artifact_id: UUID | None, total: int, logger: Logger | LoggerAdapter[Logger] | None = None) -> None:
+    def tick(cls, artifact_id: UUID | None, total: int, logger: Logger | LoggerAdapter[Logger] | None = None, unit: str = "instances") -> None:
         if not artifact_id or not total:
             return
         with cls._lock:
@@ -47,7 +62,7 @@ class Progress:
         if done == total or done % max(1, total // 50) == 0:
             update_progress_artifact(artifact_id=artifact_id, progress=100.0 * done / total)
         if logger is not None and (done == total or done % max(1, total // 10) == 0):  # a line per tenth in the terminal
-            logger.info("%s of %s instances done", done, total)
+            logger.info("%s of %s %s done", done, total, unit)
 
 
 def _survey(workspace: ResourceId) -> Survey:
@@ -103,6 +118,24 @@ def recheck_before_stop(c: Any, workspace: ResourceId, name: str, active: _Activ
     return Outcome(workspace=str(workspace), compute=name, action="stop", result=verdict[0], reason=f"{verdict[1]} (read again just before the stop)")
 
 
+class _ListPace:
+    """How often a workspace with open operations is listed: every MIN_LIST_INTERVAL, as long as all the
+    subscription's workspaces with open operations together list at most LISTS_PER_SECOND times a second (a fifth
+    of ARM's read refill). Counted over the workspaces with operations open now, not over every workspace of the
+    run: at the end of a fleet only the last few have any, and each operation is seen done about a second after
+    Azure finishes it, not up to (workspaces / LISTS_PER_SECOND) seconds later."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: set[int] = set()
+
+    def interval(self, batch: object, is_open: bool) -> float:
+        """Record whether ``batch`` has operations open; the interval its next list waits."""
+        with self._lock:
+            (self._open.add if is_open else self._open.discard)(id(batch))
+            return max(MIN_LIST_INTERVAL, len(self._open) / LISTS_PER_SECOND)
+
+
 @dataclass
 class _Waiting:
     """An instance between requests: its operation running at Azure, its next capacity attempt not yet due, or
@@ -114,6 +147,7 @@ class _Waiting:
     attempt: int = 0
     op: operations.Operation | None = None  # None: start (again) when due, or look first if unconfirmed
     unconfirmed: int = 0  # requests whose answer was lost: the instance is looked at before anything is sent again
+    sent: float = 0.0  # monotonic time Azure accepted its operation
 
     @property
     def followed(self) -> bool:
@@ -128,7 +162,15 @@ class _Batch:
     budget (the clients' pacing), not the number of threads."""
 
     def __init__(
-        self, workspace: ResourceId, action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float, on_done: Any, list_interval: float = 5.0
+        self,
+        workspace: ResourceId,
+        action: Action,
+        wait_seconds: float,
+        capacity_retries: int,
+        capacity_delay: float,
+        on_done: Any,
+        pace: _ListPace | None = None,
+        on_settled: Callable[[], None] | None = None,
     ) -> None:
         self.c = clients()
         self.workspace, self.action, self.wait_seconds = workspace, action, wait_seconds
@@ -136,12 +178,33 @@ class _Batch:
         self.active = _ActiveJobs(workspace)
         self.waiting: list[_Waiting] = []
         self.outcomes: dict[str, Outcome] = {}
-        self._on_done = on_done
-        self.list_interval = list_interval
+        self._on_done, self._on_settled = on_done, on_settled
+        self.pace = pace or _ListPace()
+        self._expected: int | None = None  # instances begun, once all are: then every outcome in means settled
+        self.listed_at = 0.0  # monotonic time of the workspace's last list
+
+    def expect(self, count: int) -> None:
+        """Every instance of the workspace is begun (``count`` of them): it is settled once each has its outcome."""
+        self._expected = count
+        self._check_settled()
+
+    def _tick(self) -> None:
+        self._on_done()
+        self._check_settled()
+
+    def _check_settled(self) -> None:
+        if self._expected is not None and len(self.outcomes) >= self._expected and self._on_settled is not None:
+            settled, self._on_settled = self._on_settled, None
+            settled()
+
+    @property
+    def list_interval(self) -> float:
+        """Seconds until this workspace's next list (_ListPace), with its operations open or not as they are now."""
+        return self.pace.interval(self, bool(self.waiting))
 
     def _outcome(self, name: str, result: Result, reason: str = "") -> None:
         self.outcomes[name] = Outcome(workspace=str(self.workspace), compute=name, action=self.action, result=result, reason=reason)
-        self._on_done()
+        self._tick()
 
     def begin(self, name: str) -> None:
         """Re-read a stop's instance, then send the request (a first attempt)."""
@@ -162,7 +225,7 @@ class _Batch:
             return False
         if changed is not None:
             self.outcomes[item.name] = changed
-            self._on_done()
+            self._tick()
             return False
         return True
 
@@ -177,8 +240,9 @@ class _Batch:
             return self._failed(item, err)
         if item.op is None:
             return self._outcome(item.name, "started" if self.action == "start" else "stopped")
-        item.due = time.monotonic() + max(item.op.retry_after, self.list_interval)
         self.waiting.append(item)
+        item.sent = time.monotonic()
+        item.due = item.sent + max(item.op.retry_after, self.list_interval)
 
     def _look_later(self, item: _Waiting, err: Unconfirmed) -> None:
         """The answer to a start or stop was lost (a 5xx, a dropped connection): Azure may have acted. The
@@ -187,8 +251,8 @@ class _Batch:
         item.unconfirmed += 1
         if item.unconfirmed >= UNCONFIRMED_LIMIT:
             return self._outcome(item.name, "failed", f"{err.code}: {err.message} ({UNCONFIRMED_LIMIT} answers lost)")
-        item.op, item.due = None, time.monotonic() + self.list_interval
         self.waiting.append(item)
+        item.op, item.due = None, time.monotonic() + self.list_interval
 
     def _send_again(self, item: _Waiting) -> None:
         """A lost answer, and the list shows the instance as it was: Azure did not act, sending again is safe
@@ -236,6 +300,7 @@ class _Batch:
 
         The same list settles the requests whose answer was lost, once due: an instance that got there, or is on
         its way (Azure acted), is followed as if the answer had come; one that did not change is sent again."""
+        self.listed_at = time.monotonic()
         try:
             now = {c.name: c for c in computes.list_computes(self.c, self.workspace)}
         except AmlopsError:
@@ -261,6 +326,8 @@ class _Batch:
                 self._failed(item, TimedOut(f"{what} still running after {self.wait_seconds:.0f} s; Azure carries on with it."))
             else:
                 item.due = next_look
+        if not self.waiting:
+            self.pace.interval(self, False)  # nothing open here now: the other workspaces may list more often
 
     def _check(self, item: _Waiting) -> None:
         assert item.op is not None, "only an operation Azure accepted is checked"
@@ -270,9 +337,20 @@ class _Batch:
             return self._failed(item, err)
         if done:
             return self._outcome(item.name, "started" if self.action == "start" else "stopped")
-        item.due = time.monotonic() + self.list_interval  # the list said failed, the operation not yet: ask again
         self.waiting.append(item)
+        item.due = time.monotonic() + self.list_interval  # the list said failed, the operation not yet: ask again
         return None
+
+    def catch_up(self) -> None:
+        """Bring each operation's next look forward to what the list pace allows now: at the end of a fleet fewer
+        workspaces have operations open than when these were sent, so each may be listed more often (the last stops
+        are seen done about a second after Azure ends them, not the busier moment's interval later)."""
+        if not self.waiting:
+            return
+        interval = self.list_interval
+        for w in self.waiting:
+            if w.op is not None:
+                w.due = min(w.due, max(self.listed_at, w.sent) + max(w.op.retry_after, interval))
 
     def poll_due(self) -> None:
         now = time.monotonic()
@@ -296,32 +374,95 @@ def power_subscription(
     per subscription, and a Prefect server spends ~0.1 s of CPU recording each task run's states."""
     logger = get_run_logger() if TaskRunContext.get() else None
     lanes = max(1, min(WORKSPACES_AT_ONCE, len(targets)))
-    # Each workspace's open operations are followed by listing its computes every list_interval: at most
-    # LISTS_PER_SECOND lists a second for the subscription, a fifth of ARM's read refill, whatever its size.
-    list_interval = max(MIN_LIST_INTERVAL, len(targets) / LISTS_PER_SECOND)
+    # Each workspace's open operations are followed by listing its computes: at most LISTS_PER_SECOND lists a
+    # second for the subscription, a fifth of ARM's read refill, whatever its size (_ListPace).
+    pace = _ListPace()
 
-    def lane(share: list[tuple[ResourceId, list[str]]]) -> list[Outcome]:
-        return _power_lane(share, action, wait_seconds, capacity_retries, capacity_delay, lambda: Progress.tick(progress_id, total, logger), list_interval)
+    wanted = {str(ws): names for ws, names in targets}
 
+    def lane(share: list[ResourceId]) -> list[Outcome]:
+        on_done = partial(Progress.tick, progress_id, total, logger)
+        return _power_lane(share, lambda ws: wanted[str(ws)], action, wait_seconds, capacity_retries, capacity_delay, on_done, pace)
+
+    workspaces = [ws for ws, _ in targets]
     with ThreadPoolExecutor(max_workers=lanes) as pool:
-        done = [outcome for outcomes in pool.map(lane, [targets[i::lanes] for i in range(lanes)]) for outcome in outcomes]
+        done = [outcome for outcomes in pool.map(lane, [workspaces[i::lanes] for i in range(lanes)]) for outcome in outcomes]
     by_key = {(o.workspace, o.compute): o for o in done}
     return [by_key[(str(ws), name)] for ws, names in targets for name in names]
 
 
+class Surveyed(Model):
+    """What one subscription's run found and did: every selected instance's outcome, and those outside the idle policy."""
+
+    outcomes: list[Outcome]
+    idle_violations: list[dict[str, str]]
+
+
+@task(name="survey_and_power_subscription", **{**TASK_DEFAULTS, "retries": 0})
+def survey_and_power_subscription(
+    workspaces: list[ResourceId],
+    action: Action,
+    selector: Selector,
+    policy: IdlePolicy | None,
+    wait_seconds: float = 900,
+    capacity_retries: int = 2,
+    capacity_delay: float = 60,
+    progress_id: UUID | None = None,
+    total_workspaces: int = 0,
+) -> Surveyed:
+    """``survey_subscription``, ``plan_run`` and ``power_subscription`` in one pass: each workspace is surveyed
+    when its lane comes to it and its instances acted on at once, so ARM's write budget starts working after one
+    workspace's two reads rather than after the whole subscription's (at 50 workspaces, the survey was seconds of
+    the budget left idle: bench/fleet_platform.py). The same rules decide each instance, and a stop still reads it
+    again just before it is sent. Progress counts workspaces, whose instances are not known before their survey."""
+    logger = get_run_logger() if TaskRunContext.get() else None
+    lanes = max(1, min(WORKSPACES_AT_ONCE, len(workspaces)))
+    pace, lock = _ListPace(), threading.Lock()
+    planned: list[Outcome] = []
+    violations: list[dict[str, str]] = []
+
+    def names_of(workspace: ResourceId) -> list[str]:
+        plan = plan_run(action, selector, policy, [_survey(workspace)], datetime.now(UTC), dry_run=False)
+        with lock:
+            planned.extend(plan.outcomes)
+            violations.extend(plan.idle_violations)
+        return plan.to_act.get(str(workspace), [])
+
+    def lane(share: list[ResourceId]) -> list[Outcome]:
+        settled = partial(Progress.tick, progress_id, total_workspaces, logger, "workspaces")
+        return _power_lane(share, names_of, action, wait_seconds, capacity_retries, capacity_delay, lambda: None, pace, settled)
+
+    with ThreadPoolExecutor(max_workers=lanes) as pool:
+        acted = [outcome for outcomes in pool.map(lane, [workspaces[i::lanes] for i in range(lanes)]) for outcome in outcomes]
+    return Surveyed(outcomes=planned + acted, idle_violations=violations)
+
+
 def _power_lane(
-    share: list[tuple[ResourceId, list[str]]], action: Action, wait_seconds: float, capacity_retries: int, capacity_delay: float, on_done: Any, list_interval: float
+    share: list[ResourceId],
+    names_of: Callable[[ResourceId], list[str]],
+    action: Action,
+    wait_seconds: float,
+    capacity_retries: int,
+    capacity_delay: float,
+    on_done: Any,
+    pace: _ListPace,
+    on_settled: Callable[[], None] | None = None,
 ) -> list[Outcome]:
     """One thread's workspaces, one after another, without waiting for a workspace's operations before the next
     workspace's requests: an instance start takes Azure ~90 s, and waiting for each workspace in turn would leave
     the write budget idle for that long each time (bench/fleet_start.py). Every workspace's operations are
-    followed, when due, between the requests of the next ones; then the rest are waited for."""
-    batches = [_Batch(workspace, action, wait_seconds, capacity_retries, capacity_delay, on_done, list_interval) for workspace, _ in share]
-    for batch, (_, names) in zip(batches, share, strict=True):
+    followed, when due, between the requests of the next ones; then the rest are waited for. ``names_of`` names a
+    workspace's instances to act on when its turn comes (it may survey the workspace then)."""
+    batches: list[_Batch] = []
+    for workspace in share:
+        names = names_of(workspace)
+        batch = _Batch(workspace, action, wait_seconds, capacity_retries, capacity_delay, on_done, pace, on_settled)
+        batches.append(batch)
         for name in names:
             for open_batch in batches:
                 open_batch.poll_due()
             batch.begin(name)
+        batch.expect(len(names))
     _finish_all(batches)
     return [o for batch in batches for o in batch.outcomes.values()]
 
@@ -330,6 +471,8 @@ def _finish_all(batches: list[_Batch]) -> None:
     """Wait for every batch's open operations, each polled when due, sleeping until the next one is (through the
     clients' sleep, which tests make virtual)."""
     while pending := [b for b in batches if b.waiting]:
+        for b in pending:
+            b.catch_up()
         batch, item = min(((b, w) for b in pending for w in b.waiting), key=lambda pair: pair[1].due)
         pause = item.due - time.monotonic()
         if pause > 0:
