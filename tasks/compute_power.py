@@ -168,7 +168,6 @@ class _Batch:
         wait_seconds: float,
         capacity_retries: int,
         capacity_delay: float,
-        on_done: Any,
         pace: _ListPace | None = None,
         on_settled: Callable[[], None] | None = None,
     ) -> None:
@@ -178,7 +177,7 @@ class _Batch:
         self.active = _ActiveJobs(workspace)
         self.waiting: list[_Waiting] = []
         self.outcomes: dict[str, Outcome] = {}
-        self._on_done, self._on_settled = on_done, on_settled
+        self._on_settled = on_settled
         self.pace = pace or _ListPace()
         self._expected: int | None = None  # instances begun, once all are: then every outcome in means settled
         self.listed_at = 0.0  # monotonic time of the workspace's last list
@@ -186,10 +185,6 @@ class _Batch:
     def expect(self, count: int) -> None:
         """Every instance of the workspace is begun (``count`` of them): it is settled once each has its outcome."""
         self._expected = count
-        self._check_settled()
-
-    def _tick(self) -> None:
-        self._on_done()
         self._check_settled()
 
     def _check_settled(self) -> None:
@@ -204,7 +199,7 @@ class _Batch:
 
     def _outcome(self, name: str, result: Result, reason: str = "") -> None:
         self.outcomes[name] = Outcome(workspace=str(self.workspace), compute=name, action=self.action, result=result, reason=reason)
-        self._tick()
+        self._check_settled()
 
     def begin(self, name: str) -> None:
         """Re-read a stop's instance, then send the request (a first attempt)."""
@@ -225,7 +220,7 @@ class _Batch:
             return False
         if changed is not None:
             self.outcomes[item.name] = changed
-            self._tick()
+            self._check_settled()
             return False
         return True
 
@@ -359,38 +354,6 @@ class _Batch:
                 self.advance(item)
 
 
-@task(name="power_subscription", **{**TASK_DEFAULTS, "retries": 0})
-def power_subscription(
-    targets: list[tuple[ResourceId, list[str]]],
-    action: Action,
-    wait_seconds: float = 900,
-    capacity_retries: int = 2,
-    capacity_delay: float = 60,
-    progress_id: UUID | None = None,
-    total: int = 0,
-) -> list[Outcome]:
-    """Start or stop the named instances of one subscription's workspaces on WORKSPACES_AT_ONCE threads; every
-    instance ends with an outcome, none raises. One task per subscription, not per workspace: ARM's budget is
-    per subscription, and a Prefect server spends ~0.1 s of CPU recording each task run's states."""
-    logger = get_run_logger() if TaskRunContext.get() else None
-    lanes = max(1, min(WORKSPACES_AT_ONCE, len(targets)))
-    # Each workspace's open operations are followed by listing its computes: at most LISTS_PER_SECOND lists a
-    # second for the subscription, a fifth of ARM's read refill, whatever its size (_ListPace).
-    pace = _ListPace()
-
-    wanted = {str(ws): names for ws, names in targets}
-
-    def lane(share: list[ResourceId]) -> list[Outcome]:
-        on_done = partial(Progress.tick, progress_id, total, logger)
-        return _power_lane(share, lambda ws: wanted[str(ws)], action, wait_seconds, capacity_retries, capacity_delay, on_done, pace)
-
-    workspaces = [ws for ws, _ in targets]
-    with ThreadPoolExecutor(max_workers=lanes) as pool:
-        done = [outcome for outcomes in pool.map(lane, [workspaces[i::lanes] for i in range(lanes)]) for outcome in outcomes]
-    by_key = {(o.workspace, o.compute): o for o in done}
-    return [by_key[(str(ws), name)] for ws, names in targets for name in names]
-
-
 class Surveyed(Model):
     """What one subscription's run found and did: every selected instance's outcome, and those outside the idle policy."""
 
@@ -410,7 +373,7 @@ def survey_and_power_subscription(
     progress_id: UUID | None = None,
     total_workspaces: int = 0,
 ) -> Surveyed:
-    """``survey_subscription``, ``plan_run`` and ``power_subscription`` in one pass: each workspace is surveyed
+    """Survey, plan (``plan_run``) and power one subscription's workspaces in one pass: each workspace is surveyed
     when its lane comes to it and its instances acted on at once, so ARM's write budget starts working after one
     workspace's two reads rather than after the whole subscription's (at 50 workspaces, the survey was seconds of
     the budget left idle: bench/fleet_platform.py). The same rules decide each instance, and a stop still reads it
@@ -430,7 +393,7 @@ def survey_and_power_subscription(
 
     def lane(share: list[ResourceId]) -> list[Outcome]:
         settled = partial(Progress.tick, progress_id, total_workspaces, logger, "workspaces")
-        return _power_lane(share, names_of, action, wait_seconds, capacity_retries, capacity_delay, lambda: None, pace, settled)
+        return _power_lane(share, names_of, action, wait_seconds, capacity_retries, capacity_delay, pace, settled)
 
     with ThreadPoolExecutor(max_workers=lanes) as pool:
         acted = [outcome for outcomes in pool.map(lane, [workspaces[i::lanes] for i in range(lanes)]) for outcome in outcomes]
@@ -444,7 +407,6 @@ def _power_lane(
     wait_seconds: float,
     capacity_retries: int,
     capacity_delay: float,
-    on_done: Any,
     pace: _ListPace,
     on_settled: Callable[[], None] | None = None,
 ) -> list[Outcome]:
@@ -456,7 +418,7 @@ def _power_lane(
     batches: list[_Batch] = []
     for workspace in share:
         names = names_of(workspace)
-        batch = _Batch(workspace, action, wait_seconds, capacity_retries, capacity_delay, on_done, pace, on_settled)
+        batch = _Batch(workspace, action, wait_seconds, capacity_retries, capacity_delay, pace, on_settled)
         batches.append(batch)
         for name in names:
             for open_batch in batches:

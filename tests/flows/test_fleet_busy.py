@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from amlops.azure import computes, jobs, rest
-from amlops.fleet import KEEP_ALIVE_TAG, Selector, decide
+from amlops.fleet import KEEP_ALIVE_TAG, Selector, Survey, decide
 from amlops.models import ComputeSpec
 from flows.compute_power import stop_computes
 from tasks import compute_power as t
@@ -43,37 +43,43 @@ def test_a_job_running_on_an_instance_shows_as_job_running_and_the_fleet_skips_i
     assert computes.get_compute(flows_env.clients, WS_A, "a-train").state == "JobRunning", "the job was not killed"
 
 
-def test_a_job_started_after_the_survey_is_seen_by_the_read_just_before_the_stop(flows_env: Env) -> None:
+def test_a_job_started_after_the_survey_is_seen_by_the_read_just_before_the_stop(flows_env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     _load(flows_env, _ci("a-late"), _ci("a-free"))
-    (survey,) = t.survey_subscription.fn([WS_A])
-    assert survey.busy == {} and {c.state for c in survey.computes} == {"Running"}
-    jobs.submit_command_job(flows_env.clients, WS_A, "late-1", "python train.py", "azureml:env:1", "a-late")  # after the survey
-    mark = flows_env.control.mark()
-    outcomes = {o.compute: o for o in t.power_subscription.fn([(WS_A, ["a-late", "a-free"])], "stop", wait_seconds=60)}
+
+    def start_job() -> None:  # after the survey
+        jobs.submit_command_job(flows_env.clients, WS_A, "late-1", "python train.py", "azureml:env:1", "a-late")
+
+    outcomes, stopped = _stop_after_survey(flows_env, monkeypatch, start_job)
     assert outcomes["a-late"].result == "skipped" and "late-1" in outcomes["a-late"].reason and "read again just before the stop" in outcomes["a-late"].reason
-    assert outcomes["a-free"].result == "stopped"
-    stops = [r["path"] for r in flows_env.control.writes(mark)]
-    assert all(p.endswith("a-free/stop") for p in stops) and stops, "only the free instance got a stop request"
+    assert outcomes["a-free"].result == "stopped" and stopped == ["a-free"], "only the free instance got a stop request"
 
 
-def _stop_after_survey(env: Env, change: Callable[[], None]) -> tuple[dict[str, Any], list[str]]:
-    """The fleet surveys, the world changes, the fleet stops what it surveyed: what did it do, and whom did it stop?"""
-    (survey,) = t.survey_subscription.fn([WS_A])
-    assert {c.name: c.state for c in survey.computes} == {"a-late": "Running", "a-free": "Running"} and survey.busy == {}
-    change()
+def _stop_after_survey(env: Env, monkeypatch: pytest.MonkeyPatch, change: Callable[[], None]) -> tuple[dict[str, Any], list[str]]:
+    """The fleet's task surveys the workspace, the world changes, the task stops what its survey chose: what did it
+    do, and whom did it stop? The change runs right after the task's own (real) survey of the workspace."""
+    survey = t._survey
+
+    def survey_then_change(workspace: Any) -> Survey:
+        found = survey(workspace)
+        assert {c.name: c.state for c in found.computes} == {"a-late": "Running", "a-free": "Running"} and found.busy == {}
+        change()
+        return found
+
+    monkeypatch.setattr(t, "_survey", survey_then_change)
     mark = env.control.mark()
-    outcomes = {o.compute: o for o in t.power_subscription.fn([(WS_A, ["a-late", "a-free"])], "stop", wait_seconds=60)}
+    run = t.survey_and_power_subscription.fn([WS_A], "stop", Selector(workspaces=[str(WS_A)]), None, wait_seconds=60)
+    outcomes = {o.compute: o for o in run.outcomes}
     return outcomes, [r["path"].rsplit("/", 2)[-2] for r in env.control.writes(mark) if r["path"].endswith("/stop")]
 
 
-def test_a_keep_alive_tag_set_after_the_survey_is_read_just_before_the_stop(flows_env: Env) -> None:
+def test_a_keep_alive_tag_set_after_the_survey_is_read_just_before_the_stop(flows_env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     _load(flows_env, _ci("a-late"), _ci("a-free"))
     until = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
 
     def tag() -> None:  # someone tags the instance through ARM, as the README tells them to
         rest.send(flows_env.clients, SUB, "PATCH", f"{WS_A}/computes/a-late", rest.ML_API, {"tags": {KEEP_ALIVE_TAG: until}})
 
-    outcomes, stopped = _stop_after_survey(flows_env, tag)
+    outcomes, stopped = _stop_after_survey(flows_env, monkeypatch, tag)
     assert outcomes["a-late"].result == "skipped" and "keep-alive" in outcomes["a-late"].reason and "read again just before the stop" in outcomes["a-late"].reason
     assert outcomes["a-free"].result == "stopped" and stopped == ["a-free"]
 
@@ -90,7 +96,7 @@ def test_an_instance_azure_calls_busy_after_the_survey_is_skipped_by_its_state_a
         assert computes.get_compute(flows_env.clients, WS_A, "a-late").state == "JobRunning"
         monkeypatch.setattr(t.jobs, "active_jobs", lambda *_: [])  # the job list does not show it yet
 
-    outcomes, stopped = _stop_after_survey(flows_env, start_job)
+    outcomes, stopped = _stop_after_survey(flows_env, monkeypatch, start_job)
     assert outcomes["a-late"].result == "skipped" and "JobRunning" in outcomes["a-late"].reason and "read again just before the stop" in outcomes["a-late"].reason
     assert outcomes["a-free"].result == "stopped" and stopped == ["a-free"]
     assert jobs.get_job(flows_env.clients, WS_A, "late-1").status == "Running", "the job was not killed"
