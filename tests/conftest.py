@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from _pytest.nodeid import NodeId
 
 from amlops.azure.clients import Clients, Target
 from amlops.emulator import Emulator, scenario
@@ -142,7 +143,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         group = next((GROUPS[name] for name in getattr(item, "fixturenames", ()) if name in GROUPS), None)
         if group and not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(group))
+        _name_group(config, item)
     items.sort(key=_slowest_first)
+
+
+def _name_group(config: pytest.Config, item: pytest.Item) -> None:
+    """On an xdist worker under `--dist loadgroup`, the test's id ends in `@GROUP`, which is all the controller
+    schedules by. pytest-xdist 3.8 writes that suffix to `item._nodeid`, which pytest 9 no longer reads (a node's
+    id is `item._id`): without this every group would be scattered, each worker starting its own team stack."""
+    marker = item.get_closest_marker("xdist_group")
+    if not marker or not getattr(config.option, "loadgroup", False) or "@" in item.nodeid.rsplit("]", 1)[-1]:
+        return
+    name = marker.args[0] if marker.args else marker.kwargs.get("name", "default")
+    item._id = NodeId.parse(f"{item.nodeid}@{name}")
 
 
 def _slowest_first(item: pytest.Item) -> int:
