@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,12 +157,15 @@ def team(team_db: str, emulator: Emulator, azurite: str) -> Iterator[Team]:
     (site / "sitecustomize.py").write_text(WITHOUT_CHECKOUT)
     # Each worker in an empty directory of its own, away from the checkout (no shared path).
     stack = Stack(home, team_db, AUTH, flows_need, worker_dir=Path(tempfile.mkdtemp(prefix="amlops-workers-")), worker_env={"PYTHONPATH": str(site)})
-    team = Team(stack, bare_clone(Path(tempfile.mkdtemp(prefix="amlops-repo-"))))
     try:
-        stack.start_server()
-        team.run(sys.executable, "-m", "prefect", "work-pool", "create", POOL, "--type", "process", "--overwrite")
-        for name in ("w1", "w2"):
-            stack.start_worker(name)
+        # The tier's slowest start goes first in its worker: what needs no server (the repository workers clone)
+        # is made while the server starts, and the two workers start side by side.
+        with ThreadPoolExecutor(2) as pool:
+            repository = pool.submit(bare_clone, Path(tempfile.mkdtemp(prefix="amlops-repo-")))
+            stack.start_server()
+            team = Team(stack, repository.result())
+            team.run(sys.executable, "-m", "prefect", "work-pool", "create", POOL, "--type", "process", "--overwrite")
+            list(pool.map(stack.start_worker, ("w1", "w2")))
         yield team
     finally:
         stack.stop()
@@ -173,8 +177,10 @@ def deployed(team: Team) -> Team:
     then `prefect deploy --all`."""
     from tests.conftest import SUB
 
-    team.run(sys.executable, "-m", "app.cli", "source", "--git-repository", team.source.url, "--git-revision", team.source.revision)
-    team.run(sys.executable, "-m", "prefect", "variable", "set", "amlops_fleet_subscriptions", f'["{SUB}"]', "--overwrite")
+    with ThreadPoolExecutor(2) as pool:  # two variables, set side by side
+        source = pool.submit(team.run, sys.executable, "-m", "app.cli", "source", "--git-repository", team.source.url, "--git-revision", team.source.revision)
+        fleet = pool.submit(team.run, sys.executable, "-m", "prefect", "variable", "set", "amlops_fleet_subscriptions", f'["{SUB}"]', "--overwrite")
+        source.result(), fleet.result()
     team.run(sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all")
     return team
 
