@@ -8,19 +8,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from amlops.azure import computes, jobs, roles
-from amlops.emulator import Emulator
 from amlops.manifests import LocalManifestStore
 from amlops.models import ComputeSpec, ResourceId
 from app.cli import EXIT_CODES
 from flows import pauses
-from tests.chaos import cli_env
 from tests.conftest import TARGET_SUB, WS_ID, Env, demo_scenario
 from tests.flows.test_move_workspace import _cmk, _databricks, _other_region, _other_tenant, _unregistered
 from tests.warm_cli import WarmCli
@@ -47,15 +45,6 @@ class Amlops:
 
     def output(self) -> str:
         return self.log.read_text()
-
-
-@pytest.fixture(scope="session")
-def warm_amlops(emulator: Emulator, prefect_server: str) -> Iterator[WarmCli]:
-    """One warm `amlops` per worker, with the environment every run of this module shares (the emulator, the
-    session's Prefect server); what differs per test (its state directory) is set in each run."""
-    cli = WarmCli({**cli_env(prefect_server), **emulator.env()})
-    yield cli
-    cli.close()
 
 
 @pytest.fixture

@@ -15,7 +15,9 @@ from prefect.testing.utilities import prefect_test_harness
 from amlops.emulator import Emulator
 from amlops.move import MoveApprovals, MoveRequest
 from tasks import common
+from tests import chaos
 from tests.conftest import AZURITE_KEY, TARGET_SUB, WS_ID, Env, demo_scenario
+from tests.warm_cli import WarmCli
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +28,17 @@ def prefect_server(emulator: Emulator) -> Iterator[str]:
     # A generous start-up: six workers start their servers at once on two cores, beside whatever else runs there.
     with prefect_test_harness(server_startup_timeout=240), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield str(PREFECT_API_URL.value())
+
+
+@pytest.fixture(scope="session")
+def warm_amlops(emulator: Emulator, prefect_server: str) -> Iterator[WarmCli]:
+    """The worker's warm `amlops` (tests/warm_cli.py): tests that start the real command fork their runs from it
+    instead of paying an interpreter and its imports each time. Its environment is what every such run shares
+    (the emulator, the session's server); what a test sets for its own runs (a state directory) goes with each run."""
+    shared = {k: v for k, v in chaos.cli_env(prefect_server).items() if not k.startswith("AMLOPS_")}
+    cli = WarmCli({**shared, **emulator.env()})
+    yield cli
+    cli.close()
 
 
 @pytest.fixture
