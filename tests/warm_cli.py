@@ -121,6 +121,15 @@ class WarmCli:
         self._runs.append(run)
         return run
 
+    def run(self, args: list[str], env: dict[str, str], log: Path, timeout: float = 600) -> int:
+        """A run to its end, as `subprocess.run` would (stdout and stderr to ``log``): its exit code. One that
+        outlives ``timeout`` is killed."""
+        run = self.start(args, env, log, stdout=True)
+        try:
+            return run.wait(timeout)
+        finally:
+            run.send_signal(9)
+
     def close(self) -> None:
         """Kill whatever run is still going (a test that timed out mid-trial), so nothing writes on afterwards."""
         for run in self._runs:
