@@ -1,6 +1,8 @@
 """The team tier: PostgreSQL, a Prefect server with API authentication, and two process workers on one pool.
 
-Started once for the tier (a session fixture) and shared by its tests, as a team shares one server.
+Started once for the tier and shared by its tests, as a team shares one server; stopped as soon as the tier's
+last test is done (package-scoped fixtures: under xdist the tier's tests run one after another on one worker,
+and its workers would otherwise poll the server until the whole run ends).
 Everything a test does to it goes through the commands a person would type (`prefect deploy --all`,
 `amlops approve`) or the REST API, with the team's credentials.
 """
@@ -133,7 +135,7 @@ class Team:
         self.stack.stop_worker(name)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def team_db() -> Iterator[str]:
     """PostgreSQL from Debian's packages in a temporary directory, run as the unprivileged postgres user."""
     directory = Path(tempfile.mkdtemp(prefix="amlops-pg-"))
@@ -142,7 +144,7 @@ def team_db() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def team(team_db: str, emulator: Emulator, azurite: str) -> Iterator[Team]:
     flows_need = {
         **emulator.env(),
@@ -168,10 +170,12 @@ def team(team_db: str, emulator: Emulator, azurite: str) -> Iterator[Team]:
             list(pool.map(stack.start_worker, ("w1", "w2")))
         yield team
     finally:
+        with ThreadPoolExecutor(2) as pool:  # each worker gets up to 30 s to stop cleanly: side by side
+            list(pool.map(stack.stop_worker, list(stack.workers)))
         stack.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def deployed(team: Team) -> Team:
     """Every deployment registered the way the README says: where workers clone the code, the fleet variable,
     then `prefect deploy --all`."""
