@@ -51,17 +51,29 @@ class Launcher:
     """Starts `amlops move` runs with the arguments above, each in a process of its own forked from a warm one
     (tests/warm_cli.py), so a run's clock starts at its first line, not at its imports."""
 
-    def __init__(self, base_env: dict[str, str]) -> None:
-        self._cli = WarmCli(base_env)
+    def __init__(self, base_env: dict[str, str] | None = None, cli: WarmCli | None = None) -> None:
+        """A warm process of its own for ``base_env``, or runs forked from ``cli`` (a worker's, tests/flows/conftest.py)."""
+        assert (base_env is None) != (cli is None), "either an environment or a warm process"
+        self._cli = cli or WarmCli(base_env or {})
+        self._owned = cli is None
+        self._runs: list[Run] = []
 
     def start(self, state_dir: Path, log: Path) -> Run:
-        return self._cli.start(ARGS, {"AMLOPS_STATE_DIR": str(state_dir)}, log)
+        run = self._cli.start(ARGS, {"AMLOPS_STATE_DIR": str(state_dir)}, log)
+        self._runs.append(run)
+        return run
 
     def finish(self, run: Run, timeout: float = 300) -> int:
         return run.wait(timeout)
 
     def close(self) -> None:
-        self._cli.close()
+        """Its own warm process ends; a shared one stays, and only this launcher's runs still going are killed."""
+        if self._owned:
+            self._cli.close()
+            return
+        for run in self._runs:
+            run.send_signal(signal.SIGKILL)
+            run.wait(30)
 
 
 @dataclass

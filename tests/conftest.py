@@ -9,17 +9,21 @@ Azurite's addresses) is set for that test only, by `_service_environment` below.
 from __future__ import annotations
 
 import copy
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.nodeid import NodeId
 
 from amlops.azure.clients import Clients, Target
 from amlops.emulator import Emulator, scenario
 from amlops.emulator import azurite as azurite_server
 from amlops.emulator.control_client import EmulatorControl
 from amlops.models import ResourceId
+from tests.warm_cli import WarmCli
 
 DEMO = scenario.DEMO
 SUB = "11111111-1111-1111-1111-111111111111"
@@ -102,6 +106,60 @@ def azurite() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def prefect_server(emulator: Emulator) -> Iterator[str]:
+    """Prefect's test server, one per session (per xdist worker), defined here only: a package that re-exported
+    it got a server of its own, whose start re-pointed the process's Prefect (its settings and default server)
+    under the tests of the package before. A test that asks for it finds the emulator in its environment
+    (`_service_environment` below), for that test only."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    from tasks import common
+
+    common.clients.cache_clear()
+    # A generous start-up: the workers start their servers at once on two cores, beside whatever else runs there.
+    with prefect_test_harness(server_startup_timeout=240), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield str(PREFECT_API_URL.value())
+
+
+@pytest.fixture(scope="session")
+def warm_amlops(emulator: Emulator, prefect_server: str) -> Iterator[WarmCli]:
+    """The worker's warm `amlops` (tests/warm_cli.py): tests that start the real command fork their runs from it
+    instead of paying an interpreter and its imports each time. Its environment is what every such run shares
+    (the emulator, the session's server); what a test sets for its own runs (a state directory) goes with each run."""
+    from tests import chaos
+
+    shared = {k: v for k, v in chaos.cli_env(prefect_server).items() if not k.startswith("AMLOPS_")}
+    cli = WarmCli({**shared, **emulator.env()})
+    yield cli
+    cli.close()
+
+
+@pytest.fixture
+def flows_env(env: Env, prefect_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    import prefect.context
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    monkeypatch.setenv("AMLOPS_STATE_DIR", str(tmp_path / "state"))
+    # Flows wait in real time (their sleeps, Prefect's polls, other processes), so here the emulator's clock
+    # follows real time; a test whose outcome hangs on the emulator's timing freezes it again.
+    env.control.freeze(False)
+    # Every flow of the test, in its thread or another, talks to the session's server, in context and process-wide.
+    with temporary_settings({PREFECT_API_URL: prefect_server}), prefect.context._temporary_global_settings_context(prefect.context.get_settings_context()):
+        yield env
+
+
+@pytest.fixture
+def training(flows_env: Env, azurite: str) -> Env:
+    spec = demo_scenario()
+    spec["workspaces"][0]["datastores"].append({"name": "checkpoints", "properties": {"datastoreType": "AzureBlob", "accountName": "devstoreaccount1", "containerName": f"c-{uuid.uuid4().hex[:10]}"}})
+    spec["workspaces"][0]["computes"].append({"name": "gpu-dedicated", "properties": {"computeType": "AmlCompute", "properties": {"vmSize": "STANDARD_NC6S_V3", "vmPriority": "Dedicated"}}})
+    flows_env.control.load(spec)
+    flows_env.control.settings(storage_url=azurite, storage_key=AZURITE_KEY, job_queue_seconds=0.2)
+    return flows_env
+
+
 @pytest.fixture(autouse=True)
 def _service_environment(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """The environment a test's services need, set with monkeypatch and so undone after the test: no test's
@@ -142,7 +200,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         group = next((GROUPS[name] for name in getattr(item, "fixturenames", ()) if name in GROUPS), None)
         if group and not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(group))
+        _name_group(config, item)
     items.sort(key=_slowest_first)
+
+
+def _name_group(config: pytest.Config, item: pytest.Item) -> None:
+    """On an xdist worker under `--dist loadgroup`, the test's id ends in `@GROUP`, which is all the controller
+    schedules by. pytest-xdist 3.8 writes that suffix to `item._nodeid`, which pytest 9 no longer reads (a node's
+    id is `item._id`): without this every group would be scattered, each worker starting its own team stack."""
+    marker = item.get_closest_marker("xdist_group")
+    if not marker or not getattr(config.option, "loadgroup", False) or "@" in item.nodeid.rsplit("]", 1)[-1]:
+        return
+    name = marker.args[0] if marker.args else marker.kwargs.get("name", "default")
+    item._id = NodeId.parse(f"{item.nodeid}@{name}")
 
 
 def _slowest_first(item: pytest.Item) -> int:

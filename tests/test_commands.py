@@ -11,6 +11,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parents[1]
 
 
@@ -27,8 +29,29 @@ def test_make_demo_moves_the_workspace_and_trains_through_a_preemption() -> None
     assert "attempt 1 (demo-forecast-001): preempted" in out and "attempt 2 (demo-forecast-002): completed, resumed from runs/forecast/step-" in out, out[-4000:]
 
 
-def test_make_bench_quick_runs_every_benchmark_end_to_end() -> None:
-    code, out = _make("bench", "BENCH_ARGS=--quick")
+# `make bench BENCH_ARGS=--quick` in parts the suite's workers run side by side (one after another they took 5 to
+# 7 minutes, most of it waiting): each part is the benchmarks it names, in `make bench`'s order, and the lines that
+# show they got to the end. The parts in a row are every benchmark, in that order (the test after).
+BENCH_PARTS = {
+    "short-ones": (
+        ("emulator_roundtrip", "move_workspace", "move_downtime", "fleet_stop", "fleet_start", "training_recovery", "snapshot", "recording"),
+        ("emulator round trips", "move of a large workspace: completed", "move of a platform-sized workspace: completed", "stop 10 instances across 2 workspaces:", "training preempted 1 times, then completed"),
+    ),
+    "move_chaos": (("move_chaos",), ()),
+    "flow_chaos": (("flow_chaos",), ("every flow under 429/503/dropped connections",)),
+    "fleet_platform": (("fleet_platform",), ()),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("names", "headers"), BENCH_PARTS.values(), ids=BENCH_PARTS.keys())
+def test_make_bench_quick_runs_every_benchmark_end_to_end(names: tuple[str, ...], headers: tuple[str, ...]) -> None:
+    code, out = _make("bench", f"BENCH_ARGS=--quick {' '.join(names)}")
     assert code == 0, out[-4000:]
-    for header in ("emulator round trips", "move of a large workspace: completed", "move of a platform-sized workspace: completed", "stop 10 instances across 2 workspaces:", "training preempted 1 times, then completed", "every flow under 429/503/dropped connections"):
-        assert header in out, f"{header!r} missing:\n{out[-4000:]}"
+    for line in (*headers, *(f"({name}: " for name in names)):
+        assert line in out, f"{line!r} missing:\n{out[-4000:]}"
+
+
+def test_the_bench_parts_are_every_benchmark_in_make_bench_order() -> None:
+    from bench.run_all import BENCHMARKS
+
+    assert [name for names, _ in BENCH_PARTS.values() for name in names] == list(BENCHMARKS)

@@ -42,7 +42,7 @@ while True:
         if pid == 0:
             null = os.open(os.devnull, os.O_RDWR)
             log = os.open(order["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            os.dup2(null, 0); os.dup2(null, 1); os.dup2(log, 2)
+            os.dup2(null, 0); os.dup2(log if order["stdout"] else null, 1); os.dup2(log, 2)
             os.environ.update(order["env"])
             sys.exit(main(order["args"]))
         say(f"started {pid}")
@@ -106,12 +106,12 @@ class WarmCli:
         with self._changed:  # the parent is gone: no run of it will report again
             self._changed.notify_all()
 
-    def start(self, args: list[str], env: dict[str, str], log: Path, timeout: float = 300) -> Run:
-        """A new run of the command; its stderr goes to ``log`` (appended)."""
+    def start(self, args: list[str], env: dict[str, str], log: Path, timeout: float = 300, stdout: bool = False) -> Run:
+        """A new run of the command; its stderr goes to ``log`` (appended), its stdout too with ``stdout``."""
         assert self._parent.stdin is not None
         with self._changed:
             known = len(self._started)
-            self._parent.stdin.write(json.dumps({"args": args, "env": env, "log": str(log)}).encode() + b"\n")
+            self._parent.stdin.write(json.dumps({"args": args, "env": env, "log": str(log), "stdout": stdout}).encode() + b"\n")
             self._parent.stdin.flush()
             if not self._changed.wait_for(lambda: len(self._started) > known or self._parent.poll() is not None, timeout=timeout):
                 raise TimeoutError("the warm amlops process did not start a run")
@@ -120,6 +120,15 @@ class WarmCli:
             run = Run(self._started[known], self._exits, self._changed)
         self._runs.append(run)
         return run
+
+    def run(self, args: list[str], env: dict[str, str], log: Path, timeout: float = 600) -> int:
+        """A run to its end, as `subprocess.run` would (stdout and stderr to ``log``): its exit code. One that
+        outlives ``timeout`` is killed."""
+        run = self.start(args, env, log, stdout=True)
+        try:
+            return run.wait(timeout)
+        finally:
+            run.send_signal(9)
 
     def close(self) -> None:
         """Kill whatever run is still going (a test that timed out mid-trial), so nothing writes on afterwards."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from app.cli import EXIT_CODES
 from flows import pauses
 from tests.conftest import TARGET_SUB, WS_ID, Env, demo_scenario
 from tests.flows.test_move_workspace import _cmk, _databricks, _other_region, _other_tenant, _unregistered
+from tests.warm_cli import WarmCli
 
 ROOT = Path(__file__).parents[2]
 WS = ResourceId.parse(WS_ID)
@@ -28,29 +30,28 @@ UNATTENDED = ["--approve-plan-as", "alice", "--confirm-workspace", "ml-prod-ws",
 
 
 class Amlops:
-    """`python -m app.cli ...` started in the background, pointed at the test's emulator and Prefect server."""
+    """`amlops ...` started in the background in a process of its own, pointed at the test's emulator and Prefect
+    server: a fork of the worker's warm `amlops` (tests/warm_cli.py), so a run pays for its work, not its imports."""
 
-    def __init__(self, args: list[str], prefect_server: str, state_dir: Path, log: Path) -> None:
-        env = {**os.environ, "PREFECT_API_URL": prefect_server, "AMLOPS_STATE_DIR": str(state_dir)}
+    def __init__(self, cli: WarmCli, args: list[str], state_dir: Path, log: Path) -> None:
         self.log = log
-        self.proc = subprocess.Popen([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+        self.run = cli.start(args, {"AMLOPS_STATE_DIR": str(state_dir)}, log, stdout=True)
 
     def wait(self, timeout: float = 600) -> int:
         try:
-            return self.proc.wait(timeout=timeout)
+            return self.run.wait(timeout=timeout)
         finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
+            self.run.send_signal(signal.SIGKILL)
 
     def output(self) -> str:
         return self.log.read_text()
 
 
 @pytest.fixture
-def amlops(flows_env: Env, prefect_server: str, tmp_path: Path) -> Callable[..., Amlops]:
+def amlops(flows_env: Env, warm_amlops: WarmCli, tmp_path: Path) -> Callable[..., Amlops]:
     flows_env.control.freeze()  # jobs submitted by a test stay active however slow the machine
     def start(*args: str) -> Amlops:
-        return Amlops(list(args), prefect_server, tmp_path / "state", tmp_path / f"amlops-{time.monotonic_ns()}.log")
+        return Amlops(warm_amlops, list(args), tmp_path / "state", tmp_path / f"amlops-{time.monotonic_ns()}.log")
 
     return start
 

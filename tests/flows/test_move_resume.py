@@ -18,6 +18,7 @@ from flows.move_workspace import MoveReport, move_workspace
 from tests import chaos
 from tests.conftest import TARGET_SUB, WS_ID, Env
 from tests.flows.conftest import move_args
+from tests.warm_cli import WarmCli
 
 TARGET = ResourceId.parse(WS_ID).moved_to(TARGET_SUB, "ml-moved")
 # With the plan approved by flag, the quiesce gate runs before the manifest is first written: snapshot and
@@ -39,12 +40,12 @@ def _writes(requests: list[dict[str, Any]], method: str, ending: str) -> list[st
 
 
 @pytest.mark.parametrize("killed_after", KILL_AFTER)
-def test_killed_after_a_step_resumes_and_finishes(flows_env: Env, prefect_server: str, tmp_path: Path, killed_after: Step) -> None:
+def test_killed_after_a_step_resumes_and_finishes(flows_env: Env, warm_amlops: WarmCli, tmp_path: Path, killed_after: Step) -> None:
     flows_env.load_demo()
     # Slow the long-running operations a little (virtual time is real here), so the kill lands mid-move.
     flows_env.control.settings(lro={"default": {"mode": "seconds", "seconds": 0.05}})
     state_dir = tmp_path / "state"
-    launcher = chaos.Launcher(chaos.cli_env(prefect_server))
+    launcher = chaos.Launcher(cli=warm_amlops)
     try:
         proc = launcher.start(state_dir, tmp_path / "run.log")
         deadline = time.monotonic() + 120

@@ -4,8 +4,6 @@ the total time budget, the report artifact, and the train command's budget optio
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,8 @@ from prefect.settings import PREFECT_API_URL
 from amlops.training import Budgets
 from tests.conftest import WS_ID, Env
 from tests.flows.conftest import SCRIPT
-from tests.flows.test_train_with_retries import ROOT, _run
+from tests.flows.test_train_with_retries import _run
+from tests.warm_cli import WarmCli
 
 RESUMED = "azureml://datastores/checkpoints/paths/runs/forecast/step-00000020/"
 
@@ -79,21 +78,21 @@ def test_the_report_artifact_lists_every_attempt(training: Env) -> None:
     assert artifact["description"] == f"{lineage}: completed in attempt 2; training time lost 0.6 s"
 
 
-def _train_cli(prefect_server: str, tmp_path: Path, lineage: str, *options: str) -> tuple[int, str]:
-    args = [sys.executable, "-m", "app.cli", "train", "--workspace", WS_ID, "--command", "python train.py", "--environment", "azureml:forecast-env:1",
+def _train_cli(cli: WarmCli, tmp_path: Path, lineage: str, *options: str) -> tuple[int, str]:
+    """`amlops train ...` in a process of its own (forked from the worker's warm one), with the test's Azure and storage."""
+    args = ["train", "--workspace", WS_ID, "--command", "python train.py", "--environment", "azureml:forecast-env:1",
             "--compute", "gpu-cluster", "--checkpoints", "checkpoints:runs/forecast", "--lineage", lineage, "--watch", "0.1", *options]
     args += [f"--env={k}={v}" for k, v in SCRIPT.items()]  # fmt: skip
     log = tmp_path / f"{lineage}.log"
-    with open(log, "w") as out:
-        code = subprocess.run(args, cwd=ROOT, env={**os.environ, "PREFECT_API_URL": prefect_server}, stdout=out, stderr=subprocess.STDOUT, timeout=600).returncode
+    code = cli.run(args, {k: v for k, v in os.environ.items() if k.startswith("AMLOPS_")}, log)
     return code, log.read_text()
 
 
-def test_train_command_user_retries_escalation_and_resume_arg(training: Env, prefect_server: str, tmp_path: Path) -> None:
+def test_train_command_user_retries_escalation_and_resume_arg(training: Env, warm_amlops: WarmCli, tmp_path: Path) -> None:
     lineage = f"fc-{uuid.uuid4().hex[:6]}"
     training.control.schedule_job_end(f"{lineage}-001", "preempt", after=1.6, partial=True)
     training.control.schedule_job_end(f"{lineage}-002", "fail", after=0.5)
-    code, out = _train_cli(prefect_server, tmp_path, lineage, "--backoff", "0", "--user-retries", "1", "--escalate-after", "1", "--dedicated-compute", "gpu-dedicated", "--resume-arg=--from")
+    code, out = _train_cli(warm_amlops, tmp_path, lineage, "--backoff", "0", "--user-retries", "1", "--escalate-after", "1", "--dedicated-compute", "gpu-dedicated", "--resume-arg=--from")
     assert code == 0 and "completed in attempt 3" in out, out
     submitted = _jobs(training, lineage)
     assert [j["properties"]["computeId"].rsplit("/", 1)[-1] for j in submitted] == ["gpu-cluster", "gpu-dedicated", "gpu-dedicated"]
@@ -108,9 +107,9 @@ def test_train_command_user_retries_escalation_and_resume_arg(training: Env, pre
     ],
     ids=["infra-retries", "total-minutes"],
 )
-def test_train_command_budgets_exit_3_with_the_reason(training: Env, prefect_server: str, tmp_path: Path, end: str, options: list[str], says: str, attempts: int) -> None:
+def test_train_command_budgets_exit_3_with_the_reason(training: Env, warm_amlops: WarmCli, tmp_path: Path, end: str, options: list[str], says: str, attempts: int) -> None:
     lineage = f"fc-{uuid.uuid4().hex[:6]}"
     training.control.schedule_job_end(f"{lineage}-*", end, after=1.0, times=5)
-    code, out = _train_cli(prefect_server, tmp_path, lineage, "--backoff", "0", *options)
+    code, out = _train_cli(warm_amlops, tmp_path, lineage, "--backoff", "0", *options)
     assert code == 3 and says in out, out
     assert len(_jobs(training, lineage)) == attempts

@@ -1,4 +1,4 @@
-"""A real Prefect server and the emulator for the recorder's runs (the flow fixtures' own), and runs that record."""
+"""Runs that record (the session's Prefect server and emulator, tests/conftest.py), and what they wrote."""
 
 from __future__ import annotations
 
@@ -12,9 +12,6 @@ import pytest
 
 from amlops.azure import recording
 from tasks import common
-from tests.flows.conftest import flows_env, prefect_server, training
-
-__all__ = ["flows_env", "prefect_server", "training", "recorded_dir", "everything", "files"]
 
 SALT = "recorder-tests-salt"
 

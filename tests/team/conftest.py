@@ -1,6 +1,8 @@
 """The team tier: PostgreSQL, a Prefect server with API authentication, and two process workers on one pool.
 
-Started once for the tier (a session fixture) and shared by its tests, as a team shares one server.
+Started once for the tier and shared by its tests, as a team shares one server; stopped as soon as the tier's
+last test is done (package-scoped fixtures: under xdist the tier's tests run one after another on one worker,
+and its workers would otherwise poll the server until the whole run ends).
 Everything a test does to it goes through the commands a person would type (`prefect deploy --all`,
 `amlops approve`) or the REST API, with the team's credentials.
 """
@@ -12,6 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,7 +136,7 @@ class Team:
         self.stack.stop_worker(name)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def team_db() -> Iterator[str]:
     """PostgreSQL from Debian's packages in a temporary directory, run as the unprivileged postgres user."""
     directory = Path(tempfile.mkdtemp(prefix="amlops-pg-"))
@@ -142,7 +145,7 @@ def team_db() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def services() -> Iterator[Services]:
     """hooks.slack.com and api.sendgrid.com, as the team's server reaches them (tests.team.services)."""
     found = Services()
@@ -150,7 +153,7 @@ def services() -> Iterator[Services]:
     found.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def team(team_db: str, emulator: Emulator, azurite: str, services: Services) -> Iterator[Team]:
     flows_need = {
         **emulator.env(),
@@ -165,25 +168,32 @@ def team(team_db: str, emulator: Emulator, azurite: str, services: Services) -> 
     (site / "sitecustomize.py").write_text(WITHOUT_CHECKOUT)
     # Each worker in an empty directory of its own, away from the checkout (no shared path).
     stack = Stack(home, team_db, AUTH, flows_need, worker_dir=Path(tempfile.mkdtemp(prefix="amlops-workers-")), worker_env={"PYTHONPATH": str(site)}, server_env=services.env())
-    team = Team(stack, bare_clone(Path(tempfile.mkdtemp(prefix="amlops-repo-"))))
     try:
-        stack.start_server()
-        team.run(sys.executable, "-m", "prefect", "work-pool", "create", POOL, "--type", "process", "--overwrite")
-        for name in ("w1", "w2"):
-            stack.start_worker(name)
+        # The tier's slowest start goes first in its worker: what needs no server (the repository workers clone)
+        # is made while the server starts, and the two workers start side by side.
+        with ThreadPoolExecutor(2) as pool:
+            repository = pool.submit(bare_clone, Path(tempfile.mkdtemp(prefix="amlops-repo-")))
+            stack.start_server()
+            team = Team(stack, repository.result())
+            team.run(sys.executable, "-m", "prefect", "work-pool", "create", POOL, "--type", "process", "--overwrite")
+            list(pool.map(stack.start_worker, ("w1", "w2")))
         yield team
     finally:
+        with ThreadPoolExecutor(2) as pool:  # each worker gets up to 30 s to stop cleanly: side by side
+            list(pool.map(stack.stop_worker, list(stack.workers)))
         stack.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def deployed(team: Team) -> Team:
     """Every deployment registered the way the README says: where workers clone the code, the fleet variable,
     then `prefect deploy --all`."""
     from tests.conftest import SUB
 
-    team.run(sys.executable, "-m", "app.cli", "source", "--git-repository", team.source.url, "--git-revision", team.source.revision)
-    team.run(sys.executable, "-m", "prefect", "variable", "set", "amlops_fleet_subscriptions", f'["{SUB}"]', "--overwrite")
+    with ThreadPoolExecutor(2) as pool:  # two variables, set side by side
+        source = pool.submit(team.run, sys.executable, "-m", "app.cli", "source", "--git-repository", team.source.url, "--git-revision", team.source.revision)
+        fleet = pool.submit(team.run, sys.executable, "-m", "prefect", "variable", "set", "amlops_fleet_subscriptions", f'["{SUB}"]', "--overwrite")
+        source.result(), fleet.result()
     team.run(sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all")
     return team
 

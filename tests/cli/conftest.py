@@ -1,3 +1,0 @@
-"""The CLI tests run the real `amlops` command against the session's emulator and Prefect server."""
-
-from tests.flows.conftest import flows_env, prefect_server  # noqa: F401 - fixtures shared with the flow tests
