@@ -6,14 +6,12 @@ Prefect adds a token to https URLs only). Its certificate is made at start: clie
 from __future__ import annotations
 
 import base64
-import ssl
 import subprocess
 import tempfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from amlops.emulator.certs import make_certificate
+from tests.team.local_http import LocalServer, tls_context
 
 
 class GitServer:
@@ -70,15 +68,9 @@ class GitServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Backend)
-        self.server.daemon_threads = True
-        self.ca, key = make_certificate(Path(tempfile.mkdtemp(prefix="amlops-git-")))
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.ca, key)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.url = f"https://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        context, self.ca = tls_context(Path(tempfile.mkdtemp(prefix="amlops-git-")))
+        self.local = LocalServer(Backend, context)
+        self.url = self.local.url
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.local.stop()

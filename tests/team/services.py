@@ -9,15 +9,12 @@ TLS-inspecting corporate proxy does: through an HTTPS proxy (``HTTPS_PROXY``) wh
 from __future__ import annotations
 
 import json
-import ssl
 import tempfile
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from amlops.emulator.certs import make_certificate
+from tests.team.local_http import LocalServer, first_mentioning, tls_context
 
 SLACK, SENDGRID = "hooks.slack.com", "api.sendgrid.com"
 HOSTS = (SLACK, SENDGRID)
@@ -30,9 +27,7 @@ class Services:
 
     def __init__(self) -> None:
         directory = Path(tempfile.mkdtemp(prefix="amlops-services-"))
-        self.ca, key = make_certificate(directory, HOSTS)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.ca, key)
+        context, self.ca = tls_context(directory, HOSTS)
         self.received: list[tuple[str, str, Any]] = []
         got = self.received
 
@@ -65,10 +60,8 @@ class Services:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-        self.server.daemon_threads = True
-        self.proxy = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.local = LocalServer(Proxy)
+        self.proxy = self.local.url
 
     def env(self) -> dict[str, str]:
         """What the Prefect server's environment needs to reach the services through the proxy."""
@@ -76,15 +69,8 @@ class Services:
 
     def wait(self, host: str, about: str, timeout: float = 90) -> Any:
         """The first body POSTed to ``host`` that mentions ``about`` (a run id)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for got, _, body in list(self.received):
-                if got == host and about in json.dumps(body):
-                    return body
-            time.sleep(0.3)
-        raise AssertionError(f"nothing about {about} reached {host}; got {[(h, p, json.dumps(b)[:300]) for h, p, b in self.received]}")
+        return first_mentioning(self.received, lambda got: got[0] == host, about, host, timeout)
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.local.stop()
 

@@ -6,24 +6,22 @@ from __future__ import annotations
 import json
 import os
 import signal
-import ssl
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from amlops.emulator.certs import make_certificate
 from tests.conftest import AZURITE_KEY, SUB, TARGET_SUB, WS_ID, Env, demo_scenario
 from tests.team.conftest import AUTH, FINAL, ROOT, Team
+from tests.team.local_http import LocalServer, first_mentioning, tls_context
 from tests.team.services import SENDGRID, SLACK, Services
 from tests.team.test_deployments import CLONE_STEPS
 from tests.team.test_workers import FLEET_SUB, FLEET_WS, _instance
@@ -48,26 +46,12 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-        scheme = "http"
-        if tls_dir is not None:
-            cert, key = make_certificate(tls_dir)
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(cert, key)
-            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-            scheme = "https"
-        self.base = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.local = LocalServer(Hook, tls_context(tls_dir)[0] if tls_dir is not None else None)
+        self.base = self.local.url
 
     def wait(self, path: str, about: str, timeout: float = 90) -> Any:
         """The first body POSTed to ``path`` that mentions ``about`` (a run id)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for got, body in list(self.received):
-                if got.startswith(path) and about in json.dumps(body):
-                    return body
-            time.sleep(0.3)
-        raise AssertionError(f"nothing about {about} reached {path}; got {[(p, json.dumps(b)[:300]) for p, b in self.received]}")
+        return first_mentioning(self.received, lambda got: got[0].startswith(path), about, path, timeout)
 
 
 @pytest.fixture
@@ -76,8 +60,8 @@ def receivers(tmp_path: Path) -> Iterator[tuple[Receiver, Receiver]]:
     try:
         yield plain, tls
     finally:
-        plain.server.shutdown()
-        tls.server.shutdown()
+        plain.local.stop()
+        tls.local.stop()
 
 
 SECRETS = {name: f"{name}-{uuid.uuid4().hex}" for name in ("hook", "custom", "teams", "sendgrid")}  # what each URL or key holds that nobody may read back
