@@ -6,7 +6,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -63,6 +63,8 @@ from amlops.move.plan import ComputeItem
 from amlops.move.preflight import renamed_compute
 from amlops.move.verify import endpoint_as_planned
 from tasks.common import TASK_DEFAULTS, clients
+
+R = TypeVar("R")  # what a compute's create returns (the compute built, or the operation building it)
 
 
 @task(name="snapshot_workspace", **TASK_DEFAULTS)
@@ -312,17 +314,16 @@ def _settled(c: Clients, workspace: ResourceId, name: str, wait_seconds: float =
         waited += 5
 
 
-def _create(c: Clients, workspace: ResourceId, spec: ComputeSpec, location: str, rename_on_conflict: bool, etag_attempts: int) -> str:
-    """PUT the compute; Azure's same-name Etag conflict after a move is retried with backoff, then renamed or reported."""
+def create_or_rename(c: Clients, spec: ComputeSpec, create: Callable[[ComputeSpec], R], rename_on_conflict: bool, etag_attempts: int) -> tuple[str, R]:
+    """``create`` the compute (a PUT, waited for or not); Azure's same-name Etag conflict after a move is retried with
+    backoff, then renamed or reported. Returns the name it was created under, and what ``create`` returned."""
     try:
-        retrying(attempts=etag_attempts, sleep=c.sleep, when=is_etag_conflict)(computes.create_compute, c, workspace, spec, location)
-        return spec.name
+        return spec.name, retrying(attempts=etag_attempts, sleep=c.sleep, when=is_etag_conflict)(create, spec)
     except Conflict as err:
         if not (is_etag_conflict(err) and rename_on_conflict):
             raise
     renamed = spec.model_copy(update={"name": renamed_compute(spec)})  # valid for its kind: checked in preflight
-    computes.create_compute(c, workspace, renamed, location)
-    return renamed.name
+    return renamed.name, create(renamed)
 
 
 @task(name="recreate_compute", **TASK_DEFAULTS)
@@ -339,7 +340,7 @@ def recreate_compute(workspace: ResourceId, item: ComputeItem, location: str, re
         computes.delete_compute(c, workspace, name, item.removal)
         current = None
     if current is None:
-        name = _create(c, workspace, spec.model_copy(update={"name": name}), location, rename_on_conflict, etag_attempts)
+        name, _ = create_or_rename(c, spec.model_copy(update={"name": name}), partial(computes.create_compute, c, workspace, location=location), rename_on_conflict, etag_attempts)
         current = _settled(c, workspace, name)
         if current is None or current.provisioning_state != "Succeeded":
             raise OperationFailed(f"Compute {name} ended {current.provisioning_state if current else 'missing'} after re-creation.", code="ComputeNotBuilt")

@@ -17,19 +17,18 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 from prefect import get_run_logger
 
 from amlops.azure import computes, operations
 from amlops.azure.clients import POOL_SIZE, Clients
-from amlops.azure.retry import retrying
-from amlops.errors import AmlopsError, Conflict, NotFound, Unconfirmed
+from amlops.errors import AmlopsError, NotFound, Unconfirmed
 from amlops.models import ComputeSpec, ResourceId
 from amlops.move.following import Want, next_step
 from amlops.move.plan import ComputeItem
-from amlops.move.preflight import renamed_compute
 from tasks.common import clients
-from tasks.move import is_etag_conflict
+from tasks.move import create_or_rename
 
 Done = Callable[[dict[str, str]], None]  # key -> what was done (a re-created compute: its name), finished since the last call
 WAIT_SECONDS = 1800.0  # Azure's seconds a compute may take before it is reported, as the single-compute task waits
@@ -90,13 +89,7 @@ def recreate_computes(
         elif current is not None:
             return  # built or being built: followed as it is
         spec = item.planned.spec.model_copy(update={"name": item.name})
-        try:
-            item.op = retrying(attempts=etag_attempts, sleep=c.sleep, when=is_etag_conflict)(computes.begin_create, c, workspace, spec, location)
-        except Conflict as err:
-            if not (is_etag_conflict(err) and rename_on_conflict):
-                raise
-            item.name = renamed_compute(spec)  # valid for its kind: checked in preflight
-            item.op = computes.begin_create(c, workspace, spec.model_copy(update={"name": item.name}), location)
+        item.name, item.op = create_or_rename(c, spec, partial(computes.begin_create, c, workspace, location=location), rename_on_conflict, etag_attempts)
 
     return _run(c, workspace, items, send, on_done, on_sent)
 
