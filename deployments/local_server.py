@@ -11,12 +11,18 @@ migrating their own.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
+import importlib.util
 import os
 import shutil
+import socket
 import sqlite3
+import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
@@ -30,30 +36,98 @@ def cached_database() -> Path:
 
 
 def start(timeout: float = 180) -> str:
-    """Start this process's temporary Prefect server, the one its flows use when no PREFECT_API_URL is set, from
-    the cached database; returns its API URL (for processes started from here). A second call returns the first
-    server's URL."""
+    """Start this process's Prefect server from the cached database and point the process (and the processes it
+    starts) at it through PREFECT_API_URL; returns that URL. With PREFECT_API_URL already set, nothing starts.
+
+    Called before Prefect is imported, the server is Prefect's own temporary-server app in a process of its own,
+    on a port it binds itself, and this process's flows reach it as any client does, without importing Prefect's
+    server code (about 2 CPU seconds a process). Called later, it starts Prefect's own temporary server (the one
+    flows use when no URL is set), from the same cached database."""
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    if "prefect" in sys.modules:
+        return _start_in_prefect(timeout)
+    home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect")
+    url = os.environ.get("PREFECT_SERVER_DATABASE_CONNECTION_URL") or os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL") or f"{SQLITE}{home}/prefect.db"
+    with _seeded(url):
+        api = _spawn(home, timeout)
+    os.environ["PREFECT_API_URL"] = api
+    return api
+
+
+def _start_in_prefect(timeout: float) -> str:
     from prefect.server.api.server import SubprocessASGIServer
     from prefect.settings import get_current_settings
 
+    settings = get_current_settings()
+    if settings.api.url:
+        return str(settings.api.url)
     server = SubprocessASGIServer()
-    if server.running:
-        return server.api_url
-    url = get_current_settings().server.database.connection_url
-    raw = url.get_secret_value() if url is not None else ""
-    if not raw.startswith(SQLITE):  # a database of the user's own: nothing to seed
-        server.start(timeout=int(timeout))
-        return server.api_url
-    database, cache = Path(raw.removeprefix(SQLITE)), cached_database()
+    if not server.running:
+        url = settings.server.database.connection_url
+        with _seeded(url.get_secret_value() if url is not None else ""):
+            server.start(timeout=int(timeout))
+    return server.api_url
+
+
+def _spawn(home: Path, timeout: float) -> str:
+    """Prefect's temporary-server app under uvicorn, serving a socket bound here on a port the system chose (no
+    other process can take it in between), stopped when this process exits."""
+    spec = importlib.util.find_spec("prefect")
+    assert spec is not None and spec.origin is not None, "Prefect is not installed"
+    home.mkdir(parents=True, exist_ok=True)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        api = f"http://127.0.0.1:{listener.getsockname()[1]}/api"
+        command = [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(spec.origin).parents[1]), "--factory", "prefect.server.api.server:create_app",
+                   "--fd", str(listener.fileno()), "--log-level", "error", "--lifespan", "on"]  # fmt: skip
+        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+        with open(home / "server.log", "ab") as log:
+            process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, pass_fds=(listener.fileno(),))
+    atexit.register(_stop, process)
+    deadline = time.monotonic() + timeout
+    while not _healthy(api):
+        if process.poll() is not None or time.monotonic() > deadline:
+            _stop(process)
+            raise RuntimeError(f"Prefect's server did not start within {timeout:.0f} s:\n{(home / 'server.log').read_text(errors='replace')[-3000:]}")
+        time.sleep(0.1)
+    return api
+
+
+def _healthy(api: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api}/health", timeout=5) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def _seeded(url: str) -> Iterator[None]:
+    """While a server starts on ``url``: a SQLite database not there yet is copied from the cache; with no cache
+    yet, the first server to start migrates its own and leaves a copy (the others wait for it)."""
+    if not url.startswith(SQLITE):  # a database of the user's own: nothing to seed
+        yield
+        return
+    database, cache = Path(url.removeprefix(SQLITE)), cached_database()
     with _locked(cache):
         fresh = not cache.exists()
         if not fresh and not database.exists():
             database.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(cache, database)
-        server.start(timeout=int(timeout))
+        yield
         if fresh and database.exists():
             _publish(database, cache)
-    return server.api_url
 
 
 @contextlib.contextmanager
