@@ -49,7 +49,7 @@ def start(timeout: float = 180) -> str:
         return _start_in_prefect(timeout)
     home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect")
     url = os.environ.get("PREFECT_SERVER_DATABASE_CONNECTION_URL") or os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL") or f"{SQLITE}{home}/prefect.db"
-    with _seeded(url):
+    with seeded(url):
         api = _spawn(home, timeout)
     os.environ["PREFECT_API_URL"] = api
     return api
@@ -65,7 +65,7 @@ def _start_in_prefect(timeout: float) -> str:
     server = SubprocessASGIServer()
     if not server.running:
         url = settings.server.database.connection_url
-        with _seeded(url.get_secret_value() if url is not None else ""):
+        with seeded(url.get_secret_value() if url is not None else ""):
             server.start(timeout=int(timeout))
     return server.api_url
 
@@ -113,9 +113,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def _seeded(url: str) -> Iterator[None]:
-    """While a server starts on ``url``: a SQLite database not there yet is copied from the cache; with no cache
-    yet, the first server to start migrates its own and leaves a copy (the others wait for it)."""
+def seeded(url: str) -> Iterator[None]:
+    """Around the start of a Prefect server on database ``url`` (any server: this module's, `prefect server start`):
+    a SQLite database not there yet is copied from the cache; with no cache yet, the server that starts inside
+    migrates its own and leaves a copy once started (servers starting meanwhile wait for it)."""
     if not url.startswith(SQLITE):  # a database of the user's own: nothing to seed
         yield
         return
