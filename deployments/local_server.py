@@ -116,12 +116,20 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def seeded(url: str) -> Iterator[None]:
     """Around the start of a Prefect server on database ``url`` (any server: this module's, `prefect server start`):
     a SQLite database not there yet is copied from the cache; with no cache yet, the server that starts inside
-    migrates its own and leaves a copy once started (servers starting meanwhile wait for it)."""
+    migrates its own and leaves a copy once started (servers starting meanwhile wait for it). Where the install
+    cannot be written to, every server migrates its own, as Prefect does."""
     if not url.startswith(SQLITE):  # a database of the user's own: nothing to seed
         yield
         return
     database, cache = Path(url.removeprefix(SQLITE)), cached_database()
-    with _locked(cache):
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(cache.with_suffix(".lock"), "a")
+    except OSError:
+        yield
+        return
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         fresh = not cache.exists()
         if not fresh and not database.exists():
             database.parent.mkdir(parents=True, exist_ok=True)
@@ -131,24 +139,16 @@ def seeded(url: str) -> Iterator[None]:
             _publish(database, cache)
 
 
-@contextlib.contextmanager
-def _locked(cache: Path) -> Iterator[None]:
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    with open(cache.with_suffix(".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def _publish(database: Path, cache: Path) -> None:
     """A consistent copy of the just-migrated database (SQLite's online backup: the server keeps running)."""
     partial = cache.with_suffix(f".{os.getpid()}.partial")
-    source, copy = sqlite3.connect(database), sqlite3.connect(partial)
     try:
-        source.backup(copy)
-    finally:
-        copy.close()
-        source.close()
-    os.replace(partial, cache)
+        source, copy = sqlite3.connect(database), sqlite3.connect(partial)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+            source.close()
+        os.replace(partial, cache)
+    except (OSError, sqlite3.Error):  # no copy this time: the next server migrates its own and tries again
+        partial.unlink(missing_ok=True)

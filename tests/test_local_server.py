@@ -81,3 +81,13 @@ def test_servers_starting_together_wait_for_the_first_ones_copy(tmp_path: Path, 
         _migrate(first, "head-2")
     waiting.join(timeout=10)
     assert seen == ["head-2"]
+
+
+def test_an_install_that_cannot_be_written_to_leaves_each_server_to_migrate_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    monkeypatch.setattr(local_server, "cached_database", lambda: blocked / "prefect-x.db")
+    database = tmp_path / "prefect.db"
+    with local_server.seeded(f"{local_server.SQLITE}{database}"):
+        _migrate(database, "own")
+    assert _version(database) == "own"
