@@ -77,9 +77,11 @@ def _demo(args: argparse.Namespace) -> int:
     from amlops.emulator import scenario
     from amlops.move import MoveApprovals, MoveRequest
     from amlops.rehearsal import rehearsal
+    from deployments import local_server
 
     spec = scenario.read(scenario.DEMO)
     with rehearsal(spec) as r:
+        local_server.start()  # Prefect's temporary server, from the install's migrated database
         emulator, blob_url = r.emulator, r.blob_url
         source = spec["workspaces"][0]["id"]
         started = time.perf_counter()

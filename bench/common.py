@@ -11,11 +11,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-def local_prefect() -> None:
-    """Prefect's own temporary server for this process, in a directory of its own; on a loaded machine it
-    can take longer than Prefect's default 20 s to start, and a benchmark should measure, not give up."""
+def local_prefect() -> str:
+    """This process's Prefect server, started now and shared by every benchmark the process runs (their flows
+    and the commands they start, given its URL): Prefect's own temporary server, in a directory of its own,
+    started from the install's migrated database (deployments/local_server.py). Returns its API URL. On a loaded
+    machine it can take longer than Prefect's default 20 s to start, and a benchmark should measure, not give up."""
     os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="amlops-bench-"))
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # its start-up write races the server's own
+    from deployments import local_server
+
+    return local_server.start(timeout=180)
 
 
 @contextlib.contextmanager

@@ -35,13 +35,15 @@ def _report(flow: str, rate: float, runs: list[Any], seconds: list[float], basel
     return {f"{flow}_{rate:.2f}_consistent": consistent / len(runs), f"{flow}_{rate:.2f}_one_run": at_once / len(runs)}
 
 
-def main(trials: int = 20, flows: tuple[str, ...] = FLOWS, rates: tuple[float, ...] = (0.1, 0.2), seed: int | None = None) -> dict[str, float]:
+def main(trials: int = 20, flows: tuple[str, ...] = FLOWS, rates: tuple[float, ...] = (0.1, 0.2), seed: int | None = None, quick: bool = False) -> dict[str, float]:
+    """``quick``: the undisturbed fleet and training runs once, not twice (the second keeps the first's imports off the
+    baseline, which a smoke run does not need)."""
+    undisturbed_runs = 1 if quick else 2
     from bench.common import goal_line, local_prefect
 
-    local_prefect()
+    prefect_api = local_prefect()
     work_dir = Path(tempfile.mkdtemp(prefix="amlops-flow-chaos-"))
-    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from amlops.emulator import Emulator
     from amlops.emulator.azurite import KEY, Azurite
@@ -60,13 +62,12 @@ def main(trials: int = 20, flows: tuple[str, ...] = FLOWS, rates: tuple[float, .
     try:
         with (
             Emulator() as emulator,
-            prefect_test_harness(server_startup_timeout=180),
             pointed_at({**emulator.env(), **azurite.env()}),
             temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
         ):
             control = EmulatorControl(emulator.base_url, str(emulator.ca_file))
             clients = make_clients(emulator, control, [])
-            cli_env = chaos.cli_env(str(PREFECT_API_URL.value()))
+            cli_env = chaos.cli_env(prefect_api)
 
             def rounds(flow: str, baseline: float, trial: Callable[[float, int], Any]) -> None:
                 runs: dict[float, list[Any]] = {rate: [] for rate in rates}
@@ -91,7 +92,7 @@ def main(trials: int = 20, flows: tuple[str, ...] = FLOWS, rates: tuple[float, .
                     launcher.close()
             for action in ("stop", "start"):
                 if action in flows:
-                    for _ in range(2):  # the second: imports and Prefect's first task runs paid by the first
+                    for _ in range(undisturbed_runs):  # the second: imports and Prefect's first task runs paid by the first
                         undisturbed = flow_chaos.fleet_trial(control, clients, cli_env, action, 0.0, base, kill=False)
                     assert undisturbed.consistent, undisturbed.line()
                     rounds(action, undisturbed.seconds, fleet(action))
@@ -102,7 +103,7 @@ def main(trials: int = 20, flows: tuple[str, ...] = FLOWS, rates: tuple[float, .
                 control.load(spec)
                 control.settings(storage_url=blob_url, storage_key=KEY, job_queue_seconds=0.2)
                 ws = ResourceId.parse(WS_ID)
-                for _ in range(2):
+                for _ in range(undisturbed_runs):
                     undisturbed = flow_chaos.training_trial(control, clients, ws, 0.0, base)
                 assert undisturbed.consistent, undisturbed.line()
                 rounds("train", undisturbed.seconds, lambda rate, s: flow_chaos.training_trial(control, clients, ws, rate, s))
@@ -130,7 +131,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     started = time.monotonic()
     if args.quick:
-        main(1, ("stop", "snapshot"), (0.2,), args.seed)
+        main(1, ("stop", "snapshot"), (0.2,), args.seed, quick=True)
     else:
         main(args.trials, tuple(args.flows.split(",")), tuple(float(r) for r in args.rates.split(",")), args.seed)
     print(f"  ({time.monotonic() - started:.0f} s in all)")

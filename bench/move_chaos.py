@@ -9,36 +9,33 @@ needs to finish after its restart against an undisturbed move measured in the sa
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 from pathlib import Path
 
+from bench.common import local_prefect, pointed_at
 from tests import chaos
 
 
-def main(trials: int = 10) -> dict[str, float]:
+def main(trials: int = 10, modes: tuple[bool, ...] = (False, True)) -> dict[str, float]:
+    """``modes``: kills only (False), kills and faults (True); ``--quick`` runs one trial of the second, which
+    goes through every path of the first (a smoke run, not a measurement)."""
     work_dir = Path(tempfile.mkdtemp(prefix="amlops-chaos-"))
-    os.environ.setdefault("PREFECT_HOME", str(work_dir / "prefect"))
-    from prefect.testing.utilities import prefect_test_harness
-
+    prefect_api = local_prefect()
     from amlops.emulator import Emulator
     from amlops.emulator.control_client import EmulatorControl
     from tests.conftest import demo_scenario, make_clients
 
-    with Emulator() as emulator, prefect_test_harness(server_startup_timeout=90):
-        from prefect.settings import PREFECT_API_URL
-
-        os.environ.update(emulator.env())
+    with Emulator() as emulator, pointed_at(emulator.env()):
         control = EmulatorControl(emulator.base_url, str(emulator.ca_file))
         clients = make_clients(emulator, control, [])
-        launcher = chaos.Launcher(chaos.cli_env(str(PREFECT_API_URL.value())))
+        launcher = chaos.Launcher(chaos.cli_env(prefect_api))
         try:
             scenario = demo_scenario()
             writes, total = chaos.undisturbed(control, launcher, scenario, work_dir)
             results = {
                 faults: [chaos.run_trial(control, clients, launcher, scenario, 2000 + i, faults, writes, work_dir) for i in range(trials)]
-                for faults in (False, True)
+                for faults in modes
             }
         finally:
             launcher.close()

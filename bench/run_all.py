@@ -35,8 +35,8 @@ BENCHMARKS: dict[str, Callable[[bool], object]] = {
     "training_recovery": training_recovery.main,
     "snapshot": snapshot.main,
     "recording": recording.main,
-    "move_chaos": lambda quick: move_chaos.main(1 if quick else 10),
-    "flow_chaos": lambda quick: flow_chaos.main(1, ("stop", "snapshot"), (0.2,)) if quick else flow_chaos.main(20),
+    "move_chaos": lambda quick: move_chaos.main(1, (True,)) if quick else move_chaos.main(10),
+    "flow_chaos": lambda quick: flow_chaos.main(1, ("stop", "snapshot"), (0.2,), quick=True) if quick else flow_chaos.main(20),
     "fleet_platform": fleet_platform.main,  # last: a Prefect server on PostgreSQL with two workers (10,000 stops at full size)
 }
 

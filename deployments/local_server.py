@@ -1,0 +1,154 @@
+"""Prefect's temporary local server (SQLite), started from a database migrated once per install.
+
+A fresh SQLite database costs the server Prefect's whole chain of migrations and its block registration at every
+start: about half of the ~10 CPU seconds a start takes. The first server on an install migrates as before and,
+once it answers, leaves a copy of its still-empty database beside the virtual environment (one per Prefect
+version); every later server starts from a copy of that. Prefect still runs its migrations and block registration
+at start, which find nothing to do, so a stale or foreign copy is brought up to date as a fresh one would be.
+Processes that start at the same moment (the suite's workers) wait for the first one's copy instead of each
+migrating their own.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import importlib.util
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from importlib.metadata import version
+from pathlib import Path
+
+SQLITE = "sqlite+aiosqlite:///"
+
+
+def cached_database() -> Path:
+    """Where this install keeps its migrated, empty database (``make clean`` removes it with the venv)."""
+    return Path(sys.prefix) / "amlops-cache" / f"prefect-{version('prefect')}.db"
+
+
+def start(timeout: float = 180) -> str:
+    """Start this process's Prefect server from the cached database and point the process (and the processes it
+    starts) at it through PREFECT_API_URL; returns that URL. With PREFECT_API_URL already set, nothing starts.
+
+    Called before Prefect is imported, the server is Prefect's own temporary-server app in a process of its own,
+    on a port it binds itself, and this process's flows reach it as any client does, without importing Prefect's
+    server code (about 2 CPU seconds a process). Called later, it starts Prefect's own temporary server (the one
+    flows use when no URL is set), from the same cached database."""
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    if "prefect" in sys.modules:
+        return _start_in_prefect(timeout)
+    home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect")
+    url = os.environ.get("PREFECT_SERVER_DATABASE_CONNECTION_URL") or os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL") or f"{SQLITE}{home}/prefect.db"
+    with seeded(url):
+        api = _spawn(home, timeout)
+    os.environ["PREFECT_API_URL"] = api
+    return api
+
+
+def _start_in_prefect(timeout: float) -> str:
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    if settings.api.url:
+        return str(settings.api.url)
+    server = SubprocessASGIServer()
+    if not server.running:
+        url = settings.server.database.connection_url
+        with seeded(url.get_secret_value() if url is not None else ""):
+            server.start(timeout=int(timeout))
+    return server.api_url
+
+
+def _spawn(home: Path, timeout: float) -> str:
+    """Prefect's temporary-server app under uvicorn, serving a socket bound here on a port the system chose (no
+    other process can take it in between), stopped when this process exits."""
+    spec = importlib.util.find_spec("prefect")
+    assert spec is not None and spec.origin is not None, "Prefect is not installed"
+    home.mkdir(parents=True, exist_ok=True)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        api = f"http://127.0.0.1:{listener.getsockname()[1]}/api"
+        command = [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(spec.origin).parents[1]), "--factory", "prefect.server.api.server:create_app",
+                   "--fd", str(listener.fileno()), "--log-level", "error", "--lifespan", "on"]  # fmt: skip
+        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+        with open(home / "server.log", "ab") as log:
+            process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, pass_fds=(listener.fileno(),))
+    atexit.register(_stop, process)
+    deadline = time.monotonic() + timeout
+    while not _healthy(api):
+        if process.poll() is not None or time.monotonic() > deadline:
+            _stop(process)
+            raise RuntimeError(f"Prefect's server did not start within {timeout:.0f} s:\n{(home / 'server.log').read_text(errors='replace')[-3000:]}")
+        time.sleep(0.1)
+    return api
+
+
+def _healthy(api: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api}/health", timeout=5) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def seeded(url: str) -> Iterator[None]:
+    """Around the start of a Prefect server on database ``url`` (any server: this module's, `prefect server start`):
+    a SQLite database not there yet is copied from the cache; with no cache yet, the server that starts inside
+    migrates its own and leaves a copy once started (servers starting meanwhile wait for it). Where the install
+    cannot be written to, every server migrates its own, as Prefect does."""
+    if not url.startswith(SQLITE):  # a database of the user's own: nothing to seed
+        yield
+        return
+    database, cache = Path(url.removeprefix(SQLITE)), cached_database()
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(cache.with_suffix(".lock"), "a")
+    except OSError:
+        yield
+        return
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fresh = not cache.exists()
+        if not fresh and not database.exists():
+            database.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(cache, database)
+        yield
+        if fresh and database.exists():
+            _publish(database, cache)
+
+
+def _publish(database: Path, cache: Path) -> None:
+    """A consistent copy of the just-migrated database (SQLite's online backup: the server keeps running)."""
+    partial = cache.with_suffix(f".{os.getpid()}.partial")
+    try:
+        source, copy = sqlite3.connect(database), sqlite3.connect(partial)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+            source.close()
+        os.replace(partial, cache)
+    except (OSError, sqlite3.Error):  # no copy this time: the next server migrates its own and tries again
+        partial.unlink(missing_ok=True)
