@@ -244,6 +244,7 @@ def main(quick: bool = False) -> dict[str, float]:
             with httpx.Client(base_url=stack.api, auth=(user, password), timeout=30) as client, PeakMemory(roots) as memory:
                 deployment = client.get("/deployments/name/stop-computes/weekdays-berlin-stop").json()
                 halves = [[_sub(i) for i in range(subscriptions) if i % 2 == k] for k in (0, 1)]
+                load_before = os.getloadavg()[0]
                 due = datetime.now(UTC) + timedelta(seconds=lead)
                 scheduled = {"type": "SCHEDULED", "state_details": {"scheduled_time": due.isoformat()}}
                 runs = [str(client.post(f"/deployments/{deployment['id']}/create_flow_run", json={"parameters": {"selector": {"subscriptions": h}}, "state": scheduled}).json()["id"]) for h in halves]
@@ -297,7 +298,7 @@ def main(quick: bool = False) -> dict[str, float]:
     cpu: dict[str, float] = {}
     for (name, pid), seconds in memory.cpu.items():
         cpu[name] = cpu.get(name, 0.0) + seconds - memory.cpu_before.get((name, pid), 0.0)
-    print(f"  machine load average (1 min) at end  {os.getloadavg()[0]:7.1f}      on {os.cpu_count()} cores: above that, every figure is stretched")
+    print(f"  machine load average (1 min)      {load_before:5.1f} to {os.getloadavg()[0]:4.1f}   (creating the runs, the end) on {os.cpu_count()} cores: above that, every figure is stretched")
     print(f"  CPU from creating the runs to done   {sum(cpu.values()):8.1f} s   ({1000 * sum(cpu.values()) / total:.1f} ms per stop, the processes' start-up included)")
     print("  per process: peak resident memory, CPU seconds from creating the runs to done, CPU per stop:")
     for name, rss in sorted(memory.peaks.items()):
