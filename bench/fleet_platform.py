@@ -230,9 +230,7 @@ def main(quick: bool = False) -> dict[str, float]:
                 subprocess.run([sys.executable, "-m", *command], cwd=ROOT, env=env, check=True, capture_output=True)
 
             run("prefect", "work-pool", "create", POOL, "--type", "process", "--overwrite")
-            run("prefect", "variable", "set", "amlops_fleet_subscriptions", "[]", "--overwrite")
-            run("app.cli", "source", "--git-repository", f"file://{ROOT}")  # workers clone this checkout's commit
-            run("prefect", "--no-prompt", "deploy", "--all")
+            run("app.cli", "deploy", "--work-pool", POOL, "--git-repository", f"file://{ROOT}")  # the README's one command; workers clone this checkout's commit
             for name in ("w1", "w2"):
                 stack.start_worker(name, "--limit", "1")  # one fleet run each: the two halves run on two workers
             emu.throttler.reset()  # every subscription starts with a full budget, as the floor assumes
