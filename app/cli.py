@@ -154,7 +154,10 @@ def _deploy(args: argparse.Namespace) -> int:
     token = os.environ.get("AMLOPS_GIT_TOKEN")
     ids = deploy(args.work_pool, checkout, args.git_repository, args.git_revision, token, args.notify)
     where = f"from {checkout}" if checkout else "cloning the repository (amlops_git_repository) on each run"
-    print(f"Registered {len(ids)} deployments on work pool {args.work_pool}, {where}; start a worker: prefect worker start --pool {args.work_pool}")
+    from deployments.stack import WORKER_PREFETCH_SECONDS
+
+    start = f"prefect worker start --pool {args.work_pool} --prefetch-seconds {WORKER_PREFETCH_SECONDS}"
+    print(f"Registered {len(ids)} deployments on work pool {args.work_pool}, {where}; start a worker: {start}")
     return 0
 
 

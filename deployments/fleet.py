@@ -143,5 +143,7 @@ def serve() -> None:
     """Serve every deployment with its schedules until interrupted. Schedules stay on when it stops."""
     from prefect import serve as prefect_serve
 
+    from deployments.stack import WORKER_PREFETCH_SECONDS
+
     set_fleet_subscriptions()
-    prefect_serve(*all_deployments(), pause_on_shutdown=False)
+    prefect_serve(*all_deployments(), pause_on_shutdown=False, prefetch_seconds=WORKER_PREFETCH_SECONDS)  # a run due at 19:00 starts at 19:00

@@ -17,6 +17,7 @@ import yaml
 
 from deployments.fleet import CHECKOUT, SUBSCRIPTIONS_VARIABLE, WORK_POOL, all_deployments, entrypoint_of
 from deployments.source import REPOSITORY_VARIABLE, REVISION_VARIABLE, TOKEN_BLOCK, git_pull_steps
+from deployments.stack import WORKER_PREFETCH_SECONDS
 
 PREFECT_YAML = CHECKOUT / "prefect.yaml"
 HEADER = f"""\
@@ -28,7 +29,8 @@ HEADER = f"""\
 #   Secret block {TOKEN_BLOCK}: the access token (empty for a repository that needs none)
 #   prefect variable set {SUBSCRIPTIONS_VARIABLE} '["<subscription id>", ...]' --overwrite
 #   prefect --no-prompt deploy --all
-#   prefect worker start --pool {WORK_POOL}      # on any machine with amlops' dependencies installed
+#   prefect worker start --pool {WORK_POOL} --prefetch-seconds {WORKER_PREFETCH_SECONDS}   # on any machine with amlops' dependencies;
+#   the prefetch starts a scheduled run's process ahead and Prefect holds it until due (deployments/stack.py)
 """
 
 

@@ -22,6 +22,11 @@ from amlops.postgres import free_port
 
 ROOT = Path(__file__).parents[1]
 POOL = "amlops-pool"
+# A worker takes a scheduled run this long before it is due and starts its process then (the git clone, the
+# imports of Prefect, amlops and the Azure SDKs: 5-25 s measured on a loaded 2-core machine, bench/fleet_platform.py);
+# Prefect's server holds the ready process until the scheduled time (WaitForScheduledTime), so the 19:00 stop
+# starts at 19:00, not a start-up later. It must exceed the start-up plus the worker's poll (10 s by default).
+WORKER_PREFETCH_SECONDS = 45
 
 
 def start_prefect_server(env: dict[str, str], log: Path, cwd: Path = ROOT, timeout: float = 120, attempts: int = 5) -> tuple[subprocess.Popen[bytes], int]:
@@ -130,7 +135,8 @@ class Stack:
         self.server, self.port = start_prefect_server(env, self.home / "server.log", cwd=self.home, timeout=timeout)
 
     def start_worker(self, name: str, *options: str, timeout: float = 60) -> None:
-        command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL, "--name", name, "--type", "process", *options]
+        prefetch = ["--prefetch-seconds", str(WORKER_PREFETCH_SECONDS)]  # options given later win
+        command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL, "--name", name, "--type", "process", *prefetch, *options]
         log = open(self.home / f"{name}.log", "a")
         cwd = ROOT
         if self.worker_dir is not None:

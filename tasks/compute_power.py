@@ -455,8 +455,10 @@ def selected_workspaces(selector: Selector) -> list[ResourceId]:
     """The selector's workspaces, each it names checked to exist before anything is written."""
     c = clients()
     found = {str(ResourceId.parse(w)).lower(): ResourceId.parse(w) for w in selector.workspaces}
-    for sub in selector.subscriptions:
-        for ws in workspaces.list_workspaces(c, sub):
+    with ThreadPoolExecutor(max_workers=max(1, min(WORKSPACES_AT_ONCE, len(selector.subscriptions)))) as pool:  # the fleet waits for this
+        listed = list(pool.map(partial(workspaces.list_workspaces, c), selector.subscriptions))
+    for found_in_subscription in listed:
+        for ws in found_in_subscription:
             found.setdefault(ws.id.lower(), ResourceId.parse(ws.id))
     for named in (ResourceId.parse(w) for w in selector.workspaces):
         try:
