@@ -203,6 +203,22 @@ def is_check(path: str) -> bool:
     return any(part in path for part in ("OperationsStatus/", "operationResults/", "OperationsResults/", "operationStatuses/"))
 
 
+def phases(entries: list[dict[str, Any]], best: Schedule, scale: float) -> list[tuple[str, float, float]]:
+    """Where the downtime went, in Azure's seconds, against the floor's own: (phase, measured, floor). Teardown: the
+    first delete until validateMoveResources is sent; the move: until moveResources' operation is seen ended; the
+    rebuild: until the verification's first read (of the workspace); the verification: until its last read (the
+    floor has none: it ends with the last item back)."""
+    begin, end = downtime(entries)
+    validate = min(e["time"] for e in entries if "validatemoveresources" in e["path"].lower())
+    moved = max(e["time"] for e in entries if "/microsoft.resources/" in e["path"].lower() and "operationresults/" in e["path"].lower())
+    verifying = max(e["time"] for e in entries if e["method"] == "GET" and e["path"].lower().rstrip("/").endswith("/workspaces/ml-platform-ws"))
+    first = min(best.sent_at[k] for k in best.sent_at if k.startswith(("delete", "detach")))
+    marks = [begin, validate, moved, verifying, end]
+    floor_marks = [first, best.sent_at["validate"], best.done_at["move"], best.finish, best.finish]
+    names = ("teardown", "validate and move", "rebuild", "verification")
+    return [(n, (marks[i + 1] - marks[i]) * scale, floor_marks[i + 1] - floor_marks[i]) for i, n in enumerate(names)]
+
+
 def downtime(entries: list[dict[str, Any]]) -> tuple[float, float]:
     """Real seconds from the first delete of a compute or endpoint to the last request (the verification's last read)."""
     deletes = [e["time"] for e in entries if e["method"] == "DELETE" and ("/computes/" in e["path"] or "Endpoints/" in e["path"])]
@@ -266,6 +282,8 @@ def main(quick: bool = False, scale: float = SCALE) -> dict[str, float]:
     print(f"  {size.instances} instances, {size.clusters} clusters, {size.kubernetes} attached, {size.endpoints} online endpoints x 2 deployments, {size.batch} batch, "
           f"{size.datastores} datastores, {size.grants} grants, {size.connections} private endpoints, {size.schedules} job schedules")
     print(f"  downtime (Azure's time)          {down / 60:8.1f} min   first delete to the last item verified (x{scale:g}: {end - begin:.1f} s here)")
+    for name, measured, least in phases(run, best, scale):
+        print(f"    {name:30s} {measured / 60:8.2f} min   floor {least / 60:5.2f} min, {(measured - least) / 60:+.2f} min")
     print(f"  ARM requests                     {len(run):8d}       {dict(by_kind)}")
     print(f"  procedure's minimum              {minimum:8d}       (bench.move_downtime.minimum_requests)")
     print(f"    checks of operations           {polls:8d} vs {minimum_checks} on Azure's schedule (x{scale:g}: each check's round trip stretches the schedule)")

@@ -196,8 +196,7 @@ def quiesce_check(request: MoveRequest) -> list[Problem]:
     return preflight.in_use_problems(now.labeling_running, now.web_services, now.profiling_runs) + preflight.quiesce_problems(now.active_jobs, {}, 0, request.allow_missing_metrics)
 
 
-@task(name="delete_online_endpoint", **TASK_DEFAULTS)
-def delete_online_endpoint(workspace: ResourceId, name: str) -> str:
+def _delete_online_endpoint(workspace: ResourceId, name: str) -> str:
     try:
         endpoints.delete_online_endpoint(clients(), workspace, name)
     except NotFound:
@@ -350,8 +349,10 @@ def recreate_compute(workspace: ResourceId, item: ComputeItem, location: str, re
 
 
 @task(name="redeploy_online_endpoint", **TASK_DEFAULTS)
-def redeploy_online_endpoint(workspace: ResourceId, endpoint: OnlineEndpoint, location: str) -> str:
-    endpoints.create_online_endpoint(clients(), workspace, endpoint, location)
+def redeploy_online_endpoint(workspace: ResourceId, endpoint: OnlineEndpoint, location: str, on_deployments_sent: Callable[[], None] = lambda: None) -> str:
+    """The endpoint created, its deployments and its traffic; ``on_deployments_sent`` once Azure has answered every
+    deployment's PUT (the longest operations of a move: what waits for them may go then)."""
+    endpoints.create_online_endpoint(clients(), workspace, endpoint, location, on_deployments_sent)
     return "redeployed"
 
 
@@ -405,6 +406,14 @@ def _batch(items: dict[str, Callable[[], str]]) -> Batch:
 def recreate_role_assignments(grants: dict[str, RoleAssignment]) -> Batch:
     """Each grant made again (``_recreate_role_assignment``); by key, what was done and what failed."""
     return _batch({key: partial(_recreate_role_assignment, grant) for key, grant in grants.items()})
+
+
+@task(name="delete_online_endpoints", **TASK_DEFAULTS)
+def delete_online_endpoints(workspace: ResourceId, names: list[str]) -> Batch:
+    """Each online endpoint deleted, its operation followed on Azure's schedule (``_delete_online_endpoint``); by name,
+    what was done and what failed. One task run, not one each: their runs' start, in the flow's process, would hold
+    back the compute deletes sent beside them, which the move's validation waits for."""
+    return _batch({name: partial(_delete_online_endpoint, workspace, name) for name in names})
 
 
 @task(name="repoint_datastores", **TASK_DEFAULTS)

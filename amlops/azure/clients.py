@@ -71,12 +71,47 @@ def cloud_from_env(env: dict[str, str] | None = None) -> Cloud:
 
 
 POOL_SIZE = 32  # connections per client: flows run up to this many Azure calls at once
+# Connections a client keeps for reuse. More calls than POOL_SIZE can be in flight at once (a move's task pool, its
+# compute senders and its batches of quick writes run side by side): a connection returned to a full pool is
+# dropped and the next call pays a new TLS handshake, so the pool keeps that many.
+KEPT_CONNECTIONS = 4 * POOL_SIZE
+
+
+class _Session(requests.Session):
+    """requests' Session, reading the environment's proxy settings once per host instead of on every request.
+
+    For every request requests asks the environment for proxies (``get_environ_proxies``: HTTPS_PROXY, NO_PROXY...),
+    which walks all of os.environ four times: a fifth of the CPU of a request through azure-core here, paid by each of
+    the thousands of requests of a platform's move (bench/move_downtime.py). Its answer for a scheme, host and port
+    does not change while the process's environment does not, so it is kept per those; the rest is requests' own
+    ``merge_environment_settings``, line for line (the CA bundle variables are still read per request)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environ_proxies: dict[tuple[str, str | None], dict[str, str]] = {}
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        if not self.trust_env:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        no_proxy = proxies.get("no_proxy") if proxies is not None else None
+        parts = urlsplit(url)
+        key = (f"{parts.scheme}://{parts.netloc}".lower(), no_proxy)
+        found = self._environ_proxies.get(key)
+        if found is None:
+            found = self._environ_proxies[key] = requests.utils.get_environ_proxies(url, no_proxy=no_proxy)
+        if proxies is not None:
+            for k, v in found.items():
+                proxies.setdefault(k, v)
+        if verify is True or verify is None:
+            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or verify
+        merge = requests.sessions.merge_setting
+        return {"proxies": merge(proxies, self.proxies), "stream": merge(stream, self.stream), "verify": merge(verify, self.verify), "cert": merge(cert, self.cert)}
 
 
 def _pooled_session() -> requests.Session:
     """A requests session whose pool holds as many connections as amlops runs calls in parallel."""
-    session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE)
+    session = _Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=POOL_SIZE, pool_maxsize=KEPT_CONNECTIONS)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session

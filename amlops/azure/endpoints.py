@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -60,18 +62,30 @@ def delete_online_endpoint(clients: Clients, workspace: ResourceId, name: str) -
     operations.delete(clients, _path(workspace, name), rest.ML_API)
 
 
-def create_online_endpoint(clients: Clients, workspace: ResourceId, endpoint: OnlineEndpoint, location: str) -> None:
+def create_online_endpoint(clients: Clients, workspace: ResourceId, endpoint: OnlineEndpoint, location: str, on_deployments_sent: Callable[[], None] = lambda: None) -> None:
     """Create the endpoint, its deployments (concurrently), then its traffic split and mirror traffic: Azure refuses
-    either naming a deployment that does not exist yet, so the first PUT carries neither."""
+    either naming a deployment that does not exist yet, so the first PUT carries neither. ``on_deployments_sent`` is
+    called once Azure has answered every deployment's PUT (with none, once the endpoint is created), not on failure."""
     path = _path(workspace, endpoint.name)
     first = {k: v for k, v in endpoint.create_properties.items() if k != "mirrorTraffic"}
     body: dict[str, Any] = {"location": location, "tags": endpoint.tags, "properties": {**first, "traffic": {}}, "kind": endpoint.kind}
     if endpoint.identity:
         body["identity"] = endpoint.identity
     operations.put(clients, path, rest.ML_API, body)
+    unanswered, lock = [len(endpoint.deployments)], threading.Lock()
+    if not endpoint.deployments:
+        on_deployments_sent()
+
+    def answered() -> None:
+        with lock:
+            unanswered[0] -= 1
+            last = unanswered[0] == 0
+        if last:
+            on_deployments_sent()
 
     def deploy(d: Deployment) -> None:
-        operations.put(clients, f"{path}/deployments/{d.name}", rest.ML_API, {"location": location, "properties": d.properties, "sku": d.sku, "tags": d.tags, "kind": d.kind})
+        deployment = {"location": location, "properties": d.properties, "sku": d.sku, "tags": d.tags, "kind": d.kind}
+        operations.put(clients, f"{path}/deployments/{d.name}", rest.ML_API, deployment, on_answered=answered)
 
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(endpoint.deployments)))) as pool:
         list(pool.map(deploy, endpoint.deployments))  # list() re-raises the first failure

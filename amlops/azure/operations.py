@@ -22,6 +22,7 @@ emulator time, not real time.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -141,11 +142,13 @@ def wait(clients: Clients, subscription: str, op: Operation, wait_seconds: float
             return
 
 
-def put(clients: Clients, resource_id: str, api_version: str, body: dict[str, Any]) -> dict[str, Any]:
-    """PUT a resource, follow its operation to the end (either style), and return the resource as Azure then has it."""
+def put(clients: Clients, resource_id: str, api_version: str, body: dict[str, Any], on_answered: Callable[[], None] = lambda: None) -> dict[str, Any]:
+    """PUT a resource, follow its operation to the end (either style), and return the resource as Azure then has it.
+    ``on_answered`` is called once Azure has answered the PUT, before its operation is followed."""
     subscription = resource_id.split("/")[2]
     fields = {k: body[k] for k in ("location", "tags", "properties", "sku", "identity", "kind") if body.get(k) is not None}
     op, answer = start(clients, subscription, "PUT", resource_id, api_version, fields, kind=Kind.WRITE)
+    on_answered()
     if op is None and isinstance(answer, dict):
         return answer
     if op is not None:
