@@ -23,7 +23,8 @@ ROOT = Path(__file__).parents[1]
 ZYGOTE = r"""
 import json, os, select, sys, threading
 from app.cli import main
-import flows.move_workspace, azure.ai.ml, azure.mgmt.resource.resources
+import flows.move_workspace, flows.train_with_retries, azure.ai.ml, azure.mgmt.resource.resources
+import prefect.flow_engine, prefect.task_engine, prefect.utilities.visualization, fastapi  # what every run imports
 assert threading.active_count() == 1, "fork only from a single-threaded process"
 buffer = b""
 def say(text):
