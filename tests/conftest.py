@@ -9,7 +9,6 @@ Azurite's addresses) is set for that test only, by `_service_environment` below.
 from __future__ import annotations
 
 import copy
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -109,10 +108,11 @@ def azurite() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def prefect_migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated Prefect database, made once per run and shared by its xdist workers (tests/prefect_db.py)."""
+def prefect_migrated(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Path:
+    """A migrated Prefect database, made once per run and shared by its xdist workers (tests/prefect_db.py): an
+    xdist worker's temporary directory is one of the run's, theirs in common."""
     base = tmp_path_factory.getbasetemp()
-    return prefect_db.template(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base)
+    return prefect_db.template(base.parent if hasattr(pytestconfig, "workerinput") else base)
 
 
 @pytest.fixture(scope="session")
