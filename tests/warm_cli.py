@@ -26,6 +26,8 @@ from app.cli import main
 import flows.move_workspace, flows.train_with_retries, azure.ai.ml, azure.mgmt.resource.resources
 import prefect.flow_engine, prefect.task_engine, prefect.utilities.visualization, fastapi  # what every run imports
 assert threading.active_count() == 1, "fork only from a single-threaded process"
+import gc
+gc.freeze()  # what the imports made stays out of every child's collections: they would copy each page they touch
 # Idle, the parent sleeps in select until an order comes or a child ends (SIGCHLD, through a wake-up pipe): a
 # parent that polled would spend a core's 3% per xdist worker for the whole run.
 wake_r, wake_w = os.pipe()
