@@ -23,6 +23,7 @@ from amlops.emulator import Emulator, scenario
 from amlops.emulator import azurite as azurite_server
 from amlops.emulator.control_client import EmulatorControl
 from amlops.models import ResourceId
+from tests import cpu_meter, prefect_db
 from tests.warm_cli import WarmCli
 
 DEMO = scenario.DEMO
@@ -107,19 +108,27 @@ def azurite() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def prefect_server(emulator: Emulator) -> Iterator[str]:
+def prefect_migrated(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Path:
+    """A migrated Prefect database, made once per run and shared by its xdist workers (tests/prefect_db.py): an
+    xdist worker's temporary directory is one of the run's, theirs in common."""
+    base = tmp_path_factory.getbasetemp()
+    return prefect_db.template(base.parent if hasattr(pytestconfig, "workerinput") else base)
+
+
+@pytest.fixture(scope="session")
+def prefect_server(emulator: Emulator, prefect_migrated: Path) -> Iterator[str]:
     """Prefect's test server, one per session (per xdist worker), defined here only: a package that re-exported
     it got a server of its own, whose start re-pointed the process's Prefect (its settings and default server)
     under the tests of the package before. A test that asks for it finds the emulator in its environment
     (`_service_environment` below), for that test only."""
     from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
 
     from tasks import common
 
     common.clients.cache_clear()
-    # A generous start-up: the workers start their servers at once on two cores, beside whatever else runs there.
-    with prefect_test_harness(server_startup_timeout=240), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    # Prefect's test harness, on a copy of the run's migrated database; a generous start-up (240 s): the workers
+    # start their servers at once on two cores, beside whatever else runs there.
+    with prefect_db.harness(prefect_migrated), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield str(PREFECT_API_URL.value())
 
 
@@ -186,7 +195,11 @@ UNIT_MODULES = {
     "tests/emulator/test_units.py", "tests/emulator/test_documented_facts.py", "tests/rehearse/test_units.py",
 }  # fmt: skip
 # Servers a unit test may not need: `make check` runs the unit tests without starting any.
-SERVER_FIXTURES = {"emulator", "azurite", "prefect_server", "team_db", "team", "deployed", "ui_server"}
+SERVER_FIXTURES = {"emulator", "azurite", "prefect_migrated", "prefect_server", "team_db", "team", "deployed", "ui_server"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    cpu_meter.register(config)  # CPU per test, with AMLOPS_TEST_CPU=DIR (tests/cpu_meter.py)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups

@@ -21,6 +21,7 @@ import deployments.stack
 from amlops.emulator.azurite import Azurite
 from amlops.postgres import LocalPostgres
 from deployments.stack import _stop, start_prefect_server
+from tests import prefect_db
 
 
 class _Stranger(http.server.BaseHTTPRequestHandler):
@@ -52,8 +53,9 @@ def _first_then_free(port: int) -> Callable[[], int]:
     return lambda: next(handed, None) or real()
 
 
-def test_a_prefect_server_whose_port_was_taken_starts_on_another(taken_port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_prefect_server_whose_port_was_taken_starts_on_another(taken_port: int, tmp_path: Path, prefect_migrated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(deployments.stack, "free_port", _first_then_free(taken_port))
+    prefect_db.copy_into(prefect_migrated, tmp_path / "home", "prefect.db")  # its database: the run's migrated empty one
     env = {"PATH": "/usr/bin:/bin", "PREFECT_HOME": str(tmp_path / "home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     process, port = start_prefect_server(env, tmp_path / "server.log", timeout=120)
     try:

@@ -21,16 +21,27 @@ ROOT = Path(__file__).parents[1]
 # The parent: imports what a move needs, then serves orders (one JSON line each) without a thread of its own,
 # so every fork copies a single-threaded process. It reports "started PID" per order and "exit PID CODE" per child.
 ZYGOTE = r"""
-import json, os, select, sys, threading
+import json, os, select, signal, sys, threading
 from app.cli import main
-import flows.move_workspace, azure.ai.ml, azure.mgmt.resource.resources
+import flows.move_workspace, flows.train_with_retries, azure.ai.ml, azure.mgmt.resource.resources
+import prefect.flow_engine, prefect.task_engine, prefect.utilities.visualization, fastapi  # what every run imports
 assert threading.active_count() == 1, "fork only from a single-threaded process"
+import gc
+gc.freeze()  # what the imports made stays out of every child's collections: they would copy each page they touch
+# Idle, the parent sleeps in select until an order comes or a child ends (SIGCHLD, through a wake-up pipe): a
+# parent that polled would spend a core's 3% per xdist worker for the whole run.
+wake_r, wake_w = os.pipe()
+os.set_blocking(wake_w, False)
+signal.set_wakeup_fd(wake_w)
+signal.signal(signal.SIGCHLD, lambda *_: None)
 buffer = b""
 def say(text):
     os.write(1, (text + "\n").encode())
 while True:
-    ready, _, _ = select.select([0], [], [], 0.05)
-    if ready:
+    ready, _, _ = select.select([0, wake_r], [], [], 1.0)
+    if wake_r in ready:
+        os.read(wake_r, 4096)
+    if 0 in ready:
         chunk = os.read(0, 65536)
         if not chunk:
             break
@@ -40,6 +51,9 @@ while True:
         order = json.loads(line)
         pid = os.fork()
         if pid == 0:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            os.close(wake_r); os.close(wake_w)
             null = os.open(os.devnull, os.O_RDWR)
             log = os.open(order["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             os.dup2(null, 0); os.dup2(log if order["stdout"] else null, 1); os.dup2(log, 2)

@@ -24,6 +24,7 @@ from amlops.azure import network, workspaces
 from amlops.emulator import Emulator
 from amlops.models import ResourceId
 from deployments.stack import start_prefect_server
+from tests import prefect_db
 from tests.conftest import TARGET_SUB, WS_ID, Env, demo_scenario
 
 ROOT = Path(__file__).parents[2]
@@ -32,10 +33,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 
 @pytest.fixture(scope="module")
-def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`prefect server start` with its UI, as an on-call engineer would open it."""
+def ui_server(tmp_path_factory: pytest.TempPathFactory, prefect_migrated: Path) -> Iterator[str]:
+    """`prefect server start` with its UI, as an on-call engineer would open it; its database (the default one in
+    its PREFECT_HOME) starts as the run's migrated empty one (tests/prefect_db.py)."""
     assert os.path.exists(CHROMIUM), "Debian's chromium is missing: `make test` installs it (make browser-deps)"
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path_factory.mktemp("prefect")), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    home = tmp_path_factory.mktemp("prefect")
+    prefect_db.copy_into(prefect_migrated, home, "prefect.db")
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     env.pop("PREFECT_API_URL", None)
     server, port = start_prefect_server(env, tmp_path_factory.mktemp("logs") / "server.log", timeout=90)
     try:

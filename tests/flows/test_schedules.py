@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import signal
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -24,6 +22,7 @@ from deployments.fleet import fleet_deployments
 from flows.compute_power import CronRule, overtaken_by, stop_computes
 from tests.conftest import Env
 from tests.flows.test_compute_power import SUB, WS_B, _fleet
+from tests.warm_cli import WarmCli
 
 ROOT = Path(__file__).parents[2]
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -101,16 +100,21 @@ def _deployments(api: str) -> dict[str, dict[str, Any]]:
     return {d["name"] + "@" + d["flow_id"]: d for d in found}
 
 
-def test_amlops_serve_registers_every_deployment_with_its_schedule(prefect_server: str, tmp_path: Path) -> None:
-    env = {**os.environ, "PREFECT_API_URL": prefect_server, "AMLOPS_FLEET_SUBSCRIPTIONS": SUB}
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve"], cwd=ROOT, env=env, stdout=open(tmp_path / "serve.log", "w"), stderr=subprocess.STDOUT)
+# `amlops serve` and `amlops deploy` run as the real command's `main` in processes forked from the worker's warm
+# amlops (tests/warm_cli.py), aimed at the session's server; what each run adds is the fleet's subscriptions.
+FLEET = {"AMLOPS_FLEET_SUBSCRIPTIONS": SUB}
+
+
+def test_amlops_serve_registers_every_deployment_with_its_schedule(prefect_server: str, warm_amlops: WarmCli, tmp_path: Path) -> None:
+    log = tmp_path / "serve.log"
+    proc = warm_amlops.start(["serve"], FLEET, log, stdout=True)
     try:
         deadline = time.monotonic() + 60
         while not any(d["name"] == "weekdays-berlin-stop" for d in _deployments(prefect_server).values()):
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-2000:]
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
             time.sleep(0.5)
     finally:
-        proc.terminate()
+        proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     stop = next(d for d in _deployments(prefect_server).values() if d["name"] == "weekdays-berlin-stop")
     assert stop["schedules"][0]["schedule"]["cron"] == "0 19 * * 1-5" and stop["schedules"][0]["schedule"]["timezone"] == "Europe/Berlin"
@@ -119,25 +123,27 @@ def test_amlops_serve_registers_every_deployment_with_its_schedule(prefect_serve
     assert httpx.get(f"{prefect_server}/variables/name/amlops_fleet_subscriptions", timeout=10).json()["value"] == [SUB], "what its runs read"
 
 
-def test_amlops_deploy_registers_on_a_work_pool(prefect_server: str) -> None:
-    env = {**os.environ, "PREFECT_API_URL": prefect_server, "AMLOPS_FLEET_SUBSCRIPTIONS": SUB}
-    subprocess.run([sys.executable, "-m", "prefect", "work-pool", "create", "amlops-pool", "--type", "process", "--overwrite"], cwd=ROOT, env=env, check=True, capture_output=True)
-    done = subprocess.run([sys.executable, "-m", "app.cli", "deploy", "--work-pool", "amlops-pool", "--checkout", "."], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+def test_amlops_deploy_registers_on_a_work_pool(prefect_server: str, warm_amlops: WarmCli, tmp_path: Path) -> None:
+    created = httpx.post(f"{prefect_server}/work_pools/", json={"name": "amlops-pool", "type": "process"}, timeout=30)
+    assert created.status_code in (201, 409), created.text  # 409: another test of this worker made it already
+    log = tmp_path / "deploy.log"
+    code = warm_amlops.run(["deploy", "--work-pool", "amlops-pool", "--checkout", "."], FLEET, log, timeout=180)
+    assert code == 0, log.read_text()[-3000:]
     pooled = {d["name"]: d for d in _deployments(prefect_server).values() if d.get("work_pool_name") == "amlops-pool"}
     assert {"weekdays-berlin-start", "weekdays-berlin-stop", "on-demand"} <= set(pooled)
     assert pooled["weekdays-berlin-start"]["job_variables"]["working_dir"] == str(ROOT)
     assert pooled["weekdays-berlin-start"]["pull_steps"] == [{"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}]
 
 
-def test_amlops_deploy_without_a_repository_to_clone_stops_with_one_line(prefect_server: str) -> None:
+def test_amlops_deploy_without_a_repository_to_clone_stops_with_one_line(prefect_server: str, warm_amlops: WarmCli, tmp_path: Path) -> None:
     """Workers clone the code from a variable nobody set here, and no --git-repository (or --checkout) says where
     from: `amlops deploy` names the variable and the option, exits 2, and has registered nothing."""
-    env = {**os.environ, "PREFECT_API_URL": prefect_server, "AMLOPS_FLEET_SUBSCRIPTIONS": SUB}
     assert httpx.get(f"{prefect_server}/variables/name/amlops_git_repository", timeout=10).status_code == 404, "a server where nobody ran `amlops source`"
     before = _deployments(prefect_server)
-    done = subprocess.run([sys.executable, "-m", "app.cli", "deploy", "--work-pool", "amlops-pool"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
-    assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-3000:]
-    said = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    log = tmp_path / "deploy.log"
+    code = warm_amlops.run(["deploy", "--work-pool", "amlops-pool"], FLEET, log, timeout=180)
+    out = log.read_text()
+    assert code == 2, out[-3000:]
+    said = [line for line in out.splitlines() if line.strip()]
     assert len(said) == 1 and "amlops_git_repository, which is unset: pass --git-repository URL" in said[0], said
     assert _deployments(prefect_server) == before, "nothing registered"

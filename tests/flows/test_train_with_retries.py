@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -18,8 +17,8 @@ from amlops.training import Budgets, CheckpointLocation
 from flows.train_with_retries import train_with_retries
 from tests.conftest import WS_ID, Env
 from tests.flows.conftest import SCRIPT
+from tests.warm_cli import WarmCli
 
-ROOT = Path(__file__).parents[2]
 WS = ResourceId.parse(WS_ID)
 
 
@@ -129,21 +128,22 @@ def test_bad_input_is_refused_before_submitting(training: Env, changes: dict[str
     assert training.control.writes(mark) == []
 
 
-def test_a_flow_killed_after_submitting_follows_its_attempt_on_restart(training: Env, prefect_server: str, tmp_path: Path) -> None:
+def test_a_flow_killed_after_submitting_follows_its_attempt_on_restart(training: Env, warm_amlops: WarmCli, tmp_path: Path) -> None:
     lineage = f"fc-{uuid.uuid4().hex[:6]}"
-    args = [sys.executable, "-m", "app.cli", "train", "--workspace", WS_ID, "--command", "python train.py", "--environment", "azureml:forecast-env:1",
+    args = ["train", "--workspace", WS_ID, "--command", "python train.py", "--environment", "azureml:forecast-env:1",
             "--compute", "gpu-cluster", "--checkpoints", "checkpoints:runs/forecast", "--lineage", lineage, "--watch", "0.1", "--backoff", "0"]
     args += [f"--env={k}={v}" for k, v in SCRIPT.items()]  # fmt: skip
-    env = {**os.environ, "PREFECT_API_URL": prefect_server}
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=open(tmp_path / "train.log", "w"), stderr=subprocess.STDOUT)
+    # The real command, forked from the worker's warm amlops (tests/warm_cli.py) with this test's AMLOPS_* settings.
+    log = tmp_path / "train.log"
+    proc = warm_amlops.start(args, {k: v for k, v in os.environ.items() if k.startswith("AMLOPS_")}, log, stdout=True)
     try:
         deadline = time.monotonic() + 60
         while not _lineage_jobs(training, lineage):
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "train.log").read_text()[-2000:]
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
             time.sleep(0.05)
     finally:
-        proc.kill()
-        proc.wait()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
     mark = training.control.mark()
     state, report = _run(lineage=lineage)
     assert state.is_completed(), report

@@ -27,6 +27,7 @@ from amlops.postgres import LocalPostgres
 from deployments.stack import POOL, ROOT, Stack
 from tests.conftest import AZURITE_KEY
 from tests.team.services import Services
+from tests.warm_cli import WarmCli
 
 AUTH = "team:s3cret-for-tests"  # the tier's own throwaway credentials
 # A worker machine has Python with amlops' dependencies, not the checkout: the test venv's editable install
@@ -60,6 +61,7 @@ FINAL = {"Completed", "Failed", "Crashed", "Cancelled"}
 class Team:
     stack: Stack
     source: Source
+    _warm: WarmCli | None = None
 
     @property
     def api(self) -> str:
@@ -88,6 +90,22 @@ class Team:
         done = subprocess.run(list(command), cwd=ROOT, env={**self.env, **(env_extra or {})}, capture_output=True, text=True, timeout=timeout)
         assert done.returncode == 0, f"{command} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         return done
+
+    def amlops(self, *args: str, expect: int = 0, env_extra: dict[str, str] | None = None, timeout: float = 240) -> str:
+        """`amlops ARGS` in a team member's shell: the real command's `main`, in a process forked from a warm one
+        started in that shell (tests/warm_cli.py), so a call pays no interpreter and imports of its own. Its output
+        (stdout and stderr); fails the test with it unless it exits ``expect``."""
+        if self._warm is None:
+            self._warm = WarmCli(self.env)
+        log = Path(tempfile.mkstemp(prefix="amlops-", suffix=".log", dir=self.stack.home)[1])
+        code = self._warm.run(list(args), env_extra or {}, log, timeout)
+        out = log.read_text(errors="replace")
+        assert code == expect, f"amlops {' '.join(args)} exited {code}, not {expect}:\n{out[-4000:]}"
+        return out
+
+    def close(self) -> None:
+        if self._warm is not None:
+            self._warm.close()
 
     def deployment(self, flow: str, name: str) -> dict[str, Any]:
         return self.call("GET", f"/deployments/name/{flow}/{name}")
@@ -168,6 +186,7 @@ def team(team_db: str, emulator: Emulator, azurite: str, services: Services) -> 
     (site / "sitecustomize.py").write_text(WITHOUT_CHECKOUT)
     # Each worker in an empty directory of its own, away from the checkout (no shared path).
     stack = Stack(home, team_db, AUTH, flows_need, worker_dir=Path(tempfile.mkdtemp(prefix="amlops-workers-")), worker_env={"PYTHONPATH": str(site)}, server_env=services.env())
+    team: Team | None = None
     try:
         # The tier's slowest start goes first in its worker: what needs no server (the repository workers clone)
         # is made while the server starts, and the two workers start side by side.
@@ -179,6 +198,8 @@ def team(team_db: str, emulator: Emulator, azurite: str, services: Services) -> 
             list(pool.map(stack.start_worker, ("w1", "w2")))
         yield team
     finally:
+        if team is not None:
+            team.close()
         with ThreadPoolExecutor(2) as pool:  # each worker gets up to 30 s to stop cleanly: side by side
             list(pool.map(stack.stop_worker, list(stack.workers)))
         stack.stop()
@@ -191,7 +212,7 @@ def deployed(team: Team) -> Team:
     from tests.conftest import SUB
 
     with ThreadPoolExecutor(2) as pool:  # two variables, set side by side
-        source = pool.submit(team.run, sys.executable, "-m", "app.cli", "source", "--git-repository", team.source.url, "--git-revision", team.source.revision)
+        source = pool.submit(team.amlops, "source", "--git-repository", team.source.url, "--git-revision", team.source.revision)
         fleet = pool.submit(team.run, sys.executable, "-m", "prefect", "variable", "set", "amlops_fleet_subscriptions", f'["{SUB}"]', "--overwrite")
         source.result(), fleet.result()
     team.run(sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all")

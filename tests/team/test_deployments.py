@@ -15,6 +15,7 @@ import yaml
 from deployments.fleet import all_deployments
 from deployments.prefect_yaml import PREFECT_YAML, render
 from deployments.stack import Stack
+from tests import prefect_db
 from tests.conftest import SUB
 from tests.team.conftest import POOL, ROOT, Team
 
@@ -69,11 +70,12 @@ def test_the_workers_python_cannot_import_the_checkout(team: Team) -> None:
     assert probe.returncode != 0 and "No module named 'flows'" in probe.stderr, probe.stderr[-2000:]
 
 
-def test_a_fresh_server_without_variables_registers_every_deployment(tmp_path: Path) -> None:
+def test_a_fresh_server_without_variables_registers_every_deployment(tmp_path: Path, prefect_migrated: Path) -> None:
     """`prefect --no-prompt deploy --all` before anyone set a variable: all five registered (the fleet's runs read
     their subscriptions when they start; no 422 for a missing list). Before the work pool exists (the README's
-    first command) it stops saying so, having registered nothing."""
-    stack = Stack(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}", "fresh:pw")
+    first command) it stops saying so, having registered nothing. The server's database is the run's migrated
+    empty one (tests/prefect_db.py): all a fresh server holds before it serves."""
+    stack = Stack(tmp_path, f"sqlite+aiosqlite:///{prefect_db.copy_into(prefect_migrated, tmp_path, 'fresh.db')}", "fresh:pw")
 
     def deploy_all() -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all"], cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=300)

@@ -155,8 +155,8 @@ def test_on_call_hears_through_the_blocks_it_chose(env: Env, deployed: Team, rec
     plain, tls = receivers
     chosen = _channels(deployed, plain, tls)
     notify = [arg for kind in ("custom", "teams", "slack", "mail") for arg in ("--notify", chosen[kind])]
-    deployed.run(
-        sys.executable, "-m", "app.cli", "deploy", "--work-pool", "amlops-pool", *notify,
+    deployed.amlops(
+        "deploy", "--work-pool", "amlops-pool", *notify,
         env_extra={"AMLOPS_ON_CALL_WEBHOOK": chosen["webhook"], "AMLOPS_FLEET_SUBSCRIPTIONS": SUB},
     )  # fmt: skip
     registered = [d for d in deployed.call("POST", "/deployments/filter", {"limit": 50, "offset": 0}) if d["work_pool_name"] == "amlops-pool"]

@@ -4,7 +4,6 @@ fills from AMLOPS_GIT_TOKEN): the repository refuses whoever lacks it, and nothi
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 from pathlib import Path
 
@@ -20,8 +19,8 @@ def test_workers_clone_a_private_repository_with_the_token_block(env: Env, deplo
     bare = Path(deployed.source.url.removeprefix("file://"))
     git = GitServer(bare.parent, token)
     try:
-        deployed.run(
-            sys.executable, "-m", "app.cli", "source", "--git-repository", f"{git.url}/{bare.name}", "--git-revision", deployed.source.revision,
+        deployed.amlops(
+            "source", "--git-repository", f"{git.url}/{bare.name}", "--git-revision", deployed.source.revision,
             env_extra={"AMLOPS_GIT_TOKEN": token},
         )  # fmt: skip
         env.control.load({
@@ -35,8 +34,8 @@ def test_workers_clone_a_private_repository_with_the_token_block(env: Env, deplo
         run = str(deployed.call("POST", f"/deployments/{deployment['id']}/create_flow_run", {"parameters": {"selector": {"subscriptions": [FLEET_SUB]}}, "job_variables": trust})["id"])
         assert deployed.wait(run, FINAL) == "Completed", deployed.worker_logs()[-4000:]
     finally:
-        deployed.run(
-            sys.executable, "-m", "app.cli", "source", "--git-repository", deployed.source.url, "--git-revision", deployed.source.revision,
+        deployed.amlops(
+            "source", "--git-repository", deployed.source.url, "--git-revision", deployed.source.revision,
             env_extra={"AMLOPS_GIT_TOKEN": ""},
         )  # fmt: skip
         git.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 import uuid
 from typing import Any
@@ -17,7 +16,7 @@ from amlops.errors import NotFound
 from amlops.manifests import open_store
 from amlops.models import ResourceId
 from tests.conftest import AZURITE_KEY, TARGET_SUB, WS_ID, Env, demo_scenario
-from tests.team.conftest import FINAL, ROOT, Team
+from tests.team.conftest import FINAL, Team
 
 FLEET_SUB = "68686868-6868-6868-6868-686868686868"
 FLEET_WS = ResourceId.parse(f"/subscriptions/{FLEET_SUB}/resourceGroups/fleet/providers/Microsoft.MachineLearningServices/workspaces/team-w")
@@ -66,9 +65,7 @@ def _started_by(deployed: Team, person: str, parameters: dict[str, Any]) -> str:
 
 def _refused(deployed: Team, *answer: str) -> str:
     """`amlops approve` with an answer the run would refuse: exit code 2, and why."""
-    done = subprocess.run([sys.executable, "-m", "app.cli", "approve", *answer], cwd=ROOT, env=deployed.env, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
-    return done.stdout + done.stderr
+    return deployed.amlops("approve", *answer, expect=2)
 
 
 def _decisions(deployed: Team, run: str) -> dict[str, list[dict[str, Any]]]:
@@ -100,7 +97,7 @@ def _approved_by_bob_after_refusals(env: Env, deployed: Team) -> None:
     # The worker that started it goes away (a deploy, a reboot): the run must not care where it resumes.
     deployed.stop_worker(first[0])
     try:
-        pending = deployed.run(sys.executable, "-m", "app.cli", "pending").stdout
+        pending = deployed.amlops("pending")
         assert run in pending, pending
         plan = ("--reason", "CHG-42", "--workspace-name", "ml-prod-ws")
         assert "alice started this run and may not approve it" in _refused(deployed, run, "--approver", "alice", *plan)
@@ -109,10 +106,10 @@ def _approved_by_bob_after_refusals(env: Env, deployed: Team) -> None:
         deployed.call("POST", f"/flow_runs/{run}/resume", {"run_input": {"approve": True, "approver": "eve", "reason": "I can", "workspace_name": "ml-prod-ws"}})
         assert deployed.wait(run, {"Running", *FINAL}) == "Running"
         assert deployed.wait(run, {"Suspended", *FINAL}) == "Suspended", deployed.worker_logs()[-4000:]
-        asked_again = deployed.run(sys.executable, "-m", "app.cli", "pending").stdout
+        asked_again = deployed.amlops("pending")
         assert "Your last answer was refused:** eve is not on this deployment's list of approvers (alice, bob)" in asked_again, asked_again
         assert "workspace_name" in deployed.waits_for(run) and env.control.writes() == [], "asked the plan again, nothing written"
-        deployed.run(sys.executable, "-m", "app.cli", "approve", run, "--approver", "bob", *plan)
+        deployed.amlops("approve", run, "--approver", "bob", *plan)
         # Resumed on the other worker: it runs from the top, moves the workspace, then asks about the connections.
         assert deployed.wait(run, {"Running", *FINAL}) == "Running"
         assert deployed.wait(run, {"Suspended", *FINAL}) == "Suspended", deployed.worker_logs()[-4000:]
@@ -124,11 +121,11 @@ def _approved_by_bob_after_refusals(env: Env, deployed: Team) -> None:
     assert "workspace_name" not in connections and len(connections) == 2, f"the second question is the connections: {connections}"
     moved = ResourceId.parse(WS_ID.replace(WS_ID.split("/")[2], TARGET_SUB).replace("/ml-prod/", "/ml-moved/"))
     assert workspaces.get_workspace(env.clients, moved).name == "ml-prod-ws", "moved before the second question"
-    pending = deployed.run(sys.executable, "-m", "app.cli", "pending").stdout
+    pending = deployed.amlops("pending")
     assert all(name in pending for name in connections), pending
     decide = [arg for name in connections for arg in ("--decide", f"{name}=approve")]
     assert "Alice started this run and may not approve it" in _refused(deployed, run, "--approver", "Alice", "--reason", "mine", *decide)
-    deployed.run(sys.executable, "-m", "app.cli", "approve", run, "--approver", "bob", "--reason", "CHG-42", *decide)
+    deployed.amlops("approve", run, "--approver", "bob", "--reason", "CHG-42", *decide)
     assert deployed.wait(run, FINAL) == "Completed", deployed.worker_logs()[-4000:]
     assert len(deployed.submitted_by(run)) == 4, "started, and resumed three times, each time on a worker of the pool"
     tables = _decisions(deployed, run)
