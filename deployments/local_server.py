@@ -21,6 +21,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -33,6 +34,23 @@ SQLITE = "sqlite+aiosqlite:///"
 def cached_database() -> Path:
     """Where this install keeps its migrated, empty database (``make clean`` removes it with the venv)."""
     return Path(sys.prefix) / "amlops-cache" / f"prefect-{version('prefect')}.db"
+
+
+def migrated_database() -> Path:
+    """The install's migrated, empty database, for servers started some other way (the suite's test harness copies
+    it): migrated now by Prefect's own `prefect server database upgrade` when no server has left one yet."""
+    cache = cached_database()
+    if cache.exists():
+        return cache
+    scratch = Path(tempfile.mkdtemp(prefix="amlops-migrate-"))
+    database = scratch / "prefect.db"
+    with seeded(f"{SQLITE}{database}"):
+        if not database.exists():  # no server left one meanwhile (else seeded copied it here)
+            env = {**os.environ, "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"{SQLITE}{database}", "PREFECT_HOME": str(scratch / "home")}
+            done = subprocess.run([sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"], env=env, capture_output=True, text=True, timeout=300)
+            if done.returncode != 0 or not database.exists():
+                raise RuntimeError(f"migrating a Prefect database failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return cache if cache.exists() else database  # an install that cannot be written to keeps its copy here
 
 
 def start(timeout: float = 180) -> str:

@@ -23,6 +23,7 @@ from amlops.emulator import Emulator, scenario
 from amlops.emulator import azurite as azurite_server
 from amlops.emulator.control_client import EmulatorControl
 from amlops.models import ResourceId
+from deployments import local_server
 from tests import cpu_meter, prefect_db
 from tests.warm_cli import WarmCli
 
@@ -108,11 +109,10 @@ def azurite() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def prefect_migrated(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Path:
-    """A migrated Prefect database, made once per run and shared by its xdist workers (tests/prefect_db.py): an
-    xdist worker's temporary directory is one of the run's, theirs in common."""
-    base = tmp_path_factory.getbasetemp()
-    return prefect_db.template(base.parent if hasattr(pytestconfig, "workerinput") else base)
+def prefect_migrated() -> Path:
+    """A migrated Prefect database, the install's (deployments/local_server.py: made once, under a lock the xdist
+    workers share); each server the suite starts on SQLite starts on a copy of it (tests/prefect_db.py)."""
+    return local_server.migrated_database()
 
 
 @pytest.fixture(scope="session")
