@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +23,7 @@ def _path(workspace: ResourceId, name: str = "", kind: str = "onlineEndpoints") 
 
 
 def _deployment(body: dict[str, Any]) -> Deployment:
-    props = {k: copy.deepcopy(v) for k, v in (body.get("properties") or {}).items() if k not in READ_ONLY_DEPLOYMENT}
+    props = {k: v for k, v in (body.get("properties") or {}).items() if k not in READ_ONLY_DEPLOYMENT}
     return Deployment(name=body["name"], properties=props, sku=body.get("sku"), tags=body.get("tags") or {}, kind=body.get("kind"))
 
 
@@ -41,7 +40,7 @@ def _endpoint(body: dict[str, Any], deployments: list[Deployment]) -> OnlineEndp
         identity={k: v for k, v in identity.items() if k in ("type", "userAssignedIdentities")} if identity else None,
         kind=body.get("kind"),
         principal_id=(identity or {}).get("principalId") if "systemassigned" in str((identity or {}).get("type", "")).lower() else None,
-        create_properties={k: copy.deepcopy(v) for k, v in props.items() if k not in READ_ONLY and v is not None},
+        create_properties={k: v for k, v in props.items() if k not in READ_ONLY and v is not None},
         deployments=deployments,
     )
 
