@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +23,7 @@ def _path(workspace: ResourceId, name: str = "", kind: str = "onlineEndpoints") 
 
 
 def _deployment(body: dict[str, Any]) -> Deployment:
-    props = {k: copy.deepcopy(v) for k, v in (body.get("properties") or {}).items() if k not in READ_ONLY_DEPLOYMENT}
+    props = {k: v for k, v in (body.get("properties") or {}).items() if k not in READ_ONLY_DEPLOYMENT}
     return Deployment(name=body["name"], properties=props, sku=body.get("sku"), tags=body.get("tags") or {}, kind=body.get("kind"))
 
 
@@ -41,7 +40,7 @@ def _endpoint(body: dict[str, Any], deployments: list[Deployment]) -> OnlineEndp
         identity={k: v for k, v in identity.items() if k in ("type", "userAssignedIdentities")} if identity else None,
         kind=body.get("kind"),
         principal_id=(identity or {}).get("principalId") if "systemassigned" in str((identity or {}).get("type", "")).lower() else None,
-        create_properties={k: copy.deepcopy(v) for k, v in props.items() if k not in READ_ONLY and v is not None},
+        create_properties={k: v for k, v in props.items() if k not in READ_ONLY and v is not None},
         deployments=deployments,
     )
 
@@ -71,7 +70,7 @@ def create_online_endpoint(clients: Clients, workspace: ResourceId, endpoint: On
     body: dict[str, Any] = {"location": location, "tags": endpoint.tags, "properties": {**first, "traffic": {}}, "kind": endpoint.kind}
     if endpoint.identity:
         body["identity"] = endpoint.identity
-    operations.put(clients, path, rest.ML_API, body)
+    operations.put(clients, path, rest.ML_API, body, read=False)
     unanswered, lock = [len(endpoint.deployments)], threading.Lock()
     if not endpoint.deployments:
         on_deployments_sent()
@@ -85,13 +84,13 @@ def create_online_endpoint(clients: Clients, workspace: ResourceId, endpoint: On
 
     def deploy(d: Deployment) -> None:
         deployment = {"location": location, "properties": d.properties, "sku": d.sku, "tags": d.tags, "kind": d.kind}
-        operations.put(clients, f"{path}/deployments/{d.name}", rest.ML_API, deployment, on_answered=answered)
+        operations.put(clients, f"{path}/deployments/{d.name}", rest.ML_API, deployment, on_answered=answered, read=False)
 
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(endpoint.deployments)))) as pool:
         list(pool.map(deploy, endpoint.deployments))  # list() re-raises the first failure
     if endpoint.traffic or endpoint.mirror_traffic:
         body["properties"] |= {"traffic": endpoint.traffic} | ({"mirrorTraffic": endpoint.mirror_traffic} if endpoint.mirror_traffic else {})
-        operations.put(clients, path, rest.ML_API, body)
+        operations.put(clients, path, rest.ML_API, body, read=False)
 
 
 def list_batch_endpoints(clients: Clients, workspace: ResourceId) -> list[BatchEndpoint]:
@@ -110,7 +109,7 @@ def list_batch_endpoints(clients: Clients, workspace: ResourceId) -> list[BatchE
 
 def put_batch_deployment(clients: Clients, workspace: ResourceId, endpoint: str, deployment: Deployment, location: str) -> None:
     path = _path(workspace, endpoint, kind="batchEndpoints") + f"/deployments/{deployment.name}"
-    operations.put(clients, path, rest.ML_API, {"location": location, "properties": deployment.properties, "tags": deployment.tags})
+    operations.put(clients, path, rest.ML_API, {"location": location, "properties": deployment.properties, "tags": deployment.tags}, read=False)
 
 
 def request_count(clients: Clients, workspace: ResourceId, endpoint: str, window: timedelta, now: datetime | None = None) -> int | None:
