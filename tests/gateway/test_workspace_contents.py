@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from amlops.azure import datastores, endpoints, jobs, network, roles
-from amlops.errors import InvalidInput, NotFound
+from amlops.azure import datastores, endpoints, jobs, network, rest, roles
+from amlops.errors import InvalidInput, NotFound, TransientError
 from amlops.models import ResourceId, RoleAssignment
 from tests.conftest import Env
 
@@ -21,6 +21,17 @@ def test_online_endpoint_snapshot_delete_and_redeploy(demo: Env, ws: ResourceId)
     endpoints.create_online_endpoint(demo.clients, ws, before, "westeurope")
     [after] = endpoints.list_online_endpoints(demo.clients, ws)
     assert after.traffic == before.traffic and after.deployments == before.deployments and after.auth_mode == "Key"
+
+
+def test_a_deployment_whose_operation_failed_reads_failed(demo: Env, ws: ResourceId) -> None:
+    [endpoint] = endpoints.list_online_endpoints(demo.clients, ws)
+    endpoints.delete_online_endpoint(demo.clients, ws, endpoint.name)
+    failing = endpoint.deployments[0].name
+    demo.control.fault(f"/deployments/{failing}$", "lro_failed", method="PUT", count=1)
+    with pytest.raises(TransientError, match="failed"):
+        endpoints.create_online_endpoint(demo.clients, ws, endpoint, "westeurope")
+    states = {d["name"]: d["properties"]["provisioningState"] for d in rest.list_children(demo.clients, ws, f"onlineEndpoints/{endpoint.name}/deployments")}
+    assert states[failing] == "Failed", states
 
 
 def test_endpoint_traffic_comes_from_azure_monitor(demo: Env, ws: ResourceId) -> None:

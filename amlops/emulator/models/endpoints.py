@@ -181,7 +181,13 @@ def put_deployment(
         deployment["properties"]["provisioningState"] = "Succeeded"
         return deployment
 
-    op = lro.start(state, "deployment.create.online", ids.subscription_of(did) or "", complete, location=deployment["location"], fail_with=fail_with, key=did)
+    def failed() -> None:
+        # A deployment whose operation failed reads "Failed" (DeploymentProvisioningState in the machinelearningservices
+        # REST specification; "Troubleshoot online endpoints deployment" shows `az ml online-deployment show` so),
+        # not "Creating" for ever, as the endpoint above.
+        deployment["properties"]["provisioningState"] = "Failed"
+
+    op = lro.start(state, "deployment.create.online", ids.subscription_of(did) or "", complete, location=deployment["location"], fail_with=fail_with, on_fail=failed, key=did)
     return deployment, op, previous is None
 
 
