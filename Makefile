@@ -48,6 +48,9 @@ team-db-stop: $(STAMP)
 # TEST_WORKERS=0` runs it in one process.
 # mypy (a minute of one core on a fresh clone) runs beside the tests, which mostly wait; its verdict counts as lint's.
 TEST_WORKERS ?= 4
+# Bytecode is written for the run even where the shell says PYTHONDONTWRITEBYTECODE (some images do): else each of
+# the suite's few hundred Python processes compiles the same amlops sources again (~0.25 CPU-s each).
+test: export PYTHONDONTWRITEBYTECODE=
 test: $(STAMP) $(AZURITE) browser-deps postgres-deps
 	$(PY) -m ruff check .
 	@$(PY) -m mypy > $(VENV)/mypy.out 2>&1 & mypy=$$!; \
