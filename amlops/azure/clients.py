@@ -89,18 +89,6 @@ class _Session(requests.Session):
     def __init__(self) -> None:
         super().__init__()
         self._environ_proxies: dict[tuple[str, str | None], dict[str, str]] = {}
-        self._netrc: dict[str, Any] = {}
-
-    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
-        """requests' own, with the user's netrc looked up once per host rather than on every request (two stats of
-        the home directory and, where a netrc exists, its parsing, per request)."""
-        if self.trust_env and not request.auth and not self.auth:
-            parts = urlsplit(request.url)
-            key = f"{parts.scheme}://{parts.netloc}".lower()
-            if key not in self._netrc:
-                self._netrc[key] = requests.utils.get_netrc_auth(request.url)
-            request.auth = self._netrc[key] or _no_auth  # truthy: requests then does not look again
-        return super().prepare_request(request)
 
     def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
         if not self.trust_env:
@@ -120,51 +108,10 @@ class _Session(requests.Session):
         return {"proxies": merge(proxies, self.proxies), "stream": merge(stream, self.stream), "verify": merge(verify, self.verify), "cert": merge(cert, self.cert)}
 
 
-def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    return request
-
-
-class _Adapter(requests.adapters.HTTPAdapter):
-    """requests' adapter, asking the file system about a CA bundle once rather than on every request.
-
-    For each request requests checks that the CA bundle exists and whether it is a directory, twice (``cert_verify``
-    and the connection pool's key): stat calls that were a twentieth of the samples of a move's flow at x60. A
-    bundle's path is kept with what it is once seen to exist; the rest is requests' own."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._ca_is_dir: dict[str, bool] = {}
-        self._pool_keys: dict[tuple[str, str, int | None, Any, Any], Any] = {}
-
-    def _ca(self, verify: Any) -> str | None:
-        return verify if isinstance(verify, str) else requests.adapters.DEFAULT_CA_BUNDLE_PATH if verify is True else None
-
-    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
-        ca = self._ca(verify)
-        if cert or not ca or not url.lower().startswith("https") or ca not in self._ca_is_dir:
-            super().cert_verify(conn, url, verify, cert)
-            if ca and not cert and url.lower().startswith("https"):
-                self._ca_is_dir[ca] = os.path.isdir(ca)
-            return
-        conn.cert_reqs = "CERT_REQUIRED"
-        if self._ca_is_dir[ca]:
-            conn.ca_cert_dir = ca
-        else:
-            conn.ca_certs = ca
-
-    def build_connection_pool_key_attributes(self, request: requests.PreparedRequest, verify: Any, cert: Any = None) -> Any:
-        parts = urlsplit(request.url or "")
-        key = (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port, verify, cert)
-        found = self._pool_keys.get(key)
-        if found is None:
-            found = self._pool_keys[key] = super().build_connection_pool_key_attributes(request, verify, cert)
-        return dict(found[0]), dict(found[1])
-
-
 def _pooled_session() -> requests.Session:
     """A requests session whose pool holds as many connections as amlops runs calls in parallel."""
     session = _Session()
-    adapter = _Adapter(pool_connections=POOL_SIZE, pool_maxsize=KEPT_CONNECTIONS)
+    adapter = requests.adapters.HTTPAdapter(pool_connections=POOL_SIZE, pool_maxsize=KEPT_CONNECTIONS)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
