@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install -q $(UV) \
 		&& $(PY) -m uv pip install -q --python $(PY) --compile-bytecode -r requirements.lock \
 		&& $(PY) -m uv pip install -q --python $(PY) --no-deps -e . \
-		|| { $(PY) -m pip install -q -r requirements.lock && $(PY) -m pip install -q --no-deps -e .; }
+		|| { echo 'uv could not install them (above): pip installs the locked packages instead' >&2; \
+		     $(PY) -m pip install -q -r requirements.lock && $(PY) -m pip install -q --no-deps -e .; }
 	touch $(STAMP)
 
 lint: $(STAMP)
