@@ -1,12 +1,13 @@
 """Prefect's temporary local server (SQLite), started from a database migrated once per install.
 
 A fresh SQLite database costs the server Prefect's whole chain of migrations and its block registration at every
-start: about half of the ~10 CPU seconds a start takes. The first server on an install migrates as before and,
-once it answers, leaves a copy of its still-empty database beside the virtual environment (one per Prefect
-version); every later server starts from a copy of that. Prefect still runs its migrations and block registration
-at start, which find nothing to do, so a stale or foreign copy is brought up to date as a fresh one would be.
-Processes that start at the same moment (the suite's workers) wait for the first one's copy instead of each
-migrating their own.
+start: about half of the ~10 CPU seconds a start takes. The first server on an install migrates and registers
+Prefect's block types as before and, once it answers, leaves a copy of its still-empty database beside the virtual
+environment (one per Prefect version); every later server starts from a copy of that. Prefect still runs its
+migrations at start, which find nothing to do, so a stale copy is brought up to date as a fresh one would be; the
+block registration, which would find nothing to do either (about 1 CPU second: every block type compared with its
+row), is skipped on a copy (``REGISTERED``). Processes that start at the same moment (the suite's workers) wait
+for the first one's copy instead of each migrating their own.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
+import hashlib
 import importlib.util
 import os
 import shutil
@@ -25,31 +27,36 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from importlib.metadata import version
+from importlib.metadata import entry_points, version
 from pathlib import Path
 
 SQLITE = "sqlite+aiosqlite:///"
+# A server whose database is a copy of the cache finds Prefect's block types there already (the server that left it
+# registered them): it skips registering them again, and the memo Prefect keeps to skip it (which costs as much).
+REGISTERED = {"PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false", "PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false"}
 
 
 def cached_database() -> Path:
-    """Where this install keeps its migrated, empty database (``make clean`` removes it with the venv)."""
-    return Path(sys.prefix) / "amlops-cache" / f"prefect-{version('prefect')}.db"
+    """Where this install keeps its migrated, empty database (``make clean`` removes it with the venv): one per
+    Prefect version and set of Prefect collections installed beside it (their block types are in it)."""
+    collections = sorted(f"{e.name}={e.value}" for e in entry_points(group="prefect.collections"))
+    blocks = hashlib.sha256("\n".join(collections).encode()).hexdigest()[:8]
+    return Path(sys.prefix) / "amlops-cache" / f"prefect-{version('prefect')}-{blocks}.db"
 
 
 def migrated_database() -> Path:
-    """The install's migrated, empty database, for servers started some other way (the suite's test harness copies
-    it): migrated now by Prefect's own `prefect server database upgrade` when no server has left one yet."""
+    """The install's migrated, empty database with Prefect's block types, for servers started some other way (the
+    suite's test harness copies it, with ``REGISTERED``): left by a server started and stopped here when no server
+    has left one yet."""
     cache = cached_database()
     if cache.exists():
         return cache
     scratch = Path(tempfile.mkdtemp(prefix="amlops-migrate-"))
     database = scratch / "prefect.db"
-    with seeded(f"{SQLITE}{database}"):
-        if not database.exists():  # no server left one meanwhile (else seeded copied it here)
+    with seeded(f"{SQLITE}{database}") as copied:
+        if not copied:  # no server left one meanwhile: this one migrates and registers, then stops
             env = {**os.environ, "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"{SQLITE}{database}", "PREFECT_HOME": str(scratch / "home")}
-            done = subprocess.run([sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"], env=env, capture_output=True, text=True, timeout=300)
-            if done.returncode != 0 or not database.exists():
-                raise RuntimeError(f"migrating a Prefect database failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+            _stop(_spawn(scratch / "home", env, timeout=300)[1])
     return cache if cache.exists() else database  # an install that cannot be written to keeps its copy here
 
 
@@ -67,15 +74,21 @@ def start(timeout: float = 180) -> str:
         return _start_in_prefect(timeout)
     home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect")
     url = os.environ.get("PREFECT_SERVER_DATABASE_CONNECTION_URL") or os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL") or f"{SQLITE}{home}/prefect.db"
-    with seeded(url):
-        api = _spawn(home, timeout)
+    with seeded(url) as copied:
+        api, process = _spawn(home, {**os.environ, **(REGISTERED if copied else {})}, timeout)
+    atexit.register(_stop, process)
     os.environ["PREFECT_API_URL"] = api
     return api
 
 
 def _start_in_prefect(timeout: float) -> str:
     from prefect.server.api.server import SubprocessASGIServer
-    from prefect.settings import get_current_settings
+    from prefect.settings import (
+        PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION,
+        PREFECT_SERVER_REGISTER_BLOCKS_ON_START,
+        get_current_settings,
+        temporary_settings,
+    )
 
     settings = get_current_settings()
     if settings.api.url:
@@ -83,14 +96,15 @@ def _start_in_prefect(timeout: float) -> str:
     server = SubprocessASGIServer()
     if not server.running:
         url = settings.server.database.connection_url
-        with seeded(url.get_secret_value() if url is not None else ""):
-            server.start(timeout=int(timeout))
+        with seeded(url.get_secret_value() if url is not None else "") as copied:
+            with temporary_settings({PREFECT_SERVER_REGISTER_BLOCKS_ON_START: False, PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION: False} if copied else {}):
+                server.start(timeout=int(timeout))
     return server.api_url
 
 
-def _spawn(home: Path, timeout: float) -> str:
-    """Prefect's temporary-server app under uvicorn, serving a socket bound here on a port the system chose (no
-    other process can take it in between), stopped when this process exits."""
+def _spawn(home: Path, env: dict[str, str], timeout: float) -> tuple[str, subprocess.Popen[bytes]]:
+    """Prefect's temporary-server app under uvicorn in ``env``, serving a socket bound here on a port the system
+    chose (no other process can take it in between); returns its API URL and its process."""
     spec = importlib.util.find_spec("prefect")
     assert spec is not None and spec.origin is not None, "Prefect is not installed"
     home.mkdir(parents=True, exist_ok=True)
@@ -99,17 +113,16 @@ def _spawn(home: Path, timeout: float) -> str:
         api = f"http://127.0.0.1:{listener.getsockname()[1]}/api"
         command = [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(spec.origin).parents[1]), "--factory", "prefect.server.api.server:create_app",
                    "--fd", str(listener.fileno()), "--log-level", "error", "--lifespan", "on"]  # fmt: skip
-        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+        env = {**env, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
         with open(home / "server.log", "ab") as log:
             process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, pass_fds=(listener.fileno(),))
-    atexit.register(_stop, process)
     deadline = time.monotonic() + timeout
     while not _healthy(api):
         if process.poll() is not None or time.monotonic() > deadline:
             _stop(process)
             raise RuntimeError(f"Prefect's server did not start within {timeout:.0f} s:\n{(home / 'server.log').read_text(errors='replace')[-3000:]}")
         time.sleep(0.1)
-    return api
+    return api, process
 
 
 def _healthy(api: str) -> bool:
@@ -131,28 +144,30 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def seeded(url: str) -> Iterator[None]:
+def seeded(url: str) -> Iterator[bool]:
     """Around the start of a Prefect server on database ``url`` (any server: this module's, `prefect server start`):
-    a SQLite database not there yet is copied from the cache; with no cache yet, the server that starts inside
-    migrates its own and leaves a copy once started (servers starting meanwhile wait for it). Where the install
-    cannot be written to, every server migrates its own, as Prefect does."""
+    a SQLite database not there yet is copied from the cache, and the context says so (True: start the server with
+    ``REGISTERED``); with no cache yet, the server that starts inside migrates its own and leaves a copy once started
+    (servers starting meanwhile wait for it). Where the install cannot be written to, every server migrates its own,
+    as Prefect does."""
     if not url.startswith(SQLITE):  # a database of the user's own: nothing to seed
-        yield
+        yield False
         return
     database, cache = Path(url.removeprefix(SQLITE)), cached_database()
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         lock = open(cache.with_suffix(".lock"), "a")
     except OSError:
-        yield
+        yield False
         return
     with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         fresh = not cache.exists()
-        if not fresh and not database.exists():
+        copied = not fresh and not database.exists()
+        if copied:
             database.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(cache, database)
-        yield
+        yield copied
         if fresh and database.exists():
             _publish(database, cache)
 

@@ -38,12 +38,13 @@ def _version(database: Path) -> str:
 def test_the_first_server_publishes_its_database_and_the_next_starts_from_a_copy(tmp_path: Path, cache: Path) -> None:
     first, second = tmp_path / "a" / "prefect.db", tmp_path / "b" / "prefect.db"
     first.parent.mkdir()
-    with local_server.seeded(f"{local_server.SQLITE}{first}"):
-        assert not first.exists() and not cache.exists()
+    with local_server.seeded(f"{local_server.SQLITE}{first}") as copied:
+        assert not first.exists() and not cache.exists() and not copied, "the first server registers Prefect's block types"
         _migrate(first, "head-1")
     assert _version(cache) == "head-1"
-    with local_server.seeded(f"{local_server.SQLITE}{second}"):
+    with local_server.seeded(f"{local_server.SQLITE}{second}") as copied:
         assert _version(second) == "head-1", "the second server must find the migrated database before it starts"
+        assert copied, "a copy's server skips registering block types the copy has (local_server.REGISTERED)"
     with sqlite3.connect(second) as db:
         db.execute("update alembic_version set version_num = 'changed'")
     assert _version(cache) == "head-1", "a server writes to its own copy, never to the cache"
@@ -54,14 +55,14 @@ def test_a_database_already_there_is_left_as_it_is(tmp_path: Path, cache: Path) 
     _migrate(cache, "cached")
     own = tmp_path / "prefect.db"
     _migrate(own, "own")
-    with local_server.seeded(f"{local_server.SQLITE}{own}"):
-        pass
+    with local_server.seeded(f"{local_server.SQLITE}{own}") as copied:
+        assert not copied, "a database of its own may lack block types: its server registers them"
     assert _version(own) == "own"
 
 
 def test_a_database_of_the_users_own_is_not_touched(cache: Path) -> None:
-    with local_server.seeded("postgresql+asyncpg://u:p@127.0.0.1:5432/prefect"):
-        pass
+    with local_server.seeded("postgresql+asyncpg://u:p@127.0.0.1:5432/prefect") as copied:
+        assert not copied
     assert not cache.exists() and not cache.parent.exists()
 
 
@@ -91,3 +92,4 @@ def test_an_install_that_cannot_be_written_to_leaves_each_server_to_migrate_its_
     with local_server.seeded(f"{local_server.SQLITE}{database}"):
         _migrate(database, "own")
     assert _version(database) == "own"
+
