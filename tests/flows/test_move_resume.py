@@ -75,7 +75,11 @@ def test_killed_after_a_step_resumes_and_finishes(flows_env: Env, warm_amlops: W
 
     # The resumed run skipped what was finished: judged from the request log, not from our manifest.
     everything, after = flows_env.control.requests(), flows_env.control.requests(mark)
-    assert len(_writes(everything, "POST", "/moveresources")) == 1, "the workspace was moved once"
+    # Moved once: one move Azure accepted. A kill can land while the POST is on the wire; the emulator then reads a
+    # cut-off body and answers 400 (a request ARM never saw whole), and the resumed run, finding the workspace still
+    # in the source, rightly sends it again.
+    moves = [r for r in everything if r["method"] == "POST" and r["path"].lower().endswith("/moveresources")]
+    assert [r["status"] for r in moves if r["status"] < 400] == [202], f"the workspace was moved once: {[(r['status'], r['kind']) for r in moves]}"
     done = STEPS[: STEPS.index(killed_after) + 1]
     if Step.DELETE_COMPUTE in done:
         again = [p for p in _writes(after, "DELETE", "") if "/resourcegroups/ml-prod/" in p.lower() and "/computes/" in p.lower()]
