@@ -55,9 +55,9 @@ team-db-stop: $(STAMP)
 # The whole suite in parallel: each pytest-xdist worker runs its own emulator, Azurite and Prefect server on
 # ports of their own; the tests mostly wait (on servers, on each other's processes), so there are more workers
 # than cores: five kept a shared machine's cores busier than four (a fresh clone beside two busy loops: 9 min 54 s
-# against 11 min 24 s), and six once stretched real-time tests past their deadlines. --dist loadgroup keeps the team tier (one PostgreSQL, server and pair of workers) and the browser
-# tests (one UI server) each on one worker; the slowest start first (tests/conftest.py). `make test
-# TEST_WORKERS=0` runs it in one process.
+# against 11 min 24 s), and six once stretched real-time tests past their deadlines. --dist loadgroup keeps the
+# team tier (one PostgreSQL, server and pair of workers) and the browser tests (one UI server) each on one worker;
+# the slowest start first (tests/conftest.py). `make test TEST_WORKERS=0` runs it in one process.
 # mypy (a minute of one core on a fresh clone) runs beside the tests, which mostly wait; its verdict counts as lint's.
 TEST_WORKERS ?= 5
 # Bytecode is written for the run even where the shell says PYTHONDONTWRITEBYTECODE (some images do): else each of

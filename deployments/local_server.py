@@ -29,11 +29,19 @@ import urllib.request
 from collections.abc import Iterator
 from importlib.metadata import entry_points, version
 from pathlib import Path
+from typing import Any
 
 SQLITE = "sqlite+aiosqlite:///"
 # A server whose database is a copy of the cache finds Prefect's block types there already (the server that left it
 # registered them): it skips registering them again, and the memo Prefect keeps to skip it (which costs as much).
 REGISTERED = {"PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false", "PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false"}
+
+
+def registered_settings() -> dict[Any, bool]:
+    """``REGISTERED`` as Prefect settings, for `temporary_settings` around a server Prefect itself starts."""
+    import prefect.settings
+
+    return {getattr(prefect.settings, name): False for name in REGISTERED}
 
 
 def cached_database() -> Path:
@@ -83,12 +91,7 @@ def start(timeout: float = 180) -> str:
 
 def _start_in_prefect(timeout: float) -> str:
     from prefect.server.api.server import SubprocessASGIServer
-    from prefect.settings import (
-        PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION,
-        PREFECT_SERVER_REGISTER_BLOCKS_ON_START,
-        get_current_settings,
-        temporary_settings,
-    )
+    from prefect.settings import get_current_settings, temporary_settings
 
     settings = get_current_settings()
     if settings.api.url:
@@ -97,7 +100,7 @@ def _start_in_prefect(timeout: float) -> str:
     if not server.running:
         url = settings.server.database.connection_url
         with seeded(url.get_secret_value() if url is not None else "") as copied:
-            with temporary_settings({PREFECT_SERVER_REGISTER_BLOCKS_ON_START: False, PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION: False} if copied else {}):
+            with temporary_settings(registered_settings() if copied else {}):
                 server.start(timeout=int(timeout))
     return server.api_url
 

@@ -12,6 +12,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from deployments import local_server
+
 
 def copy_into(migrated: Path, directory: Path, name: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
@@ -23,7 +25,7 @@ def harness(migrated: Path) -> Iterator[None]:
     """Prefect's `prefect_test_harness` (its server on a temporary SQLite file), with that file a copy of ``migrated``:
     the harness names its file in the directory `mkdtemp` gives it, so that directory comes with the copy."""
     import prefect.testing.utilities as utilities
-    from prefect.settings import PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION, PREFECT_SERVER_REGISTER_BLOCKS_ON_START, temporary_settings
+    from prefect.settings import temporary_settings
 
     def migrated_dir() -> str:
         directory = tempfile.mkdtemp()
@@ -35,7 +37,7 @@ def harness(migrated: Path) -> Iterator[None]:
         utilities.mkdtemp = migrated_dir  # type: ignore[assignment]  # only while the harness starts its server
         try:
             # the copy has Prefect's block types already (deployments/local_server.REGISTERED)
-            stack.enter_context(temporary_settings({PREFECT_SERVER_REGISTER_BLOCKS_ON_START: False, PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION: False}))
+            stack.enter_context(temporary_settings(local_server.registered_settings()))
             stack.enter_context(utilities.prefect_test_harness(server_startup_timeout=240))
         finally:
             utilities.mkdtemp = tempfile.mkdtemp
