@@ -64,7 +64,7 @@ def migrated_database() -> Path:
     with seeded(f"{SQLITE}{database}") as copied:
         if not copied:  # no server left one meanwhile: this one migrates and registers, then stops
             env = {**os.environ, "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"{SQLITE}{database}", "PREFECT_HOME": str(scratch / "home")}
-            _stop(_spawn(scratch / "home", env, timeout=300)[1])
+            stop(spawn(scratch / "home", env, timeout=300)[1])
     return cache if cache.exists() else database  # an install that cannot be written to keeps its copy here
 
 
@@ -83,19 +83,20 @@ def start(timeout: float = 180) -> str:
     home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect")
     url = os.environ.get("PREFECT_SERVER_DATABASE_CONNECTION_URL") or os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL") or f"{SQLITE}{home}/prefect.db"
     with seeded(url) as copied:
-        api, process = _spawn(home, {**os.environ, **(REGISTERED if copied else {})}, timeout)
-    atexit.register(_stop, process)
+        api, process = spawn(home, {**os.environ, **(REGISTERED if copied else {})}, timeout)
+    atexit.register(stop, process)
     os.environ["PREFECT_API_URL"] = api
     return api
 
 
 def _start_in_prefect(timeout: float) -> str:
-    from prefect.server.api.server import SubprocessASGIServer
     from prefect.settings import get_current_settings, temporary_settings
 
     settings = get_current_settings()
     if settings.api.url:
         return str(settings.api.url)
+    from prefect.server.api.server import SubprocessASGIServer  # only now: Prefect's server code costs 1.5 CPU-s to import
+
     server = SubprocessASGIServer()
     if not server.running:
         url = settings.server.database.connection_url
@@ -105,7 +106,7 @@ def _start_in_prefect(timeout: float) -> str:
     return server.api_url
 
 
-def _spawn(home: Path, env: dict[str, str], timeout: float) -> tuple[str, subprocess.Popen[bytes]]:
+def spawn(home: Path, env: dict[str, str], timeout: float) -> tuple[str, subprocess.Popen[bytes]]:
     """Prefect's temporary-server app under uvicorn in ``env``, serving a socket bound here on a port the system
     chose (no other process can take it in between); returns its API URL and its process."""
     spec = importlib.util.find_spec("prefect")
@@ -122,7 +123,7 @@ def _spawn(home: Path, env: dict[str, str], timeout: float) -> tuple[str, subpro
     deadline = time.monotonic() + timeout
     while not _healthy(api):
         if process.poll() is not None or time.monotonic() > deadline:
-            _stop(process)
+            stop(process)
             raise RuntimeError(f"Prefect's server did not start within {timeout:.0f} s:\n{(home / 'server.log').read_text(errors='replace')[-3000:]}")
         time.sleep(0.1)
     return api, process
@@ -136,7 +137,7 @@ def _healthy(api: str) -> bool:
         return False
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.terminate()
         try:

@@ -121,15 +121,14 @@ def prefect_server(emulator: Emulator, prefect_migrated: Path) -> Iterator[str]:
     it got a server of its own, whose start re-pointed the process's Prefect (its settings and default server)
     under the tests of the package before. A test that asks for it finds the emulator in its environment
     (`_service_environment` below), for that test only."""
-    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from tasks import common
 
     common.clients.cache_clear()
-    # Prefect's test harness, on a copy of the run's migrated database; a generous start-up (240 s): the workers
-    # start their servers at once on two cores, beside whatever else runs there.
-    with prefect_db.harness(prefect_migrated), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        yield str(PREFECT_API_URL.value())
+    # A test harness's server, on a copy of the run's migrated database (tests/prefect_db.py).
+    with prefect_db.harness(prefect_migrated) as api, temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield api
 
 
 @pytest.fixture(scope="session")
