@@ -10,6 +10,7 @@ import pytest
 
 from tests import chaos
 from tests.conftest import Env, demo_scenario
+from tests.warm_cli import WarmCli
 
 # A few seeded trials of each kind keep the suite short on 2 cores; `AMLOPS_CHAOS_TRIALS=20 AMLOPS_CHAOS_SEED=5000 pytest ...` or
 # `python -m bench.flow_chaos --flows move` (20 a rate, fresh seeds) go deeper.
@@ -19,11 +20,11 @@ FIRST_SEED = int(os.environ.get("AMLOPS_CHAOS_SEED", "1000"))  # another base tr
 
 @pytest.mark.timeout(600)  # trials of two to four real runs each
 @pytest.mark.parametrize(("rate", "trials"), [(0.0, 4), (0.1, 2), (0.2, 2)], ids=["kills", "kills-and-10pct-faults", "kills-and-20pct-faults"])
-def test_random_kills_never_strand_the_workspace(flows_env: Env, prefect_server: str, tmp_path: Path, rate: float, trials: int) -> None:
+def test_random_kills_never_strand_the_workspace(flows_env: Env, warm_amlops: WarmCli, tmp_path: Path, rate: float, trials: int) -> None:
     """With 429, 503 and dropped connections on every route as well, the first run after the last kill finishes the move."""
     trials = TRIALS or trials
     scenario = demo_scenario()
-    launcher = chaos.Launcher(chaos.cli_env(prefect_server))
+    launcher = chaos.Launcher(cli=warm_amlops)  # runs forked from the worker's warm `amlops`, as test_move_resume's
     try:
         writes, _ = chaos.undisturbed(flows_env.control, launcher, scenario, tmp_path)
         faults = chaos.faults(rate) if rate else []

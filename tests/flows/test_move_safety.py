@@ -18,6 +18,7 @@ from flows.move_workspace import move_workspace
 from tests import chaos
 from tests.conftest import TARGET_SUB, WS_ID, Env, demo_scenario
 from tests.flows.conftest import move_args
+from tests.warm_cli import WarmCli
 
 SOURCE = ResourceId.parse(WS_ID)
 TARGET = SOURCE.moved_to(TARGET_SUB, "ml-moved")
@@ -37,12 +38,12 @@ def _move_posts(env: Env) -> list[dict[str, Any]]:
     return [r for r in env.control.requests() if r["method"] == "POST" and r["path"].lower().endswith("/moveresources")]
 
 
-def test_killed_while_azure_moves_resumes_by_following_the_move_not_restoring(flows_env: Env, prefect_server: str, tmp_path: Path) -> None:
+def test_killed_while_azure_moves_resumes_by_following_the_move_not_restoring(flows_env: Env, warm_amlops: WarmCli, tmp_path: Path) -> None:
     """The stranding of old: killed inside moveResources, the next run re-sent it, was refused (locked), 'restored'
     the source (refused too) and lost the workspace. Now it follows Azure's operation and rebuilds in the target."""
     flows_env.load_demo()
     flows_env.control.settings(lro={"default": {"mode": "immediate"}, "move": {"mode": "seconds", "seconds": 6}})
-    launcher = chaos.Launcher(chaos.cli_env(prefect_server))
+    launcher = chaos.Launcher(cli=warm_amlops)
     state_dir = tmp_path / "state"
     try:
         proc = launcher.start(state_dir, tmp_path / "run.log")
