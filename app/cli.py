@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -36,13 +37,18 @@ def _emulator(args: argparse.Namespace) -> int:
     for name, value in exports.items():
         print(f"export {name}={value}")
     sys.stdout.flush()
+    signal.signal(signal.SIGTERM, _interrupted)  # stopped by a supervisor or `kill`: clean up as after Ctrl-C
     try:
         emulator.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
-        emulator.stop()
+        emulator.stop()  # its certificate and key go with it
     return 0
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _workspace_id(value: str) -> str:

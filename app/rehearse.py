@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -194,8 +195,12 @@ def _prefect_server(wanted: bool) -> Iterator[str | None]:
         return
     from deployments.stack import start_prefect_server
 
-    log = Path(tempfile.mkdtemp(prefix="amlops-rehearse-server-")) / "server.log"
-    process, port = start_prefect_server(dict(os.environ), log, timeout=90)
+    home = Path(tempfile.mkdtemp(prefix="amlops-rehearse-server-"))  # its log; a failed start shows its end
+    try:
+        process, port = start_prefect_server(dict(os.environ), home / "server.log", timeout=90)
+    except BaseException:
+        shutil.rmtree(home, ignore_errors=True)
+        raise
     api = f"http://127.0.0.1:{port}/api"
     saved = os.environ.get("PREFECT_API_URL")
     try:
@@ -209,6 +214,7 @@ def _prefect_server(wanted: bool) -> Iterator[str | None]:
             os.environ["PREFECT_API_URL"] = saved
         process.terminate()
         process.wait(timeout=30)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _drain_prefect() -> None:

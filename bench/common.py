@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -11,12 +13,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def scratch(prefix: str) -> Path:
+    """A temporary directory of this benchmark process, removed when the process ends: after the Prefect server
+    that may live in it stops (atexit runs what was registered last first)."""
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return directory
+
+
 def local_prefect() -> str:
     """This process's Prefect server, started now and shared by every benchmark the process runs (their flows
     and the commands they start, given its URL): Prefect's own temporary server, in a directory of its own,
     started from the install's migrated database (deployments/local_server.py). Returns its API URL. On a loaded
     machine it can take longer than Prefect's default 20 s to start, and a benchmark should measure, not give up."""
-    os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="amlops-bench-"))
+    if "PREFECT_HOME" not in os.environ:
+        os.environ["PREFECT_HOME"] = str(scratch("amlops-bench-"))
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # its start-up write races the server's own
     from deployments import local_server

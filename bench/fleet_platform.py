@@ -25,20 +25,17 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
 
-from bench.common import goal_line
+from bench.common import goal_line, scratch
 
 SUBSCRIPTIONS, WORKSPACES, PER_WORKSPACE = 10, 50, 20  # 10 x 50 x 20 = 10,000 instances
 QUICK = (2, 2, 5, 3)  # --quick: subscriptions, workspaces each, instances each, serial sample: a smoke run
@@ -201,7 +198,7 @@ def main(quick: bool = False) -> dict[str, float]:
     due QUICK_LEAD after they are created: inside the prefetch, so the workers take them at once and Prefect holds
     each ready process until it is due (the full run also waits out the prefetch window, as a cron schedule does)."""
     subscriptions, workspaces, per_workspace, sample = QUICK if quick else (SUBSCRIPTIONS, WORKSPACES, PER_WORKSPACE, SAMPLE)
-    home = Path(tempfile.mkdtemp(prefix="amlops-bench-platform-"))
+    home = scratch("amlops-bench-platform-")  # the database and logs of this run: ~100 MB
     from amlops.azure import computes
     from amlops.azure.clients import Clients
     from amlops.emulator import Emulator
@@ -257,7 +254,6 @@ def main(quick: bool = False) -> dict[str, float]:
             stack.stop()
         processes = process_times(stack.log_of("server"), runs, due.timestamp())
         entries = emu.log.entries[first:]
-    shutil.rmtree(home, ignore_errors=True)  # the database and logs of this run: ~100 MB
     throttled = sum(1 for e in entries if e["status"] == 429)
     stops = sum(1 for e in entries if e["method"] == "POST" and e["path"].endswith("/stop") and e["status"] in (200, 202))
     states = sorted({f["state"]["name"] for f in finished.values()})

@@ -11,10 +11,8 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 FLOWS = ("move", "stop", "start", "train", "snapshot")
@@ -39,10 +37,10 @@ def main(trials: int = 20, flows: tuple[str, ...] = FLOWS, rates: tuple[float, .
     """``quick``: the undisturbed fleet and training runs once, not twice (the second keeps the first's imports off the
     baseline, which a smoke run does not need)."""
     undisturbed_runs = 1 if quick else 2
-    from bench.common import goal_line, local_prefect
+    from bench.common import goal_line, local_prefect, scratch
 
     prefect_api = local_prefect()
-    work_dir = Path(tempfile.mkdtemp(prefix="amlops-flow-chaos-"))
+    work_dir = scratch("amlops-flow-chaos-")
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from amlops.emulator import Emulator

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
-from pathlib import Path
 
-from bench.common import local_prefect, pointed_at
+from bench.common import local_prefect, pointed_at, scratch
 from tests import chaos
 
 
 def main(trials: int = 10, modes: tuple[bool, ...] = (False, True)) -> dict[str, float]:
     """``modes``: kills only (False), kills and faults (True); ``--quick`` runs one trial of the second, which
     goes through every path of the first (a smoke run, not a measurement)."""
-    work_dir = Path(tempfile.mkdtemp(prefix="amlops-chaos-"))
+    work_dir = scratch("amlops-chaos-")
     prefect_api = local_prefect()
     from amlops.emulator import Emulator
     from amlops.emulator.control_client import EmulatorControl

@@ -233,16 +233,15 @@ def main(quick: bool = False, scale: float = SCALE) -> dict[str, float]:
     import json
     import os
     import resource
-    import tempfile
     import time
     from collections import Counter
     from pathlib import Path
 
-    from bench.common import emulator_process, goal_line, local_prefect, pointed_at
+    from bench.common import emulator_process, goal_line, local_prefect, pointed_at, scratch
 
     size = QUICK if quick else FULL
     local_prefect()
-    os.environ["AMLOPS_STATE_DIR"] = tempfile.mkdtemp(prefix="amlops-bench-")
+    os.environ["AMLOPS_STATE_DIR"] = str(scratch("amlops-bench-"))
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from amlops.emulator.control_client import EmulatorControl
@@ -250,7 +249,7 @@ def main(quick: bool = False, scale: float = SCALE) -> dict[str, float]:
     from bench.move_workspace import warm_up
     from flows.move_workspace import move_workspace
 
-    spec = Path(tempfile.mkdtemp(prefix="amlops-bench-")) / "platform.json"
+    spec = scratch("amlops-bench-") / "platform.json"
     spec.write_text(json.dumps(scenario(size)))
     with emulator_process(spec) as (url, ca):
         control = EmulatorControl(url, ca)

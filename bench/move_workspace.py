@@ -9,7 +9,6 @@ time at most 1.3x the critical path.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections import Counter
 from typing import Any
@@ -98,8 +97,9 @@ def warm_up() -> None:
 
 def main(quick: bool = False) -> dict[str, float]:
     """``quick``: the same workspace with every latency a tenth as long (a smoke run, not a measurement)."""
-    state = tempfile.mkdtemp(prefix="amlops-bench-")
-    from bench.common import local_prefect, pointed_at
+    from bench.common import local_prefect, pointed_at, scratch
+
+    state = str(scratch("amlops-bench-"))
 
     local_prefect()
     os.environ["AMLOPS_STATE_DIR"] = state

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
+
+from bench.common import scratch
 
 SUB, TARGET_SUB = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
 WS = f"/subscriptions/{SUB}/resourceGroups/ml-prod/providers/Microsoft.MachineLearningServices/workspaces/ml-prod-ws"
@@ -35,7 +36,7 @@ def _move(emu: Any, record_to: str | None) -> tuple[int, float, float]:
         os.environ["AMLOPS_RECORD"] = record_to
     else:
         os.environ.pop("AMLOPS_RECORD", None)
-    os.environ["AMLOPS_STATE_DIR"] = tempfile.mkdtemp(prefix="amlops-bench-")  # a new move, not the last one resumed
+    os.environ["AMLOPS_STATE_DIR"] = str(scratch("amlops-bench-"))  # a new move, not the last one resumed
     common.clients.cache_clear()
     mark = control.mark()
     started, cpu = time.perf_counter(), time.process_time()
@@ -82,7 +83,7 @@ def main(quick: bool = False) -> dict[str, float]:
             _move(emu, None)  # the first move warms the SDK clients' imports and Prefect's caches
         for i in range(rounds):
             for mode in ("off", "on") if i % 2 == 0 else ("on", "off"):  # neither mode always goes first
-                directory = tempfile.mkdtemp(prefix="amlops-recording-") if mode == "on" else None
+                directory = str(scratch("amlops-recording-")) if mode == "on" else None
                 if directory:
                     os.environ["AMLOPS_RECORD"] = directory
                     rec = recording.recorder()
@@ -123,7 +124,7 @@ def _listing_loop(emu: Any, calls: int, rounds: int) -> Rates:
     control.settings(throttle={"enabled": False})  # the client's rate, not ARM's budget
     target, ws = Target("emulator", emu.base_url, str(emu.ca_file)), ResourceId.parse(WS)
     plain = Clients(target)
-    os.environ["AMLOPS_RECORD"] = tempfile.mkdtemp(prefix="amlops-recording-")
+    os.environ["AMLOPS_RECORD"] = str(scratch("amlops-recording-"))
     recorded = Clients(target)
     os.environ.pop("AMLOPS_RECORD", None)
     rates = _new_rates()

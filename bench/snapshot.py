@@ -22,11 +22,9 @@ import json
 import ssl
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -152,11 +150,11 @@ def main(quick: bool = False) -> dict[str, float]:
     from amlops.models import ResourceId
     from amlops.pacing import Budget
     from amlops.snapshot import build_scenario
-    from bench.common import emulator_process
+    from bench.common import emulator_process, scratch
 
     runs = 1 if quick else RUNS
     workspace = ResourceId.parse(WS)
-    home = Path(tempfile.mkdtemp(prefix="amlops-bench-"))
+    home = scratch("amlops-bench-")
     out, source = home / "snapshot.json", home / "huge.json"
     source.write_text(json.dumps(scenario()))
     # The emulator in a process of its own, as Azure is elsewhere: what is timed here is the client's work.

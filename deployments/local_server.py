@@ -65,7 +65,10 @@ def migrated_database() -> Path:
         if not copied:  # no server left one meanwhile: this one migrates and registers, then stops
             env = {**os.environ, "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"{SQLITE}{database}", "PREFECT_HOME": str(scratch / "home")}
             stop(spawn(scratch / "home", env, timeout=300)[1])
-    return cache if cache.exists() else database  # an install that cannot be written to keeps its copy here
+    if not cache.exists():
+        return database  # an install that cannot be written to keeps its copy here
+    shutil.rmtree(scratch, ignore_errors=True)
+    return cache
 
 
 def start(timeout: float = 180) -> str:

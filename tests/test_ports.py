@@ -8,6 +8,7 @@ listens on, and the stranger answers every HTTP request with 200, as another Pre
 from __future__ import annotations
 
 import http.server
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -68,11 +69,15 @@ def test_a_prefect_server_whose_port_was_taken_starts_on_another(taken_port: int
 
 def test_postgres_whose_port_was_taken_starts_on_another(taken_port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(amlops.postgres, "free_port", _first_then_free(taken_port))
-    db = LocalPostgres(Path(tempfile.mkdtemp(prefix="amlops-pg-")) / "cluster")  # pytest's tmp_path is closed to the postgres user
+    directory = Path(tempfile.mkdtemp(prefix="amlops-pg-"))  # pytest's tmp_path is closed to the postgres user
+    db = LocalPostgres(directory / "cluster")
     assert db.port == taken_port
-    with db as url:
-        assert f":{taken_port}/" not in url
-        assert db._psql("prefect", "SELECT 1") == "1"
+    try:
+        with db as url:
+            assert f":{taken_port}/" not in url
+            assert db._psql("prefect", "SELECT 1") == "1"
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def test_azurite_binds_a_port_the_system_picks_and_reports_it() -> None:

@@ -28,7 +28,9 @@ def test_amlops_emulator_prints_exports_then_serves_the_scenario() -> None:
         assert workspaces.get_workspace(clients, ResourceId.parse(WS_ID)).location == "westeurope"
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        code = proc.wait(timeout=10)
+    # Stopped as a supervisor or `kill` stops it (SIGTERM): it ends as after Ctrl-C, its certificate and key removed.
+    assert code == 0 and not Path(env["AMLOPS_EMULATOR_CA"]).parent.exists()
 
 
 def test_amlops_emulator_speed_runs_its_clock_that_fast_and_tells_the_clients() -> None:

@@ -9,6 +9,7 @@ Everything a test does to it goes through the commands a person would type (`pre
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -158,9 +159,11 @@ class Team:
 def team_db() -> Iterator[str]:
     """PostgreSQL from Debian's packages in a temporary directory, run as the unprivileged postgres user."""
     directory = Path(tempfile.mkdtemp(prefix="amlops-pg-"))
-    db = LocalPostgres(directory / "cluster")
-    with db as url:
-        yield url
+    try:
+        with LocalPostgres(directory / "cluster") as url:
+            yield url
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="package")
@@ -185,13 +188,14 @@ def team(team_db: str, emulator: Emulator, azurite: str, services: Services) -> 
     site.mkdir()
     (site / "sitecustomize.py").write_text(WITHOUT_CHECKOUT)
     # Each worker in an empty directory of its own, away from the checkout (no shared path).
-    stack = Stack(home, team_db, AUTH, flows_need, worker_dir=Path(tempfile.mkdtemp(prefix="amlops-workers-")), worker_env={"PYTHONPATH": str(site)}, server_env=services.env())
+    workers, repository_dir = Path(tempfile.mkdtemp(prefix="amlops-workers-")), Path(tempfile.mkdtemp(prefix="amlops-repo-"))
+    stack = Stack(home, team_db, AUTH, flows_need, worker_dir=workers, worker_env={"PYTHONPATH": str(site)}, server_env=services.env())
     team: Team | None = None
     try:
         # The tier's slowest start goes first in its worker: what needs no server (the repository workers clone)
         # is made while the server starts, and the two workers start side by side.
         with ThreadPoolExecutor(2) as pool:
-            repository = pool.submit(bare_clone, Path(tempfile.mkdtemp(prefix="amlops-repo-")))
+            repository = pool.submit(bare_clone, repository_dir)
             stack.start_server()
             team = Team(stack, repository.result())
             team.run(sys.executable, "-m", "prefect", "work-pool", "create", POOL, "--type", "process", "--overwrite")
@@ -203,6 +207,8 @@ def team(team_db: str, emulator: Emulator, azurite: str, services: Services) -> 
         with ThreadPoolExecutor(2) as pool:  # each worker gets up to 30 s to stop cleanly: side by side
             list(pool.map(stack.stop_worker, list(stack.workers)))
         stack.stop()
+        for directory in (home, workers, repository_dir):
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="package")

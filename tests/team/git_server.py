@@ -6,6 +6,7 @@ Prefect adds a token to https URLs only). Its certificate is made at start: clie
 from __future__ import annotations
 
 import base64
+import shutil
 import subprocess
 import tempfile
 from http.server import BaseHTTPRequestHandler
@@ -68,9 +69,11 @@ class GitServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        context, self.ca = tls_context(Path(tempfile.mkdtemp(prefix="amlops-git-")))
+        self.directory = Path(tempfile.mkdtemp(prefix="amlops-git-"))
+        context, self.ca = tls_context(self.directory)
         self.local = LocalServer(Backend, context)
         self.url = self.local.url
 
     def stop(self) -> None:
         self.local.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)

@@ -9,6 +9,7 @@ TLS-inspecting corporate proxy does: through an HTTPS proxy (``HTTPS_PROXY``) wh
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -26,8 +27,8 @@ class Services:
     """An HTTPS proxy that is hooks.slack.com and api.sendgrid.com: every (host, path, JSON body) POSTed."""
 
     def __init__(self) -> None:
-        directory = Path(tempfile.mkdtemp(prefix="amlops-services-"))
-        context, self.ca = tls_context(directory, HOSTS)
+        self.directory = Path(tempfile.mkdtemp(prefix="amlops-services-"))
+        context, self.ca = tls_context(self.directory, HOSTS)
         self.received: list[tuple[str, str, Any]] = []
         got = self.received
 
@@ -73,4 +74,5 @@ class Services:
 
     def stop(self) -> None:
         self.local.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
 

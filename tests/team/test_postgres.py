@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import tempfile
 import uuid
@@ -28,6 +29,7 @@ def test_make_team_db_starts_a_cluster_with_pg_trgm_and_make_team_db_stop_stops_
         stopped = subprocess.run(["make", "-s", "team-db-stop", f"TEAM_DB={directory}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert stopped.returncode == 0, stopped.stderr
     assert not (directory / "data" / "postmaster.pid").exists()
+    shutil.rmtree(directory.parent, ignore_errors=True)
 
 
 def test_the_team_server_keeps_what_it_is_told_in_postgresql(team: Team, team_db: str) -> None:
