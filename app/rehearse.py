@@ -195,7 +195,7 @@ def _prefect_server(wanted: bool) -> Iterator[str | None]:
         return
     from deployments.stack import start_prefect_server
 
-    home = Path(tempfile.mkdtemp(prefix="amlops-rehearse-server-"))  # its log; a failed start shows its end
+    home = Path(tempfile.mkdtemp(prefix="amlops-rehearse-server-"))  # for its log, removed with it (a failed start raises with the log's end)
     try:
         process, port = start_prefect_server(dict(os.environ), home / "server.log", timeout=90)
     except BaseException:
