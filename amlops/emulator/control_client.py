@@ -19,6 +19,7 @@ class EmulatorControl:
 
     def __init__(self, base_url: str, ca_file: str) -> None:
         self.base_url = base_url.rstrip("/")
+        self._url = urlsplit(self.base_url)
         self._context = ssl.create_default_context(cafile=ca_file)
         self._local = threading.local()
 
@@ -28,15 +29,14 @@ class EmulatorControl:
             return kept  # idle and open: the peer has neither closed it nor sent anything unasked
         if kept is not None:
             kept.close()
-        parts = urlsplit(self.base_url)
-        self._local.connection = http.client.HTTPSConnection(parts.hostname or "127.0.0.1", parts.port, context=self._context, timeout=30)
+        self._local.connection = http.client.HTTPSConnection(self._url.hostname or "127.0.0.1", self._url.port, context=self._context, timeout=30)
         return self._local.connection
 
     def call(self, method: str, action: str, body: Any = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         connection = self._connection()
         try:
-            connection.request(method, f"{urlsplit(self.base_url).path}/_emulator/{action}", body=data, headers={"Content-Type": "application/json"})
+            connection.request(method, f"{self._url.path}/_emulator/{action}", body=data, headers={"Content-Type": "application/json"})
             response = connection.getresponse()
             raw = response.read()
         except BaseException:
